@@ -1,0 +1,3 @@
+//! Facts about the running kernel: tracefs, tracepoint formats.
+
+pub mod tracefs;

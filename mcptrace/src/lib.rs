@@ -1,0 +1,5 @@
+//! mcptrace: run bpftrace programs natively with prebuilt eBPF programs, or
+//! through the bpftrace binary, behind an MCP server.
+
+pub mod host;
+pub mod native;

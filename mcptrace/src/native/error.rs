@@ -1,0 +1,32 @@
+use crate::host::tracefs::TracefsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    #[error(
+        "loading the eBPF object failed: {0}; loading BPF programs needs root or \
+         CAP_BPF and CAP_PERFMON"
+    )]
+    Load(#[source] aya::EbpfError),
+    #[error("eBPF program {program} is missing from the embedded object")]
+    MissingProgram { program: String },
+    #[error("eBPF map {0} is missing from the embedded object")]
+    MissingMap(&'static str),
+    #[error("probe slot {slot} is out of range (at most {max} per kind)")]
+    NoSlot { slot: u32, max: u32 },
+    #[error("{what}: {source}")]
+    Program {
+        what: String,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("{what}: {source}")]
+    Map {
+        what: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error("waiting for events: {0}")]
+    Poll(#[source] std::io::Error),
+}

@@ -1,0 +1,40 @@
+//! Shared pieces of the integration tests.
+
+use std::{path::PathBuf, process::Command};
+
+/// Fails the calling test with a clear message unless running as root:
+/// these tests load BPF programs and must not pass silently without them.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test loads BPF programs and needs root (or CAP_BPF + CAP_PERFMON); \
+         run `cargo xtask test` as root"
+    );
+}
+
+/// The workload helper, whose comm is `mcpt-workload`.
+pub fn workload() -> Command {
+    Command::new(target_bin("mcpt-workload"))
+}
+
+/// A binary of this workspace, built beside the running test: tests run from
+/// `target/<profile>/deps/`, binaries live in `target/<profile>/`.
+pub fn target_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let bin = profile_dir.join(name);
+    assert!(bin.is_file(), "{} is not built; run the tests through cargo", bin.display());
+    bin
+}
+
+/// The comm the kernel reports for the workload helper.
+pub const WORKLOAD_COMM: &str = "mcpt-workload";
+
+/// A path no other process on the machine will open.
+pub fn unique_path(tag: &str) -> PathBuf {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::env::temp_dir().join(format!("mcptrace-{tag}-{}-{nanos}", std::process::id()))
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask setup|build|test|run|bench`: the project's own commands.
+
+mod setup;
+mod shell;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup              install what builds and tests need (idempotent)
+  build              setup, then build mcptrace (release)
+  test [ARGS...]     setup, then run every test (ARGS go to cargo test)
+  run [-- ARGS...]   setup, then build and run mcptrace with ARGS";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        "setup" => setup::run(),
+        "build" => {
+            setup::run().and_then(|()| shell::cargo(&["build", "--release", "-p", "mcptrace"]))
+        }
+        "test" => setup::run().and_then(|()| test(rest)),
+        "run" => setup::run().and_then(|()| run(rest)),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    let mut cmd = vec!["test", "--workspace"];
+    cmd.extend(args.iter().map(String::as_str));
+    shell::cargo(&cmd)
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let args = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    let mut cmd = vec!["run", "--quiet", "--release", "-p", "mcptrace", "--"];
+    cmd.extend(args.iter().map(String::as_str));
+    shell::cargo(&cmd)
+}
