@@ -1,3 +1,7 @@
-//! Facts about the running kernel: tracefs, tracepoint formats.
+//! Facts about the running kernel and binaries: tracefs and tracepoint
+//! formats, kernel symbols, ELF symbols, and which probe kinds attach here.
 
+pub mod elf;
+pub mod features;
+pub mod kallsyms;
 pub mod tracefs;
