@@ -18,7 +18,12 @@ fn main() {
     let ebpf_dir = root.join("mcptrace-ebpf");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
 
-    for watched in ["mcptrace-ebpf/src", "mcptrace-ebpf/Cargo.toml", "mcptrace-common/src"] {
+    for watched in [
+        "mcptrace-ebpf/src",
+        "mcptrace-ebpf/Cargo.toml",
+        "mcptrace-ebpf/.cargo",
+        "mcptrace-common/src",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

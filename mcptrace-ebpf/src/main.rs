@@ -1,12 +1,18 @@
 //! Generic, data-driven eBPF programs. Nothing here knows a user program: each
-//! probe slot reads its configuration from the `SLOTS` map and captures what it
-//! says into an `Event` for user space.
+//! probe slot reads its configuration from the `SLOTS` map, captures what it
+//! says, filters, and emits an `Event` for user space.
+//!
+//! One file per program kind; `slot` holds the logic they share.
 #![no_std]
 #![no_main]
 
-mod capture;
+mod filter;
 mod maps;
+mod perf_event;
+mod raw_tracepoint;
+mod slot;
 mod tracepoint;
+mod uprobe;
 
 #[unsafe(no_mangle)]
 #[unsafe(link_section = "license")]
@@ -17,3 +23,18 @@ pub static LICENSE: [u8; 4] = *b"GPL\0";
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
+
+/// Defines one program copy per slot of a kind: `$attr` is the aya macro,
+/// `$ctx` the context type, and each `name = n` becomes slot `first + n`.
+macro_rules! slots {
+    ($attr:ident, $ctx:ty, $kind:expr, [$($name:ident = $n:literal),* $(,)?]) => {$(
+        #[aya_ebpf::macros::$attr]
+        pub fn $name(ctx: $ctx) -> u32 {
+            use aya_ebpf::EbpfContext as _;
+            let first = mcptrace_common::slot::first_slot($kind);
+            crate::slot::run(first + $n, ctx.as_ptr() as *const u8);
+            0
+        }
+    )*};
+}
+pub(crate) use slots;

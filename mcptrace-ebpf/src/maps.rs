@@ -6,7 +6,7 @@ use aya_ebpf::{
 };
 use mcptrace_common::{
     Event, SlotConfig,
-    limits::{MAX_RECORD, MAX_SLOTS, RING_BYTES},
+    limits::{FILTER_STACK, MAX_RECORD, MAX_SLOTS, RING_BYTES},
 };
 
 #[map]
@@ -22,9 +22,12 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 /// Per-CPU working memory: the 512-byte stack cannot hold an event.
 #[repr(C)]
 pub struct Scratch {
-    /// The tracepoint record, read in one go; 8 spare bytes keep every
-    /// masked field read in bounds.
+    /// The context copy, then the dereferenced copy; 8 spare bytes keep
+    /// every masked read in bounds.
     pub record: [u8; MAX_RECORD + 8],
+    pub stack: [u64; FILTER_STACK],
+    /// The predicate's stack pointer, kept here across `bpf_loop` steps.
+    pub sp: u64,
     pub event: Event,
 }
 

@@ -11,8 +11,8 @@ pub enum NativeError {
     MissingProgram { program: String },
     #[error("eBPF map {0} is missing from the embedded object")]
     MissingMap(&'static str),
-    #[error("probe slot {slot} is out of range (at most {max} per kind)")]
-    NoSlot { slot: u32, max: u32 },
+    #[error("{what}: no free probe slot (the native backend has {max} per probe kind)")]
+    NoSlot { what: String, max: u32 },
     #[error("{what}: {source}")]
     Program {
         what: String,

@@ -3,7 +3,9 @@
 
 mod error;
 mod object;
+pub mod regs;
 mod session;
+pub mod slot_builder;
 
 pub use error::NativeError;
-pub use session::Session;
+pub use session::{AttachPoint, Sample, Session, SoftwareClock, UprobeLocation};

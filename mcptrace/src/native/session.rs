@@ -3,23 +3,118 @@
 
 use std::{
     os::fd::{AsRawFd, BorrowedFd},
+    path::PathBuf,
     time::Duration,
 };
 
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, MapData, PerCpuArray, RingBuf},
-    programs::TracePoint,
+    programs::{
+        Program,
+        perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
+        uprobe::{UProbeAttachLocation, UProbeScope},
+    },
 };
-use mcptrace_common::{Event, SlotConfig, limits::SLOTS_PER_KIND};
+use mcptrace_common::{
+    Event, SlotConfig,
+    limits::SLOTS_PER_KIND,
+    slot::{first_slot, kind},
+};
 
 use super::{NativeError, object::OBJECT};
+
+/// Where a slot's program attaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachPoint {
+    Tracepoint {
+        category: String,
+        name: String,
+    },
+    RawTracepoint {
+        name: String,
+    },
+    /// A software perf event sampled on each of `cpus`.
+    PerfEvent {
+        event: SoftwareClock,
+        sample: Sample,
+        cpus: Vec<u32>,
+    },
+    Uprobe {
+        binary: PathBuf,
+        location: UprobeLocation,
+        ret: bool,
+        pid: Option<u32>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoftwareClock {
+    CpuClock,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sample {
+    /// Events per second.
+    Frequency(u64),
+    /// Nanoseconds between events.
+    Period(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UprobeLocation {
+    Symbol(String),
+    Offset(u64),
+}
+
+impl AttachPoint {
+    fn kind(&self) -> u32 {
+        match self {
+            AttachPoint::Tracepoint { .. } => kind::TRACEPOINT,
+            AttachPoint::RawTracepoint { .. } => kind::RAW_TRACEPOINT,
+            AttachPoint::PerfEvent { .. } => kind::PERF_EVENT,
+            AttachPoint::Uprobe { ret: false, .. } => kind::UPROBE,
+            AttachPoint::Uprobe { ret: true, .. } => kind::URETPROBE,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            AttachPoint::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+            AttachPoint::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+            AttachPoint::PerfEvent { sample, .. } => format!("perf event ({sample:?})"),
+            AttachPoint::Uprobe { binary, location, ret, .. } => format!(
+                "{}:{}:{}",
+                if *ret { "uretprobe" } else { "uprobe" },
+                binary.display(),
+                match location {
+                    UprobeLocation::Symbol(s) => s.clone(),
+                    UprobeLocation::Offset(o) => format!("{o:#x}"),
+                }
+            ),
+        }
+    }
+}
+
+/// Program name of slot `n` of kind `k` in the object.
+fn program_name(k: u32, n: u32) -> String {
+    let prefix = match k {
+        kind::TRACEPOINT => "tp",
+        kind::RAW_TRACEPOINT => "rtp",
+        kind::PERF_EVENT => "pe",
+        kind::UPROBE => "up",
+        _ => "urp",
+    };
+    format!("{prefix}_{n}")
+}
 
 pub struct Session {
     ebpf: Ebpf,
     slots: Array<MapData, SlotConfig>,
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
+    /// Slots handed out so far, per kind.
+    used: [u32; 5],
 }
 
 impl Session {
@@ -31,35 +126,30 @@ impl Session {
         let slots = take_map(&mut ebpf, "SLOTS")?;
         let ring = take_map(&mut ebpf, "EVENTS")?;
         let lost = take_map(&mut ebpf, "LOST")?;
-        Ok(Self { ebpf, slots, ring, lost })
+        Ok(Self { ebpf, slots, ring, lost, used: [0; 5] })
     }
 
-    /// Configures tracepoint slot `slot` and attaches it to `category:name`.
-    pub fn attach_tracepoint(
-        &mut self,
-        slot: u32,
-        category: &str,
-        name: &str,
-        config: &SlotConfig,
-    ) -> Result<(), NativeError> {
-        if slot >= SLOTS_PER_KIND {
-            return Err(NativeError::NoSlot { slot, max: SLOTS_PER_KIND });
+    /// Takes the next free slot of the point's kind, writes its configuration
+    /// and attaches it. Returns the slot number events will carry.
+    pub fn attach(&mut self, point: &AttachPoint, config: &SlotConfig) -> Result<u32, NativeError> {
+        let k = point.kind();
+        let n = self.used[k as usize];
+        if n >= SLOTS_PER_KIND {
+            return Err(NativeError::NoSlot { what: point.describe(), max: SLOTS_PER_KIND });
         }
+        let slot = first_slot(k) + n;
         self.slots
             .set(slot, config, 0)
             .map_err(|source| NativeError::Map { what: "writing slot configuration", source })?;
-        let name_in_object = format!("tp_{slot}");
-        let program: &mut TracePoint = self
+        let name = program_name(k, n);
+        let program = self
             .ebpf
-            .program_mut(&name_in_object)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(NativeError::MissingProgram { program: name_in_object.clone() })?;
-        let what = || format!("attaching tracepoint:{category}:{name}");
-        program.load().map_err(|source| NativeError::Program { what: what(), source })?;
-        program
-            .attach(category, name)
-            .map_err(|source| NativeError::Program { what: what(), source })?;
-        Ok(())
+            .program_mut(&name)
+            .ok_or_else(|| NativeError::MissingProgram { program: name.clone() })?;
+        let fail = |source| NativeError::Program { what: point.describe(), source };
+        attach_program(program, point).map_err(fail)?;
+        self.used[k as usize] += 1;
+        Ok(slot)
     }
 
     /// Waits until events are ready, `wake` becomes readable, or `timeout`
@@ -69,13 +159,10 @@ impl Session {
         wake: Option<BorrowedFd<'_>>,
         timeout: Option<Duration>,
     ) -> Result<bool, NativeError> {
+        let pollfd = |fd, events| libc::pollfd { fd, events, revents: 0 };
         let mut fds = [
-            libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd {
-                fd: wake.map_or(-1, |w| w.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            pollfd(self.ring.as_raw_fd(), libc::POLLIN),
+            pollfd(wake.map_or(-1, |w| w.as_raw_fd()), libc::POLLIN),
         ];
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         // SAFETY: `fds` is a valid array of two pollfd; a negative fd is ignored.
@@ -90,16 +177,21 @@ impl Session {
         Ok(fds[1].revents != 0)
     }
 
-    /// Hands every event in the ring buffer to `f`; returns how many.
-    pub fn drain(&mut self, mut f: impl FnMut(&Event)) -> usize {
+    /// Hands events in the ring buffer to `f` until it returns false or the
+    /// buffer is empty; returns how many were handed over.
+    pub fn drain(&mut self, mut f: impl FnMut(&Event) -> bool) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
-            if item.len() >= size_of::<Event>() {
-                // SAFETY: the record is at least an Event; read unaligned
-                // because ring-buffer records are only 8-byte aligned.
-                let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Event>()) };
-                f(&event);
-                n += 1;
+            if item.len() < size_of::<Event>() {
+                continue;
+            }
+            // SAFETY: the record is at least an Event; read unaligned because
+            // ring-buffer records are only 8-byte aligned.
+            let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Event>()) };
+            drop(item);
+            n += 1;
+            if !f(&event) {
+                break;
             }
         }
         n
@@ -108,6 +200,61 @@ impl Session {
     /// Events dropped because the ring buffer was full, over all CPUs.
     pub fn lost_events(&self) -> u64 {
         self.lost.get(&0, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
+    }
+}
+
+/// Loads `program` (first use only) and attaches it to `point`.
+fn attach_program(
+    program: &mut Program,
+    point: &AttachPoint,
+) -> Result<(), aya::programs::ProgramError> {
+    use aya::programs::ProgramError::UnexpectedProgramType as Wrong;
+    // A slot attached to several points (perf events on every CPU) loads once.
+    let loaded = program.fd().is_ok();
+    match (program, point) {
+        (Program::TracePoint(p), AttachPoint::Tracepoint { category, name }) => {
+            if !loaded {
+                p.load()?;
+            }
+            p.attach(category, name).map(drop)
+        }
+        (Program::RawTracePoint(p), AttachPoint::RawTracepoint { name }) => {
+            if !loaded {
+                p.load()?;
+            }
+            p.attach(name).map(drop)
+        }
+        (Program::PerfEvent(p), AttachPoint::PerfEvent { event, sample, cpus }) => {
+            if !loaded {
+                p.load()?;
+            }
+            let config = match event {
+                SoftwareClock::CpuClock => PerfEventConfig::Software(SoftwareEvent::CpuClock),
+            };
+            let policy = match *sample {
+                Sample::Frequency(hz) => SamplePolicy::Frequency(hz),
+                Sample::Period(ns) => SamplePolicy::Period(ns),
+            };
+            for &cpu in cpus {
+                p.attach(config, PerfEventScope::AllProcessesOneCpu { cpu }, policy, false)?;
+            }
+            Ok(())
+        }
+        (Program::UProbe(p), AttachPoint::Uprobe { binary, location, pid, .. }) => {
+            if !loaded {
+                p.load()?;
+            }
+            let location = match location {
+                UprobeLocation::Symbol(s) => UProbeAttachLocation::Symbol(s),
+                UprobeLocation::Offset(o) => UProbeAttachLocation::AbsoluteOffset(*o),
+            };
+            let scope = match pid.and_then(std::num::NonZeroU32::new) {
+                Some(pid) => UProbeScope::OneProcess(pid),
+                None => UProbeScope::AllProcesses,
+            };
+            p.attach(location, binary, scope).map(drop)
+        }
+        _ => Err(Wrong),
     }
 }
 

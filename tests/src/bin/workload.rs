@@ -4,8 +4,23 @@
 //! usage: mcpt-workload OP... where OP is one of
 //!   open PATH N     open PATH (read-only, may not exist) N times
 //!   getpid N        call getpid N times
+//!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
+//!                   that returns i * 2)
+//!   spin MS         keep a CPU busy for MS milliseconds
+//!   sleep MS        sleep MS milliseconds
 
-use std::{ffi::CString, process::ExitCode};
+use std::{
+    ffi::CString,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+/// The uprobe target: a real, unmangled, never-inlined function.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn mcpt_target(x: u64) -> u64 {
+    std::hint::black_box(x) * 2
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +46,20 @@ fn main() -> ExitCode {
                     unsafe { libc::syscall(libc::SYS_getpid) };
                 }
             }
+            "call" => {
+                let mut sum = 0u64;
+                for i in 1..=count(&arg()) {
+                    sum = sum.wrapping_add(mcpt_target(std::hint::black_box(i)));
+                }
+                std::hint::black_box(sum);
+            }
+            "spin" => {
+                let end = Instant::now() + Duration::from_millis(count(&arg()));
+                while Instant::now() < end {
+                    std::hint::spin_loop();
+                }
+            }
+            "sleep" => std::thread::sleep(Duration::from_millis(count(&arg()))),
             other => {
                 eprintln!("mcpt-workload: unknown operation `{other}`");
                 return ExitCode::from(2);

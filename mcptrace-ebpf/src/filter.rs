@@ -1,0 +1,161 @@
+//! The in-kernel predicate: a stack machine over captured values, so events
+//! that fail it never leave the kernel.
+//!
+//! Each operation runs in a `bpf_loop` callback (kernel 5.17+): the verifier
+//! checks one step once instead of every path through every unrolled
+//! iteration, which exceeds its one-million-instruction budget.
+
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::generated::bpf_loop;
+use mcptrace_common::{
+    SlotConfig,
+    limits::{FILTER_STACK, MAX_FILTER_OPS, MAX_FILTER_STRINGS, MAX_STRINGS, MAX_VALUES, STR_LEN},
+    slot::op,
+};
+
+use crate::maps::{SCRATCH, SLOTS, Scratch};
+
+/// What the callback needs; scalars only, so nothing here is a pointer the
+/// verifier must track across the call.
+#[repr(C)]
+struct Step {
+    slot: u32,
+    /// Set when an operation is malformed: the hit then fails the predicate.
+    bad: u32,
+}
+
+/// Whether the hit passes: the value left on top of the stack is non-zero.
+///
+/// `scratch` is a raw pointer on purpose: the callback reaches the same
+/// per-CPU memory through its own map lookup, so no `&mut` may be live across
+/// the `bpf_loop` call, or the compiler may assume the stack is unchanged.
+#[inline(always)]
+pub fn eval(slot: u32, nfilter: u32, scratch: *mut Scratch) -> bool {
+    // SAFETY: valid per-CPU map memory; no reference to it is live here.
+    unsafe { (*scratch).sp = 0 };
+    let mut step = Step { slot, bad: 0 };
+    let n = nfilter.min(MAX_FILTER_OPS as u32);
+    // SAFETY: the callback has the signature bpf_loop expects and only uses
+    // `step` through the pointer for the duration of the call.
+    unsafe {
+        bpf_loop(n, run_op as *mut c_void, (&raw mut step).cast(), 0);
+    }
+    // SAFETY: as above.
+    step.bad == 0 && unsafe { (*scratch).stack[top((*scratch).sp)] } != 0
+}
+
+#[inline(always)]
+fn top(sp: u64) -> usize {
+    (sp as usize).wrapping_sub(1) & (FILTER_STACK - 1)
+}
+
+/// Runs operation `i`; returns 0 to go on, 1 to stop the loop.
+#[inline(never)]
+extern "C" fn run_op(i: u64, ctx: *mut c_void) -> i64 {
+    // SAFETY: `ctx` is the `Step` passed by `eval`.
+    let step = unsafe { &mut *ctx.cast::<Step>() };
+    let (Some(config), Some(scratch)) = (SLOTS.get(step.slot), SCRATCH.get_ptr_mut(0)) else {
+        step.bad = 1;
+        return 1;
+    };
+    // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
+    let scratch = unsafe { &mut *scratch };
+    if apply(config, scratch, i as usize & (MAX_FILTER_OPS - 1)) {
+        0
+    } else {
+        step.bad = 1;
+        1
+    }
+}
+
+/// Applies one operation to the stack; false for an unknown operation.
+#[inline(always)]
+fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
+    let o = &config.filter[i];
+    let sp = scratch.sp;
+    let push = |scratch: &mut Scratch, v: u64| {
+        scratch.stack[sp as usize & (FILTER_STACK - 1)] = v;
+        scratch.sp = sp + 1;
+    };
+    match o.code {
+        op::VALUE => push(scratch, scratch.event.values[o.arg as usize & (MAX_VALUES - 1)]),
+        op::IMM => push(scratch, o.imm),
+        op::STR_EQ => push(scratch, str_eq(config, scratch, o.arg, o.imm) as u64),
+        op::LNOT | op::NOT | op::NEG | op::IN_NR_SET => {
+            let t = top(sp);
+            let b = scratch.stack[t];
+            scratch.stack[t] = match o.code {
+                op::LNOT => (b == 0) as u64,
+                op::NOT => !b,
+                op::NEG => b.wrapping_neg(),
+                _ => in_nr_set(config, b) as u64,
+            };
+        }
+        code => {
+            let t = top(sp);
+            let below = top(sp.wrapping_sub(1));
+            let (a, b) = (scratch.stack[below], scratch.stack[t]);
+            let Some(v) = binary(code, a, b) else {
+                return false;
+            };
+            scratch.stack[below] = v;
+            scratch.sp = sp.wrapping_sub(1);
+        }
+    }
+    true
+}
+
+#[inline(always)]
+fn binary(code: u16, a: u64, b: u64) -> Option<u64> {
+    Some(match code {
+        op::EQ => (a == b) as u64,
+        op::NE => (a != b) as u64,
+        op::LT => ((a as i64) < (b as i64)) as u64,
+        op::LE => ((a as i64) <= (b as i64)) as u64,
+        op::GT => ((a as i64) > (b as i64)) as u64,
+        op::GE => ((a as i64) >= (b as i64)) as u64,
+        op::ULT => (a < b) as u64,
+        op::ULE => (a <= b) as u64,
+        op::UGT => (a > b) as u64,
+        op::UGE => (a >= b) as u64,
+        op::LAND => (a != 0 && b != 0) as u64,
+        op::LOR => (a != 0 || b != 0) as u64,
+        op::ADD => a.wrapping_add(b),
+        op::SUB => a.wrapping_sub(b),
+        op::MUL => a.wrapping_mul(b),
+        op::DIV => a.checked_div(b).unwrap_or(0),
+        op::MOD => a.checked_rem(b).unwrap_or(0),
+        op::AND => a & b,
+        op::OR => a | b,
+        op::XOR => a ^ b,
+        op::SHL => a.wrapping_shl(b as u32),
+        op::SHR => a.wrapping_shr(b as u32),
+        _ => return None,
+    })
+}
+
+#[inline(always)]
+fn in_nr_set(config: &SlotConfig, nr: u64) -> bool {
+    let words = config.nr_set.len() as u64;
+    let word = nr / 64;
+    // Out-of-range numbers are not in the set; the mask keeps the index
+    // provably in bounds for the verifier.
+    word < words && config.nr_set[(word & (words - 1)) as usize] & (1 << (nr % 64)) != 0
+}
+
+/// Compares captured string `s` with filter constant `c` word by word over
+/// the constant's mask (its characters and terminating NUL).
+#[inline(always)]
+fn str_eq(config: &SlotConfig, scratch: &Scratch, s: u16, c: u64) -> bool {
+    let s = &scratch.event.strings[(s as usize).min(MAX_STRINGS - 1)];
+    let c = &config.filter_strings[(c as usize).min(MAX_FILTER_STRINGS - 1)];
+    let words = s.as_ptr() as *const u64;
+    let mut diff = 0u64;
+    for w in 0..STR_LEN / 8 {
+        // SAFETY: in bounds and 8-aligned (see slot::clear_string).
+        let sw = unsafe { words.add(w).read() };
+        diff |= (sw ^ c.words[w]) & c.mask[w];
+    }
+    diff == 0
+}

@@ -1,0 +1,164 @@
+//! One probe hit: copy the record, capture, filter, emit.
+
+use aya_ebpf::helpers::{
+    bpf_get_current_cgroup_id, bpf_get_current_pid_tgid,
+    bpf_get_current_uid_gid, bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel_buf,
+    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes, generated,
+};
+use mcptrace_common::{
+    Event, SlotConfig,
+    limits::{CTX_COPY, MAX_CAPTURES, MAX_RECORD, MAX_STRINGS, MAX_VALUES, STR_LEN},
+    slot::{action, flags, source},
+};
+
+use crate::{
+    filter,
+    maps::{EVENTS, LOST, SCRATCH, SLOTS, Scratch},
+};
+
+/// Runs slot `slot` for one hit with context `ctx`.
+#[inline(always)]
+pub fn run(slot: u32, ctx: *const u8) {
+    let Some(config) = SLOTS.get(slot) else {
+        return;
+    };
+    let Some(ptr) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY (each `&mut *ptr` below): per-CPU map memory, exclusive to this
+    // CPU while the program runs; each reference ends before the next step,
+    // and none is live while the predicate's callback reaches the same memory.
+    if copy_record(config, unsafe { &mut *ptr }, ctx).is_err() {
+        return;
+    }
+    let phase1 = config.nphase1 as usize;
+    {
+        let scratch = unsafe { &mut *ptr };
+        scratch.event.slot = slot;
+        capture(config, scratch, ctx, 0, phase1);
+    }
+    if config.nfilter != 0 && !filter::eval(slot, config.nfilter, ptr) {
+        return;
+    }
+    let scratch = unsafe { &mut *ptr };
+    capture(config, scratch, ctx, phase1, config.ncaptures as usize);
+
+    if config.action == action::EMIT
+        && EVENTS.output::<Event>(&scratch.event, 0).is_err()
+        && let Some(lost) = LOST.get_ptr_mut(0)
+    {
+        // SAFETY: per-CPU counter.
+        unsafe { *lost += 1 };
+    }
+}
+
+/// Copies the context, and what its word at `deref_offset` points to, in one
+/// read each: field captures then cost no helper call.
+#[inline(always)]
+fn copy_record(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8) -> Result<(), i64> {
+    let len = (config.ctx_len as usize).min(CTX_COPY);
+    if len != 0 {
+        // SAFETY: the helper faults safely; `len` is bounded by the buffer.
+        unsafe { bpf_probe_read_kernel_buf(ctx, &mut scratch.record[..len]) }?;
+    }
+    let len = (config.deref_len as usize).min(CTX_COPY);
+    if len != 0 {
+        let ptr = field(scratch, config.deref_offset as u16, 8, 0) as *const u8;
+        // SAFETY: as above.
+        unsafe { bpf_probe_read_kernel_buf(ptr, &mut scratch.record[CTX_COPY..CTX_COPY + len]) }?;
+    }
+    Ok(())
+}
+
+/// Runs captures `start..end`.
+#[inline(always)]
+fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: usize, end: usize) {
+    for i in 0..MAX_CAPTURES {
+        if i >= end {
+            break;
+        }
+        if i < start {
+            continue;
+        }
+        let c = &config.captures[i];
+        match c.source {
+            source::COMM => {
+                let s = clear_string(scratch, c.dest);
+                // Straight into the event: the safe wrapper zeroes and copies
+                // a stack buffer through byte-wise memset/memcpy calls.
+                // SAFETY: `s` has room for TASK_COMM_LEN (16) bytes.
+                unsafe { generated::bpf_get_current_comm(s.as_mut_ptr().cast(), 16) };
+            }
+            source::USER_STR | source::KERNEL_STR | source::CTX_STR | source::DATA_LOC_STR => {
+                let ptr = match c.source {
+                    source::CTX_STR => ctx.wrapping_add(c.offset as usize),
+                    source::DATA_LOC_STR => {
+                        let loc = field(scratch, c.offset, 4, 0);
+                        ctx.wrapping_add((loc & 0xffff) as usize)
+                    }
+                    _ => field(scratch, c.offset, 8, 0) as *const u8,
+                };
+                let n = (c.size as usize).clamp(1, STR_LEN);
+                let s = clear_string(scratch, c.dest);
+                // SAFETY: the helpers fault safely and stop at the buffer's end.
+                let _ = unsafe {
+                    if c.source == source::USER_STR {
+                        bpf_probe_read_user_str_bytes(ptr, &mut s[..n])
+                    } else {
+                        bpf_probe_read_kernel_str_bytes(ptr, &mut s[..n])
+                    }
+                };
+            }
+            src => {
+                let v = match src {
+                    source::PID => bpf_get_current_pid_tgid() >> 32,
+                    source::TID => bpf_get_current_pid_tgid() & 0xffff_ffff,
+                    source::UID => bpf_get_current_uid_gid() & 0xffff_ffff,
+                    source::GID => bpf_get_current_uid_gid() >> 32,
+                    // SAFETY: these helpers have no preconditions.
+                    source::CPU => (unsafe { bpf_get_smp_processor_id() }) as u64,
+                    source::NSECS => unsafe { bpf_ktime_get_ns() },
+                    source::CGROUP => unsafe { bpf_get_current_cgroup_id() },
+                    source::FIELD => field(scratch, c.offset, c.size, c.flags),
+                    _ => 0,
+                };
+                scratch.event.values[c.dest as usize & (MAX_VALUES - 1)] = v;
+            }
+        }
+    }
+}
+
+/// String buffer `dest`, zeroed word by word so no stale byte survives.
+#[inline(always)]
+fn clear_string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
+    // MAX_STRINGS is not a power of two: clamp instead of masking.
+    let s = &mut scratch.event.strings[(dest as usize).min(MAX_STRINGS - 1)];
+    let words = s.as_mut_ptr() as *mut u64;
+    for w in 0..STR_LEN / 8 {
+        // SAFETY: in bounds, and 8-aligned: strings follow u64 values in Event.
+        // Volatile: a plain loop becomes a call to a byte-wise memset.
+        unsafe { words.add(w).write_volatile(0) };
+    }
+    s
+}
+
+/// Reads an integer of `size` bytes at `offset` of the record copy.
+#[inline(always)]
+pub fn field(scratch: &Scratch, offset: u16, size: u16, flags_: u16) -> u64 {
+    let off = offset as usize & (MAX_RECORD - 1);
+    let p = scratch.record.as_ptr().wrapping_add(off);
+    // SAFETY: `off < MAX_RECORD` and the record has 8 spare bytes; user space
+    // only configures naturally aligned fields.
+    unsafe {
+        let signed = flags_ & flags::SIGNED != 0;
+        match size {
+            1 if signed => *(p as *const i8) as i64 as u64,
+            1 => *p as u64,
+            2 if signed => *(p as *const i16) as i64 as u64,
+            2 => *(p as *const u16) as u64,
+            4 if signed => *(p as *const i32) as i64 as u64,
+            4 => *(p as *const u32) as u64,
+            _ => *(p as *const u64),
+        }
+    }
+}
