@@ -3,3 +3,4 @@
 
 pub mod host;
 pub mod native;
+pub mod output;

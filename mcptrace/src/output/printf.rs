@@ -1,0 +1,385 @@
+//! bpftrace's printf: the format is cut after each conversion and every piece
+//! goes through C `snprintf` with one 64-bit argument (bpftrace 0.17,
+//! format_string.cpp). Reproduced here byte for byte, quirks included:
+//! `%d`/`%u`/`%x`/`%o`/`%c` without `l` read the low 32 bits, `%%` becomes
+//! `%` only in pieces that end in a conversion, and `%p` of 0 is `(nil)`.
+
+use std::fmt;
+
+/// One printf argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Any integer, as its 64-bit pattern.
+    Int(u64),
+    /// String bytes up to (not including) the first NUL.
+    Str(Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conversion {
+    Str,
+    Char,
+    Signed,
+    Unsigned,
+    Octal,
+    Hex,
+    HexUpper,
+    Pointer,
+    /// `%r`, `%rx`, `%rh`: `buf()` values.
+    Buffer,
+}
+
+impl Conversion {
+    /// Whether the argument must be a string (or buffer) rather than an integer.
+    pub fn takes_string(self) -> bool {
+        matches!(self, Conversion::Str | Conversion::Buffer)
+    }
+}
+
+/// How many low bits of the argument a conversion reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    W8,
+    W16,
+    W32,
+    W64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Spec {
+    left: bool,
+    zero: bool,
+    width: usize,
+    precision: Option<usize>,
+    bits: Width,
+    conversion: Conversion,
+}
+
+/// A piece: literal text (with `%%` still doubled) and one conversion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Piece {
+    text: String,
+    spec: Spec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatString {
+    pieces: Vec<Piece>,
+    /// Text after the last conversion, written verbatim.
+    tail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrintfError {
+    #[error("printf: expected {expected} arguments for the format, got {got}")]
+    ArgCount { expected: usize, got: usize },
+    #[error("printf: argument {index} is {found} but %{conversion} needs {needed}")]
+    ArgType { index: usize, conversion: String, found: &'static str, needed: &'static str },
+}
+
+impl FormatString {
+    /// Splits `fmt` as bpftrace does. Anything that is not a conversion stays
+    /// literal text.
+    pub fn parse(fmt: &str) -> Self {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        let mut i = 0;
+        let bytes = fmt.as_bytes();
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && let Some((spec, len)) = parse_spec(&fmt[i + 1..])
+            {
+                pieces.push(Piece { text: fmt[start..i].to_string(), spec });
+                i += 1 + len;
+                start = i;
+                continue;
+            }
+            i += 1;
+        }
+        Self { pieces, tail: fmt[start..].to_string() }
+    }
+
+    /// The conversions, in order: one argument each.
+    pub fn conversions(&self) -> impl Iterator<Item = Conversion> + '_ {
+        self.pieces.iter().map(|p| p.spec.conversion)
+    }
+
+    pub fn arg_count(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// Checks argument kinds; `is_string[i]` says whether argument i is a string.
+    pub fn check(&self, is_string: &[bool]) -> Result<(), PrintfError> {
+        if is_string.len() != self.pieces.len() {
+            return Err(PrintfError::ArgCount { expected: self.pieces.len(), got: is_string.len() });
+        }
+        for (i, (piece, &s)) in self.pieces.iter().zip(is_string).enumerate() {
+            let wants = piece.spec.conversion.takes_string();
+            if wants != s {
+                return Err(PrintfError::ArgType {
+                    index: i + 1,
+                    conversion: piece.spec.to_string(),
+                    found: if s { "a string" } else { "an integer" },
+                    needed: if wants { "a string" } else { "an integer" },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Formats `args`; missing arguments format as 0 or "", extra ones are
+    /// ignored (the checker rejects both before a program runs).
+    pub fn render(&self, args: &[Arg], out: &mut Vec<u8>) {
+        for (i, piece) in self.pieces.iter().enumerate() {
+            out.extend_from_slice(piece.text.replace("%%", "%").as_bytes());
+            let arg = args.get(i).cloned().unwrap_or(Arg::Int(0));
+            piece.spec.render(&arg, out);
+        }
+        out.extend_from_slice(self.tail.as_bytes());
+    }
+}
+
+/// Parses `-?[0-9]*(\.[0-9]+)?(length)?(type)` after a `%`; returns the spec
+/// and the number of bytes it spans.
+fn parse_spec(s: &str) -> Option<(Spec, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let left = b.first() == Some(&b'-');
+    if left {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        &s[from..*i]
+    };
+    let width_text = digits(&mut i);
+    let zero = width_text.starts_with('0');
+    let width = if width_text.is_empty() { 0 } else { width_text.parse().ok()? };
+    let mut precision = None;
+    if b.get(i) == Some(&b'.') {
+        let mut j = i + 1;
+        let p = digits(&mut j);
+        if !p.is_empty() {
+            precision = Some(p.parse().ok()?);
+            i = j;
+        }
+    }
+    let rest = &s[i..];
+    let (bits, len) = [
+        ("hh", Width::W8),
+        ("h", Width::W16),
+        ("ll", Width::W64),
+        ("l", Width::W64),
+        ("j", Width::W64),
+        ("z", Width::W64),
+        ("t", Width::W64),
+    ]
+    .into_iter()
+    .find(|(m, _)| rest.starts_with(m))
+    .map_or((Width::W32, 0), |(m, w)| (w, m.len()));
+    let rest = &rest[len..];
+    let (conversion, tlen) = if len == 0 && (rest.starts_with("rx") || rest.starts_with("rh")) {
+        (Conversion::Buffer, 2)
+    } else {
+        let c = match rest.as_bytes().first()? {
+            b's' if len == 0 => Conversion::Str,
+            b'r' if len == 0 => Conversion::Buffer,
+            b'c' => Conversion::Char,
+            b'd' => Conversion::Signed,
+            b'u' => Conversion::Unsigned,
+            b'o' => Conversion::Octal,
+            b'x' => Conversion::Hex,
+            b'X' => Conversion::HexUpper,
+            b'p' => Conversion::Pointer,
+            _ => return None,
+        };
+        (c, 1)
+    };
+    Some((Spec { left, zero, width, precision, bits, conversion }, i + len + tlen))
+}
+
+impl Spec {
+    fn render(&self, arg: &Arg, out: &mut Vec<u8>) {
+        let body: Vec<u8> = match (self.conversion, arg) {
+            (Conversion::Str, Arg::Str(s)) => {
+                s[..self.precision.map_or(s.len(), |p| p.min(s.len()))].to_vec()
+            }
+            (Conversion::Buffer, Arg::Str(s)) => {
+                s.iter().flat_map(|b| format!("\\x{b:02x}").into_bytes()).collect()
+            }
+            (Conversion::Str | Conversion::Buffer, Arg::Int(v)) => v.to_string().into_bytes(),
+            (conversion, arg) => {
+                let v = match arg {
+                    Arg::Int(v) => *v,
+                    Arg::Str(_) => 0,
+                };
+                return self.render_int(conversion, v, out);
+            }
+        };
+        self.pad(&body, out);
+    }
+
+    fn render_int(&self, conversion: Conversion, v: u64, out: &mut Vec<u8>) {
+        let unsigned = match self.bits {
+            Width::W8 => v & 0xff,
+            Width::W16 => v & 0xffff,
+            Width::W32 => v & 0xffff_ffff,
+            Width::W64 => v,
+        };
+        let signed = match self.bits {
+            Width::W8 => v as u8 as i8 as i64,
+            Width::W16 => v as u16 as i16 as i64,
+            Width::W32 => v as u32 as i32 as i64,
+            Width::W64 => v as i64,
+        };
+        let (sign, digits) = match conversion {
+            Conversion::Char => return self.pad(&[v as u8], out),
+            Conversion::Pointer if v == 0 => return self.pad(b"(nil)", out),
+            Conversion::Pointer => ("", format!("0x{v:x}")),
+            Conversion::Signed if signed < 0 => ("-", signed.unsigned_abs().to_string()),
+            Conversion::Signed => ("", signed.to_string()),
+            Conversion::Unsigned => ("", unsigned.to_string()),
+            Conversion::Octal => ("", format!("{unsigned:o}")),
+            Conversion::Hex => ("", format!("{unsigned:x}")),
+            _ => ("", format!("{unsigned:X}")),
+        };
+        // C: a precision is the minimum number of digits; 0 with .0 is empty.
+        let digits = match self.precision {
+            Some(0) if digits == "0" => String::new(),
+            Some(p) if digits.len() < p => format!("{}{digits}", "0".repeat(p - digits.len())),
+            _ => digits,
+        };
+        let mut body = sign.as_bytes().to_vec();
+        body.extend_from_slice(digits.as_bytes());
+        // `0` pads between sign and digits unless left-justified or a
+        // precision is given.
+        let zero = self.zero && !self.left && self.precision.is_none();
+        if zero && body.len() < self.width {
+            let fill = self.width - body.len();
+            out.extend_from_slice(sign.as_bytes());
+            out.extend(std::iter::repeat_n(b'0', fill));
+            out.extend_from_slice(digits.as_bytes());
+        } else {
+            self.pad(&body, out);
+        }
+    }
+
+    fn pad(&self, body: &[u8], out: &mut Vec<u8>) {
+        let fill = self.width.saturating_sub(body.len());
+        if !self.left {
+            out.extend(std::iter::repeat_n(b' ', fill));
+        }
+        out.extend_from_slice(body);
+        if self.left {
+            out.extend(std::iter::repeat_n(b' ', fill));
+        }
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = match self.conversion {
+            Conversion::Str => "s",
+            Conversion::Char => "c",
+            Conversion::Signed => "d",
+            Conversion::Unsigned => "u",
+            Conversion::Octal => "o",
+            Conversion::Hex => "x",
+            Conversion::HexUpper => "X",
+            Conversion::Pointer => "p",
+            Conversion::Buffer => "r",
+        };
+        f.write_str(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(f: &str, args: &[Arg]) -> String {
+        let mut out = Vec::new();
+        FormatString::parse(f).render(args, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn int(v: i64) -> Arg {
+        Arg::Int(v as u64)
+    }
+
+    fn s(v: &str) -> Arg {
+        Arg::Str(v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn documented_bpftrace_outputs() {
+        assert_eq!(fmt("%d|%ld", &[int(5000000000), int(5000000000)]), "705032704|5000000000");
+        assert_eq!(fmt("%u", &[int(-1)]), "4294967295");
+        assert_eq!(fmt("%x", &[int(-1)]), "ffffffff");
+        assert_eq!(fmt("%lx", &[int(-1)]), "ffffffffffffffff");
+        assert_eq!(fmt("%hhd", &[int(300)]), "44");
+        assert_eq!(fmt("%hd", &[int(70000)]), "4464");
+        assert_eq!(fmt("%p", &[int(4096)]), "0x1000");
+        assert_eq!(fmt("C|100%%|%d%%|\n", &[int(7)]), "C|100%|7%%|\n");
+        assert_eq!(fmt("D|50%%\n", &[]), "D|50%%\n");
+        assert_eq!(fmt("%5d", &[int(42)]), "   42");
+        assert_eq!(fmt("%-5d|", &[int(42)]), "42   |");
+        assert_eq!(fmt("%05d", &[int(42)]), "00042");
+        assert_eq!(fmt("%10s", &[s("right")]), "     right");
+        assert_eq!(fmt("%-10s|", &[s("left")]), "left      |");
+        assert_eq!(fmt("%.2s", &[s("truncate")]), "tr");
+        assert_eq!(fmt("%c", &[int(65)]), "A");
+    }
+
+    /// Every integer conversion against the C library's own snprintf, with
+    /// the argument passed the way bpftrace passes it (a 64-bit vararg).
+    #[test]
+    fn integer_conversions_match_libc() {
+        let specs = [
+            "%d", "%i5d", "%u", "%x", "%X", "%o", "%ld", "%lu", "%lx", "%lld", "%hd", "%hu",
+            "%hhd", "%hhu", "%hhx", "%zd", "%jd", "%td", "%8d", "%-8d|", "%08d", "%.3d", "%8.3d",
+            "%-8.3x|", "%08lx", "%.0d", "%5.0d|", "%p", "%20p|", "%-20p|", "%c", "%3c|",
+        ];
+        let values: [i64; 12] =
+            [0, 1, -1, 42, -42, 255, 256, 65535, 70000, i32::MAX as i64 + 1, i64::MIN, i64::MAX];
+        for spec in specs {
+            let Some((parsed, len)) = parse_spec(&spec[1..]) else {
+                // `%i5d` is not a conversion for bpftrace: it stays text.
+                assert_eq!(fmt(spec, &[int(1)]), spec);
+                continue;
+            };
+            assert!(len > 0, "{spec}: {parsed:?}");
+            for v in values {
+                let mut buf = [0u8; 128];
+                let c_fmt = std::ffi::CString::new(spec).unwrap();
+                // SAFETY: a valid format with one conversion and one u64 arg.
+                let n = unsafe {
+                    libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c_fmt.as_ptr(), v as u64)
+                };
+                let want = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
+                assert_eq!(fmt(spec, &[int(v)]), want, "{spec} of {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_and_checks_arguments() {
+        let f = FormatString::parse("%s opened %s (%d) 100%% %lu\n");
+        assert_eq!(f.arg_count(), 4);
+        assert!(f.check(&[true, true, false, false]).is_ok());
+        assert_eq!(f.check(&[true]), Err(PrintfError::ArgCount { expected: 4, got: 1 }));
+        assert!(matches!(
+            f.check(&[false, true, false, false]),
+            Err(PrintfError::ArgType { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_conversions_stay_text() {
+        assert_eq!(fmt("%f %y %", &[]), "%f %y %");
+        assert_eq!(FormatString::parse("%f").arg_count(), 0);
+    }
+}
