@@ -1,3 +1,27 @@
-//! Output in bpftrace's formats, shared by every backend that renders it.
+//! Output in bpftrace's formats, shared by every backend that renders it:
+//! backends emit [`Record`]s, and one renderer per format writes the bytes.
 
+pub mod json;
 pub mod printf;
+pub mod record;
+pub mod text;
+
+pub use record::{Record, Value};
+
+/// bpftrace's `-f` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Format {
+    pub fn render(self, record: &Record, out: &mut Vec<u8>) {
+        match self {
+            Format::Text => text::render(record, out),
+            Format::Json => json::render(record, out),
+        }
+    }
+}

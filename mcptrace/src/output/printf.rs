@@ -111,7 +111,10 @@ impl FormatString {
     /// Checks argument kinds; `is_string[i]` says whether argument i is a string.
     pub fn check(&self, is_string: &[bool]) -> Result<(), PrintfError> {
         if is_string.len() != self.pieces.len() {
-            return Err(PrintfError::ArgCount { expected: self.pieces.len(), got: is_string.len() });
+            return Err(PrintfError::ArgCount {
+                expected: self.pieces.len(),
+                got: is_string.len(),
+            });
         }
         for (i, (piece, &s)) in self.pieces.iter().zip(is_string).enumerate() {
             let wants = piece.spec.conversion.takes_string();
