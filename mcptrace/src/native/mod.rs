@@ -2,8 +2,11 @@
 //! per probe slot, with events read from a ring buffer.
 
 mod error;
+pub mod eval;
+pub mod ir;
 mod object;
 pub mod regs;
+pub mod run;
 mod session;
 pub mod slot_builder;
 

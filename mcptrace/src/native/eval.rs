@@ -1,0 +1,271 @@
+//! Evaluates user-space statements and expressions over one event's captured
+//! values, with C's integer rules (unsigned when either side is unsigned).
+
+use mcptrace_common::Event;
+
+use super::ir::{BinOp, Block, Expr, Stmt, UnOp};
+use crate::output::{Record, Value, printf::Arg};
+
+/// What one invocation sees: the event (none for BEGIN/END), its probe
+/// name, its variables, and when the run started.
+pub struct Frame<'a> {
+    pub event: Option<&'a Event>,
+    pub probe: &'a str,
+    pub start_ns: u64,
+    vars: Vec<Option<Value>>,
+}
+
+/// What running a block asks of the runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Exit,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(event: Option<&'a Event>, probe: &'a str, start_ns: u64) -> Self {
+        Self { event, probe, start_ns, vars: Vec::new() }
+    }
+
+    /// Runs `block`, handing each record to `emit`.
+    pub fn run(&mut self, block: &Block, emit: &mut dyn FnMut(Record)) -> Control {
+        for stmt in block {
+            if self.stmt(stmt, emit) == Control::Exit {
+                return Control::Exit;
+            }
+        }
+        Control::Continue
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, emit: &mut dyn FnMut(Record)) -> Control {
+        match stmt {
+            Stmt::Printf { format, args } => {
+                let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a))).collect();
+                let mut out = Vec::new();
+                format.render(&args, &mut out);
+                emit(Record::Printf(out));
+            }
+            Stmt::Print(e) => emit(Record::Value(self.eval(e))),
+            Stmt::Time(fmt) => emit(Record::Time(local_time(fmt))),
+            Stmt::Exit => return Control::Exit,
+            Stmt::Assign { var, value } => {
+                let v = self.eval(value);
+                if self.vars.len() <= *var {
+                    self.vars.resize(var + 1, None);
+                }
+                self.vars[*var] = Some(v);
+            }
+            Stmt::If { cond, then, otherwise } => {
+                let branch = if truthy(&self.eval(cond)) { then } else { otherwise };
+                return self.run(branch, emit);
+            }
+        }
+        Control::Continue
+    }
+
+    pub fn eval(&self, e: &Expr) -> Value {
+        match e {
+            Expr::Int { bits, signed } => Value::Int { bits: *bits, signed: *signed },
+            Expr::Str(s) => Value::Str(s.clone()),
+            Expr::Captured { at, signed } => {
+                let bits = self.event.map_or(0, |ev| ev.values[at.0 as usize]);
+                Value::Int { bits, signed: *signed }
+            }
+            Expr::CapturedStr(at) => {
+                Value::Str(self.event.map_or_else(Vec::new, |ev| cstr(&ev.strings[at.0 as usize])))
+            }
+            Expr::Var(i) => self.vars.get(*i).cloned().flatten().unwrap_or(Value::int(0)),
+            Expr::Probe => Value::Str(self.probe.as_bytes().to_vec()),
+            Expr::Elapsed { nsecs } => {
+                let now = self.event.map_or(self.start_ns, |ev| ev.values[nsecs.0 as usize]);
+                Value::uint(now.saturating_sub(self.start_ns))
+            }
+            Expr::Unary(op, a) => unary(*op, self.eval(a)),
+            Expr::Binary(op, a, b) => binary(*op, self.eval(a), self.eval(b)),
+            Expr::Ternary(c, a, b) => {
+                if truthy(&self.eval(c)) {
+                    self.eval(a)
+                } else {
+                    self.eval(b)
+                }
+            }
+            Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i)).collect()),
+        }
+    }
+}
+
+/// Bytes up to the first NUL.
+pub fn cstr(bytes: &[u8]) -> Vec<u8> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    bytes[..end].to_vec()
+}
+
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Int { bits, .. } => *bits != 0,
+        Value::Str(s) => !s.is_empty(),
+        Value::Tuple(t) => !t.is_empty(),
+    }
+}
+
+fn to_arg(v: Value) -> Arg {
+    match v {
+        Value::Int { bits, .. } => Arg::Int(bits),
+        Value::Str(s) => Arg::Str(s),
+        Value::Tuple(_) => Arg::Int(0),
+    }
+}
+
+fn int(v: &Value) -> (u64, bool) {
+    match v {
+        Value::Int { bits, signed } => (*bits, *signed),
+        _ => (0, true),
+    }
+}
+
+fn unary(op: UnOp, a: Value) -> Value {
+    let (bits, signed) = int(&a);
+    match op {
+        UnOp::Not => Value::int(!truthy(&a) as i64),
+        UnOp::BitNot => Value::Int { bits: !bits, signed },
+        UnOp::Neg => Value::Int { bits: bits.wrapping_neg(), signed: true },
+    }
+}
+
+/// C semantics on 64-bit integers: the result is unsigned when either operand
+/// is; comparisons of strings compare bytes.
+pub fn binary(op: BinOp, a: Value, b: Value) -> Value {
+    if let (Value::Str(x), Value::Str(y)) = (&a, &b) {
+        return match op {
+            BinOp::Eq => Value::int((x == y) as i64),
+            BinOp::Ne => Value::int((x != y) as i64),
+            _ => Value::int(0),
+        };
+    }
+    let bool_ = |b: bool| Value::int(b as i64);
+    match op {
+        BinOp::And => return bool_(truthy(&a) && truthy(&b)),
+        BinOp::Or => return bool_(truthy(&a) || truthy(&b)),
+        _ => {}
+    }
+    let ((x, xs), (y, ys)) = (int(&a), int(&b));
+    let signed = xs && ys;
+    let cmp = |o: std::cmp::Ordering| {
+        if signed { (x as i64).cmp(&(y as i64)) == o } else { x.cmp(&y) == o }
+    };
+    use std::cmp::Ordering::*;
+    let bits = match op {
+        BinOp::Add => x.wrapping_add(y),
+        BinOp::Sub => x.wrapping_sub(y),
+        BinOp::Mul => x.wrapping_mul(y),
+        // Division by zero gives 0, as in BPF.
+        BinOp::Div if signed => (x as i64).checked_div(y as i64).unwrap_or(0) as u64,
+        BinOp::Div => x.checked_div(y).unwrap_or(0),
+        BinOp::Mod if signed => (x as i64).checked_rem(y as i64).unwrap_or(0) as u64,
+        BinOp::Mod => x.checked_rem(y).unwrap_or(0),
+        BinOp::BitAnd => x & y,
+        BinOp::BitOr => x | y,
+        BinOp::BitXor => x ^ y,
+        BinOp::Shl => x.wrapping_shl(y as u32),
+        BinOp::Shr if signed => ((x as i64).wrapping_shr(y as u32)) as u64,
+        BinOp::Shr => x.wrapping_shr(y as u32),
+        BinOp::Eq => return bool_(x == y),
+        BinOp::Ne => return bool_(x != y),
+        BinOp::Lt => return bool_(cmp(Less)),
+        BinOp::Gt => return bool_(cmp(Greater)),
+        BinOp::Le => return bool_(!cmp(Greater)),
+        BinOp::Ge => return bool_(!cmp(Less)),
+        BinOp::And | BinOp::Or => unreachable!("handled above"),
+    };
+    Value::Int { bits, signed }
+}
+
+/// Local time through strftime(3), as bpftrace's time() does.
+pub fn local_time(fmt: &str) -> Vec<u8> {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return Vec::new();
+    };
+    // SAFETY: time(NULL) and localtime_r with valid pointers; strftime writes
+    // at most buf.len() bytes and returns how many.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        let mut buf = vec![0u8; 256 + fmt.len() * 4];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        buf.truncate(n);
+        buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::printf::FormatString;
+
+    fn lit(v: i64) -> Expr {
+        Expr::Int { bits: v as u64, signed: true }
+    }
+    fn ulit(v: u64) -> Expr {
+        Expr::Int { bits: v, signed: false }
+    }
+    fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+        Expr::Binary(op, Box::new(a), Box::new(b))
+    }
+
+    #[test]
+    fn c_integer_rules() {
+        let f = Frame::new(None, "BEGIN", 0);
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), lit(0))), Value::int(1));
+        // -1 as unsigned is the largest value.
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), ulit(0))), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(-7), lit(2))), Value::int(-3));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(7), lit(0))), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Shr, lit(-8), lit(1))), Value::int(-4));
+        let s = |t: &str| Expr::Str(t.as_bytes().to_vec());
+        assert_eq!(f.eval(&bin(BinOp::Eq, s("bash"), s("bash"))), Value::int(1));
+        assert_eq!(f.eval(&bin(BinOp::Ne, s("bash"), s("bas"))), Value::int(1));
+    }
+
+    #[test]
+    fn statements_emit_records_and_exit_stops_the_block() {
+        let block = vec![
+            Stmt::Assign { var: 0, value: lit(41) },
+            Stmt::If {
+                cond: bin(BinOp::Gt, Expr::Var(0), lit(40)),
+                then: vec![Stmt::Assign { var: 0, value: bin(BinOp::Add, Expr::Var(0), lit(1)) }],
+                otherwise: vec![],
+            },
+            Stmt::Printf {
+                format: FormatString::parse("%s %d\n"),
+                args: vec![Expr::Probe, Expr::Var(0)],
+            },
+            Stmt::Exit,
+            Stmt::Print(lit(1)),
+        ];
+        let mut records = Vec::new();
+        let mut f = Frame::new(None, "BEGIN", 0);
+        assert_eq!(f.run(&block, &mut |r| records.push(r)), Control::Exit);
+        assert_eq!(records, [Record::Printf(b"BEGIN 42\n".to_vec())]);
+    }
+
+    #[test]
+    fn captured_values_come_from_the_event() {
+        use super::super::slot_builder::{StrRef, ValueRef};
+        let mut ev = Event { slot: 0, _pad: 0, values: [0; 8], strings: [[0; 64]; 3] };
+        ev.values[2] = 1_500;
+        ev.strings[1][..4].copy_from_slice(b"bash");
+        let f = Frame::new(Some(&ev), "p", 1_000);
+        assert_eq!(f.eval(&Expr::Elapsed { nsecs: ValueRef(2) }), Value::uint(500));
+        assert_eq!(f.eval(&Expr::CapturedStr(StrRef(1))), Value::Str(b"bash".to_vec()));
+        let neg = Expr::Captured { at: ValueRef(3), signed: true };
+        assert_eq!(f.eval(&neg), Value::int(0));
+    }
+
+    #[test]
+    fn time_formats_with_strftime() {
+        let t = local_time("%Y");
+        assert_eq!(t.len(), 4);
+        assert!(t.iter().all(u8::is_ascii_digit));
+    }
+}

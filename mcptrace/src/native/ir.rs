@@ -1,0 +1,123 @@
+//! A program as the native backend runs it: kernel probes with their slot
+//! configurations, and the statements user space runs for each event, for
+//! BEGIN and for END. The planner lowers a checked program into this.
+
+use mcptrace_common::SlotConfig;
+
+use super::{
+    AttachPoint,
+    slot_builder::{StrRef, ValueRef},
+};
+use crate::output::printf::FormatString;
+
+#[derive(Clone, Debug)]
+pub struct NativeProgram {
+    /// bpftrace's "Attaching N probes" count: wildcard matches, BEGIN and END
+    /// included, whatever the native attach points are.
+    pub attach_count: usize,
+    pub begin: Vec<Block>,
+    pub probes: Vec<KernelProbe>,
+    pub end: Vec<Block>,
+}
+
+#[derive(Clone, Debug)]
+pub struct KernelProbe {
+    pub point: AttachPoint,
+    pub config: SlotConfig,
+    /// What the `probe` builtin says for an event of this probe.
+    pub name: ProbeName,
+    /// The part of the predicate evaluated in user space, if any; the rest
+    /// is in `config` and already held in the kernel.
+    pub predicate: Option<Expr>,
+    pub body: Block,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeName {
+    Fixed(String),
+    /// One raw syscall slot serves many syscall tracepoints: the name is
+    /// `prefix` + the syscall's name, from the captured number.
+    Syscall {
+        prefix: String,
+        nr: ValueRef,
+    },
+}
+
+pub type Block = Vec<Stmt>;
+
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    Printf {
+        format: FormatString,
+        args: Vec<Expr>,
+    },
+    Print(Expr),
+    /// `time(fmt)`; bpftrace's default format is `%H:%M:%S\n`.
+    Time(String),
+    Exit,
+    /// `$var = value`; variables live for one probe invocation.
+    Assign {
+        var: usize,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Block,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    Int {
+        bits: u64,
+        signed: bool,
+    },
+    Str(Vec<u8>),
+    /// A captured integer.
+    Captured {
+        at: ValueRef,
+        signed: bool,
+    },
+    /// A captured string.
+    CapturedStr(StrRef),
+    Var(usize),
+    Probe,
+    /// `elapsed`: nanoseconds since the run started, from captured `nsecs`.
+    Elapsed {
+        nsecs: ValueRef,
+    },
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    Tuple(Vec<Expr>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Not,
+    BitNot,
+    Neg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
