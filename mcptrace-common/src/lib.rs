@@ -6,7 +6,9 @@
 
 pub mod event;
 pub mod limits;
+pub mod map;
 pub mod slot;
 
 pub use event::Event;
+pub use map::{Agg, MapKey};
 pub use slot::{Capture, SlotConfig};

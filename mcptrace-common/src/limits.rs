@@ -21,12 +21,25 @@ pub const MAX_CAPTURES: usize = MAX_VALUES + MAX_STRINGS;
 pub const CTX_COPY: usize = 256;
 /// Total bytes of the per-hit record copy: context, then one dereference.
 pub const MAX_RECORD: usize = 2 * CTX_COPY;
-/// Operations of an in-kernel predicate.
-pub const MAX_FILTER_OPS: usize = 16;
-/// Depth of the predicate's evaluation stack (a power of two).
-pub const FILTER_STACK: usize = 8;
-/// String constants a predicate can compare against.
-pub const MAX_FILTER_STRINGS: usize = 2;
+/// Operations of a slot's expression program (predicate and map values; a
+/// power of two).
+pub const MAX_OPS: usize = 32;
+/// Depth of the expression evaluation stack (a power of two).
+pub const OP_STACK: usize = 8;
+/// String constants the expression program can compare against.
+pub const MAX_CONST_STRINGS: usize = 2;
+/// Map updates one probe hit can make.
+pub const MAX_MAP_OPS: usize = 4;
+/// Map keys a slot can build (for updates and for reading keyed state).
+pub const MAX_KEYS: usize = 4;
+/// Keyed-state reads one probe hit can make.
+pub const MAX_LOOKUPS: usize = 2;
+/// Parts (values or strings) of one map key.
+pub const MAX_KEY_PARTS: usize = 4;
+/// 8-byte words of a map key's data: two full strings and four integers.
+pub const KEY_WORDS: usize = 2 * (STR_LEN / 8) + 4;
+/// Entries of the aggregation and keyed-state maps, over all user maps.
+pub const MAP_ENTRIES: u32 = 65536;
 /// Syscall numbers a slot's number set can hold.
 pub const MAX_SYSCALL_NR: usize = 512;
 /// Ring buffer size in bytes (a power of two, a multiple of the page size).

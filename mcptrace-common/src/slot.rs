@@ -2,12 +2,13 @@
 //! before the slot's program is attached.
 //!
 //! One hit runs: copy the context (and optionally what one of its words points
-//! to) into the record buffer; run the first `nphase1` captures; run the
-//! predicate, if any; run the remaining captures; emit the event.
+//! to) into the record buffer; run the first `nphase1` captures and the
+//! keyed-state lookups; run the predicate, if any; run the remaining
+//! captures; emit the event; apply the map operations.
 
 use crate::limits::{
-    CTX_COPY, MAX_CAPTURES, MAX_FILTER_OPS, MAX_FILTER_STRINGS, MAX_SYSCALL_NR, SLOTS_PER_KIND,
-    STR_LEN,
+    CTX_COPY, MAX_CAPTURES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS,
+    MAX_OPS, MAX_SYSCALL_NR, SLOTS_PER_KIND, STR_LEN,
 };
 
 /// Program kinds; slot numbers of kind `k` start at `k * SLOTS_PER_KIND`.
@@ -49,6 +50,17 @@ pub mod source {
     pub const DATA_LOC_STR: u32 = 13;
 }
 
+pub fn is_string_source(src: u32) -> bool {
+    matches!(
+        src,
+        source::COMM
+            | source::USER_STR
+            | source::KERNEL_STR
+            | source::CTX_STR
+            | source::DATA_LOC_STR
+    )
+}
+
 /// `Capture::flags` bits.
 pub mod flags {
     /// Sign-extend an integer field narrower than 64 bits.
@@ -72,7 +84,7 @@ pub struct Capture {
     pub dest: u16,
 }
 
-/// Predicate operations: a stack machine over 64-bit values.
+/// Expression operations: a stack machine over 64-bit values.
 pub mod op {
     pub const END: u16 = 0;
     /// Push `Event::values[arg]`.
@@ -109,13 +121,18 @@ pub mod op {
     pub const NEG: u16 = 27;
     /// Replace the top with whether it is in `SlotConfig::nr_set`.
     pub const IN_NR_SET: u16 = 28;
-    /// Push whether `Event::strings[arg]` equals filter string `imm`.
+    /// Push whether `Event::strings[arg]` equals constant string `imm`.
     pub const STR_EQ: u16 = 29;
+    /// Signed division and remainder (truncating, as in C).
+    pub const SDIV: u16 = 30;
+    pub const SMOD: u16 = 31;
+    /// Arithmetic shift right.
+    pub const SAR: u16 = 32;
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FilterOp {
+pub struct Op {
     /// One of [`op`].
     pub code: u16,
     pub arg: u16,
@@ -127,12 +144,12 @@ pub struct FilterOp {
 /// that take part (the characters and the terminating NUL).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FilterString {
+pub struct ConstString {
     pub words: [u64; STR_LEN / 8],
     pub mask: [u64; STR_LEN / 8],
 }
 
-impl FilterString {
+impl ConstString {
     /// `s` must be shorter than `STR_LEN`; longer constants are cut.
     pub fn new(s: &[u8]) -> Self {
         let mut bytes = [0u8; STR_LEN];
@@ -145,7 +162,7 @@ impl FilterString {
             w.copy_from_slice(&b[i * 8..i * 8 + 8]);
             u64::from_ne_bytes(w)
         };
-        let mut out = Self { words: [0; STR_LEN / 8], mask: [0; STR_LEN / 8] };
+        let mut out = Self::default();
         for i in 0..STR_LEN / 8 {
             out.words[i] = word(&bytes, i);
             out.mask[i] = word(&mask, i);
@@ -154,23 +171,94 @@ impl FilterString {
     }
 }
 
-impl Default for FilterString {
+impl Default for ConstString {
     fn default() -> Self {
         Self { words: [0; STR_LEN / 8], mask: [0; STR_LEN / 8] }
     }
 }
 
-/// What a hit that passes the predicate does.
+/// What a hit that passes the predicate does besides map operations.
 pub mod action {
     /// Send the event to user space.
     pub const EMIT: u32 = 1;
+}
+
+/// One part of a map key, copied from the captured event.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyPart {
+    /// `Event::values[index]` when `words` is 0; else the first `words`
+    /// 8-byte words of `Event::strings[index]`.
+    pub index: u8,
+    pub words: u8,
+    /// Where the part starts in `MapKey::words`: computed in user space so
+    /// the kernel tracks no running position (which multiplies verifier
+    /// states per path).
+    pub at: u8,
+}
+
+/// How to build one map key: the user map's id, then its parts in order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeySpec {
+    pub map: u16,
+    pub nparts: u16,
+    pub parts: [KeyPart; MAX_KEY_PARTS],
+}
+
+/// Map operation kinds.
+pub mod map_op {
+    pub const NONE: u16 = 0;
+    /// count(): the aggregate's count grows by one.
+    pub const COUNT: u16 = 1;
+    /// sum(v), avg(v), stats(v): sum and count grow.
+    pub const SUM: u16 = 2;
+    pub const MIN: u16 = 3;
+    pub const MAX: u16 = 4;
+    /// hist(v): the count of v's log2 bucket grows.
+    pub const HIST: u16 = 5;
+    /// lhist(v, min, max, step).
+    pub const LHIST: u16 = 6;
+    /// `@m[k] = v` in the keyed-state map.
+    pub const ASSIGN: u16 = 7;
+    /// `delete(@m[k])` from the keyed-state map.
+    pub const DELETE: u16 = 8;
+    /// `@m[k] += v`, `@m[k]++` in the keyed-state map, atomically.
+    pub const ADD: u16 = 9;
+}
+
+/// Reads keyed state: `Event::values[dest]` = the value under key spec `key`
+/// (0 when absent). Lookups run after the first-phase captures, before the
+/// predicate.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lookup {
+    pub key: u16,
+    pub dest: u16,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapOp {
+    /// One of [`map_op`].
+    pub kind: u16,
+    /// Key spec index.
+    pub key: u16,
+    /// The operand is the result of ops `value_start..value_start+value_len`
+    /// (0 when `value_len` is 0).
+    pub value_start: u16,
+    pub value_len: u16,
+    /// lhist bounds.
+    pub min: i64,
+    pub max: i64,
+    pub step: u64,
 }
 
 /// Configuration of one probe slot.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotConfig {
-    /// One of [`action`].
+    /// [`action`] bits.
     pub action: u32,
     /// Bytes of the context to copy to the record's start (at most `CTX_COPY`).
     pub ctx_len: u32,
@@ -183,12 +271,17 @@ pub struct SlotConfig {
     /// before the predicate.
     pub ncaptures: u32,
     pub nphase1: u32,
-    /// Predicate operations in use; 0 means every hit passes.
-    pub nfilter: u32,
+    /// The predicate is ops `0..npred`; 0 means every hit passes.
+    pub npred: u32,
+    pub nmap_ops: u32,
+    pub nlookups: u32,
     pub _pad: u32,
     pub captures: [Capture; MAX_CAPTURES],
-    pub filter: [FilterOp; MAX_FILTER_OPS],
-    pub filter_strings: [FilterString; MAX_FILTER_STRINGS],
+    pub lookups: [Lookup; MAX_LOOKUPS],
+    pub ops: [Op; MAX_OPS],
+    pub consts: [ConstString; MAX_CONST_STRINGS],
+    pub keys: [KeySpec; MAX_KEYS],
+    pub map_ops: [MapOp; MAX_MAP_OPS],
     /// Syscall numbers for `op::IN_NR_SET`, one bit each.
     pub nr_set: [u64; MAX_SYSCALL_NR / 64],
 }
@@ -211,17 +304,22 @@ impl Default for SlotConfig {
             deref_offset: 0,
             ncaptures: 0,
             nphase1: 0,
-            nfilter: 0,
+            npred: 0,
+            nmap_ops: 0,
+            nlookups: 0,
             _pad: 0,
             captures: [Capture::default(); MAX_CAPTURES],
-            filter: [FilterOp::default(); MAX_FILTER_OPS],
-            filter_strings: [FilterString::default(); MAX_FILTER_STRINGS],
+            lookups: [Lookup::default(); MAX_LOOKUPS],
+            ops: [Op::default(); MAX_OPS],
+            consts: [ConstString::default(); MAX_CONST_STRINGS],
+            keys: [KeySpec::default(); MAX_KEYS],
+            map_ops: [MapOp::default(); MAX_MAP_OPS],
             nr_set: [0; MAX_SYSCALL_NR / 64],
         }
     }
 }
 
-const _: () = assert!(CTX_COPY.is_power_of_two());
+const _: () = assert!(CTX_COPY.is_power_of_two() && MAX_OPS.is_power_of_two());
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for SlotConfig {}

@@ -1,18 +1,19 @@
 //! Generic, data-driven eBPF programs. Nothing here knows a user program: each
 //! probe slot reads its configuration from the `SLOTS` map, captures what it
-//! says, filters, and emits an `Event` for user space.
+//! says, filters, emits an `Event` for user space and updates maps.
 //!
 //! One file per program kind; `slot` holds the logic they share.
 #![no_std]
 #![no_main]
 
-mod filter;
+mod aggregate;
 mod maps;
 mod perf_event;
 mod raw_tracepoint;
 mod slot;
 mod tracepoint;
 mod uprobe;
+mod vm;
 
 #[unsafe(no_mangle)]
 #[unsafe(link_section = "license")]

@@ -1,12 +1,13 @@
 //! Maps shared by every program kind.
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use mcptrace_common::{
-    Event, SlotConfig,
-    limits::{FILTER_STACK, MAX_RECORD, MAX_SLOTS, RING_BYTES},
+    Agg, Event, MapKey, SlotConfig,
+    limits::{MAP_ENTRIES, MAX_RECORD, MAX_SLOTS, OP_STACK, RING_BYTES},
 };
 
 #[map]
@@ -19,17 +20,42 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
+/// Aggregations of every user map (count, sum, min, max, avg, stats, hist,
+/// lhist), per CPU so updates never contend; user space merges on read.
+/// Not preallocated: a preallocated per-CPU hash this size costs ~7 ms to load.
+#[map]
+pub static AGG: PerCpuHashMap<MapKey, Agg> =
+    PerCpuHashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// Keyed state (`@start[tid] = nsecs`), read back by later probe hits.
+#[map]
+pub static STATE: HashMap<MapKey, u64> = HashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// Map updates that failed because a map was full, per CPU.
+#[map]
+pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
 /// Per-CPU working memory: the 512-byte stack cannot hold an event.
 #[repr(C)]
 pub struct Scratch {
     /// The context copy, then the dereferenced copy; 8 spare bytes keep
     /// every masked read in bounds.
     pub record: [u8; MAX_RECORD + 8],
-    pub stack: [u64; FILTER_STACK],
-    /// The predicate's stack pointer, kept here across `bpf_loop` steps.
+    pub stack: [u64; OP_STACK],
+    /// The expression stack pointer, kept here across `bpf_loop` steps.
     pub sp: u64,
+    pub key: MapKey,
     pub event: Event,
 }
 
 #[map]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Adds one to a per-CPU counter map.
+#[inline(always)]
+pub fn bump(counter: &PerCpuArray<u64>) {
+    if let Some(n) = counter.get_ptr_mut(0) {
+        // SAFETY: per-CPU memory, exclusive to this CPU while the program runs.
+        unsafe { *n += 1 };
+    }
+}

@@ -12,8 +12,9 @@ use mcptrace_common::{
 };
 
 use crate::{
-    filter,
-    maps::{EVENTS, LOST, SCRATCH, SLOTS, Scratch},
+    aggregate,
+    maps::{EVENTS, LOST, SCRATCH, SLOTS, Scratch, bump},
+    vm,
 };
 
 /// Runs slot `slot` for one hit with context `ctx`.
@@ -37,18 +38,22 @@ pub fn run(slot: u32, ctx: *const u8) {
         scratch.event.slot = slot;
         capture(config, scratch, ctx, 0, phase1);
     }
-    if config.nfilter != 0 && !filter::eval(slot, config.nfilter, ptr) {
+    if config.nlookups != 0 {
+        aggregate::lookups(slot, config.nlookups);
+    }
+    if config.npred != 0 && vm::eval(slot, 0, config.npred, ptr).is_none_or(|v| v == 0) {
         return;
     }
-    let scratch = unsafe { &mut *ptr };
-    capture(config, scratch, ctx, phase1, config.ncaptures as usize);
-
-    if config.action == action::EMIT
-        && EVENTS.output::<Event>(&scratch.event, 0).is_err()
-        && let Some(lost) = LOST.get_ptr_mut(0)
     {
-        // SAFETY: per-CPU counter.
-        unsafe { *lost += 1 };
+        let scratch = unsafe { &mut *ptr };
+        capture(config, scratch, ctx, phase1, config.ncaptures as usize);
+        if config.action & action::EMIT != 0 && EVENTS.output::<Event>(&scratch.event, 0).is_err()
+        {
+            bump(&LOST);
+        }
+    }
+    if config.nmap_ops != 0 {
+        aggregate::update(slot, config.nmap_ops);
     }
 }
 

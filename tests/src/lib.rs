@@ -1,6 +1,10 @@
 //! Shared pieces of the integration tests.
 
-use std::{path::PathBuf, process::Command};
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+};
 
 /// Fails the calling test with a clear message unless running as root:
 /// these tests load BPF programs and must not pass silently without them.
@@ -17,6 +21,35 @@ pub fn require_root() {
 /// The workload helper, whose comm is `mcpt-workload`.
 pub fn workload() -> Command {
     Command::new(target_bin("mcpt-workload"))
+}
+
+/// A workload started but held before its first operation, so a test can
+/// scope probes to its pid. `go` releases it and waits for it to finish.
+pub struct HeldWorkload {
+    child: Child,
+}
+
+impl HeldWorkload {
+    pub fn spawn(ops: &[&str]) -> Self {
+        let child = workload()
+            .arg("wait")
+            .args(ops)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn mcpt-workload");
+        Self { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn go(mut self) {
+        let mut stdin = self.child.stdin.take().expect("piped stdin");
+        stdin.write_all(b"go\n").expect("release the workload");
+        drop(stdin);
+        assert!(self.child.wait().expect("wait for the workload").success());
+    }
 }
 
 /// A binary of this workspace, built beside the running test: tests run from

@@ -7,7 +7,7 @@ use mcptrace::{
     host::tracefs,
     native::{
         AttachPoint, Sample, Session, SoftwareClock, UprobeLocation, regs,
-        slot_builder::SlotBuilder,
+        slot_builder::{SlotBuilder, op},
     },
 };
 use mcptrace_common::{
@@ -15,7 +15,9 @@ use mcptrace_common::{
     limits::CTX_COPY,
     slot::{op, source},
 };
-use mcptrace_tests::{WORKLOAD_COMM, require_root, target_bin, unique_path, workload};
+use mcptrace_tests::{
+    HeldWorkload, WORKLOAD_COMM, require_root, target_bin, unique_path, workload,
+};
 
 fn cstr(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -25,8 +27,8 @@ fn cstr(bytes: &[u8]) -> String {
 /// Adds `comm == WORKLOAD_COMM` to the predicate (captured as string 0).
 fn only_workload(b: &mut SlotBuilder) {
     let comm = b.string(source::COMM, 0, 16).unwrap();
-    let c = b.filter_string(WORKLOAD_COMM.as_bytes()).unwrap();
-    b.op(op::STR_EQ, comm.0, c).unwrap();
+    let c = b.const_string(WORKLOAD_COMM.as_bytes()).unwrap();
+    b.predicate([op(op::STR_EQ, comm.0, c)]);
 }
 
 fn run_workload(args: &[&str]) -> u64 {
@@ -60,7 +62,7 @@ fn tracepoint_with_in_kernel_comm_filter() {
         AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_openat".into() };
 
     let mut session = Session::load().unwrap();
-    let slot = session.attach(&point, &b.build()).unwrap();
+    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let path = unique_path("tp-filter");
     let pid = run_workload(&["open", path.to_str().unwrap(), "5"]);
 
@@ -84,15 +86,15 @@ fn raw_syscall_tracepoint_with_syscall_number_set() {
     b.deref(0, regs::SIZE);
     let nr = b.field(8, 8, true).unwrap();
     let pid = b.builtin(source::PID).unwrap();
-    b.op(op::VALUE, nr.0, 0).unwrap().op(op::IN_NR_SET, 0, 0).unwrap();
+    b.predicate([op(op::VALUE, nr.0, 0), op(op::IN_NR_SET, 0, 0)]);
     b.add_syscall_nr(libc::SYS_getpid as u32);
     only_workload(&mut b);
-    b.op(op::LAND, 0, 0).unwrap();
+    b.predicate([op(op::LAND, 0, 0)]);
     let arg0 = b.field(CTX_COPY as u32 + regs::SYSCALL_ARGS[0], 8, false).unwrap();
 
     let mut session = Session::load().unwrap();
     let slot = session
-        .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &b.build())
+        .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &b.build().unwrap())
         .unwrap();
     let child = run_workload(&["getpid", "1000"]);
 
@@ -123,7 +125,7 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
         cpus,
     };
     let mut session = Session::load().unwrap();
-    let slot = session.attach(&point, &b.build()).unwrap();
+    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let child = run_workload(&["spin", "300"]);
     // Sampling is statistical: ~60 samples expected; demand a clear signal.
     // Other tests run workloads concurrently: count this child's only.
@@ -135,18 +137,20 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
 #[test]
 fn uprobe_and_uretprobe_see_arguments_and_return_values() {
     require_root();
+    // Scoped to one held workload: other tests call the same function.
+    let held = HeldWorkload::spawn(&["call", "50"]);
     let binary = target_bin("mcpt-workload");
     let symbol = UprobeLocation::Symbol("mcpt_target".into());
     let attach = |ret| AttachPoint::Uprobe {
         binary: binary.clone(),
         location: symbol.clone(),
         ret,
-        pid: None,
+        pid: Some(held.pid()),
     };
     let slot_for = |reg: u32| {
         let mut b = SlotBuilder::new();
         let v = b.field(reg, 8, false).unwrap();
-        (b.build(), v)
+        (b.build().unwrap(), v)
     };
     let (entry_cfg, arg0) = slot_for(regs::CALL_ARGS[0]);
     let (ret_cfg, retval) = slot_for(regs::AX);
@@ -154,7 +158,7 @@ fn uprobe_and_uretprobe_see_arguments_and_return_values() {
     let mut session = Session::load().unwrap();
     let entry = session.attach(&attach(false), &entry_cfg).unwrap();
     let ret = session.attach(&attach(true), &ret_cfg).unwrap();
-    run_workload(&["call", "50"]);
+    held.go();
 
     let mut args = Vec::new();
     let mut rets = Vec::new();
@@ -190,17 +194,18 @@ fn predicate_arithmetic_and_unsigned_comparisons() {
         (op::UGE, 0),
         (op::LAND, 0),
     ] {
-        b.op(code, a.0, imm).unwrap();
+        b.predicate([op(code, a.0, imm)]);
     }
+    let held = HeldWorkload::spawn(&["call", "50"]);
     let point = AttachPoint::Uprobe {
         binary,
         location: UprobeLocation::Symbol("mcpt_target".into()),
         ret: false,
-        pid: None,
+        pid: Some(held.pid()),
     };
     let mut session = Session::load().unwrap();
-    let slot = session.attach(&point, &b.build()).unwrap();
-    run_workload(&["call", "50"]);
+    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
+    held.go();
     let got: Vec<u64> = events_of(&mut session, slot).iter().map(|e| e.values[0]).collect();
     let want: Vec<u64> = (10..=50).filter(|x| (x * 3) % 7 == 2).collect();
     assert_eq!(got, want);

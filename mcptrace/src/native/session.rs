@@ -9,7 +9,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{
         Program,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -17,7 +17,7 @@ use aya::{
     },
 };
 use mcptrace_common::{
-    Event, SlotConfig,
+    Agg, Event, MapKey, SlotConfig,
     limits::SLOTS_PER_KIND,
     slot::{first_slot, kind},
 };
@@ -113,6 +113,9 @@ pub struct Session {
     slots: Array<MapData, SlotConfig>,
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
+    map_full: PerCpuArray<MapData, u64>,
+    agg: PerCpuHashMap<MapData, MapKey, Agg>,
+    state: HashMap<MapData, MapKey, u64>,
     /// Slots handed out so far, per kind.
     used: [u32; 5],
 }
@@ -126,7 +129,10 @@ impl Session {
         let slots = take_map(&mut ebpf, "SLOTS")?;
         let ring = take_map(&mut ebpf, "EVENTS")?;
         let lost = take_map(&mut ebpf, "LOST")?;
-        Ok(Self { ebpf, slots, ring, lost, used: [0; 5] })
+        let map_full = take_map(&mut ebpf, "MAP_FULL")?;
+        let agg = take_map(&mut ebpf, "AGG")?;
+        let state = take_map(&mut ebpf, "STATE")?;
+        Ok(Self { ebpf, slots, ring, lost, map_full, agg, state, used: [0; 5] })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -199,7 +205,45 @@ impl Session {
 
     /// Events dropped because the ring buffer was full, over all CPUs.
     pub fn lost_events(&self) -> u64 {
-        self.lost.get(&0, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
+        sum_counter(&self.lost)
+    }
+
+    /// Map updates dropped because a map was full, over all CPUs.
+    pub fn dropped_updates(&self) -> u64 {
+        sum_counter(&self.map_full)
+    }
+
+    /// Every aggregation entry with its per-CPU values (CPUs that never saw
+    /// the key have `count == 0`).
+    pub fn aggregates(&self) -> Result<Vec<(MapKey, Vec<Agg>)>, NativeError> {
+        let fail = |source| NativeError::Map { what: "reading aggregations", source };
+        self.agg
+            .iter()
+            .map(|entry| entry.map(|(k, per_cpu)| (k, per_cpu.iter().copied().collect())))
+            .collect::<Result<_, _>>()
+            .map_err(fail)
+    }
+
+    /// Every keyed-state entry.
+    pub fn state(&self) -> Result<Vec<(MapKey, u64)>, NativeError> {
+        let fail = |source| NativeError::Map { what: "reading keyed state", source };
+        self.state.iter().collect::<Result<_, _>>().map_err(fail)
+    }
+
+    /// Deletes every entry of user map `map` from both maps (`clear()`).
+    pub fn clear(&mut self, map: u16) -> Result<(), NativeError> {
+        let fail = |source| NativeError::Map { what: "clearing a map", source };
+        let agg_keys: Vec<MapKey> =
+            self.agg.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
+        for k in agg_keys {
+            self.agg.remove(&k).map_err(fail)?;
+        }
+        let state_keys: Vec<MapKey> =
+            self.state.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
+        for k in state_keys {
+            self.state.remove(&k).map_err(fail)?;
+        }
+        Ok(())
     }
 }
 
@@ -256,6 +300,10 @@ fn attach_program(
         }
         _ => Err(Wrong),
     }
+}
+
+fn sum_counter(counter: &PerCpuArray<MapData, u64>) -> u64 {
+    counter.get(&0, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
 }
 
 fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, NativeError>

@@ -1,23 +1,18 @@
-//! Builds a `SlotConfig` piece by piece, handing out value and string
+//! Builds a `SlotConfig` piece by piece, handing out value, string and key
 //! positions and refusing, with a typed error, what the fixed layout cannot
 //! hold. The planner lowers a probe through it; tests use it directly.
 
 use mcptrace_common::{
     Capture, SlotConfig,
-    limits::{CTX_COPY, MAX_CAPTURES, MAX_FILTER_OPS, MAX_FILTER_STRINGS, MAX_STRINGS, MAX_VALUES},
-    slot::{FilterOp, FilterString, flags, op, source},
+    limits::{
+        CTX_COPY, KEY_WORDS, MAX_CAPTURES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,
+        MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES,
+    },
+    slot::{
+        ConstString, KeyPart, KeySpec, Lookup, MapOp, Op, action, flags, is_string_source, op,
+        source,
+    },
 };
-
-fn is_string_source(src: u32) -> bool {
-    matches!(
-        src,
-        source::COMM
-            | source::USER_STR
-            | source::KERNEL_STR
-            | source::CTX_STR
-            | source::DATA_LOC_STR
-    )
-}
 
 /// A fixed-size part of the slot layout ran out.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +22,11 @@ pub struct SlotFull {
     pub max: usize,
 }
 
-/// Position of a captured integer in `Event::values`.
+fn full(what: &'static str, max: usize) -> SlotFull {
+    SlotFull { what, max }
+}
+
+/// Position of an integer in `Event::values` (captured or looked up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ValueRef(pub u16);
 
@@ -35,12 +34,34 @@ pub struct ValueRef(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StrRef(pub u16);
 
+/// A key spec of this slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyRef(pub u16);
+
+/// One part of a map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    Value(ValueRef),
+    /// The first `words` 8-byte words of a string (comm: 2, str(): 8).
+    Str(StrRef, u8),
+}
+
+/// An expression program: operations for the stack machine.
+pub type Ops = Vec<Op>;
+
+pub fn op(code: u16, arg: u16, imm: u64) -> Op {
+    Op { code, arg, _pad: 0, imm }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SlotBuilder {
     config: SlotConfig,
     values: u16,
     strings: u16,
-    filter_strings: u16,
+    consts: u16,
+    key_words: Vec<usize>,
+    predicate: Ops,
+    map_ops: Vec<(MapOp, Ops)>,
 }
 
 impl SlotBuilder {
@@ -65,14 +86,28 @@ impl SlotBuilder {
         self
     }
 
+    /// Whether hits that pass send an event to user space (default: yes).
+    pub fn emit(&mut self, emit: bool) -> &mut Self {
+        self.config.action = if emit { action::EMIT } else { 0 };
+        self
+    }
+
     fn push(&mut self, capture: Capture) -> Result<(), SlotFull> {
         let n = self.config.ncaptures as usize;
         if n >= MAX_CAPTURES {
-            return Err(SlotFull { what: "captures", max: MAX_CAPTURES });
+            return Err(full("captures", MAX_CAPTURES));
         }
         self.config.captures[n] = capture;
         self.config.ncaptures += 1;
         Ok(())
+    }
+
+    fn next_value(&mut self) -> Result<ValueRef, SlotFull> {
+        if self.values as usize >= MAX_VALUES {
+            return Err(full("integer values", MAX_VALUES));
+        }
+        self.values += 1;
+        Ok(ValueRef(self.values - 1))
     }
 
     /// A builtin integer (`source::PID`, `NSECS`, ...).
@@ -93,19 +128,16 @@ impl SlotBuilder {
     }
 
     fn value(&mut self, mut capture: Capture) -> Result<ValueRef, SlotFull> {
-        if self.values as usize >= MAX_VALUES {
-            return Err(SlotFull { what: "integer values", max: MAX_VALUES });
-        }
-        capture.dest = self.values;
+        let at = self.next_value()?;
+        capture.dest = at.0;
         self.push(capture)?;
-        self.values += 1;
-        Ok(ValueRef(capture.dest))
+        Ok(at)
     }
 
     /// A string (`source::COMM`, `USER_STR`, ...) of at most `size` bytes.
     pub fn string(&mut self, src: u32, offset: u32, size: u32) -> Result<StrRef, SlotFull> {
         if self.strings as usize >= MAX_STRINGS {
-            return Err(SlotFull { what: "strings", max: MAX_STRINGS });
+            return Err(full("strings", MAX_STRINGS));
         }
         let dest = self.strings;
         if matches!(src, source::USER_STR | source::KERNEL_STR) {
@@ -122,25 +154,14 @@ impl SlotBuilder {
         Ok(StrRef(dest))
     }
 
-    /// Appends a predicate operation.
-    pub fn op(&mut self, code: u16, arg: u16, imm: u64) -> Result<&mut Self, SlotFull> {
-        let n = self.config.nfilter as usize;
-        if n >= MAX_FILTER_OPS {
-            return Err(SlotFull { what: "predicate operations", max: MAX_FILTER_OPS });
-        }
-        self.config.filter[n] = FilterOp { code, arg, _pad: 0, imm };
-        self.config.nfilter += 1;
-        Ok(self)
-    }
-
     /// Registers a string constant for `op::STR_EQ`; returns its index.
-    pub fn filter_string(&mut self, s: &[u8]) -> Result<u64, SlotFull> {
-        let i = self.filter_strings as usize;
-        if i >= MAX_FILTER_STRINGS {
-            return Err(SlotFull { what: "string constants", max: MAX_FILTER_STRINGS });
+    pub fn const_string(&mut self, s: &[u8]) -> Result<u64, SlotFull> {
+        let i = self.consts as usize;
+        if i >= MAX_CONST_STRINGS {
+            return Err(full("string constants", MAX_CONST_STRINGS));
         }
-        self.config.filter_strings[i] = FilterString::new(s);
-        self.filter_strings += 1;
+        self.config.consts[i] = ConstString::new(s);
+        self.consts += 1;
         Ok(i as u64)
     }
 
@@ -149,31 +170,131 @@ impl SlotBuilder {
         self
     }
 
-    /// The configuration, with the captures the predicate reads (and all
-    /// before them) run ahead of it, and the rest only for hits that pass.
-    pub fn build(&self) -> SlotConfig {
+    /// Appends operations to the predicate.
+    pub fn predicate(&mut self, ops: impl IntoIterator<Item = Op>) -> &mut Self {
+        self.predicate.extend(ops);
+        self
+    }
+
+    /// A key of user map `map` made of `parts`, in order.
+    pub fn key(&mut self, map: u16, parts: &[Part]) -> Result<KeyRef, SlotFull> {
+        let i = self.config.keys.iter().take(self.key_words.len()).position(|k| {
+            k.map == map
+                && k.nparts as usize == parts.len()
+                && k.parts[..parts.len()] == key_parts(parts)[..]
+        });
+        if let Some(i) = i {
+            return Ok(KeyRef(i as u16));
+        }
+        if self.key_words.len() >= MAX_KEYS {
+            return Err(full("map keys", MAX_KEYS));
+        }
+        if parts.len() > MAX_KEY_PARTS {
+            return Err(full("key parts", MAX_KEY_PARTS));
+        }
+        let words: usize = parts
+            .iter()
+            .map(|p| match p {
+                Part::Value(_) => 1,
+                Part::Str(_, w) => *w as usize,
+            })
+            .sum();
+        if words > KEY_WORDS {
+            return Err(full("key bytes", KEY_WORDS * 8));
+        }
+        let mut spec = KeySpec { map, nparts: parts.len() as u16, ..Default::default() };
+        spec.parts[..parts.len()].copy_from_slice(&key_parts(parts));
+        let i = self.key_words.len();
+        self.config.keys[i] = spec;
+        self.key_words.push(words);
+        Ok(KeyRef(i as u16))
+    }
+
+    /// Reads keyed state under `key` into a new value (0 when absent).
+    pub fn lookup(&mut self, key: KeyRef) -> Result<ValueRef, SlotFull> {
+        let n = self.config.nlookups as usize;
+        if n >= MAX_LOOKUPS {
+            return Err(full("keyed-state reads", MAX_LOOKUPS));
+        }
+        let dest = self.next_value()?;
+        self.config.lookups[n] = Lookup { key: key.0, dest: dest.0 };
+        self.config.nlookups += 1;
+        Ok(dest)
+    }
+
+    /// A map update of `kind` (see `map_op`) under `key`, whose operand is
+    /// the result of `value` (empty for count and delete).
+    pub fn map_op(&mut self, kind: u16, key: KeyRef, value: Ops) -> Result<&mut MapOp, SlotFull> {
+        if self.map_ops.len() >= MAX_MAP_OPS {
+            return Err(full("map updates", MAX_MAP_OPS));
+        }
+        let m = MapOp { kind, key: key.0, ..Default::default() };
+        self.map_ops.push((m, value));
+        Ok(&mut self.map_ops.last_mut().unwrap().0)
+    }
+
+    /// The configuration: predicate and map operands laid out in the op
+    /// array, and the captures the predicate or lookups read (and all before
+    /// them) run ahead of it.
+    pub fn build(&self) -> Result<SlotConfig, SlotFull> {
         let mut config = self.config;
+        let total = self.predicate.len() + self.map_ops.iter().map(|(_, v)| v.len()).sum::<usize>();
+        if total > MAX_OPS {
+            return Err(full("expression operations", MAX_OPS));
+        }
+        config.ops[..self.predicate.len()].copy_from_slice(&self.predicate);
+        config.npred = self.predicate.len() as u32;
+        let mut at = self.predicate.len();
+        for (i, (m, value)) in self.map_ops.iter().enumerate() {
+            config.map_ops[i] =
+                MapOp { value_start: at as u16, value_len: value.len() as u16, ..*m };
+            config.ops[at..at + value.len()].copy_from_slice(value);
+            at += value.len();
+        }
+        config.nmap_ops = self.map_ops.len() as u32;
+
         let captures = &config.captures[..config.ncaptures as usize];
         let position = |is_string: bool, dest: u16| {
             captures.iter().position(|c| is_string_source(c.source) == is_string && c.dest == dest)
         };
-        config.nphase1 = config.filter[..config.nfilter as usize]
-            .iter()
-            .filter_map(|o| match o.code {
-                op::VALUE => position(false, o.arg),
-                op::STR_EQ => position(true, o.arg),
-                _ => None,
-            })
-            .map(|p| p as u32 + 1)
-            .max()
-            .unwrap_or(0);
-        config
+        let from_predicate = self.predicate.iter().filter_map(|o| match o.code {
+            op::VALUE => position(false, o.arg),
+            op::STR_EQ => position(true, o.arg),
+            _ => None,
+        });
+        let lookups = &config.lookups[..config.nlookups as usize];
+        let from_lookups = lookups.iter().flat_map(|l| {
+            let spec = &config.keys[l.key as usize];
+            spec.parts[..spec.nparts as usize]
+                .iter()
+                .filter_map(|p| position(p.words != 0, p.index as u16))
+        });
+        config.nphase1 =
+            from_predicate.chain(from_lookups).map(|p| p as u32 + 1).max().unwrap_or(0);
+        Ok(config)
     }
+}
+
+/// Key parts with their word positions, packed in order.
+fn key_parts(parts: &[Part]) -> Vec<KeyPart> {
+    let mut at = 0u8;
+    parts
+        .iter()
+        .map(|p| {
+            let part = match *p {
+                Part::Value(v) => KeyPart { index: v.0 as u8, words: 0, at },
+                Part::Str(s, w) => KeyPart { index: s.0 as u8, words: w, at },
+            };
+            at += part.words.max(1);
+            part
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcptrace_common::slot::map_op;
 
     #[test]
     fn hands_out_positions_in_order_and_refuses_overflow() {
@@ -184,8 +305,8 @@ mod tests {
         for _ in 2..MAX_VALUES {
             b.builtin(source::NSECS).unwrap();
         }
-        assert_eq!(b.builtin(source::TID), Err(SlotFull { what: "integer values", max: 8 }));
-        let c = b.build();
+        assert_eq!(b.builtin(source::TID), Err(full("integer values", 8)));
+        let c = b.build().unwrap();
         assert_eq!(c.ncaptures as usize, MAX_VALUES + 1);
         assert_eq!(c.captures[2].flags, flags::SIGNED);
     }
@@ -193,34 +314,57 @@ mod tests {
     #[test]
     fn the_predicate_runs_after_the_captures_it_reads() {
         let mut b = SlotBuilder::new();
-        let nsecs = b.builtin(source::NSECS).unwrap();
+        b.builtin(source::NSECS).unwrap();
         let comm = b.string(source::COMM, 0, 16).unwrap();
         let pid = b.builtin(source::PID).unwrap();
         b.string(source::USER_STR, 24, 64).unwrap();
-        assert_eq!(b.build().nphase1, 0, "no predicate: nothing runs ahead");
-        b.op(op::VALUE, pid.0, 0).unwrap().op(op::IMM, 0, 42).unwrap().op(op::EQ, 0, 0).unwrap();
-        let c = b.build();
-        assert_eq!((c.nphase1, c.nfilter), (3, 3), "up to pid, the third capture");
-        let s = b.filter_string(b"bash").unwrap();
-        b.op(op::STR_EQ, comm.0, s).unwrap();
-        assert_eq!(b.build().nphase1, 3);
-        let _ = nsecs;
-        for _ in b.build().nfilter as usize..MAX_FILTER_OPS {
-            b.op(op::IMM, 0, 0).unwrap();
-        }
-        assert!(b.op(op::IMM, 0, 0).is_err());
+        assert_eq!(b.build().unwrap().nphase1, 0, "no predicate: nothing runs ahead");
+        b.predicate([op(op::VALUE, pid.0, 0), op(op::IMM, 0, 42), op(op::EQ, 0, 0)]);
+        let c = b.build().unwrap();
+        assert_eq!((c.nphase1, c.npred), (3, 3), "up to pid, the third capture");
+        let s = b.const_string(b"bash").unwrap();
+        b.predicate([op(op::STR_EQ, comm.0, s), op(op::LAND, 0, 0)]);
+        assert_eq!(b.build().unwrap().nphase1, 3);
+        b.predicate((0..MAX_OPS).map(|_| op(op::IMM, 0, 0)));
+        assert_eq!(b.build(), Err(full("expression operations", MAX_OPS)));
+    }
+
+    #[test]
+    fn lookups_pull_their_key_parts_ahead_and_map_operands_follow_the_predicate() {
+        let mut b = SlotBuilder::new();
+        b.builtin(source::NSECS).unwrap();
+        let tid = b.builtin(source::TID).unwrap();
+        let key = b.key(3, &[Part::Value(tid)]).unwrap();
+        assert_eq!(b.key(3, &[Part::Value(tid)]).unwrap(), key, "same key, same spec");
+        let start = b.lookup(key).unwrap();
+        assert_eq!(start, ValueRef(2));
+        b.predicate([op(op::VALUE, start.0, 0)]);
+        let hist = b.key(4, &[]).unwrap();
+        b.map_op(
+            map_op::HIST,
+            hist,
+            vec![op(op::VALUE, 0, 0), op(op::VALUE, 2, 0), op(op::SUB, 0, 0)],
+        )
+        .unwrap();
+        b.map_op(map_op::DELETE, key, vec![]).unwrap();
+        let c = b.build().unwrap();
+        assert_eq!(c.nphase1, 2, "tid is a lookup key part");
+        assert_eq!((c.npred, c.nmap_ops, c.nlookups), (1, 2, 1));
+        assert_eq!((c.map_ops[0].value_start, c.map_ops[0].value_len), (1, 3));
+        assert_eq!((c.map_ops[1].value_start, c.map_ops[1].value_len), (4, 0));
+        assert_eq!(c.keys[1].map, 4);
     }
 
     #[test]
     fn deref_copies_the_pointer_word_too() {
         let mut b = SlotBuilder::new();
         b.deref(8, 168);
-        let c = b.build();
+        let c = b.build().unwrap();
         assert_eq!((c.ctx_len, c.deref_offset, c.deref_len), (16, 8, 168));
         // Fields in the dereferenced part do not grow the context copy.
         b.field(CTX_COPY as u32 + 112, 8, false).unwrap();
-        assert_eq!(b.build().ctx_len, 16);
+        assert_eq!(b.build().unwrap().ctx_len, 16);
         b.field(40, 4, true).unwrap();
-        assert_eq!(b.build().ctx_len, 44);
+        assert_eq!(b.build().unwrap().ctx_len, 44);
     }
 }

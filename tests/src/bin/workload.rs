@@ -8,6 +8,8 @@
 //!                   that returns i * 2)
 //!   spin MS         keep a CPU busy for MS milliseconds
 //!   sleep MS        sleep MS milliseconds
+//!   wait            read a line from stdin first (so a test can learn the
+//!                   pid and scope its probes before anything happens)
 
 use std::{
     ffi::CString,
@@ -60,6 +62,10 @@ fn main() -> ExitCode {
                 }
             }
             "sleep" => std::thread::sleep(Duration::from_millis(count(&arg()))),
+            "wait" => {
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
             other => {
                 eprintln!("mcpt-workload: unknown operation `{other}`");
                 return ExitCode::from(2);

@@ -1,5 +1,6 @@
-//! The in-kernel predicate: a stack machine over captured values, so events
-//! that fail it never leave the kernel.
+//! The expression machine: a stack machine over captured values that
+//! evaluates predicates (so events that fail them never leave the kernel)
+//! and the operands of map updates.
 //!
 //! Each operation runs in a `bpf_loop` callback (kernel 5.17+): the verifier
 //! checks one step once instead of every path through every unrolled
@@ -10,7 +11,7 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::generated::bpf_loop;
 use mcptrace_common::{
     SlotConfig,
-    limits::{FILTER_STACK, MAX_FILTER_OPS, MAX_FILTER_STRINGS, MAX_STRINGS, MAX_VALUES, STR_LEN},
+    limits::{MAX_CONST_STRINGS, MAX_OPS, MAX_STRINGS, MAX_VALUES, OP_STACK, STR_LEN},
     slot::op,
 };
 
@@ -21,33 +22,36 @@ use crate::maps::{SCRATCH, SLOTS, Scratch};
 #[repr(C)]
 struct Step {
     slot: u32,
-    /// Set when an operation is malformed: the hit then fails the predicate.
+    /// The first operation; the loop index is added to it.
+    start: u32,
+    /// Set when an operation is malformed: the result is then void.
     bad: u32,
 }
 
-/// Whether the hit passes: the value left on top of the stack is non-zero.
+/// Runs ops `start..start + len` of `slot` and returns the value left on top
+/// of the stack, or None when an operation is malformed.
 ///
 /// `scratch` is a raw pointer on purpose: the callback reaches the same
 /// per-CPU memory through its own map lookup, so no `&mut` may be live across
 /// the `bpf_loop` call, or the compiler may assume the stack is unchanged.
 #[inline(always)]
-pub fn eval(slot: u32, nfilter: u32, scratch: *mut Scratch) -> bool {
+pub fn eval(slot: u32, start: u32, len: u32, scratch: *mut Scratch) -> Option<u64> {
     // SAFETY: valid per-CPU map memory; no reference to it is live here.
     unsafe { (*scratch).sp = 0 };
-    let mut step = Step { slot, bad: 0 };
-    let n = nfilter.min(MAX_FILTER_OPS as u32);
+    let mut step = Step { slot, start, bad: 0 };
+    let n = len.min(MAX_OPS as u32);
     // SAFETY: the callback has the signature bpf_loop expects and only uses
     // `step` through the pointer for the duration of the call.
     unsafe {
         bpf_loop(n, run_op as *mut c_void, (&raw mut step).cast(), 0);
     }
     // SAFETY: as above.
-    step.bad == 0 && unsafe { (*scratch).stack[top((*scratch).sp)] } != 0
+    (step.bad == 0).then(|| unsafe { (*scratch).stack[top((*scratch).sp)] })
 }
 
 #[inline(always)]
 fn top(sp: u64) -> usize {
-    (sp as usize).wrapping_sub(1) & (FILTER_STACK - 1)
+    (sp as usize).wrapping_sub(1) & (OP_STACK - 1)
 }
 
 /// Runs operation `i`; returns 0 to go on, 1 to stop the loop.
@@ -61,7 +65,7 @@ extern "C" fn run_op(i: u64, ctx: *mut c_void) -> i64 {
     };
     // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
     let scratch = unsafe { &mut *scratch };
-    if apply(config, scratch, i as usize & (MAX_FILTER_OPS - 1)) {
+    if apply(config, scratch, (step.start as usize + i as usize) & (MAX_OPS - 1)) {
         0
     } else {
         step.bad = 1;
@@ -72,10 +76,10 @@ extern "C" fn run_op(i: u64, ctx: *mut c_void) -> i64 {
 /// Applies one operation to the stack; false for an unknown operation.
 #[inline(always)]
 fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
-    let o = &config.filter[i];
+    let o = &config.ops[i];
     let sp = scratch.sp;
     let push = |scratch: &mut Scratch, v: u64| {
-        scratch.stack[sp as usize & (FILTER_STACK - 1)] = v;
+        scratch.stack[sp as usize & (OP_STACK - 1)] = v;
         scratch.sp = sp + 1;
     };
     match o.code {
@@ -126,6 +130,9 @@ fn binary(code: u16, a: u64, b: u64) -> Option<u64> {
         op::MUL => a.wrapping_mul(b),
         op::DIV => a.checked_div(b).unwrap_or(0),
         op::MOD => a.checked_rem(b).unwrap_or(0),
+        op::SDIV => signed_div(a as i64, b as i64).0,
+        op::SMOD => signed_div(a as i64, b as i64).1,
+        op::SAR => (a as i64).wrapping_shr(b as u32) as u64,
         op::AND => a & b,
         op::OR => a | b,
         op::XOR => a ^ b,
@@ -133,6 +140,20 @@ fn binary(code: u16, a: u64, b: u64) -> Option<u64> {
         op::SHR => a.wrapping_shr(b as u32),
         _ => return None,
     })
+}
+
+/// C's truncating signed quotient and remainder from unsigned division: the
+/// BPF instruction set before v4 has no signed division. x / 0 is 0.
+#[inline(always)]
+fn signed_div(a: i64, b: i64) -> (u64, u64) {
+    let (ua, ub) = (a.unsigned_abs(), b.unsigned_abs());
+    if ub == 0 {
+        return (0, 0);
+    }
+    let (q, r) = (ua / ub, ua % ub);
+    let q = if (a < 0) != (b < 0) { q.wrapping_neg() } else { q };
+    let r = if a < 0 { r.wrapping_neg() } else { r };
+    (q, r)
 }
 
 #[inline(always)]
@@ -144,12 +165,12 @@ fn in_nr_set(config: &SlotConfig, nr: u64) -> bool {
     word < words && config.nr_set[(word & (words - 1)) as usize] & (1 << (nr % 64)) != 0
 }
 
-/// Compares captured string `s` with filter constant `c` word by word over
+/// Compares captured string `s` with constant `c` word by word over
 /// the constant's mask (its characters and terminating NUL).
 #[inline(always)]
 fn str_eq(config: &SlotConfig, scratch: &Scratch, s: u16, c: u64) -> bool {
     let s = &scratch.event.strings[(s as usize).min(MAX_STRINGS - 1)];
-    let c = &config.filter_strings[(c as usize).min(MAX_FILTER_STRINGS - 1)];
+    let c = &config.consts[(c as usize).min(MAX_CONST_STRINGS - 1)];
     let words = s.as_ptr() as *const u64;
     let mut diff = 0u64;
     for w in 0..STR_LEN / 8 {

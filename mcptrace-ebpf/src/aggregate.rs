@@ -1,0 +1,212 @@
+//! Map updates (count, sum, min, max, hist, lhist, keyed state) and keyed-state
+//! reads, done in the kernel so nothing is copied out until a map is printed.
+//!
+//! Like the expression machine, each map operation runs in a `bpf_loop`
+//! callback so the verifier checks it once, whatever the number of operations.
+
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::generated::bpf_loop;
+use mcptrace_common::{
+    Agg, SlotConfig,
+    limits::{
+        KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_STRINGS, MAX_VALUES,
+        STR_LEN,
+    },
+    slot::{MapOp, map_op},
+};
+
+use crate::{
+    maps::{AGG, MAP_FULL, SCRATCH, SLOTS, STATE, Scratch, bump},
+    vm,
+};
+
+#[repr(C)]
+struct Step {
+    slot: u32,
+}
+
+/// Runs the slot's keyed-state lookups into the event's values.
+#[inline(always)]
+pub fn lookups(slot: u32, n: u32) {
+    let mut step = Step { slot };
+    // SAFETY: a callback of the signature bpf_loop expects; `step` outlives it.
+    unsafe {
+        bpf_loop(n.min(MAX_LOOKUPS as u32), run_lookup as *mut c_void, (&raw mut step).cast(), 0)
+    };
+}
+
+/// Applies the slot's map operations.
+#[inline(always)]
+pub fn update(slot: u32, n: u32) {
+    let mut step = Step { slot };
+    // SAFETY: as above.
+    unsafe {
+        bpf_loop(n.min(MAX_MAP_OPS as u32), run_map_op as *mut c_void, (&raw mut step).cast(), 0)
+    };
+}
+
+/// The slot's configuration and the scratch memory, from inside a callback.
+#[inline(always)]
+fn context(ctx: *mut c_void) -> Option<(u32, &'static SlotConfig, *mut Scratch)> {
+    // SAFETY: `ctx` is the `Step` passed to bpf_loop.
+    let slot = unsafe { (*ctx.cast::<Step>()).slot };
+    Some((slot, SLOTS.get(slot)?, SCRATCH.get_ptr_mut(0)?))
+}
+
+#[inline(never)]
+extern "C" fn run_lookup(i: u64, ctx: *mut c_void) -> i64 {
+    let Some((_, config, scratch)) = context(ctx) else {
+        return 1;
+    };
+    let lookup = &config.lookups[i as usize & (MAX_LOOKUPS - 1)];
+    // SAFETY: per-CPU memory, exclusive to this CPU while the program runs.
+    let scratch = unsafe { &mut *scratch };
+    build_key(config, scratch, lookup.key);
+    // SAFETY: the value is a plain u64 in a map we own.
+    let value = unsafe { STATE.get(&scratch.key) }.copied().unwrap_or(0);
+    scratch.event.values[lookup.dest as usize & (MAX_VALUES - 1)] = value;
+    0
+}
+
+#[inline(never)]
+extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
+    let Some((slot, config, scratch_ptr)) = context(ctx) else {
+        return 1;
+    };
+    let m = &config.map_ops[i as usize & (MAX_MAP_OPS - 1)];
+    let value = if m.value_len == 0 {
+        0
+    } else {
+        match vm::eval(slot, m.value_start as u32, m.value_len as u32, scratch_ptr) {
+            Some(v) => v,
+            None => return 0,
+        }
+    };
+    // SAFETY: per-CPU memory; the expression machine is done with it.
+    let scratch = unsafe { &mut *scratch_ptr };
+    build_key(config, scratch, m.key);
+    apply(m, scratch, value);
+    0
+}
+
+#[inline(always)]
+fn apply(m: &MapOp, scratch: &mut Scratch, value: u64) {
+    let v = value as i64;
+    let ok = match m.kind {
+        map_op::COUNT => aggregate(scratch, 0, |a| a.count += 1),
+        map_op::SUM => aggregate(scratch, 0, |a| {
+            a.count += 1;
+            a.sum = a.sum.wrapping_add(value);
+        }),
+        map_op::MIN => aggregate(scratch, 0, |a| {
+            if a.count == 0 || v < a.min {
+                a.min = v;
+            }
+            a.count += 1;
+        }),
+        map_op::MAX => aggregate(scratch, 0, |a| {
+            if a.count == 0 || v > a.max {
+                a.max = v;
+            }
+            a.count += 1;
+        }),
+        map_op::HIST => aggregate(scratch, log2_bucket(v) + 1, |a| a.count += 1),
+        map_op::LHIST => aggregate(scratch, linear_bucket(v, m) + 1, |a| a.count += 1),
+        map_op::ASSIGN => STATE.insert(&scratch.key, &value, 0).is_ok(),
+        map_op::DELETE => {
+            let _ = STATE.remove(&scratch.key);
+            true
+        }
+        // Read-modify-write, as bpftrace does for `@x++` on a hash map: the
+        // BPF target offers Rust no atomic add.
+        map_op::ADD => match STATE.get_ptr_mut(&scratch.key) {
+            Some(p) => {
+                // SAFETY: a u64 value in map memory.
+                unsafe { *p = (*p).wrapping_add(value) };
+                true
+            }
+            None => STATE.insert(&scratch.key, &value, 0).is_ok(),
+        },
+        _ => true,
+    };
+    if !ok {
+        bump(&MAP_FULL);
+    }
+}
+
+/// Updates this CPU's aggregate for the scratch key (with `bucket`), creating
+/// it when absent. Returns false when the map is full.
+#[inline(always)]
+fn aggregate(scratch: &mut Scratch, bucket: u32, f: impl FnOnce(&mut Agg)) -> bool {
+    scratch.key.bucket = bucket;
+    if let Some(a) = AGG.get_ptr_mut(&scratch.key) {
+        // SAFETY: this CPU's value; per-CPU maps need no atomics.
+        f(unsafe { &mut *a });
+        return true;
+    }
+    let mut a = Agg::default();
+    f(&mut a);
+    AGG.insert(&scratch.key, &a, 0).is_ok()
+}
+
+/// bpftrace's log2 buckets: 0 for negatives, 1 for zero, 2 + floor(log2 v)
+/// otherwise (without 0.17's cap at 2^31).
+#[inline(always)]
+fn log2_bucket(v: i64) -> u32 {
+    if v < 0 {
+        0
+    } else if v == 0 {
+        1
+    } else {
+        1 + (64 - (v as u64).leading_zeros())
+    }
+}
+
+/// lhist buckets: 0 below min, then one per step, then the overflow bucket,
+/// which also holds v == max.
+#[inline(always)]
+fn linear_bucket(v: i64, m: &MapOp) -> u32 {
+    let step = if m.step == 0 { 1 } else { m.step };
+    if v < m.min {
+        0
+    } else if v >= m.max {
+        1 + ((m.max - m.min) as u64 / step) as u32
+    } else {
+        1 + ((v - m.min) as u64 / step) as u32
+    }
+}
+
+/// Writes key spec `spec` into the scratch key: the map id, then each part's
+/// value or string words, packed; everything else zero.
+#[inline(always)]
+fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) {
+    let spec = &config.keys[spec as usize & (MAX_KEYS - 1)];
+    let words = scratch.key.words.as_mut_ptr();
+    for w in 0..KEY_WORDS {
+        // SAFETY: in bounds. Volatile: a plain loop becomes a byte-wise memset.
+        unsafe { words.add(w).write_volatile(0) };
+    }
+    scratch.key.map = spec.map;
+    scratch.key.bucket = 0;
+    for p in 0..MAX_KEY_PARTS {
+        if p >= spec.nparts as usize {
+            break;
+        }
+        let part = spec.parts[p];
+        let at = part.at as usize;
+        if part.words == 0 {
+            scratch.key.words[at.min(KEY_WORDS - 1)] =
+                scratch.event.values[part.index as usize & (MAX_VALUES - 1)];
+            continue;
+        }
+        let s = scratch.event.strings[(part.index as usize).min(MAX_STRINGS - 1)].as_ptr()
+            as *const u64;
+        for j in 0..STR_LEN / 8 {
+            if j < part.words as usize {
+                // SAFETY: j < STR_LEN / 8 words of an 8-aligned string buffer.
+                scratch.key.words[(at + j).min(KEY_WORDS - 1)] = unsafe { s.add(j).read() };
+            }
+        }
+    }
+}
