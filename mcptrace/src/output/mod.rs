@@ -2,6 +2,7 @@
 //! backends emit [`Record`]s, and one renderer per format writes the bytes.
 
 pub mod json;
+pub mod maps;
 pub mod printf;
 pub mod record;
 pub mod text;

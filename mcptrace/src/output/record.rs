@@ -1,6 +1,8 @@
 //! What a running program produces, before it is rendered as text or JSON.
 //! Backends emit records; one renderer per format turns them into bytes.
 
+use super::maps::MapDump;
+
 /// A value a program prints (`print(expr)`) or stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
@@ -33,4 +35,6 @@ pub enum Record {
     /// The two newlines bpftrace writes after END and before the maps, in
     /// every mode (a 0.17 quirk kept for byte compatibility).
     EndOfEvents,
+    /// A map, at exit or by `print(@m)`.
+    Map(MapDump),
 }

@@ -15,6 +15,7 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
         }
         Record::LostEvents(n) => out.extend_from_slice(format!("Lost {n} events\n").as_bytes()),
         Record::EndOfEvents => out.extend_from_slice(b"\n\n"),
+        Record::Map(map) => map.render_text(out),
     }
 }
 
