@@ -48,6 +48,9 @@ pub mod source {
     /// A `__data_loc` string: the u32 at `offset` of the context holds the
     /// string's offset (low 16 bits) in the context.
     pub const DATA_LOC_STR: u32 = 13;
+    /// The constant `offset`: which probe of the program fired, for map keys
+    /// on `probe` when several probes share a map.
+    pub const CONST: u32 = 14;
 }
 
 pub fn is_string_source(src: u32) -> bool {

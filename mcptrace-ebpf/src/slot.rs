@@ -125,6 +125,7 @@ fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: us
                     source::NSECS => unsafe { bpf_ktime_get_ns() },
                     source::CGROUP => unsafe { bpf_get_current_cgroup_id() },
                     source::FIELD => field(scratch, c.offset, c.size, c.flags),
+                    source::CONST => c.offset as u64,
                     _ => 0,
                 };
                 scratch.event.values[c.dest as usize & (MAX_VALUES - 1)] = v;

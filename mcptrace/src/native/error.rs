@@ -29,4 +29,6 @@ pub enum NativeError {
     Tracefs(#[from] TracefsError),
     #[error("waiting for events: {0}")]
     Poll(#[source] std::io::Error),
+    #[error("counting possible CPUs: {0}")]
+    Cpus(#[source] std::io::Error),
 }

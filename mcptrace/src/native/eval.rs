@@ -15,6 +15,14 @@ pub struct Frame<'a> {
     vars: Vec<Option<Value>>,
 }
 
+/// What statements do to the world: emit records and act on maps.
+pub trait Effects {
+    fn emit(&mut self, record: Record);
+    fn print_map(&mut self, map: u16, top: u64, div: u64);
+    fn clear(&mut self, map: u16);
+    fn zero(&mut self, map: u16);
+}
+
 /// What running a block asks of the runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -27,26 +35,29 @@ impl<'a> Frame<'a> {
         Self { event, probe, start_ns, vars: Vec::new() }
     }
 
-    /// Runs `block`, handing each record to `emit`.
-    pub fn run(&mut self, block: &Block, emit: &mut dyn FnMut(Record)) -> Control {
+    /// Runs `block` against `fx`.
+    pub fn run(&mut self, block: &Block, fx: &mut dyn Effects) -> Control {
         for stmt in block {
-            if self.stmt(stmt, emit) == Control::Exit {
+            if self.stmt(stmt, fx) == Control::Exit {
                 return Control::Exit;
             }
         }
         Control::Continue
     }
 
-    fn stmt(&mut self, stmt: &Stmt, emit: &mut dyn FnMut(Record)) -> Control {
+    fn stmt(&mut self, stmt: &Stmt, fx: &mut dyn Effects) -> Control {
         match stmt {
             Stmt::Printf { format, args } => {
                 let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a))).collect();
                 let mut out = Vec::new();
                 format.render(&args, &mut out);
-                emit(Record::Printf(out));
+                fx.emit(Record::Printf(out));
             }
-            Stmt::Print(e) => emit(Record::Value(self.eval(e))),
-            Stmt::Time(fmt) => emit(Record::Time(local_time(fmt))),
+            Stmt::Print(e) => fx.emit(Record::Value(self.eval(e))),
+            Stmt::Time(fmt) => fx.emit(Record::Time(local_time(fmt))),
+            Stmt::PrintMap { map, top, div } => fx.print_map(*map, *top, *div),
+            Stmt::Clear(map) => fx.clear(*map),
+            Stmt::Zero(map) => fx.zero(*map),
             Stmt::Exit => return Control::Exit,
             Stmt::Assign { var, value } => {
                 let v = self.eval(value);
@@ -57,7 +68,7 @@ impl<'a> Frame<'a> {
             }
             Stmt::If { cond, then, otherwise } => {
                 let branch = if truthy(&self.eval(cond)) { then } else { otherwise };
-                return self.run(branch, emit);
+                return self.run(branch, fx);
             }
         }
         Control::Continue
@@ -227,6 +238,17 @@ mod tests {
         assert_eq!(f.eval(&bin(BinOp::Ne, s("bash"), s("bas"))), Value::int(1));
     }
 
+    struct Records(Vec<Record>);
+
+    impl Effects for Records {
+        fn emit(&mut self, record: Record) {
+            self.0.push(record);
+        }
+        fn print_map(&mut self, _: u16, _: u64, _: u64) {}
+        fn clear(&mut self, _: u16) {}
+        fn zero(&mut self, _: u16) {}
+    }
+
     #[test]
     fn statements_emit_records_and_exit_stops_the_block() {
         let block = vec![
@@ -243,10 +265,10 @@ mod tests {
             Stmt::Exit,
             Stmt::Print(lit(1)),
         ];
-        let mut records = Vec::new();
+        let mut records = Records(Vec::new());
         let mut f = Frame::new(None, "BEGIN", 0);
-        assert_eq!(f.run(&block, &mut |r| records.push(r)), Control::Exit);
-        assert_eq!(records, [Record::Printf(b"BEGIN 42\n".to_vec())]);
+        assert_eq!(f.run(&block, &mut records), Control::Exit);
+        assert_eq!(records.0, [Record::Printf(b"BEGIN 42\n".to_vec())]);
     }
 
     #[test]

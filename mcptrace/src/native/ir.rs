@@ -18,6 +18,70 @@ pub struct NativeProgram {
     pub begin: Vec<Block>,
     pub probes: Vec<KernelProbe>,
     pub end: Vec<Block>,
+    /// Every user map, printed at exit in name order.
+    pub maps: Vec<MapInfo>,
+}
+
+/// A user map (`@name`) held in the kernel maps under id `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    pub id: u16,
+    /// With the `@`.
+    pub name: String,
+    pub agg: MapAgg,
+    pub key: Vec<KeyKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapAgg {
+    Count,
+    Sum {
+        signed: bool,
+    },
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist {
+        min: i64,
+        max: i64,
+        step: u64,
+    },
+    /// Keyed state assigned with `=` or `+=`.
+    Value {
+        signed: bool,
+    },
+}
+
+/// How one key part is stored and printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Int {
+        signed: bool,
+    },
+    /// A string of `words` 8-byte words (comm: 2, str(): 8).
+    Str {
+        words: u8,
+    },
+    /// The index of the probe that fired, printed as its name.
+    Probe {
+        names: Vec<String>,
+    },
+    /// A syscall number, printed as `prefix` + the syscall's name.
+    SyscallProbe {
+        prefix: String,
+    },
+}
+
+impl KeyKind {
+    /// 8-byte words the part takes in the key.
+    pub fn words(&self) -> usize {
+        match self {
+            KeyKind::Str { words } => *words as usize,
+            _ => 1,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +129,16 @@ pub enum Stmt {
         then: Block,
         otherwise: Block,
     },
+    /// `print(@m, top, div)`.
+    PrintMap {
+        map: u16,
+        top: u64,
+        div: u64,
+    },
+    /// `clear(@m)`.
+    Clear(u16),
+    /// `zero(@m)`.
+    Zero(u16),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 mod error;
 pub mod eval;
 pub mod ir;
+pub mod maps;
 mod object;
 pub mod regs;
 pub mod run;

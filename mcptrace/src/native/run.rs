@@ -12,8 +12,9 @@ use mcptrace_common::{Event, limits::MAX_SLOTS};
 
 use super::{
     NativeError, Session,
-    eval::{Control, Frame, truthy},
-    ir::{KernelProbe, NativeProgram, ProbeName},
+    eval::{Control, Effects, Frame, truthy},
+    ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
+    maps,
 };
 use crate::output::Record;
 
@@ -101,29 +102,31 @@ pub fn attach(program: NativeProgram) -> Result<Attached, NativeError> {
 
 impl Attached {
     /// Runs BEGIN, then events until exit(), `timeout`, `stop` or a full
-    /// sink, then END and the end-of-events marker.
+    /// sink, then END, the end-of-events marker and every map by name.
     pub fn run(
-        mut self,
+        self,
         timeout: Duration,
         sink: &mut dyn RecordSink,
         stop: &StopSignal,
     ) -> Result<(Outcome, Teardown), NativeError> {
+        let Attached { mut session, program, by_slot } = self;
         let start_ns = monotonic_ns();
         let deadline = Instant::now() + timeout;
-        let mut out = Emitter { sink, open: true };
-        out.emit(Record::AttachedProbes(self.program.attach_count));
+        let mut fx =
+            World { sink, open: true, session: &mut session, maps: &program.maps, error: None };
+        fx.emit(Record::AttachedProbes(program.attach_count));
 
         let mut reason = None;
-        for block in &self.program.begin {
-            if Frame::new(None, "BEGIN", start_ns).run(block, &mut |r| out.emit(r)) == Control::Exit
-            {
+        for block in &program.begin {
+            if Frame::new(None, "BEGIN", start_ns).run(block, &mut fx) == Control::Exit {
                 reason = Some(EndReason::Exit);
                 break;
             }
         }
         let mut names = Names::default();
+        let mut batch = Vec::new();
         while reason.is_none() {
-            if !out.open {
+            if !fx.open {
                 reason = Some(EndReason::OutputFull);
                 break;
             }
@@ -132,51 +135,105 @@ impl Attached {
                 reason = Some(EndReason::TimeLimit);
                 break;
             }
-            let woken = self.session.wait(Some(stop.0.as_fd()), Some(deadline - now))?;
-            let program = &self.program;
-            let by_slot = &self.by_slot;
-            self.session.drain(|event| {
+            let woken = fx.session.wait(Some(stop.0.as_fd()), Some(deadline - now))?;
+            // Events are copied out first: statements may read maps.
+            batch.clear();
+            fx.session.drain(|event| {
+                batch.push(*event);
+                batch.len() < BATCH
+            });
+            for event in &batch {
                 let Some(probe) = by_slot.get(event.slot as usize).copied().flatten() else {
-                    return true;
+                    continue;
                 };
                 let probe = &program.probes[probe];
                 let name = names.of(probe, event);
-                if on_event(probe, event, name, start_ns, &mut |r| out.emit(r)) == Control::Exit {
+                if on_event(probe, event, name, start_ns, &mut fx) == Control::Exit {
                     reason = Some(EndReason::Exit);
                 }
-                reason.is_none() && out.open
-            });
+                if reason.is_some() || !fx.open {
+                    break;
+                }
+            }
             if woken && reason.is_none() {
                 reason = Some(EndReason::Stopped);
             }
         }
-        let lost_events = self.session.lost_events();
+        let lost_events = fx.session.lost_events();
         if lost_events > 0 {
-            out.emit(Record::LostEvents(lost_events));
+            fx.emit(Record::LostEvents(lost_events));
         }
-        for block in &self.program.end {
-            if Frame::new(None, "END", start_ns).run(block, &mut |r| out.emit(r)) == Control::Exit {
+        for block in &program.end {
+            if Frame::new(None, "END", start_ns).run(block, &mut fx) == Control::Exit {
                 break;
             }
         }
-        out.emit(Record::EndOfEvents);
+        fx.emit(Record::EndOfEvents);
+        let mut maps: Vec<&MapInfo> = program.maps.iter().collect();
+        maps.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        for info in maps {
+            fx.print_map(info.id, 0, 1);
+        }
+        if let Some(e) = fx.error.take() {
+            return Err(e);
+        }
         let reason =
-            if out.open { reason.unwrap_or(EndReason::Stopped) } else { EndReason::OutputFull };
-        Ok((Outcome { reason, lost_events }, Teardown { _session: self.session }))
+            if fx.open { reason.unwrap_or(EndReason::Stopped) } else { EndReason::OutputFull };
+        Ok((Outcome { reason, lost_events }, Teardown { _session: session }))
     }
 }
 
-/// Forwards records until the sink refuses one, then drops the rest.
-struct Emitter<'a> {
+/// Events taken from the ring buffer per round.
+const BATCH: usize = 4096;
+
+/// What statements act on: the sink (until it refuses a record, after which
+/// records are dropped) and the kernel maps. The first map error is kept
+/// and ends the run with it.
+struct World<'a> {
     sink: &'a mut dyn RecordSink,
     open: bool,
+    session: &'a mut Session,
+    maps: &'a [MapInfo],
+    error: Option<NativeError>,
 }
 
-impl Emitter<'_> {
+impl World<'_> {
+    fn info(&self, map: u16) -> Option<&MapInfo> {
+        self.maps.iter().find(|m| m.id == map)
+    }
+
+    fn keep(&mut self, result: Result<(), NativeError>) {
+        if let Err(e) = result {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl Effects for World<'_> {
     fn emit(&mut self, record: Record) {
         if self.open {
             self.open = self.sink.record(record);
         }
+    }
+
+    fn print_map(&mut self, map: u16, top: u64, div: u64) {
+        let Some(info) = self.info(map) else {
+            return;
+        };
+        match maps::dump(self.session, info) {
+            Ok(dump) => self.emit(Record::Map(dump.top_div(top as usize, div))),
+            Err(e) => self.keep(Err(e)),
+        }
+    }
+
+    fn clear(&mut self, map: u16) {
+        let r = self.session.clear(map);
+        self.keep(r);
+    }
+
+    fn zero(&mut self, map: u16) {
+        let r = self.session.zero(map);
+        self.keep(r);
     }
 }
 
@@ -185,7 +242,7 @@ fn on_event(
     event: &Event,
     name: &str,
     start_ns: u64,
-    emit: &mut dyn FnMut(Record),
+    fx: &mut dyn Effects,
 ) -> Control {
     let mut frame = Frame::new(Some(event), name, start_ns);
     if let Some(pred) = &probe.predicate
@@ -193,7 +250,7 @@ fn on_event(
     {
         return Control::Continue;
     }
-    frame.run(&probe.body, emit)
+    frame.run(&probe.body, fx)
 }
 
 /// Probe names, resolved once per syscall number.
@@ -208,10 +265,9 @@ impl Names {
             ProbeName::Fixed(name) => name,
             ProbeName::Syscall { prefix, nr } => {
                 let nr = event.values[nr.0 as usize];
-                self.syscalls.entry((prefix.clone(), nr)).or_insert_with(|| {
-                    let name = syscalls::Sysno::new(nr as usize).map_or("unknown", |s| s.name());
-                    format!("{prefix}{name}")
-                })
+                self.syscalls
+                    .entry((prefix.clone(), nr))
+                    .or_insert_with(|| format!("{prefix}{}", maps::syscall_name(nr)))
             }
         }
     }

@@ -230,6 +230,25 @@ impl Session {
         self.state.iter().collect::<Result<_, _>>().map_err(fail)
     }
 
+    /// Sets every value of user map `map` to zero, keeping its keys (`zero()`).
+    pub fn zero(&mut self, map: u16) -> Result<(), NativeError> {
+        let fail = |source| NativeError::Map { what: "zeroing a map", source };
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| NativeError::Cpus(e))?;
+        let agg_keys: Vec<MapKey> =
+            self.agg.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
+        for k in agg_keys {
+            let zeros = aya::maps::PerCpuValues::try_from(vec![Agg::default(); cpus])
+                .map_err(NativeError::Cpus)?;
+            self.agg.insert(k, zeros, 0).map_err(fail)?;
+        }
+        let state_keys: Vec<MapKey> =
+            self.state.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
+        for k in state_keys {
+            self.state.insert(k, 0, 0).map_err(fail)?;
+        }
+        Ok(())
+    }
+
     /// Deletes every entry of user map `map` from both maps (`clear()`).
     pub fn clear(&mut self, map: u16) -> Result<(), NativeError> {
         let fail = |source| NativeError::Map { what: "clearing a map", source };

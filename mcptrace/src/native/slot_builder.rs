@@ -115,6 +115,11 @@ impl SlotBuilder {
         self.value(Capture { source: src, ..Default::default() })
     }
 
+    /// A small constant (a probe's index, for `probe` map keys).
+    pub fn constant(&mut self, value: u16) -> Result<ValueRef, SlotFull> {
+        self.value(Capture { source: source::CONST, offset: value, ..Default::default() })
+    }
+
     /// An integer of `size` bytes at record offset `offset`.
     pub fn field(&mut self, offset: u32, size: u32, signed: bool) -> Result<ValueRef, SlotFull> {
         self.need(offset, size);

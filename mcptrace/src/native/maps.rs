@@ -1,0 +1,121 @@
+//! Reads a user map out of the kernel maps and shapes it for printing:
+//! per-CPU aggregates merged, histogram buckets gathered per key, key words
+//! decoded by the key's parts.
+
+use std::collections::BTreeMap;
+
+use mcptrace_common::{Agg, MapKey};
+
+use super::{
+    NativeError, Session,
+    eval::cstr,
+    ir::{KeyKind, MapAgg, MapInfo},
+};
+use crate::output::{
+    Value,
+    maps::{MapDump, MapKind, MapValue},
+};
+
+/// The map `info` as it stands in the kernel now.
+pub fn dump(session: &Session, info: &MapInfo) -> Result<MapDump, NativeError> {
+    let kind = match info.agg {
+        MapAgg::Avg => MapKind::Avg,
+        MapAgg::Stats => MapKind::Stats,
+        MapAgg::Hist => MapKind::Hist,
+        MapAgg::Lhist { min, max, step } => MapKind::Lhist { min, max, step },
+        _ => MapKind::Scalar,
+    };
+    let mut entries: Vec<(Vec<Value>, MapValue)> = Vec::new();
+    if let MapAgg::Value { signed } = info.agg {
+        for (key, bits) in session.state()? {
+            if key.map == info.id {
+                entries
+                    .push((decode_key(info, &key), MapValue::Scalar(Value::Int { bits, signed })));
+            }
+        }
+    } else {
+        // Merge CPUs, then gather buckets under their key.
+        let mut by_key: BTreeMap<Vec<u64>, Vec<(u32, Agg)>> = BTreeMap::new();
+        for (key, per_cpu) in session.aggregates()? {
+            if key.map == info.id {
+                by_key.entry(key.words.to_vec()).or_default().push((key.bucket, merge(&per_cpu)));
+            }
+        }
+        for (words, aggs) in by_key {
+            let key = MapKey {
+                map: info.id,
+                words: words.try_into().unwrap_or_default(),
+                ..Default::default()
+            };
+            entries.push((decode_key(info, &key), value(&info.agg, &aggs)));
+        }
+    }
+    // A key-less count() map always exists in bpftrace and prints `@c: 0`.
+    if entries.is_empty() && info.key.is_empty() && info.agg == MapAgg::Count {
+        entries.push((Vec::new(), MapValue::Scalar(Value::uint(0))));
+    }
+    Ok(MapDump { name: info.name.clone(), kind, entries })
+}
+
+fn merge(per_cpu: &[Agg]) -> Agg {
+    let seen = per_cpu.iter().filter(|a| a.count > 0);
+    let mut total = Agg { count: 0, sum: 0, min: i64::MAX, max: i64::MIN };
+    for a in seen {
+        total.count += a.count;
+        total.sum = total.sum.wrapping_add(a.sum);
+        total.min = total.min.min(a.min);
+        total.max = total.max.max(a.max);
+    }
+    if total.count == 0 {
+        // Zeroed (`zero()`) on every CPU.
+        (total.min, total.max) = (0, 0);
+    }
+    total
+}
+
+/// One key's value from its merged aggregates (several for histograms:
+/// one per bucket, stored with bucket + 1).
+fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
+    let a = aggs.first().map_or(Agg::default(), |(_, a)| *a);
+    match *agg {
+        MapAgg::Count => MapValue::Scalar(Value::uint(a.count)),
+        MapAgg::Sum { signed } => MapValue::Scalar(Value::Int { bits: a.sum, signed }),
+        MapAgg::Min => MapValue::Scalar(Value::int(a.min)),
+        MapAgg::Max => MapValue::Scalar(Value::int(a.max)),
+        MapAgg::Avg | MapAgg::Stats => MapValue::Average { count: a.count, total: a.sum as i64 },
+        MapAgg::Hist | MapAgg::Lhist { .. } => MapValue::Buckets(
+            aggs.iter().filter(|(b, _)| *b > 0).map(|(b, a)| (b - 1, a.count)).collect(),
+        ),
+        MapAgg::Value { signed } => MapValue::Scalar(Value::Int { bits: a.sum, signed }),
+    }
+}
+
+fn decode_key(info: &MapInfo, key: &MapKey) -> Vec<Value> {
+    let mut at = 0;
+    info.key
+        .iter()
+        .map(|part| {
+            let words = &key.words[at..(at + part.words()).min(key.words.len())];
+            at += part.words();
+            let first = words.first().copied().unwrap_or(0);
+            match part {
+                KeyKind::Int { .. } => Value::int(first as i64),
+                KeyKind::Str { .. } => {
+                    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+                    Value::Str(cstr(&bytes))
+                }
+                KeyKind::Probe { names } => {
+                    Value::Str(names.get(first as usize).cloned().unwrap_or_default().into_bytes())
+                }
+                KeyKind::SyscallProbe { prefix } => {
+                    Value::Str(format!("{prefix}{}", syscall_name(first)).into_bytes())
+                }
+            }
+        })
+        .collect()
+}
+
+/// The name of x86-64 syscall `nr`, as the syscall tracepoints spell it.
+pub fn syscall_name(nr: u64) -> &'static str {
+    syscalls::Sysno::new(nr as usize).map_or("unknown", |s| s.name())
+}

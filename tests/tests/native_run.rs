@@ -1,0 +1,104 @@
+//! The native run loop end to end on a hand-built program: BEGIN, per-event
+//! printf, in-kernel aggregation, exit(), END and the map dump, in bpftrace's
+//! order and format.
+
+use std::time::Duration;
+
+use mcptrace::{
+    native::{
+        AttachPoint, UprobeLocation,
+        ir::{BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt},
+        regs,
+        run::{EndReason, StopSignal, attach},
+        slot_builder::{SlotBuilder, op},
+    },
+    output::{Format, Record, printf::FormatString},
+};
+use mcptrace_common::slot::{map_op, op};
+use mcptrace_tests::{HeldWorkload, require_root, target_bin};
+
+fn render(records: &[Record]) -> String {
+    let mut out = Vec::new();
+    for r in records {
+        Format::Text.render(r, &mut out);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn begin_events_exit_end_and_maps_in_order() {
+    require_root();
+    let held = HeldWorkload::spawn(&["call", "20"]);
+    // uprobe:mcpt_target /arg0 > 5/ { @n = count(); @h = hist(arg0);
+    //   printf("%d %s\n", arg0, probe); if (arg0 == 20) { exit(); } }
+    let mut b = SlotBuilder::new();
+    let a = b.field(regs::CALL_ARGS[0], 8, true).unwrap();
+    b.predicate([op(op::VALUE, a.0, 0), op(op::IMM, 0, 5), op(op::GT, 0, 0)]);
+    let n = b.key(0, &[]).unwrap();
+    b.map_op(map_op::COUNT, n, vec![]).unwrap();
+    let h = b.key(1, &[]).unwrap();
+    b.map_op(map_op::HIST, h, vec![op(op::VALUE, a.0, 0)]).unwrap();
+    let arg0 = Expr::Captured { at: a, signed: true };
+    let program = NativeProgram {
+        attach_count: 3,
+        begin: vec![vec![Stmt::Printf { format: FormatString::parse("begin\n"), args: vec![] }]],
+        probes: vec![KernelProbe {
+            point: AttachPoint::Uprobe {
+                binary: target_bin("mcpt-workload"),
+                location: UprobeLocation::Symbol("mcpt_target".into()),
+                ret: false,
+                pid: Some(held.pid()),
+            },
+            config: b.build().unwrap(),
+            name: ProbeName::Fixed("uprobe:mcpt-workload:mcpt_target".into()),
+            predicate: None,
+            body: vec![
+                Stmt::Printf {
+                    format: FormatString::parse("%d %s\n"),
+                    args: vec![arg0.clone(), Expr::Probe],
+                },
+                Stmt::If {
+                    cond: Expr::Binary(
+                        BinOp::Eq,
+                        Box::new(arg0),
+                        Box::new(Expr::Int { bits: 20, signed: true }),
+                    ),
+                    then: vec![Stmt::Exit],
+                    otherwise: vec![],
+                },
+            ],
+        }],
+        end: vec![vec![Stmt::Printf { format: FormatString::parse("end\n"), args: vec![] }]],
+        maps: vec![
+            MapInfo { id: 1, name: "@h".into(), agg: MapAgg::Hist, key: vec![] },
+            MapInfo { id: 0, name: "@n".into(), agg: MapAgg::Count, key: vec![] },
+        ],
+    };
+
+    let attached = attach(program).unwrap();
+    let stop = StopSignal::new().unwrap();
+    let worker = std::thread::spawn(move || {
+        let mut records = Vec::new();
+        let mut sink = |r: Record| {
+            records.push(r);
+            true
+        };
+        let (outcome, teardown) = attached.run(Duration::from_secs(10), &mut sink, &stop).unwrap();
+        drop(teardown);
+        (outcome, records)
+    });
+    held.go();
+    let (outcome, records) = worker.join().unwrap();
+    assert_eq!(outcome.reason, EndReason::Exit);
+    let text = render(&records);
+    // exit() comes with the last call: every hit above 5 is counted (the
+    // map update follows the event by nanoseconds, the wakeup by micro-).
+    let events: String =
+        (6..=20).map(|i| format!("{i} uprobe:mcpt-workload:mcpt_target\n")).collect();
+    let hist = [("[4, 8)", 2), ("[8, 16)", 8), ("[16, 32)", 5)]
+        .iter()
+        .map(|(label, n)| format!("{label:<16}{n:>8} |{:<52}|\n", "@".repeat(n * 52 / 8)))
+        .collect::<String>();
+    let want = format!("Attaching 3 probes...\nbegin\n{events}end\n\n\n@h: \n{hist}\n@n: 15\n");
+    assert_eq!(text, want);
+}
