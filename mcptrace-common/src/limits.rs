@@ -44,3 +44,5 @@ pub const MAP_ENTRIES: u32 = 65536;
 pub const MAX_SYSCALL_NR: usize = 512;
 /// Ring buffer size in bytes (a power of two, a multiple of the page size).
 pub const RING_BYTES: u32 = 1 << 22;
+/// Distinct stacks the stack map holds.
+pub const STACK_ENTRIES: u32 = 16384;

@@ -51,6 +51,10 @@ pub mod source {
     /// The constant `offset`: which probe of the program fired, for map keys
     /// on `probe` when several probes share a map.
     pub const CONST: u32 = 14;
+    /// The id of the kernel stack in the `STACKS` map (`u64::MAX` if none).
+    pub const KSTACK: u32 = 15;
+    /// The id of the user stack in the `STACKS` map (`u64::MAX` if none).
+    pub const USTACK: u32 = 16;
 }
 
 pub fn is_string_source(src: u32) -> bool {

@@ -3,11 +3,11 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
 };
 use mcptrace_common::{
     Agg, Event, MapKey, SlotConfig,
-    limits::{MAP_ENTRIES, MAX_RECORD, MAX_SLOTS, OP_STACK, RING_BYTES},
+    limits::{MAP_ENTRIES, MAX_RECORD, MAX_SLOTS, OP_STACK, RING_BYTES, STACK_ENTRIES},
 };
 
 #[map]
@@ -30,6 +30,10 @@ pub static AGG: PerCpuHashMap<MapKey, Agg> =
 /// Keyed state (`@start[tid] = nsecs`), read back by later probe hits.
 #[map]
 pub static STATE: HashMap<MapKey, u64> = HashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// Kernel and user stacks, by the id `bpf_get_stackid` returns.
+#[map]
+pub static STACKS: StackTrace = StackTrace::with_max_entries(STACK_ENTRIES, 0);
 
 /// Map updates that failed because a map was full, per CPU.
 #[map]

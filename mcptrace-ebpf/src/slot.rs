@@ -11,9 +11,13 @@ use mcptrace_common::{
     slot::{action, flags, source},
 };
 
+use core::ffi::c_void;
+
+use aya_ebpf::{bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
+
 use crate::{
     aggregate,
-    maps::{EVENTS, LOST, SCRATCH, SLOTS, Scratch, bump},
+    maps::{EVENTS, LOST, SCRATCH, SLOTS, STACKS, Scratch, bump},
     vm,
 };
 
@@ -126,12 +130,25 @@ fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: us
                     source::CGROUP => unsafe { bpf_get_current_cgroup_id() },
                     source::FIELD => field(scratch, c.offset, c.size, c.flags),
                     source::CONST => c.offset as u64,
+                    source::KSTACK | source::USTACK => stack_id(ctx, src == source::USTACK),
                     _ => 0,
                 };
                 scratch.event.values[c.dest as usize & (MAX_VALUES - 1)] = v;
             }
         }
     }
+}
+
+/// The stack's id in `STACKS`, or `u64::MAX` when it could not be taken.
+#[inline(always)]
+fn stack_id(ctx: *const u8, user: bool) -> u64 {
+    let flags = if user { BPF_F_USER_STACK as u64 } else { 0 };
+    // SAFETY: `ctx` is this program's context; the map pointer is the stack
+    // map's definition, as the helper expects.
+    let id = unsafe {
+        bpf_get_stackid(ctx as *mut c_void, (&raw const STACKS) as *mut c_void, flags)
+    };
+    if id < 0 { u64::MAX } else { id as u64 }
 }
 
 /// String buffer `dest`, zeroed word by word so no stale byte survives.

@@ -44,10 +44,17 @@ impl HeldWorkload {
         self.child.id()
     }
 
-    pub fn go(mut self) {
-        let mut stdin = self.child.stdin.take().expect("piped stdin");
+    /// Releases the workload from its current `wait` and lets it run on.
+    pub fn step(&mut self) {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
         stdin.write_all(b"go\n").expect("release the workload");
-        drop(stdin);
+        stdin.flush().expect("release the workload");
+    }
+
+    /// Releases the workload and waits for it to finish.
+    pub fn go(mut self) {
+        self.step();
+        drop(self.child.stdin.take());
         assert!(self.child.wait().expect("wait for the workload").success());
     }
 }

@@ -153,3 +153,75 @@ fn multi_part_keys_with_strings() {
         assert_eq!(agg.count, 1);
     }
 }
+
+#[test]
+fn stacks_as_keys_resolve_to_symbols() {
+    require_root();
+    use mcptrace::{
+        host::symbolize::UserSymbols,
+        native::{
+            ir::{KeyKind, MapAgg, MapInfo},
+            maps::dump,
+        },
+        output::{Value, maps::MapValue},
+    };
+    // uprobe:mcpt_target { @u[ustack] = count(); }
+    let mut u = SlotBuilder::new();
+    u.emit(false);
+    let stack = u.builtin(source::USTACK).unwrap();
+    let pid = u.builtin(source::PID).unwrap();
+    let key = u.key(9, &[Part::Value(stack), Part::Value(pid)]).unwrap();
+    u.map_op(map_op::COUNT, key, vec![]).unwrap();
+    // tracepoint:syscalls:sys_enter_getpid /pid == child/ { @k[kstack] = count(); }
+    // The workload waits again after its calls, so its mappings still exist
+    // when user frames are resolved.
+    let mut held = HeldWorkload::spawn(&["call", &CALLS.to_string(), "getpid", "10", "wait"]);
+    let mut k = SlotBuilder::new();
+    k.emit(false);
+    let kpid = k.builtin(source::PID).unwrap();
+    k.predicate([op(op::VALUE, kpid.0, 0), op(op::IMM, 0, held.pid() as u64), op(op::EQ, 0, 0)]);
+    let kstack = k.builtin(source::KSTACK).unwrap();
+    let kkey = k.key(10, &[Part::Value(kstack)]).unwrap();
+    k.map_op(map_op::COUNT, kkey, vec![]).unwrap();
+
+    let mut session = Session::load().unwrap();
+    session.attach(&target(held.pid(), false), &u.build().unwrap()).unwrap();
+    let getpid =
+        AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_getpid".into() };
+    session.attach(&getpid, &k.build().unwrap()).unwrap();
+    let child = held.pid();
+    held.step();
+    let symbols = UserSymbols::default();
+    let info = |id, key| MapInfo { id, name: format!("@m{id}"), agg: MapAgg::Count, key };
+    let kinfo = info(10, vec![KeyKind::KStack { depth: 127 }]);
+    let count = |dump: &mcptrace::output::maps::MapDump| -> u64 {
+        dump.entries
+            .iter()
+            .map(|(_, v)| match v {
+                MapValue::Scalar(Value::Int { bits, .. }) => *bits,
+                _ => 0,
+            })
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&dump(&session, &symbols, &kinfo).unwrap()) < 10 {
+        assert!(std::time::Instant::now() < deadline, "the workload never made its getpid calls");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let user = dump(&session, &symbols, &info(9, vec![KeyKind::UStack { depth: 127 }])).unwrap();
+    assert_eq!(user.entries.len(), 1, "one call path: {user:?}");
+    let (key, value) = &user.entries[0];
+    assert_eq!(value, &MapValue::Scalar(Value::uint(CALLS)));
+    let Value::Str(text) = &key[0] else { panic!("{key:?}") };
+    let text = String::from_utf8_lossy(text);
+    assert!(text.starts_with("\n    mcpt_target+0\n"), "innermost frame first: {text:?}");
+    // The kernel walks user stacks by frame pointers, which Rust binaries
+    // keep only partly: expect the caller, not the whole path.
+    assert!(text.lines().filter(|l| !l.is_empty()).count() >= 2, "the caller too: {text:?}");
+    let kernel = dump(&session, &symbols, &kinfo).unwrap();
+    assert_eq!(count(&kernel), 10, "getpid calls of {child}");
+    let Value::Str(frames) = &kernel.entries[0].0[0] else { panic!() };
+    let frames = String::from_utf8_lossy(frames);
+    assert!(frames.contains("syscall"), "kernel frames resolve through kallsyms: {frames}");
+    held.go();
+}

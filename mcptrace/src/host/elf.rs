@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use object::{Object, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
@@ -25,12 +25,58 @@ pub struct ElfFunction {
     pub size: u64,
 }
 
+/// A loadable segment: file bytes at `offset` are mapped at `address`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub offset: u64,
+    pub size: u64,
+    pub address: u64,
+}
+
+/// What symbolizing addresses in a mapped file needs.
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    pub functions: Vec<ElfFunction>,
+    pub segments: Vec<Segment>,
+}
+
+impl Symbols {
+    pub fn load(path: &Path) -> Result<Self, ElfError> {
+        let data = read(path)?;
+        let file = parse(path, &data)?;
+        let segments = file
+            .segments()
+            .map(|s| {
+                let (offset, size) = s.file_range();
+                Segment { offset, size, address: s.address() }
+            })
+            .collect();
+        Ok(Self { functions: function_symbols(&file), segments })
+    }
+
+    /// The virtual address that file offset `offset` is loaded at.
+    pub fn address_of_offset(&self, offset: u64) -> Option<u64> {
+        let s = self.segments.iter().find(|s| (s.offset..s.offset + s.size).contains(&offset))?;
+        Some(offset - s.offset + s.address)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ElfError> {
+    fs::read(path).map_err(|source| ElfError::Read { path: path.into(), source })
+}
+
+fn parse<'d>(path: &Path, data: &'d [u8]) -> Result<object::File<'d>, ElfError> {
+    object::File::parse(data).map_err(|source| ElfError::NotElf { path: path.into(), source })
+}
+
 /// Defined function symbols from `.symtab` and `.dynsym`, each name once,
 /// sorted by name.
 pub fn functions(path: &Path) -> Result<Vec<ElfFunction>, ElfError> {
-    let data = fs::read(path).map_err(|source| ElfError::Read { path: path.into(), source })?;
-    let file = object::File::parse(&*data)
-        .map_err(|source| ElfError::NotElf { path: path.into(), source })?;
+    let data = read(path)?;
+    Ok(function_symbols(&parse(path, &data)?))
+}
+
+fn function_symbols(file: &object::File<'_>) -> Vec<ElfFunction> {
     let mut out: Vec<ElfFunction> = file
         .symbols()
         .chain(file.dynamic_symbols())
@@ -46,7 +92,7 @@ pub fn functions(path: &Path) -> Result<Vec<ElfFunction>, ElfError> {
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out.dedup_by(|a, b| a.name == b.name);
-    Ok(out)
+    out
 }
 
 /// An absolute path for a uprobe target: paths are taken as they are, bare

@@ -4,4 +4,5 @@
 pub mod elf;
 pub mod features;
 pub mod kallsyms;
+pub mod symbolize;
 pub mod tracefs;

@@ -3,8 +3,14 @@
 
 use mcptrace_common::Event;
 
-use super::ir::{BinOp, Block, Expr, Stmt, UnOp};
-use crate::output::{Record, Value, printf::Arg};
+use super::{
+    ir::{BinOp, Block, Expr, Stmt, UnOp},
+    slot_builder::ValueRef,
+};
+use crate::{
+    host::symbolize::format_stack,
+    output::{Record, Value, printf::Arg},
+};
 
 /// What one invocation sees: the event (none for BEGIN/END), its probe
 /// name, its variables, and when the run started.
@@ -17,6 +23,8 @@ pub struct Frame<'a> {
 
 /// What statements do to the world: emit records and act on maps.
 pub trait Effects {
+    /// Stack `id` as printed frames (user frames of `pid` when given).
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Vec<String>;
     fn emit(&mut self, record: Record);
     fn print_map(&mut self, map: u16, top: u64, div: u64);
     fn clear(&mut self, map: u16);
@@ -48,59 +56,64 @@ impl<'a> Frame<'a> {
     fn stmt(&mut self, stmt: &Stmt, fx: &mut dyn Effects) -> Control {
         match stmt {
             Stmt::Printf { format, args } => {
-                let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a))).collect();
+                let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a, fx))).collect();
                 let mut out = Vec::new();
                 format.render(&args, &mut out);
                 fx.emit(Record::Printf(out));
             }
-            Stmt::Print(e) => fx.emit(Record::Value(self.eval(e))),
+            Stmt::Print(e) => {
+                let v = self.eval(e, fx);
+                fx.emit(Record::Value(v));
+            }
             Stmt::Time(fmt) => fx.emit(Record::Time(local_time(fmt))),
             Stmt::PrintMap { map, top, div } => fx.print_map(*map, *top, *div),
             Stmt::Clear(map) => fx.clear(*map),
             Stmt::Zero(map) => fx.zero(*map),
             Stmt::Exit => return Control::Exit,
             Stmt::Assign { var, value } => {
-                let v = self.eval(value);
+                let v = self.eval(value, fx);
                 if self.vars.len() <= *var {
                     self.vars.resize(var + 1, None);
                 }
                 self.vars[*var] = Some(v);
             }
             Stmt::If { cond, then, otherwise } => {
-                let branch = if truthy(&self.eval(cond)) { then } else { otherwise };
+                let branch = if truthy(&self.eval(cond, fx)) { then } else { otherwise };
                 return self.run(branch, fx);
             }
         }
         Control::Continue
     }
 
-    pub fn eval(&self, e: &Expr) -> Value {
+    pub fn eval(&self, e: &Expr, fx: &dyn Effects) -> Value {
+        let value = |at: &ValueRef| self.event.map_or(0, |ev| ev.values[at.0 as usize]);
         match e {
             Expr::Int { bits, signed } => Value::Int { bits: *bits, signed: *signed },
             Expr::Str(s) => Value::Str(s.clone()),
-            Expr::Captured { at, signed } => {
-                let bits = self.event.map_or(0, |ev| ev.values[at.0 as usize]);
-                Value::Int { bits, signed: *signed }
-            }
+            Expr::Captured { at, signed } => Value::Int { bits: value(at), signed: *signed },
             Expr::CapturedStr(at) => {
                 Value::Str(self.event.map_or_else(Vec::new, |ev| cstr(&ev.strings[at.0 as usize])))
             }
             Expr::Var(i) => self.vars.get(*i).cloned().flatten().unwrap_or(Value::int(0)),
             Expr::Probe => Value::Str(self.probe.as_bytes().to_vec()),
             Expr::Elapsed { nsecs } => {
-                let now = self.event.map_or(self.start_ns, |ev| ev.values[nsecs.0 as usize]);
+                let now = if self.event.is_some() { value(nsecs) } else { self.start_ns };
                 Value::uint(now.saturating_sub(self.start_ns))
             }
-            Expr::Unary(op, a) => unary(*op, self.eval(a)),
-            Expr::Binary(op, a, b) => binary(*op, self.eval(a), self.eval(b)),
+            Expr::Unary(op, a) => unary(*op, self.eval(a, fx)),
+            Expr::Binary(op, a, b) => binary(*op, self.eval(a, fx), self.eval(b, fx)),
             Expr::Ternary(c, a, b) => {
-                if truthy(&self.eval(c)) {
-                    self.eval(a)
+                if truthy(&self.eval(c, fx)) {
+                    self.eval(a, fx)
                 } else {
-                    self.eval(b)
+                    self.eval(b, fx)
                 }
             }
-            Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i)).collect()),
+            Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i, fx)).collect()),
+            Expr::Stack { id, pid, depth } => {
+                let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
+                Value::Str(format_stack(&frames, 8).into_bytes())
+            }
         }
     }
 }
@@ -227,15 +240,15 @@ mod tests {
     #[test]
     fn c_integer_rules() {
         let f = Frame::new(None, "BEGIN", 0);
-        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), lit(0))), Value::int(1));
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), lit(0)), &Records(vec![])), Value::int(1));
         // -1 as unsigned is the largest value.
-        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), ulit(0))), Value::int(0));
-        assert_eq!(f.eval(&bin(BinOp::Div, lit(-7), lit(2))), Value::int(-3));
-        assert_eq!(f.eval(&bin(BinOp::Div, lit(7), lit(0))), Value::int(0));
-        assert_eq!(f.eval(&bin(BinOp::Shr, lit(-8), lit(1))), Value::int(-4));
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), ulit(0)), &Records(vec![])), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(-7), lit(2)), &Records(vec![])), Value::int(-3));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(7), lit(0)), &Records(vec![])), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Shr, lit(-8), lit(1)), &Records(vec![])), Value::int(-4));
         let s = |t: &str| Expr::Str(t.as_bytes().to_vec());
-        assert_eq!(f.eval(&bin(BinOp::Eq, s("bash"), s("bash"))), Value::int(1));
-        assert_eq!(f.eval(&bin(BinOp::Ne, s("bash"), s("bas"))), Value::int(1));
+        assert_eq!(f.eval(&bin(BinOp::Eq, s("bash"), s("bash")), &Records(vec![])), Value::int(1));
+        assert_eq!(f.eval(&bin(BinOp::Ne, s("bash"), s("bas")), &Records(vec![])), Value::int(1));
     }
 
     struct Records(Vec<Record>);
@@ -243,6 +256,9 @@ mod tests {
     impl Effects for Records {
         fn emit(&mut self, record: Record) {
             self.0.push(record);
+        }
+        fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Vec<String> {
+            vec![format!("frame{id}")]
         }
         fn print_map(&mut self, _: u16, _: u64, _: u64) {}
         fn clear(&mut self, _: u16) {}
@@ -278,10 +294,16 @@ mod tests {
         ev.values[2] = 1_500;
         ev.strings[1][..4].copy_from_slice(b"bash");
         let f = Frame::new(Some(&ev), "p", 1_000);
-        assert_eq!(f.eval(&Expr::Elapsed { nsecs: ValueRef(2) }), Value::uint(500));
-        assert_eq!(f.eval(&Expr::CapturedStr(StrRef(1))), Value::Str(b"bash".to_vec()));
+        assert_eq!(
+            f.eval(&Expr::Elapsed { nsecs: ValueRef(2) }, &Records(vec![])),
+            Value::uint(500)
+        );
+        assert_eq!(
+            f.eval(&Expr::CapturedStr(StrRef(1)), &Records(vec![])),
+            Value::Str(b"bash".to_vec())
+        );
         let neg = Expr::Captured { at: ValueRef(3), signed: true };
-        assert_eq!(f.eval(&neg), Value::int(0));
+        assert_eq!(f.eval(&neg, &Records(vec![])), Value::int(0));
     }
 
     #[test]

@@ -72,6 +72,14 @@ pub enum KeyKind {
     SyscallProbe {
         prefix: String,
     },
+    /// A kernel stack id, printed as its frames (at most `depth`).
+    KStack {
+        depth: usize,
+    },
+    /// A user stack id and then the pid it belongs to (two words).
+    UStack {
+        depth: usize,
+    },
 }
 
 impl KeyKind {
@@ -79,6 +87,7 @@ impl KeyKind {
     pub fn words(&self) -> usize {
         match self {
             KeyKind::Str { words } => *words as usize,
+            KeyKind::UStack { .. } => 2,
             _ => 1,
         }
     }
@@ -165,6 +174,13 @@ pub enum Expr {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
     Tuple(Vec<Expr>),
+    /// `kstack` / `ustack` in printf or print: the captured stack id (and,
+    /// for user stacks, the pid whose mappings resolve it).
+    Stack {
+        id: ValueRef,
+        pid: Option<ValueRef>,
+        depth: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

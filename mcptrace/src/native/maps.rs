@@ -11,13 +11,19 @@ use super::{
     eval::cstr,
     ir::{KeyKind, MapAgg, MapInfo},
 };
+use crate::host::symbolize::{self, UserSymbols, format_stack};
 use crate::output::{
     Value,
     maps::{MapDump, MapKind, MapValue},
 };
 
 /// The map `info` as it stands in the kernel now.
-pub fn dump(session: &Session, info: &MapInfo) -> Result<MapDump, NativeError> {
+pub fn dump(
+    session: &Session,
+    symbols: &UserSymbols,
+    info: &MapInfo,
+) -> Result<MapDump, NativeError> {
+    let decode_key = |key: &MapKey| decode_key(session, symbols, info, key);
     let kind = match info.agg {
         MapAgg::Avg => MapKind::Avg,
         MapAgg::Stats => MapKind::Stats,
@@ -29,8 +35,7 @@ pub fn dump(session: &Session, info: &MapInfo) -> Result<MapDump, NativeError> {
     if let MapAgg::Value { signed } = info.agg {
         for (key, bits) in session.state()? {
             if key.map == info.id {
-                entries
-                    .push((decode_key(info, &key), MapValue::Scalar(Value::Int { bits, signed })));
+                entries.push((decode_key(&key), MapValue::Scalar(Value::Int { bits, signed })));
             }
         }
     } else {
@@ -47,7 +52,7 @@ pub fn dump(session: &Session, info: &MapInfo) -> Result<MapDump, NativeError> {
                 words: words.try_into().unwrap_or_default(),
                 ..Default::default()
             };
-            entries.push((decode_key(info, &key), value(&info.agg, &aggs)));
+            entries.push((decode_key(&key), value(&info.agg, &aggs)));
         }
     }
     // A key-less count() map always exists in bpftrace and prints `@c: 0`.
@@ -90,7 +95,12 @@ fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
     }
 }
 
-fn decode_key(info: &MapInfo, key: &MapKey) -> Vec<Value> {
+fn decode_key(
+    session: &Session,
+    symbols: &UserSymbols,
+    info: &MapInfo,
+    key: &MapKey,
+) -> Vec<Value> {
     let mut at = 0;
     info.key
         .iter()
@@ -110,7 +120,39 @@ fn decode_key(info: &MapInfo, key: &MapKey) -> Vec<Value> {
                 KeyKind::SyscallProbe { prefix } => {
                     Value::Str(format!("{prefix}{}", syscall_name(first)).into_bytes())
                 }
+                KeyKind::KStack { depth } => {
+                    let frames = stack_frames(session, symbols, first, None, *depth);
+                    Value::Str(format_stack(&frames, 4).into_bytes())
+                }
+                KeyKind::UStack { depth } => {
+                    let pid = words.get(1).copied().unwrap_or(0) as u32;
+                    let frames = stack_frames(session, symbols, first, Some(pid), *depth);
+                    Value::Str(format_stack(&frames, 4).into_bytes())
+                }
             }
+        })
+        .collect()
+}
+
+/// The frames of stack `id`, innermost first, at most `depth`, resolved in
+/// the kernel or (with `pid`) in that process.
+pub fn stack_frames(
+    session: &Session,
+    symbols: &UserSymbols,
+    id: u64,
+    pid: Option<u32>,
+    depth: usize,
+) -> Vec<String> {
+    let Ok(id) = u32::try_from(id) else {
+        return Vec::new();
+    };
+    session
+        .stack(id)
+        .into_iter()
+        .take(depth)
+        .map(|ip| match pid {
+            Some(pid) => symbols.resolve(pid, ip),
+            None => symbolize::kernel(ip),
         })
         .collect()
 }

@@ -16,7 +16,7 @@ use super::{
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
     maps,
 };
-use crate::output::Record;
+use crate::{host::symbolize::UserSymbols, output::Record};
 
 /// Receives records; returns false when it can take no more (output cap).
 pub trait RecordSink {
@@ -112,8 +112,15 @@ impl Attached {
         let Attached { mut session, program, by_slot } = self;
         let start_ns = monotonic_ns();
         let deadline = Instant::now() + timeout;
-        let mut fx =
-            World { sink, open: true, session: &mut session, maps: &program.maps, error: None };
+        let symbols = UserSymbols::default();
+        let mut fx = World {
+            sink,
+            open: true,
+            session: &mut session,
+            maps: &program.maps,
+            symbols: &symbols,
+            error: None,
+        };
         fx.emit(Record::AttachedProbes(program.attach_count));
 
         let mut reason = None;
@@ -194,6 +201,7 @@ struct World<'a> {
     open: bool,
     session: &'a mut Session,
     maps: &'a [MapInfo],
+    symbols: &'a UserSymbols,
     error: Option<NativeError>,
 }
 
@@ -210,6 +218,10 @@ impl World<'_> {
 }
 
 impl Effects for World<'_> {
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Vec<String> {
+        maps::stack_frames(self.session, self.symbols, id, pid, depth)
+    }
+
     fn emit(&mut self, record: Record) {
         if self.open {
             self.open = self.sink.record(record);
@@ -220,7 +232,7 @@ impl Effects for World<'_> {
         let Some(info) = self.info(map) else {
             return;
         };
-        match maps::dump(self.session, info) {
+        match maps::dump(self.session, self.symbols, info) {
             Ok(dump) => self.emit(Record::Map(dump.top_div(top as usize, div))),
             Err(e) => self.keep(Err(e)),
         }
@@ -246,7 +258,7 @@ fn on_event(
 ) -> Control {
     let mut frame = Frame::new(Some(event), name, start_ns);
     if let Some(pred) = &probe.predicate
-        && !truthy(&frame.eval(pred))
+        && !truthy(&frame.eval(pred, fx))
     {
         return Control::Continue;
     }

@@ -9,7 +9,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap},
     programs::{
         Program,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -116,6 +116,7 @@ pub struct Session {
     map_full: PerCpuArray<MapData, u64>,
     agg: PerCpuHashMap<MapData, MapKey, Agg>,
     state: HashMap<MapData, MapKey, u64>,
+    stacks: StackTraceMap<MapData>,
     /// Slots handed out so far, per kind.
     used: [u32; 5],
 }
@@ -132,7 +133,8 @@ impl Session {
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
         let agg = take_map(&mut ebpf, "AGG")?;
         let state = take_map(&mut ebpf, "STATE")?;
-        Ok(Self { ebpf, slots, ring, lost, map_full, agg, state, used: [0; 5] })
+        let stacks = take_map(&mut ebpf, "STACKS")?;
+        Ok(Self { ebpf, slots, ring, lost, map_full, agg, state, stacks, used: [0; 5] })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -247,6 +249,15 @@ impl Session {
             self.state.insert(k, 0, 0).map_err(fail)?;
         }
         Ok(())
+    }
+
+    /// The instruction pointers of stack `id`, innermost first; empty when
+    /// the id is unknown (the stack could not be taken).
+    pub fn stack(&self, id: u32) -> Vec<u64> {
+        self.stacks
+            .get(&id, 0)
+            .map(|s| s.frames().iter().map(|f| f.ip).collect())
+            .unwrap_or_default()
     }
 
     /// Deletes every entry of user map `map` from both maps (`clear()`).
