@@ -3,7 +3,7 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf, StackTrace},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, PerfEventArray, RingBuf, StackTrace},
 };
 use mcptrace_common::{
     Agg, Event, MapKey, SlotConfig,
@@ -15,6 +15,16 @@ pub static SLOTS: Array<SlotConfig> = Array::with_max_entries(MAX_SLOTS, 0);
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+
+/// The per-CPU perf buffers: the event transport for kernels without ring
+/// buffers, chosen by user space through `TRANSPORT`.
+#[map]
+pub static PERF_EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
+
+/// 0: events go through `EVENTS`; 1: through `PERF_EVENTS`. Set at load
+/// time, so the verifier prunes the other path.
+#[unsafe(no_mangle)]
+pub static TRANSPORT: u32 = 0;
 
 /// Records the ring buffer had no room for, per CPU.
 #[map]

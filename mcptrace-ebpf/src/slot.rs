@@ -13,11 +13,11 @@ use mcptrace_common::{
 
 use core::ffi::c_void;
 
-use aya_ebpf::{bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
+use aya_ebpf::{EbpfContext, bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
 
 use crate::{
     aggregate,
-    maps::{EVENTS, LOST, SCRATCH, SLOTS, STACKS, Scratch, bump},
+    maps::{EVENTS, LOST, PERF_EVENTS, SCRATCH, SLOTS, STACKS, Scratch, TRANSPORT, bump},
     vm,
 };
 
@@ -51,9 +51,8 @@ pub fn run(slot: u32, ctx: *const u8) {
     {
         let scratch = unsafe { &mut *ptr };
         capture(config, scratch, ctx, phase1, config.ncaptures as usize);
-        if config.action & action::EMIT != 0 && EVENTS.output::<Event>(&scratch.event, 0).is_err()
-        {
-            bump(&LOST);
+        if config.action & action::EMIT != 0 {
+            emit(ctx, &scratch.event);
         }
     }
     if config.nmap_ops != 0 {
@@ -136,6 +135,27 @@ fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: us
                 scratch.event.values[c.dest as usize & (MAX_VALUES - 1)] = v;
             }
         }
+    }
+}
+
+/// Sends the event through the transport user space chose.
+#[inline(always)]
+fn emit(ctx: *const u8, event: &Event) {
+    // SAFETY: a global set once at load time.
+    if unsafe { core::ptr::read_volatile(&raw const TRANSPORT) } == 1 {
+        // Perf buffers count their own losses and report them in-band.
+        PERF_EVENTS.output(&RawContext(ctx as *mut c_void), event, 0);
+    } else if EVENTS.output::<Event>(event, 0).is_err() {
+        bump(&LOST);
+    }
+}
+
+/// A program context by pointer, for helpers that take one.
+struct RawContext(*mut c_void);
+
+impl EbpfContext for RawContext {
+    fn as_ptr(&self) -> *mut c_void {
+        self.0
     }
 }
 

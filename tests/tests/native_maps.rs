@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mcptrace::native::{
-    AttachPoint, Session, UprobeLocation, regs,
+    AttachPoint, Session, Transport, UprobeLocation, regs,
     slot_builder::{Ops, Part, SlotBuilder, op},
 };
 use mcptrace_common::{
@@ -35,7 +35,7 @@ fn target(pid: u32, ret: bool) -> AttachPoint {
 fn run(slots: &[(bool, SlotBuilder)]) -> (Merged, Session) {
     let calls = CALLS.to_string();
     let held = HeldWorkload::spawn(&["call", &calls]);
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     for (ret, b) in slots {
         session.attach(&target(held.pid(), *ret), &b.build().unwrap()).unwrap();
     }
@@ -184,7 +184,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     let kkey = k.key(10, &[Part::Value(kstack)]).unwrap();
     k.map_op(map_op::COUNT, kkey, vec![]).unwrap();
 
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     session.attach(&target(held.pid(), false), &u.build().unwrap()).unwrap();
     let getpid =
         AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_getpid".into() };

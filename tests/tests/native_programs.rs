@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use mcptrace::{
     host::tracefs,
     native::{
-        AttachPoint, Sample, Session, SoftwareClock, UprobeLocation, regs,
+        AttachPoint, Sample, Session, SoftwareClock, Transport, UprobeLocation, regs,
         slot_builder::{SlotBuilder, op},
     },
 };
@@ -51,6 +51,15 @@ fn events_of(session: &mut Session, slot: u32) -> Vec<Event> {
 
 #[test]
 fn tracepoint_with_in_kernel_comm_filter() {
+    tracepoint_opens(Transport::RingBuffer);
+}
+
+#[test]
+fn perf_buffer_transport_delivers_the_same() {
+    tracepoint_opens(Transport::PerfBuffer);
+}
+
+fn tracepoint_opens(transport: Transport) {
     require_root();
     let format = tracefs::format("syscalls", "sys_enter_openat").unwrap();
     let filename = format.field("filename").unwrap();
@@ -61,7 +70,7 @@ fn tracepoint_with_in_kernel_comm_filter() {
     let point =
         AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_openat".into() };
 
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(transport).unwrap();
     let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let path = unique_path("tp-filter");
     let pid = run_workload(&["open", path.to_str().unwrap(), "5"]);
@@ -92,7 +101,7 @@ fn raw_syscall_tracepoint_with_syscall_number_set() {
     b.predicate([op(op::LAND, 0, 0)]);
     let arg0 = b.field(CTX_COPY as u32 + regs::SYSCALL_ARGS[0], 8, false).unwrap();
 
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session
         .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &b.build().unwrap())
         .unwrap();
@@ -124,7 +133,7 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
         sample: Sample::Frequency(199),
         cpus,
     };
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let child = run_workload(&["spin", "300"]);
     // Sampling is statistical: ~60 samples expected; demand a clear signal.
@@ -155,7 +164,7 @@ fn uprobe_and_uretprobe_see_arguments_and_return_values() {
     let (entry_cfg, arg0) = slot_for(regs::CALL_ARGS[0]);
     let (ret_cfg, retval) = slot_for(regs::AX);
 
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     let entry = session.attach(&attach(false), &entry_cfg).unwrap();
     let ret = session.attach(&attach(true), &ret_cfg).unwrap();
     held.go();
@@ -203,7 +212,7 @@ fn predicate_arithmetic_and_unsigned_comparisons() {
         ret: false,
         pid: Some(held.pid()),
     };
-    let mut session = Session::load().unwrap();
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     held.go();
     let got: Vec<u64> = events_of(&mut session, slot).iter().map(|e| e.values[0]).collect();

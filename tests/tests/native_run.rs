@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mcptrace::{
     native::{
-        AttachPoint, UprobeLocation,
+        AttachPoint, Transport, UprobeLocation,
         ir::{BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt},
         regs,
         run::{EndReason, StopSignal, attach},
@@ -75,7 +75,7 @@ fn begin_events_exit_end_and_maps_in_order() {
         ],
     };
 
-    let attached = attach(program).unwrap();
+    let attached = attach(program, Transport::RingBuffer).unwrap();
     let stop = StopSignal::new().unwrap();
     let worker = std::thread::spawn(move || {
         let mut records = Vec::new();

@@ -29,6 +29,8 @@ pub enum NativeError {
     Tracefs(#[from] TracefsError),
     #[error("waiting for events: {0}")]
     Poll(#[source] std::io::Error),
-    #[error("counting possible CPUs: {0}")]
+    #[error("counting CPUs: {0}")]
     Cpus(#[source] std::io::Error),
+    #[error("opening perf buffers: {0}")]
+    PerfBuffer(#[source] aya::maps::perf::PerfBufferError),
 }

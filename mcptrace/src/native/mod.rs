@@ -10,6 +10,8 @@ pub mod regs;
 pub mod run;
 mod session;
 pub mod slot_builder;
+pub mod transport;
 
 pub use error::NativeError;
 pub use session::{AttachPoint, Sample, Session, SoftwareClock, UprobeLocation};
+pub use transport::Transport;

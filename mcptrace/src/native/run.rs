@@ -11,7 +11,7 @@ use std::{
 use mcptrace_common::{Event, limits::MAX_SLOTS};
 
 use super::{
-    NativeError, Session,
+    NativeError, Session, Transport,
     eval::{Control, Effects, Frame, truthy},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
     maps,
@@ -90,8 +90,8 @@ pub struct Teardown {
 
 /// Loads the object and attaches every probe, in program order. On error
 /// nothing stays attached.
-pub fn attach(program: NativeProgram) -> Result<Attached, NativeError> {
-    let mut session = Session::load()?;
+pub fn attach(program: NativeProgram, transport: Transport) -> Result<Attached, NativeError> {
+    let mut session = Session::load(transport)?;
     let mut by_slot = vec![None; MAX_SLOTS as usize];
     for (i, probe) in program.probes.iter().enumerate() {
         let slot = session.attach(&probe.point, &probe.config)?;

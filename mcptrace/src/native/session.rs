@@ -7,9 +7,11 @@ use std::{
     time::Duration,
 };
 
+use super::transport::{Events, Transport};
+
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap},
     programs::{
         Program,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -111,7 +113,7 @@ fn program_name(k: u32, n: u32) -> String {
 pub struct Session {
     ebpf: Ebpf,
     slots: Array<MapData, SlotConfig>,
-    ring: RingBuf<MapData>,
+    events: Events,
     lost: PerCpuArray<MapData, u64>,
     map_full: PerCpuArray<MapData, u64>,
     agg: PerCpuHashMap<MapData, MapKey, Agg>,
@@ -124,17 +126,21 @@ pub struct Session {
 impl Session {
     /// Loads the object's maps; programs are loaded into the kernel only when
     /// a slot is attached, so unused copies cost nothing.
-    pub fn load() -> Result<Self, NativeError> {
+    pub fn load(transport: Transport) -> Result<Self, NativeError> {
         // The object has no CO-RE relocations: skip parsing kernel BTF.
-        let mut ebpf = EbpfLoader::new().btf(None).load(OBJECT).map_err(NativeError::Load)?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(None)
+            .override_global("TRANSPORT", &transport.global(), true)
+            .load(OBJECT)
+            .map_err(NativeError::Load)?;
         let slots = take_map(&mut ebpf, "SLOTS")?;
-        let ring = take_map(&mut ebpf, "EVENTS")?;
+        let events = Events::open(&mut ebpf, transport)?;
         let lost = take_map(&mut ebpf, "LOST")?;
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
         let agg = take_map(&mut ebpf, "AGG")?;
         let state = take_map(&mut ebpf, "STATE")?;
         let stacks = take_map(&mut ebpf, "STACKS")?;
-        Ok(Self { ebpf, slots, ring, lost, map_full, agg, state, stacks, used: [0; 5] })
+        Ok(Self { ebpf, slots, events, lost, map_full, agg, state, stacks, used: [0; 5] })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -167,13 +173,11 @@ impl Session {
         wake: Option<BorrowedFd<'_>>,
         timeout: Option<Duration>,
     ) -> Result<bool, NativeError> {
-        let pollfd = |fd, events| libc::pollfd { fd, events, revents: 0 };
-        let mut fds = [
-            pollfd(self.ring.as_raw_fd(), libc::POLLIN),
-            pollfd(wake.map_or(-1, |w| w.as_raw_fd()), libc::POLLIN),
-        ];
+        let pollfd = |fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut fds: Vec<libc::pollfd> = self.events.fds().into_iter().map(pollfd).collect();
+        fds.push(pollfd(wake.map_or(-1, |w| w.as_raw_fd())));
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        // SAFETY: `fds` is a valid array of two pollfd; a negative fd is ignored.
+        // SAFETY: `fds` is a valid array of pollfd; a negative fd is ignored.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if rc < 0 {
             let err = std::io::Error::last_os_error();
@@ -182,32 +186,18 @@ impl Session {
             }
             return Err(NativeError::Poll(err));
         }
-        Ok(fds[1].revents != 0)
+        Ok(fds.last().is_some_and(|w| w.revents != 0))
     }
 
-    /// Hands events in the ring buffer to `f` until it returns false or the
-    /// buffer is empty; returns how many were handed over.
+    /// Hands events to `f` until it returns false or none are left; returns
+    /// how many were handed over.
     pub fn drain(&mut self, mut f: impl FnMut(&Event) -> bool) -> usize {
-        let mut n = 0;
-        while let Some(item) = self.ring.next() {
-            if item.len() < size_of::<Event>() {
-                continue;
-            }
-            // SAFETY: the record is at least an Event; read unaligned because
-            // ring-buffer records are only 8-byte aligned.
-            let event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Event>()) };
-            drop(item);
-            n += 1;
-            if !f(&event) {
-                break;
-            }
-        }
-        n
+        self.events.drain(&mut f)
     }
 
-    /// Events dropped because the ring buffer was full, over all CPUs.
+    /// Events dropped because the transport was full, over all CPUs.
     pub fn lost_events(&self) -> u64 {
-        sum_counter(&self.lost)
+        sum_counter(&self.lost) + self.events.reported_lost()
     }
 
     /// Map updates dropped because a map was full, over all CPUs.

@@ -1,0 +1,146 @@
+//! How events travel from the kernel: one ring buffer shared by all CPUs
+//! (kernel 5.8+, ordered across CPUs), or per-CPU perf buffers, the fallback
+//! for older kernels, selectable so it stays tested.
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use aya::{
+    Ebpf,
+    maps::{MapData, PerfEventArray, RingBuf, perf::PerfEvent},
+};
+use mcptrace_common::Event;
+
+use super::NativeError;
+
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    #[default]
+    RingBuffer,
+    PerfBuffer,
+}
+
+impl Transport {
+    /// The value of the object's `TRANSPORT` global.
+    pub(super) fn global(self) -> u32 {
+        match self {
+            Transport::RingBuffer => 0,
+            Transport::PerfBuffer => 1,
+        }
+    }
+}
+
+/// Pages per CPU for perf buffers: 256 KiB each.
+const PERF_PAGES: usize = 64;
+
+pub(super) enum Events {
+    Ring(RingBuf<MapData>),
+    Perf {
+        buffers: Vec<aya::maps::perf::PerfEventArrayBuffer<MapData>>,
+        /// Samples the kernel reported lost.
+        lost: u64,
+    },
+}
+
+impl Events {
+    pub(super) fn open(ebpf: &mut Ebpf, transport: Transport) -> Result<Self, NativeError> {
+        let map = |name: &'static str, ebpf: &mut Ebpf| {
+            ebpf.take_map(name).ok_or(NativeError::MissingMap(name))
+        };
+        Ok(match transport {
+            Transport::RingBuffer => Events::Ring(
+                RingBuf::try_from(map("EVENTS", ebpf)?)
+                    .map_err(|source| NativeError::Map { what: "EVENTS", source })?,
+            ),
+            Transport::PerfBuffer => {
+                let mut array = PerfEventArray::try_from(map("PERF_EVENTS", ebpf)?)
+                    .map_err(|source| NativeError::Map { what: "PERF_EVENTS", source })?;
+                let cpus = aya::util::online_cpus().map_err(|(_, e)| NativeError::Cpus(e))?;
+                let buffers = cpus
+                    .into_iter()
+                    .map(|cpu| array.open(cpu, Some(PERF_PAGES)))
+                    .collect::<Result<_, _>>()
+                    .map_err(NativeError::PerfBuffer)?;
+                Events::Perf { buffers, lost: 0 }
+            }
+        })
+    }
+
+    pub(super) fn fds(&self) -> Vec<RawFd> {
+        match self {
+            Events::Ring(ring) => vec![ring.as_raw_fd()],
+            Events::Perf { buffers, .. } => buffers.iter().map(AsRawFd::as_raw_fd).collect(),
+        }
+    }
+
+    /// Hands events to `f` until it returns false or none are left.
+    pub(super) fn drain(&mut self, f: &mut dyn FnMut(&Event) -> bool) -> usize {
+        let mut n = 0;
+        match self {
+            Events::Ring(ring) => {
+                while let Some(item) = ring.next() {
+                    let Some(event) = decode(&item, &[]) else {
+                        continue;
+                    };
+                    drop(item);
+                    n += 1;
+                    if !f(&event) {
+                        break;
+                    }
+                }
+            }
+            Events::Perf { buffers, lost } => {
+                let mut going = true;
+                for buffer in buffers {
+                    if !going {
+                        break;
+                    }
+                    buffer.for_each(|e| match e {
+                        PerfEvent::Sample { head, tail } if going => {
+                            if let Some(event) = decode(head, tail) {
+                                n += 1;
+                                going = f(&event);
+                            }
+                        }
+                        PerfEvent::Lost { count } => *lost += count,
+                        _ => {}
+                    });
+                }
+            }
+        }
+        n
+    }
+
+    /// Losses the perf buffers reported; ring-buffer losses are counted in
+    /// the kernel instead.
+    pub(super) fn reported_lost(&self) -> u64 {
+        match self {
+            Events::Ring(_) => 0,
+            Events::Perf { lost, .. } => *lost,
+        }
+    }
+}
+
+/// An event from a record that may wrap around the buffer's end.
+fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
+    let size = size_of::<Event>();
+    if head.len() + tail.len() < size {
+        return None;
+    }
+    let mut bytes = [0u8; size_of::<Event>()];
+    let from_head = head.len().min(size);
+    bytes[..from_head].copy_from_slice(&head[..from_head]);
+    bytes[from_head..].copy_from_slice(&tail[..size - from_head]);
+    // SAFETY: `bytes` holds a whole Event, which is plain old data.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Event>()) })
+}
