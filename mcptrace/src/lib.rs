@@ -2,4 +2,5 @@
 //! through the bpftrace binary, behind an MCP server.
 
 pub mod host;
+pub mod lang;
 pub mod native;
