@@ -2,5 +2,6 @@
 //! through the bpftrace binary, behind an MCP server.
 
 pub mod host;
+pub mod lang;
 pub mod native;
 pub mod output;
