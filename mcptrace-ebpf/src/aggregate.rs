@@ -114,8 +114,10 @@ fn apply(m: &MapOp, scratch: &mut Scratch, value: u64) {
         map_op::HIST => aggregate(scratch, log2_bucket(v) + 1, |a| a.count += 1),
         map_op::LHIST => aggregate(scratch, linear_bucket(v, m) + 1, |a| a.count += 1),
         map_op::ASSIGN => STATE.insert(&scratch.key, &value, 0).is_ok(),
+        // The key is in one of the two maps (aggregates without buckets).
         map_op::DELETE => {
             let _ = STATE.remove(&scratch.key);
+            let _ = AGG.remove(&scratch.key);
             true
         }
         // Read-modify-write, as bpftrace does for `@x++` on a hash map: the

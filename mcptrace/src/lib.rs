@@ -3,5 +3,6 @@
 
 pub mod host;
 pub mod lang;
+pub mod lower;
 pub mod native;
 pub mod output;

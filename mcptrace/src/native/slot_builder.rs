@@ -159,6 +159,14 @@ impl SlotBuilder {
         Ok(StrRef(dest))
     }
 
+    /// The capture that fills value `v`, if it is captured (not looked up).
+    pub fn capture_of(&self, v: ValueRef) -> Option<Capture> {
+        self.config.captures[..self.config.ncaptures as usize]
+            .iter()
+            .find(|c| !is_string_source(c.source) && c.dest == v.0)
+            .copied()
+    }
+
     /// Registers a string constant for `op::STR_EQ`; returns its index.
     pub fn const_string(&mut self, s: &[u8]) -> Result<u64, SlotFull> {
         let i = self.consts as usize;

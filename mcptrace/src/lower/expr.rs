@@ -1,0 +1,500 @@
+//! Expressions: to user-space IR (evaluated on an event's captures) and, where
+//! every leaf is captured in the kernel, to expression-machine operations
+//! (predicates pushed into the kernel, map operands).
+
+use std::collections::HashMap;
+
+use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
+
+use super::{
+    Unsupported,
+    maps::MapTable,
+    site::{ProbeCx, Site},
+};
+use crate::{
+    lang::ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
+    native::{
+        ir::{self, BinOp, KeyKind, ProbeName, UnOp},
+        slot_builder::{Ops, Part, StrRef, ValueRef, op as mk},
+    },
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Int { signed: bool },
+    Str,
+    Stack,
+}
+
+/// A leaf the kernel captures (or a constant).
+#[derive(Clone, Debug)]
+enum Leaf {
+    Int(ValueRef, bool),
+    Str(StrRef),
+    ConstInt(u64, bool),
+    ConstStr(Vec<u8>),
+}
+
+/// Lowers the expressions of one probe (or BEGIN/END, with no `cx`).
+pub struct Exprs<'a> {
+    pub cx: Option<&'a mut ProbeCx>,
+    pub maps: &'a mut MapTable,
+    /// `$name` → (slot, type), for the probe invocation.
+    pub vars: HashMap<String, (usize, Ty)>,
+}
+
+fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
+    Unsupported::new(span, what.into())
+}
+
+impl Exprs<'_> {
+    fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
+        self.cx.as_deref_mut().ok_or_else(|| unsupported(span, format!("`{what}` in BEGIN or END")))
+    }
+
+    /// A leaf: a builtin, field, argument, keyed-state read, or constant.
+    fn leaf(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+        let span = e.span;
+        Ok(Some(match &e.kind {
+            ExprKind::Int(v) => Leaf::ConstInt(*v, true),
+            ExprKind::Str(s) => Leaf::ConstStr(s.as_bytes().to_vec()),
+            ExprKind::Ident(name) => {
+                let src = match name.as_str() {
+                    "pid" => source::PID,
+                    "tid" => source::TID,
+                    "uid" => source::UID,
+                    "gid" => source::GID,
+                    "cpu" => source::CPU,
+                    "nsecs" => source::NSECS,
+                    "cgroup" => source::CGROUP,
+                    "comm" => return Ok(Some(Leaf::Str(self.cx(span, name)?.comm(span)?))),
+                    "retval" => {
+                        return Ok(Some(Leaf::Int(self.cx(span, name)?.retval(span)?, false)));
+                    }
+                    n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
+                        let i = n[3..].parse().unwrap_or(0);
+                        return Ok(Some(Leaf::Int(self.cx(span, name)?.arg_n(i, span)?, false)));
+                    }
+                    _ => return Ok(None),
+                };
+                Leaf::Int(self.cx(span, name)?.builtin(src, span)?, false)
+            }
+            ExprKind::Field { expr, field, .. } if is_args(expr) => {
+                let (r, signed) = self.cx(span, "args")?.arg_field(field, span)?;
+                Leaf::Int(r, signed)
+            }
+            ExprKind::Call { name, args } if name == "str" => {
+                let size = match args.get(1) {
+                    None => STR_LEN as u32,
+                    Some(Expr { kind: ExprKind::Int(n), .. }) => {
+                        (*n as u32).saturating_add(1).min(STR_LEN as u32)
+                    }
+                    Some(other) => {
+                        return Err(unsupported(other.span, "str() with a computed length"));
+                    }
+                };
+                let Some(arg) = args.first() else { return Ok(None) };
+                Leaf::Str(self.string_of(arg, size, span)?)
+            }
+            ExprKind::Map { name, keys } => {
+                if self.maps.is_aggregate(name) == Some(true) {
+                    return Err(unsupported(
+                        span,
+                        format!("reading aggregation map @{name} in a probe"),
+                    ));
+                }
+                let (key, kinds) = self.key(keys, span)?;
+                let (id, signed) = self.maps.read(&map_name(name), kinds, span);
+                let cx = self.cx(span, "map read")?;
+                let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
+                let v = cx.builder.lookup(spec).map_err(super::site::slot_full(span))?;
+                Leaf::Int(v, signed)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The string `str(arg, size)` reads.
+    fn string_of(&mut self, arg: &Expr, size: u32, span: Span) -> Result<StrRef, Unsupported> {
+        match &arg.kind {
+            ExprKind::Field { expr, field, .. } if is_args(expr) => {
+                self.cx(span, "args")?.arg_string(field, size, span)
+            }
+            ExprKind::Ident(n) if n.starts_with("arg") || n == "retval" => {
+                // A pointer in a register: a user string for uprobes.
+                let cx = self.cx(span, n)?;
+                if !matches!(cx.site, Site::Uprobe { .. }) {
+                    return Err(unsupported(span, format!("str({n}) outside uprobes")));
+                }
+                let Some(Leaf::Int(v, _)) = self.leaf(arg)? else {
+                    return Err(unsupported(span, format!("str({n})")));
+                };
+                let cx = self.cx(span, n)?;
+                let offset = cx_field_offset(cx, v);
+                cx.string(source::USER_STR, offset, size, span)
+            }
+            _ => Err(unsupported(arg.span, "str() of this expression")),
+        }
+    }
+
+    /// Map key parts with how each is stored and printed.
+    pub fn key(
+        &mut self,
+        keys: &[Expr],
+        span: Span,
+    ) -> Result<(Vec<Part>, Vec<KeyKind>), Unsupported> {
+        let mut parts = Vec::new();
+        let mut kinds = Vec::new();
+        for k in keys {
+            let cx_span = k.span;
+            match &k.kind {
+                ExprKind::Ident(n) if n == "probe" => {
+                    let cx = self.cx(cx_span, "probe")?;
+                    match cx.name.clone() {
+                        ProbeName::Syscall { prefix, nr } => {
+                            parts.push(Part::Value(nr));
+                            kinds.push(KeyKind::SyscallProbe { prefix });
+                        }
+                        ProbeName::Fixed(_) => {
+                            let c = cx.constant(cx.index, cx_span)?;
+                            parts.push(Part::Value(c));
+                            kinds.push(KeyKind::Probe { names: Vec::new() });
+                        }
+                    }
+                }
+                ExprKind::Ident(n) if n == "kstack" || n == "ustack" => {
+                    let (id, pid) = self.stack(n == "ustack", cx_span)?;
+                    parts.push(Part::Value(id));
+                    match pid {
+                        Some(pid) => {
+                            parts.push(Part::Value(pid));
+                            kinds.push(KeyKind::UStack { depth: 127 });
+                        }
+                        None => kinds.push(KeyKind::KStack { depth: 127 }),
+                    }
+                }
+                _ => match self.leaf(k)? {
+                    Some(Leaf::Int(v, signed)) => {
+                        parts.push(Part::Value(v));
+                        kinds.push(KeyKind::Int { signed });
+                    }
+                    Some(Leaf::Str(s)) => {
+                        let words = if self.is_comm(k) { 2 } else { (STR_LEN / 8) as u8 };
+                        parts.push(Part::Str(s, words));
+                        kinds.push(KeyKind::Str { words });
+                    }
+                    _ => return Err(unsupported(cx_span, "a computed map key")),
+                },
+            }
+        }
+        let _ = span;
+        Ok((parts, kinds))
+    }
+
+    fn is_comm(&self, e: &Expr) -> bool {
+        matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
+    }
+
+    /// The stack id capture (and the pid, for user stacks).
+    fn stack(
+        &mut self,
+        user: bool,
+        span: Span,
+    ) -> Result<(ValueRef, Option<ValueRef>), Unsupported> {
+        let cx = self.cx(span, "stack")?;
+        if user {
+            let id = cx.builtin(source::USTACK, span)?;
+            let pid = cx.builtin(source::PID, span)?;
+            Ok((id, Some(pid)))
+        } else {
+            Ok((cx.builtin(source::KSTACK, span)?, None))
+        }
+    }
+
+    /// Expression-machine operations for `e`, or None when some part of it
+    /// can only be evaluated in user space.
+    pub fn kernel(&mut self, e: &Expr) -> Result<Option<(Ops, Ty)>, Unsupported> {
+        if self.cx.is_none() || !kernel_shaped(e) {
+            return Ok(None);
+        }
+        let mut ops = Vec::new();
+        let ty = self.kernel_into(e, &mut ops)?;
+        Ok(ty.map(|ty| (ops, ty)))
+    }
+
+    fn kernel_into(&mut self, e: &Expr, ops: &mut Ops) -> Result<Option<Ty>, Unsupported> {
+        if let ExprKind::Binary { op, lhs, rhs } = &e.kind {
+            // String (in)equality against a constant: STR_EQ.
+            if matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+                let l = self.leaf_if_string(lhs)?;
+                let r = self.leaf_if_string(rhs)?;
+                if let (Some(a), Some(b)) = (l, r) {
+                    let (s, c) = match (a, b) {
+                        (Leaf::Str(s), Leaf::ConstStr(c)) | (Leaf::ConstStr(c), Leaf::Str(s)) => {
+                            (s, c)
+                        }
+                        _ => return Ok(None),
+                    };
+                    let cx = self.cx(e.span, "string comparison")?;
+                    let Ok(idx) = cx.builder.const_string(&c) else { return Ok(None) };
+                    ops.push(mk(op::STR_EQ, s.0, idx));
+                    if *op == BinaryOp::Ne {
+                        ops.push(mk(op::LNOT, 0, 0));
+                    }
+                    return Ok(Some(Ty::Int { signed: true }));
+                }
+            }
+            let Some(a) = self.kernel_into(lhs, ops)? else { return Ok(None) };
+            let Some(b) = self.kernel_into(rhs, ops)? else { return Ok(None) };
+            let (Ty::Int { signed: sa }, Ty::Int { signed: sb }) = (a, b) else { return Ok(None) };
+            let signed = sa && sb;
+            let code = match (op, signed) {
+                (BinaryOp::Or, _) => op::LOR,
+                (BinaryOp::And, _) => op::LAND,
+                (BinaryOp::BitOr, _) => op::OR,
+                (BinaryOp::BitXor, _) => op::XOR,
+                (BinaryOp::BitAnd, _) => op::AND,
+                (BinaryOp::Eq, _) => op::EQ,
+                (BinaryOp::Ne, _) => op::NE,
+                (BinaryOp::Lt, true) => op::LT,
+                (BinaryOp::Lt, false) => op::ULT,
+                (BinaryOp::Le, true) => op::LE,
+                (BinaryOp::Le, false) => op::ULE,
+                (BinaryOp::Gt, true) => op::GT,
+                (BinaryOp::Gt, false) => op::UGT,
+                (BinaryOp::Ge, true) => op::GE,
+                (BinaryOp::Ge, false) => op::UGE,
+                (BinaryOp::Shl, _) => op::SHL,
+                (BinaryOp::Shr, true) => op::SAR,
+                (BinaryOp::Shr, false) => op::SHR,
+                (BinaryOp::Add, _) => op::ADD,
+                (BinaryOp::Sub, _) => op::SUB,
+                (BinaryOp::Mul, _) => op::MUL,
+                (BinaryOp::Div, true) => op::SDIV,
+                (BinaryOp::Div, false) => op::DIV,
+                (BinaryOp::Mod, true) => op::SMOD,
+                (BinaryOp::Mod, false) => op::MOD,
+            };
+            ops.push(mk(code, 0, 0));
+            let result_signed = if is_comparison(*op) { true } else { signed };
+            return Ok(Some(Ty::Int { signed: result_signed }));
+        }
+        if let ExprKind::Unary { op: u, expr } = &e.kind {
+            let Some(Ty::Int { signed }) = self.kernel_into(expr, ops)? else { return Ok(None) };
+            let (code, signed) = match u {
+                UnaryOp::Not => (op::LNOT, true),
+                UnaryOp::BitNot => (op::NOT, signed),
+                UnaryOp::Neg => (op::NEG, true),
+                _ => return Ok(None),
+            };
+            ops.push(mk(code, 0, 0));
+            return Ok(Some(Ty::Int { signed }));
+        }
+        Ok(match self.leaf(e)? {
+            Some(Leaf::Int(v, signed)) => {
+                ops.push(mk(op::VALUE, v.0, 0));
+                Some(Ty::Int { signed })
+            }
+            Some(Leaf::ConstInt(v, signed)) => {
+                ops.push(mk(op::IMM, 0, v));
+                Some(Ty::Int { signed })
+            }
+            _ => None,
+        })
+    }
+
+    /// A string leaf (captured or constant), if `e` is one.
+    fn leaf_if_string(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+        let stringy = matches!(&e.kind, ExprKind::Str(_))
+            || matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
+            || matches!(&e.kind, ExprKind::Call { name, .. } if name == "str");
+        if !stringy {
+            return Ok(None);
+        }
+        self.leaf(e)
+    }
+
+    /// `e` for user space, with its type.
+    pub fn user(&mut self, e: &Expr) -> Result<(ir::Expr, Ty), Unsupported> {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Var(name) => {
+                let (slot, ty) = *self.vars.get(name).ok_or_else(|| {
+                    unsupported(span, format!("${name} is used before it is assigned"))
+                })?;
+                return Ok((ir::Expr::Var(slot), ty));
+            }
+            ExprKind::Ident(n) if n == "probe" => {
+                self.cx(span, "probe")?;
+                return Ok((ir::Expr::Probe, Ty::Str));
+            }
+            ExprKind::Ident(n) if n == "func" => {
+                let cx = self.cx(span, "func")?;
+                let Site::Uprobe { symbol, .. } = &cx.site else {
+                    return Err(unsupported(span, "`func` outside uprobes"));
+                };
+                return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));
+            }
+            ExprKind::Ident(n) if n == "elapsed" => {
+                let nsecs = self.cx(span, "elapsed")?.builtin(source::NSECS, span)?;
+                return Ok((ir::Expr::Elapsed { nsecs }, Ty::Int { signed: false }));
+            }
+            ExprKind::Ident(n) if n == "kstack" || n == "ustack" => {
+                let (id, pid) = self.stack(n == "ustack", span)?;
+                return Ok((ir::Expr::Stack { id, pid, depth: 127 }, Ty::Stack));
+            }
+            ExprKind::Call { name, args }
+                if (name == "kstack" || name == "ustack") && args.len() == 1 =>
+            {
+                let ExprKind::Int(depth) = args[0].kind else {
+                    return Err(unsupported(span, format!("{name}() with a non-constant depth")));
+                };
+                let (id, pid) = self.stack(name == "ustack", span)?;
+                return Ok((ir::Expr::Stack { id, pid, depth: depth as usize }, Ty::Stack));
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, ta) = self.user(lhs)?;
+                let (b, tb) = self.user(rhs)?;
+                let ty = match (ta, tb) {
+                    (Ty::Str, Ty::Str) if matches!(op, BinaryOp::Eq | BinaryOp::Ne) => {
+                        Ty::Int { signed: true }
+                    }
+                    (Ty::Int { signed: x }, Ty::Int { signed: y }) => {
+                        Ty::Int { signed: is_comparison(*op) || (x && y) }
+                    }
+                    _ => {
+                        return Err(unsupported(
+                            span,
+                            format!("`{}` on these operand types", op.symbol()),
+                        ));
+                    }
+                };
+                return Ok((ir::Expr::Binary(bin_op(*op), Box::new(a), Box::new(b)), ty));
+            }
+            ExprKind::Unary { op, expr } => {
+                let (a, ty) = self.user(expr)?;
+                let (u, ty) = match op {
+                    UnaryOp::Not => (UnOp::Not, Ty::Int { signed: true }),
+                    UnaryOp::BitNot => (UnOp::BitNot, ty),
+                    UnaryOp::Neg => (UnOp::Neg, Ty::Int { signed: true }),
+                    _ => return Err(unsupported(span, format!("unary `{}`", op.symbol()))),
+                };
+                return Ok((ir::Expr::Unary(u, Box::new(a)), ty));
+            }
+            ExprKind::Ternary { cond, then, otherwise } => {
+                let (c, _) = self.user(cond)?;
+                let (a, ta) = self.user(then)?;
+                let (b, tb) = self.user(otherwise)?;
+                if std::mem::discriminant(&ta) != std::mem::discriminant(&tb) {
+                    return Err(unsupported(span, "a ternary whose branches differ in type"));
+                }
+                return Ok((ir::Expr::Ternary(Box::new(c), Box::new(a), Box::new(b)), ta));
+            }
+            ExprKind::Tuple(items) => {
+                let lowered =
+                    items.iter().map(|i| self.user(i).map(|(e, _)| e)).collect::<Result<_, _>>()?;
+                return Ok((ir::Expr::Tuple(lowered), Ty::Str));
+            }
+            _ => {}
+        }
+        match self.leaf(e)? {
+            Some(Leaf::Int(at, signed)) => {
+                Ok((ir::Expr::Captured { at, signed }, Ty::Int { signed }))
+            }
+            Some(Leaf::Str(at)) => Ok((ir::Expr::CapturedStr(at), Ty::Str)),
+            Some(Leaf::ConstInt(bits, signed)) => {
+                Ok((ir::Expr::Int { bits, signed }, Ty::Int { signed }))
+            }
+            Some(Leaf::ConstStr(s)) => Ok((ir::Expr::Str(s), Ty::Str)),
+            None => Err(unsupported(span, describe(e))),
+        }
+    }
+}
+
+/// The register offset a captured argument was read from (for `str(argN)`).
+fn cx_field_offset(cx: &ProbeCx, v: ValueRef) -> u32 {
+    let c = cx.builder.capture_of(v);
+    c.map_or(0, |c| c.offset as u32)
+}
+
+pub fn is_args(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Ident(n) if n == "args")
+}
+
+pub fn map_name(name: &str) -> String {
+    format!("@{name}")
+}
+
+fn is_comparison(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::And
+            | BinaryOp::Or
+    )
+}
+
+/// Whether `e` is made only of what the expression machine evaluates.
+fn kernel_shaped(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Map { .. } => true,
+        ExprKind::Ident(n) => {
+            !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
+        }
+        ExprKind::Field { expr, .. } => is_args(expr),
+        ExprKind::Call { name, .. } => name == "str",
+        ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
+        ExprKind::Unary { op, expr } => {
+            matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)
+        }
+        _ => false,
+    }
+}
+
+fn bin_op(op: BinaryOp) -> BinOp {
+    match op {
+        BinaryOp::Or => BinOp::Or,
+        BinaryOp::And => BinOp::And,
+        BinaryOp::BitOr => BinOp::BitOr,
+        BinaryOp::BitXor => BinOp::BitXor,
+        BinaryOp::BitAnd => BinOp::BitAnd,
+        BinaryOp::Eq => BinOp::Eq,
+        BinaryOp::Ne => BinOp::Ne,
+        BinaryOp::Lt => BinOp::Lt,
+        BinaryOp::Le => BinOp::Le,
+        BinaryOp::Gt => BinOp::Gt,
+        BinaryOp::Ge => BinOp::Ge,
+        BinaryOp::Shl => BinOp::Shl,
+        BinaryOp::Shr => BinOp::Shr,
+        BinaryOp::Add => BinOp::Add,
+        BinaryOp::Sub => BinOp::Sub,
+        BinaryOp::Mul => BinOp::Mul,
+        BinaryOp::Div => BinOp::Div,
+        BinaryOp::Mod => BinOp::Mod,
+    }
+}
+
+/// Names the construct for a fallback reason.
+pub fn describe(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Ident(n) => format!("`{n}` is not native yet"),
+        ExprKind::Call { name, .. } => format!("`{name}()` is not native yet"),
+        ExprKind::Positional(_) | ExprKind::PositionalCount => {
+            "positional parameters are not native yet".into()
+        }
+        ExprKind::Field { .. } => {
+            "field access on this expression (BTF-typed access) is not native yet".into()
+        }
+        ExprKind::Index { .. } => "indexing is not native yet".into(),
+        ExprKind::Cast { .. } => "casts are not native yet".into(),
+        ExprKind::SizeofType(_) => "`sizeof` is not native yet".into(),
+        ExprKind::Step { .. } => "`++`/`--` inside an expression is not native yet".into(),
+        ExprKind::Map { .. } => "reading this map here is not native yet".into(),
+        _ => "this expression is not native yet".into(),
+    }
+}

@@ -1,0 +1,141 @@
+//! The program's user maps: one id and one shape (aggregation and key parts)
+//! per name, however many probes use it and in whatever order they read and
+//! write it.
+
+use std::collections::BTreeMap;
+
+use super::Unsupported;
+use crate::{
+    lang::ast::Span,
+    native::ir::{KeyKind, MapAgg, MapInfo},
+};
+
+#[derive(Default)]
+pub struct MapTable {
+    ids: BTreeMap<String, u16>,
+    /// The shape the first write gave each map.
+    shapes: BTreeMap<String, (MapAgg, Vec<KeyKind>)>,
+    /// Reads to check against the shapes once every probe is lowered.
+    reads: Vec<(String, Vec<KeyKind>, Span)>,
+    /// Other uses (delete with its key; print, clear, zero with none), which
+    /// need the map to exist and, with a key, the same key parts.
+    touches: Vec<(String, Option<Vec<KeyKind>>, Span)>,
+}
+
+impl MapTable {
+    fn id(&mut self, name: &str) -> u16 {
+        let next = self.ids.len() as u16;
+        *self.ids.entry(name.to_string()).or_insert(next)
+    }
+
+    /// Map `name` written as `agg` under keys `key`; every write must agree.
+    pub fn write(
+        &mut self,
+        name: &str,
+        agg: MapAgg,
+        key: Vec<KeyKind>,
+        span: Span,
+    ) -> Result<u16, Unsupported> {
+        let id = self.id(name);
+        let shape =
+            self.shapes.entry(name.to_string()).or_insert_with(|| (agg.clone(), key.clone()));
+        let same_agg = match (&shape.0, &agg) {
+            (MapAgg::Value { signed: a }, MapAgg::Value { signed: b })
+            | (MapAgg::Sum { signed: a }, MapAgg::Sum { signed: b }) => {
+                // The wider kind wins: one signed write makes the map signed.
+                let signed = *a || *b;
+                shape.0 = if matches!(agg, MapAgg::Sum { .. }) {
+                    MapAgg::Sum { signed }
+                } else {
+                    MapAgg::Value { signed }
+                };
+                true
+            }
+            (a, b) => a == b,
+        };
+        if !same_agg || shape.1 != key {
+            return Err(Unsupported::new(
+                span,
+                format!("map {name} is used with different keys or values"),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Map `name` read under keys `key` (keyed state); returns its id and
+    /// whether its values are signed, as far as known yet.
+    pub fn read(&mut self, name: &str, key: Vec<KeyKind>, span: Span) -> (u16, bool) {
+        let signed = matches!(self.shapes.get(name), Some((MapAgg::Value { signed: true }, _)));
+        self.reads.push((name.to_string(), key, span));
+        (self.id(name), signed)
+    }
+
+    /// Map `name` used by delete (with `key`) or whole (print, clear, zero).
+    pub fn touch(&mut self, name: &str, key: Option<Vec<KeyKind>>, span: Span) -> u16 {
+        self.touches.push((name.to_string(), key, span));
+        self.id(name)
+    }
+
+    /// Whether map `name` aggregates (count, sum, hist...) rather than holds
+    /// plain values; None when no probe writes it.
+    pub fn is_aggregate(&self, name: &str) -> Option<bool> {
+        self.shapes.get(name).map(|(agg, _)| !matches!(agg, MapAgg::Value { .. }))
+    }
+
+    /// The aggregation map `name` was written as, if written yet.
+    pub fn agg_of(&self, name: &str) -> Option<MapAgg> {
+        self.shapes.get(name).map(|(agg, _)| agg.clone())
+    }
+
+    /// Every map with its shape, after checking that reads match writes.
+    pub fn finish(self) -> Result<Vec<MapInfo>, Unsupported> {
+        for (name, key, span) in &self.reads {
+            match self.shapes.get(name) {
+                None => {
+                    return Err(Unsupported::new(
+                        *span,
+                        format!("map {name} is read but never written"),
+                    ));
+                }
+                Some((MapAgg::Value { .. }, k)) if k == key => {}
+                Some((MapAgg::Value { .. }, _)) => {
+                    return Err(Unsupported::new(
+                        *span,
+                        format!("map {name} is read with other keys than it is written with"),
+                    ));
+                }
+                Some(_) => {
+                    return Err(Unsupported::new(
+                        *span,
+                        format!("reading aggregation map {name} in a probe is not native yet"),
+                    ));
+                }
+            }
+        }
+        for (name, key, span) in &self.touches {
+            match (self.shapes.get(name), key) {
+                (None, _) => {
+                    return Err(Unsupported::new(*span, format!("map {name} is never written")));
+                }
+                (Some((MapAgg::Hist | MapAgg::Lhist { .. }, _)), Some(_)) => {
+                    return Err(Unsupported::new(
+                        *span,
+                        format!("delete() from histogram {name} is not native yet"),
+                    ));
+                }
+                (Some((_, k)), Some(key)) if k != key => {
+                    return Err(Unsupported::new(
+                        *span,
+                        format!("map {name} is used with different keys"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(self
+            .shapes
+            .into_iter()
+            .map(|(name, (agg, key))| MapInfo { id: self.ids[&name], name, agg, key })
+            .collect())
+    }
+}

@@ -1,0 +1,259 @@
+//! What one kernel probe can read, and the captures that read it: builtins,
+//! tracepoint fields, raw-syscall registers, uprobe arguments. Captures are
+//! made once per probe and shared by every expression that reads them.
+
+use std::collections::HashMap;
+
+use mcptrace_common::{
+    limits::{CTX_COPY, STR_LEN},
+    slot::source,
+};
+
+use super::Unsupported;
+use crate::{
+    host::tracefs::{Field, Format},
+    lang::ast::Span,
+    native::{
+        ir::ProbeName,
+        regs,
+        slot_builder::{SlotBuilder, SlotFull, StrRef, ValueRef},
+    },
+};
+
+/// The kind of place a kernel probe sits.
+#[derive(Clone, Debug)]
+pub enum Site {
+    Tracepoint {
+        format: Format,
+        syscall: bool,
+    },
+    /// Syscall tracepoints served by one raw syscall tracepoint.
+    RawSyscall {
+        enter: bool,
+        formats: Vec<Format>,
+    },
+    RawTracepoint,
+    Uprobe {
+        ret: bool,
+        symbol: String,
+    },
+    Perf,
+}
+
+/// What a captured integer is, for the cache.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Cap {
+    Builtin(u32),
+    Field { offset: u32, size: u32, signed: bool },
+    Const(u16),
+}
+
+/// What a captured string is, for the cache.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StrCap {
+    source: u32,
+    offset: u32,
+    size: u32,
+}
+
+/// A kernel probe being lowered: its site, its slot, and its captures.
+pub struct ProbeCx {
+    pub site: Site,
+    pub builder: SlotBuilder,
+    pub name: ProbeName,
+    /// Index of this probe among the program's kernel probes.
+    pub index: u16,
+    values: HashMap<Cap, ValueRef>,
+    strings: HashMap<StrCap, StrRef>,
+    /// The syscall number, for raw syscall sites.
+    pub nr: Option<ValueRef>,
+}
+
+pub fn slot_full(span: Span) -> impl Fn(SlotFull) -> Unsupported {
+    move |e| Unsupported::new(span, e.to_string())
+}
+
+impl ProbeCx {
+    pub fn new(site: Site, name: ProbeName, index: u16) -> Self {
+        let mut builder = SlotBuilder::new();
+        let mut values = HashMap::new();
+        let mut nr = None;
+        if let Site::RawSyscall { enter, .. } = &site {
+            // raw_syscalls:sys_{enter,exit}(struct pt_regs *regs, long id|ret):
+            // copy the registers; the number is `id` on entry, orig_ax on exit.
+            builder.deref(0, regs::SIZE);
+            let (offset, cap) = if *enter {
+                (8, Cap::Field { offset: 8, size: 8, signed: true })
+            } else {
+                let at = CTX_COPY as u32 + regs::ORIG_AX;
+                (at, Cap::Field { offset: at, size: 8, signed: true })
+            };
+            let r = builder.field(offset, 8, true).expect("an empty slot has room");
+            values.insert(cap, r);
+            nr = Some(r);
+        }
+        Self { site, builder, name, index, values, strings: HashMap::new(), nr }
+    }
+
+    fn value(&mut self, cap: Cap, span: Span) -> Result<ValueRef, Unsupported> {
+        if let Some(v) = self.values.get(&cap) {
+            return Ok(*v);
+        }
+        let r = match cap {
+            Cap::Builtin(src) => self.builder.builtin(src),
+            Cap::Field { offset, size, signed } => self.builder.field(offset, size, signed),
+            Cap::Const(c) => self.builder.constant(c),
+        }
+        .map_err(slot_full(span))?;
+        self.values.insert(cap, r);
+        Ok(r)
+    }
+
+    pub fn builtin(&mut self, src: u32, span: Span) -> Result<ValueRef, Unsupported> {
+        self.value(Cap::Builtin(src), span)
+    }
+
+    pub fn constant(&mut self, c: u16, span: Span) -> Result<ValueRef, Unsupported> {
+        self.value(Cap::Const(c), span)
+    }
+
+    pub fn string(
+        &mut self,
+        source: u32,
+        offset: u32,
+        size: u32,
+        span: Span,
+    ) -> Result<StrRef, Unsupported> {
+        let cap = StrCap { source, offset, size };
+        if let Some(s) = self.strings.get(&cap) {
+            return Ok(*s);
+        }
+        let r = self.builder.string(source, offset, size).map_err(slot_full(span))?;
+        self.strings.insert(cap, r);
+        Ok(r)
+    }
+
+    pub fn comm(&mut self, span: Span) -> Result<StrRef, Unsupported> {
+        self.string(source::COMM, 0, 16, span)
+    }
+
+    /// `args->name` / `args.name` as an integer: (value, signed).
+    pub fn arg_field(&mut self, name: &str, span: Span) -> Result<(ValueRef, bool), Unsupported> {
+        let (offset, f) = self.field_location(name, span)?;
+        if f.array_len.is_some() || f.data_loc {
+            return Err(Unsupported::new(
+                span,
+                format!("args->{name} is not an integer; use str()"),
+            ));
+        }
+        let size = f.width.min(8);
+        let r = self.value(Cap::Field { offset, size, signed: f.signed }, span)?;
+        Ok((r, f.signed))
+    }
+
+    /// `str(args->name [, n])`.
+    pub fn arg_string(&mut self, name: &str, size: u32, span: Span) -> Result<StrRef, Unsupported> {
+        let (offset, f) = self.field_location(name, span)?;
+        let user =
+            matches!(self.site, Site::RawSyscall { .. } | Site::Tracepoint { syscall: true, .. });
+        let source = if f.data_loc {
+            source::DATA_LOC_STR
+        } else if f.array_len.is_some() {
+            source::CTX_STR
+        } else if f.is_pointer() {
+            if user { source::USER_STR } else { source::KERNEL_STR }
+        } else {
+            return Err(Unsupported::new(
+                span,
+                format!("str() of args->{name}, which is not a string"),
+            ));
+        };
+        let size = match source {
+            source::CTX_STR => size.min(f.size),
+            _ => size,
+        };
+        self.string(source, offset, size.min(STR_LEN as u32), span)
+    }
+
+    /// Where field `name` is in the record copy, and its description.
+    fn field_location(&self, name: &str, span: Span) -> Result<(u32, Field), Unsupported> {
+        match &self.site {
+            Site::Tracepoint { format, .. } => {
+                let f = format.field(name).ok_or_else(|| {
+                    Unsupported::new(span, format!("the tracepoint has no field `{name}`"))
+                })?;
+                Ok((f.offset, f.clone()))
+            }
+            Site::RawSyscall { enter, formats } => {
+                // Every syscall of the set must have the field at the same
+                // register with the same type.
+                let mut found: Option<(u32, Field)> = None;
+                for format in formats {
+                    let Some(f) = format.field(name) else {
+                        return Err(Unsupported::new(
+                            span,
+                            format!("not every matched tracepoint has args->{name}"),
+                        ));
+                    };
+                    let at = if *enter {
+                        let index = format
+                            .args()
+                            .filter(|a| a.name != "__syscall_nr")
+                            .position(|a| a.name == name);
+                        match index {
+                            Some(i) if i < regs::SYSCALL_ARGS.len() => {
+                                CTX_COPY as u32 + regs::SYSCALL_ARGS[i]
+                            }
+                            _ => {
+                                return Err(Unsupported::new(
+                                    span,
+                                    format!("args->{name} is not a syscall argument"),
+                                ));
+                            }
+                        }
+                    } else if name == "ret" {
+                        8
+                    } else {
+                        return Err(Unsupported::new(
+                            span,
+                            format!("args->{name} on syscall exit"),
+                        ));
+                    };
+                    match &found {
+                        Some((prev, pf))
+                            if *prev != at || pf.width != f.width || pf.signed != f.signed =>
+                        {
+                            return Err(Unsupported::new(
+                                span,
+                                format!("args->{name} differs across the matched syscalls"),
+                            ));
+                        }
+                        _ => found = Some((at, f.clone())),
+                    }
+                }
+                found.ok_or_else(|| Unsupported::new(span, "no syscall matched".to_string()))
+            }
+            _ => Err(Unsupported::new(span, "`args` exists only in tracepoints".to_string())),
+        }
+    }
+
+    /// `argN`: uprobe call arguments, or raw tracepoint arguments.
+    pub fn arg_n(&mut self, n: usize, span: Span) -> Result<ValueRef, Unsupported> {
+        let offset = match &self.site {
+            Site::Uprobe { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
+            Site::RawTracepoint if n < 8 => 8 * n as u32,
+            _ => return Err(Unsupported::new(span, format!("arg{n} here"))),
+        };
+        self.value(Cap::Field { offset, size: 8, signed: false }, span)
+    }
+
+    /// `retval` of a uretprobe.
+    pub fn retval(&mut self, span: Span) -> Result<ValueRef, Unsupported> {
+        match self.site {
+            Site::Uprobe { ret: true, .. } => {
+                self.value(Cap::Field { offset: regs::AX, size: 8, signed: false }, span)
+            }
+            _ => Err(Unsupported::new(span, "`retval` outside return probes".to_string())),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Statements: map updates become kernel map operations; everything else
+//! becomes user-space statements run on the event (or in BEGIN/END).
+
+use mcptrace_common::slot::{map_op, op};
+
+use super::{
+    Unsupported,
+    expr::{Exprs, Ty, describe, map_name},
+};
+use crate::{
+    lang::ast::{BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
+    native::{
+        ir::{self, MapAgg},
+        slot_builder::{Ops, op as mk},
+    },
+    output::printf::FormatString,
+};
+
+fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
+    Unsupported::new(span, what.into())
+}
+
+impl Exprs<'_> {
+    /// Lowers a probe body; `conditional` is set inside if/else, where map
+    /// updates cannot go (kernel map operations are unconditional).
+    pub fn block(&mut self, block: &Block, conditional: bool) -> Result<ir::Block, Unsupported> {
+        let mut out = Vec::new();
+        for s in &block.stmts {
+            if let Some(stmt) = self.stmt(s, conditional)? {
+                out.push(stmt);
+            }
+        }
+        Ok(out)
+    }
+
+    fn stmt(&mut self, s: &Stmt, conditional: bool) -> Result<Option<ir::Stmt>, Unsupported> {
+        let span = s.span;
+        Ok(Some(match &s.kind {
+            StmtKind::Expr(e) => return self.call_stmt(e, conditional),
+            StmtKind::Assign { target, op, value } => match &target.kind {
+                ExprKind::Var(name) => {
+                    let value = match op {
+                        None => value.clone(),
+                        Some(op) => Expr {
+                            kind: ExprKind::Binary {
+                                op: *op,
+                                lhs: Box::new(target.clone()),
+                                rhs: Box::new(value.clone()),
+                            },
+                            span,
+                        },
+                    };
+                    let (e, ty) = self.user(&value)?;
+                    let next = self.vars.len();
+                    let slot = match self.vars.get(name) {
+                        Some((slot, _)) => *slot,
+                        None => next,
+                    };
+                    self.vars.insert(name.clone(), (slot, ty));
+                    ir::Stmt::Assign { var: slot, value: e }
+                }
+                ExprKind::Map { name, keys } => {
+                    self.map_write(name, keys, *op, value, conditional, span)?;
+                    return Ok(None);
+                }
+                _ => return Err(unsupported(span, "assignment to this target")),
+            },
+            StmtKind::If { cond, then, otherwise } => {
+                let (cond, _) = self.user(cond)?;
+                let then = self.block(then, true)?;
+                let otherwise = match otherwise {
+                    None => Vec::new(),
+                    Some(Else::Block(b)) => self.block(b, true)?,
+                    Some(Else::If(stmt)) => self.stmt(stmt, true)?.into_iter().collect(),
+                };
+                ir::Stmt::If { cond, then, otherwise }
+            }
+            StmtKind::Unroll { .. } => return Err(unsupported(span, "`unroll` is not native yet")),
+            StmtKind::While { .. } => return Err(unsupported(span, "`while` is not native yet")),
+            StmtKind::Break | StmtKind::Continue => {
+                return Err(unsupported(span, "loops are not native yet"));
+            }
+            StmtKind::Return => return Err(unsupported(span, "`return` is not native yet")),
+        }))
+    }
+
+    /// A call (or `@x++`) in statement position.
+    fn call_stmt(&mut self, e: &Expr, conditional: bool) -> Result<Option<ir::Stmt>, Unsupported> {
+        let span = e.span;
+        let (name, args) = match &e.kind {
+            ExprKind::Call { name, args } => (name.as_str(), args.as_slice()),
+            ExprKind::Step { increment, target, .. } => {
+                let one = Expr { kind: ExprKind::Int(1), span };
+                let op = if *increment { BinaryOp::Add } else { BinaryOp::Sub };
+                let assign = Stmt {
+                    kind: StmtKind::Assign { target: (**target).clone(), op: Some(op), value: one },
+                    span,
+                };
+                return self.stmt(&assign, conditional);
+            }
+            _ => return Err(unsupported(span, "an expression statement with no effect")),
+        };
+        Ok(Some(match name {
+            "printf" => {
+                let Some(Expr { kind: ExprKind::Str(fmt), .. }) = args.first() else {
+                    return Err(unsupported(span, "printf needs a literal format"));
+                };
+                let format = FormatString::parse(fmt);
+                let mut lowered = Vec::new();
+                let mut strings = Vec::new();
+                for a in &args[1..] {
+                    let (e, ty) = self.user(a)?;
+                    strings.push(matches!(ty, Ty::Str | Ty::Stack));
+                    lowered.push(e);
+                }
+                format.check(&strings).map_err(|e| unsupported(span, e.to_string()))?;
+                if format.conversions().any(|c| c == crate::output::printf::Conversion::Buffer) {
+                    return Err(unsupported(span, "printf %r (buffers) is not native yet"));
+                }
+                ir::Stmt::Printf { format, args: lowered }
+            }
+            "print" => match args {
+                [Expr { kind: ExprKind::Map { name, keys }, .. }, rest @ ..] if keys.is_empty() => {
+                    let int = |i: usize| match rest.get(i) {
+                        None => Ok(0),
+                        Some(Expr { kind: ExprKind::Int(v), .. }) => Ok(*v),
+                        Some(o) => Err(unsupported(o.span, "print() with computed arguments")),
+                    };
+                    let (top, div) = (int(0)?, int(1)?.max(1));
+                    ir::Stmt::PrintMap { map: self.map_ref(name, span)?, top, div }
+                }
+                [value] => ir::Stmt::Print(self.user(value)?.0),
+                _ => return Err(unsupported(span, "this form of print() is not native yet")),
+            },
+            "time" => {
+                let fmt = match args.first() {
+                    None => "%H:%M:%S\n".to_string(),
+                    Some(Expr { kind: ExprKind::Str(s), .. }) => s.clone(),
+                    Some(o) => return Err(unsupported(o.span, "time() with a computed format")),
+                };
+                ir::Stmt::Time(fmt)
+            }
+            "exit" if args.is_empty() => ir::Stmt::Exit,
+            "clear" | "zero" => {
+                let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
+                    return Err(unsupported(span, format!("{name}() of this argument")));
+                };
+                if !keys.is_empty() {
+                    return Err(unsupported(span, format!("{name}() of a map element")));
+                }
+                let id = self.map_ref(m, span)?;
+                if name == "clear" { ir::Stmt::Clear(id) } else { ir::Stmt::Zero(id) }
+            }
+            "delete" => {
+                let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
+                    return Err(unsupported(span, "delete() of this argument"));
+                };
+                self.kernel_map_op(m, keys, map_op::DELETE, Vec::new(), None, conditional, span)?;
+                return Ok(None);
+            }
+            other => {
+                return Err(unsupported(
+                    span,
+                    describe(&Expr {
+                        kind: ExprKind::Call { name: other.into(), args: vec![] },
+                        span,
+                    }),
+                ));
+            }
+        }))
+    }
+
+    /// The id of a map used whole (print, clear, zero).
+    fn map_ref(&mut self, name: &str, span: Span) -> Result<u16, Unsupported> {
+        Ok(self.maps.touch(&map_name(name), None, span))
+    }
+
+    /// `@m[keys] = value` or `@m[keys] op= value`.
+    fn map_write(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        op: Option<BinaryOp>,
+        value: &Expr,
+        conditional: bool,
+        span: Span,
+    ) -> Result<(), Unsupported> {
+        if let (None, ExprKind::Call { name: f, args }) = (op, &value.kind) {
+            let agg = match (f.as_str(), args.len()) {
+                ("count", 0) => Some((map_op::COUNT, None)),
+                ("sum", 1) => Some((map_op::SUM, Some(MapAgg::Sum { signed: false }))),
+                ("avg", 1) => Some((map_op::SUM, Some(MapAgg::Avg))),
+                ("stats", 1) => Some((map_op::SUM, Some(MapAgg::Stats))),
+                ("min", 1) => Some((map_op::MIN, Some(MapAgg::Min))),
+                ("max", 1) => Some((map_op::MAX, Some(MapAgg::Max))),
+                ("hist", 1) => Some((map_op::HIST, Some(MapAgg::Hist))),
+                ("lhist", 4) => Some((map_op::LHIST, None)),
+                _ => None,
+            };
+            if let Some((kind, agg)) = agg {
+                let operand = match args.first() {
+                    None => None,
+                    Some(a) => Some(self.kernel_operand(a)?),
+                };
+                let agg = match (f.as_str(), agg, &operand) {
+                    ("count", ..) => MapAgg::Count,
+                    ("sum", _, Some((_, Ty::Int { signed }))) => MapAgg::Sum { signed: *signed },
+                    ("lhist", ..) => {
+                        let int = |e: &Expr| match e.kind {
+                            ExprKind::Int(v) => Ok(v as i64),
+                            _ => Err(unsupported(e.span, "lhist() bounds must be constants")),
+                        };
+                        let (min, max, step) = (int(&args[1])?, int(&args[2])?, int(&args[3])?);
+                        if step <= 0 || max <= min {
+                            return Err(unsupported(span, "lhist() with these bounds"));
+                        }
+                        MapAgg::Lhist { min, max, step: step as u64 }
+                    }
+                    (_, Some(agg), _) => agg,
+                    _ => return Err(unsupported(span, format!("{f}() here"))),
+                };
+                let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
+                return self.kernel_map_op(name, keys, kind, ops, Some(agg), conditional, span);
+            }
+            if matches!(
+                f.as_str(),
+                "count" | "sum" | "avg" | "stats" | "min" | "max" | "hist" | "lhist"
+            ) {
+                return Err(unsupported(span, format!("{f}() with these arguments")));
+            }
+        }
+        // Keyed state: `@m[k] = v`, `@m[k] += v`, `@m[k]++`.
+        let (kind, operand) = match op {
+            None => (map_op::ASSIGN, self.kernel_operand(value)?),
+            Some(BinaryOp::Add) => (map_op::ADD, self.kernel_operand(value)?),
+            Some(BinaryOp::Sub) => {
+                let (mut ops, ty) = self.kernel_operand(value)?;
+                ops.push(mk(op::NEG, 0, 0));
+                (map_op::ADD, (ops, ty))
+            }
+            Some(other) => {
+                return Err(unsupported(
+                    span,
+                    format!("`{}=` on a map is not native yet", other.symbol()),
+                ));
+            }
+        };
+        let (ops, ty) = operand;
+        let Ty::Int { signed } = ty else {
+            return Err(unsupported(span, "maps of strings are not native yet"));
+        };
+        self.kernel_map_op(name, keys, kind, ops, Some(MapAgg::Value { signed }), conditional, span)
+    }
+
+    /// A map operand the kernel computes.
+    fn kernel_operand(&mut self, e: &Expr) -> Result<(Ops, Ty), Unsupported> {
+        match self.kernel(e)? {
+            Some((ops, ty @ Ty::Int { .. })) => Ok((ops, ty)),
+            _ => Err(unsupported(e.span, format!("map value: {}", describe(e)))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_map_op(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        kind: u16,
+        ops: Ops,
+        agg: Option<MapAgg>,
+        conditional: bool,
+        span: Span,
+    ) -> Result<(), Unsupported> {
+        if conditional {
+            return Err(unsupported(span, "map updates inside if/else are not native yet"));
+        }
+        if self.cx.is_none() {
+            return Err(unsupported(span, "map updates in BEGIN or END are not native yet"));
+        }
+        let (parts, kinds) = self.key(keys, span)?;
+        let full = map_name(name);
+        let id = match agg {
+            Some(agg) => self.maps.write(&full, agg, kinds, span)?,
+            None => self.maps.touch(&full, Some(kinds), span),
+        };
+        let lhist = self.maps.agg_of(&full);
+        let cx = self.cx.as_deref_mut().expect("checked above");
+        let full_err = super::site::slot_full(span);
+        let key = cx.builder.key(id, &parts).map_err(&full_err)?;
+        let m = cx.builder.map_op(kind, key, ops).map_err(&full_err)?;
+        if let Some(MapAgg::Lhist { min, max, step }) = lhist {
+            (m.min, m.max, m.step) = (min, max, step);
+        }
+        Ok(())
+    }
+}
