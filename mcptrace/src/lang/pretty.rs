@@ -1,0 +1,208 @@
+//! Program text from a syntax tree. Parsing the output gives back the same
+//! tree: parentheses appear exactly where precedence needs them.
+
+use std::fmt::Write;
+
+use super::{
+    ast::{AttachPoint, Block, Else, Expr, ExprKind, Program, Stmt, StmtKind, TypeName},
+    probe::is_part_char,
+};
+
+pub fn program(p: &Program) -> String {
+    let mut out = String::new();
+    for item in &p.preamble {
+        out.push_str(&item.text);
+        out.push('\n');
+    }
+    for (i, probe) in p.probes.iter().enumerate() {
+        if i > 0 || !p.preamble.is_empty() {
+            out.push('\n');
+        }
+        let points: Vec<String> = probe.attach_points.iter().map(attach_point).collect();
+        out.push_str(&points.join(",\n"));
+        if let Some(pred) = &probe.predicate {
+            let _ = write!(out, " /{}/", expr_in(pred, true));
+        }
+        out.push(' ');
+        block(&mut out, &probe.body, 0);
+        out.push('\n');
+    }
+    out
+}
+
+pub fn attach_point(ap: &AttachPoint) -> String {
+    let mut out = ap.kind_text.clone();
+    for part in &ap.parts {
+        out.push(':');
+        if !part.is_empty() && part.chars().all(is_part_char) {
+            out.push_str(part);
+        } else {
+            out.push_str(&quote(part));
+        }
+    }
+    out
+}
+
+fn block(out: &mut String, b: &Block, depth: usize) {
+    if b.stmts.is_empty() {
+        out.push_str("{ }");
+        return;
+    }
+    out.push_str("{\n");
+    for s in &b.stmts {
+        out.push_str(&"  ".repeat(depth + 1));
+        stmt(out, s, depth + 1);
+        if !matches!(s.kind, StmtKind::If { .. } | StmtKind::While { .. } | StmtKind::Unroll { .. })
+        {
+            out.push(';');
+        }
+        out.push('\n');
+    }
+    out.push_str(&"  ".repeat(depth));
+    out.push('}');
+}
+
+fn stmt(out: &mut String, s: &Stmt, depth: usize) {
+    match &s.kind {
+        StmtKind::Expr(e) => out.push_str(&expr(e)),
+        StmtKind::Assign { target, op, value } => {
+            let op = op.map_or("", |op| op.symbol());
+            let _ = write!(out, "{} {op}= {}", expr(target), expr(value));
+        }
+        StmtKind::If { cond, then, otherwise } => {
+            let _ = write!(out, "if ({}) ", expr(cond));
+            block(out, then, depth);
+            match otherwise {
+                None => {}
+                Some(Else::Block(b)) => {
+                    out.push_str(" else ");
+                    block(out, b, depth);
+                }
+                Some(Else::If(nested)) => {
+                    out.push_str(" else ");
+                    stmt(out, nested, depth);
+                }
+            }
+        }
+        StmtKind::While { cond, body } => {
+            let _ = write!(out, "while ({}) ", expr(cond));
+            block(out, body, depth);
+        }
+        StmtKind::Unroll { count, body } => {
+            let _ = write!(out, "unroll ({}) ", expr(count));
+            block(out, body, depth);
+        }
+        StmtKind::Break => out.push_str("break"),
+        StmtKind::Continue => out.push_str("continue"),
+        StmtKind::Return => out.push_str("return"),
+    }
+}
+
+/// A string literal that reads back as `s`.
+pub fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn type_name(t: &TypeName) -> String {
+    if t.pointers == 0 {
+        t.name.clone()
+    } else {
+        format!("{} {}", t.name, "*".repeat(t.pointers as usize))
+    }
+}
+
+pub fn expr(e: &Expr) -> String {
+    expr_in(e, false)
+}
+
+/// Binding strength of an expression's outermost operator, C-style.
+fn strength(e: &Expr) -> u8 {
+    match &e.kind {
+        ExprKind::Ternary { .. } => 0,
+        ExprKind::Binary { op, .. } => op.precedence(),
+        ExprKind::Unary { .. } | ExprKind::Cast { .. } => 20,
+        ExprKind::Step { prefix: true, .. } => 20,
+        _ => 30,
+    }
+}
+
+/// `e` printed inside an operator context that needs at least `min` strength.
+fn operand(e: &Expr, min: u8, no_div: bool) -> String {
+    if strength(e) < min { format!("({})", expr(e)) } else { expr_in(e, no_div) }
+}
+
+/// `no_div`: the text sits directly in a predicate, where a bare `/` would end it.
+fn expr_in(e: &Expr, no_div: bool) -> String {
+    match &e.kind {
+        ExprKind::Int(n) => n.to_string(),
+        ExprKind::Str(s) => quote(s),
+        ExprKind::Ident(name) => name.clone(),
+        ExprKind::Positional(n) => format!("${n}"),
+        ExprKind::PositionalCount => "$#".into(),
+        ExprKind::Var(name) => format!("${name}"),
+        ExprKind::Map { name, keys } if keys.is_empty() => format!("@{name}"),
+        ExprKind::Map { name, keys } => format!("@{name}[{}]", list(keys)),
+        ExprKind::Call { name, args } => format!("{name}({})", list(args)),
+        ExprKind::SizeofType(t) => format!("sizeof({})", type_name(t)),
+        ExprKind::Tuple(items) => format!("({})", list(items)),
+        ExprKind::Unary { op, expr: inner } => {
+            // Unary operands are parenthesized when they start with an
+            // operator themselves, so `- -x` never prints as `--x`.
+            let text =
+                if strength(inner) > 20 { expr(inner) } else { format!("({})", expr(inner)) };
+            format!("{}{text}", op.symbol())
+        }
+        ExprKind::Cast { ty, expr: inner } => {
+            let text =
+                if strength(inner) > 20 { expr(inner) } else { format!("({})", expr(inner)) };
+            format!("({}){text}", type_name(ty))
+        }
+        ExprKind::Step { increment, prefix, target } => {
+            let op = if *increment { "++" } else { "--" };
+            let text =
+                if strength(target) >= 30 { expr(target) } else { format!("({})", expr(target)) };
+            if *prefix { format!("{op}{text}") } else { format!("{text}{op}") }
+        }
+        ExprKind::Field { expr: inner, field, arrow } => {
+            format!("{}{}{field}", operand(inner, 30, no_div), if *arrow { "->" } else { "." })
+        }
+        ExprKind::Index { expr: inner, index } => {
+            format!("{}[{}]", operand(inner, 30, no_div), expr(index))
+        }
+        ExprKind::Binary { op, lhs, rhs } => {
+            let p = op.precedence();
+            let text = format!(
+                "{} {} {}",
+                operand(lhs, p, no_div),
+                op.symbol(),
+                operand(rhs, p + 1, no_div)
+            );
+            if no_div && *op == super::ast::BinaryOp::Div { format!("({text})") } else { text }
+        }
+        ExprKind::Ternary { cond, then, otherwise } => format!(
+            "{} ? {} : {}",
+            operand(cond, 1, no_div),
+            expr_in(then, no_div),
+            expr_in(otherwise, no_div)
+        ),
+    }
+}
+
+fn list(items: &[Expr]) -> String {
+    items.iter().map(expr).collect::<Vec<_>>().join(", ")
+}

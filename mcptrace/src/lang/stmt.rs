@@ -1,0 +1,130 @@
+//! Statements and blocks: assignments, if/else, loops, jumps, expression statements.
+
+use nom::Parser;
+
+use super::{
+    ast::{BinaryOp, Block, Else, Expr, ExprKind, Stmt, StmtKind},
+    expr::expr,
+    lexical::{
+        Input, PResult, Reason, SyntaxError, expect, keyword, peek_char, punct, require, skip,
+        span, sym,
+    },
+};
+
+/// `{ statements }`, where statements are separated by `;`. Statements that
+/// end in a block (if, while, unroll) need no `;`.
+pub fn block(input: Input) -> PResult<Block> {
+    let (start, _) = skip(input)?;
+    let (mut rest, _) = sym('{').parse(start)?;
+    let mut stmts = Vec::new();
+    loop {
+        if let Ok((after, _)) = sym('}').parse(rest) {
+            return Ok((after, Block { stmts, span: span(&start, &after) }));
+        }
+        let (after, stmt) = require("a statement or `}`", statement).parse(rest)?;
+        let ends_in_block = matches!(
+            stmt.kind,
+            StmtKind::If { .. } | StmtKind::While { .. } | StmtKind::Unroll { .. }
+        );
+        stmts.push(stmt);
+        rest = match sym(';').parse(after) {
+            Ok((after, _)) => after,
+            Err(_) if ends_in_block || peek_char('}').parse(after).is_ok() => after,
+            Err(_) => {
+                let (at, _) = skip(after)?;
+                return Err(nom::Err::Failure(SyntaxError::at(
+                    &at,
+                    Reason::Expected("`;` or `}`"),
+                )));
+            }
+        };
+    }
+}
+
+fn statement<'a>(input: Input<'a>) -> PResult<'a, Stmt> {
+    let (start, _) = skip(input)?;
+    let done = |rest: Input<'a>, kind| -> PResult<'a, Stmt> {
+        Ok((rest, Stmt { kind, span: span(&start, &rest) }))
+    };
+    if let Ok((rest, _)) = keyword("if").parse(start) {
+        return if_statement(start, rest);
+    }
+    if let Ok((rest, _)) = keyword("while").parse(start) {
+        let (rest, cond) = condition(rest)?;
+        let (rest, body) = require("`{`", block).parse(rest)?;
+        return done(rest, StmtKind::While { cond, body });
+    }
+    if let Ok((rest, _)) = keyword("unroll").parse(start) {
+        let (rest, count) = condition(rest)?;
+        let (rest, body) = require("`{`", block).parse(rest)?;
+        return done(rest, StmtKind::Unroll { count, body });
+    }
+    for (word, kind) in
+        [("break", StmtKind::Break), ("continue", StmtKind::Continue), ("return", StmtKind::Return)]
+    {
+        if let Ok((rest, _)) = keyword(word).parse(start) {
+            return done(rest, kind);
+        }
+    }
+    let (rest, target) = expect("a statement", expr).parse(start)?;
+    let Ok((rest, op)) = assign_op(rest) else { return done(rest, StmtKind::Expr(target)) };
+    if !matches!(target.kind, ExprKind::Map { .. } | ExprKind::Var(_)) {
+        return Err(nom::Err::Failure(SyntaxError::at(
+            &start,
+            Reason::Invalid("only maps and $variables can be assigned to".into()),
+        )));
+    }
+    let (rest, value) = require("an expression", expr).parse(rest)?;
+    done(rest, StmtKind::Assign { target, op, value })
+}
+
+/// `( expr )` after `if`, `while` or `unroll`.
+fn condition(input: Input) -> PResult<Expr> {
+    let (rest, _) = require("`(`", sym('(')).parse(input)?;
+    let (rest, cond) = require("an expression", expr).parse(rest)?;
+    let (rest, _) = require("`)`", sym(')')).parse(rest)?;
+    Ok((rest, cond))
+}
+
+fn if_statement<'a>(start: Input<'a>, rest: Input<'a>) -> PResult<'a, Stmt> {
+    let (rest, cond) = condition(rest)?;
+    let (rest, then) = require("`{`", block).parse(rest)?;
+    let (rest, otherwise) = match keyword("else").parse(rest) {
+        Err(_) => (rest, None),
+        Ok((after, _)) => {
+            let (else_start, _) = skip(after)?;
+            if let Ok((after, _)) = keyword("if").parse(else_start) {
+                let (after, nested) = if_statement(else_start, after)?;
+                (after, Some(Else::If(Box::new(nested))))
+            } else {
+                let (after, b) = require("`{` or `if`", block).parse(else_start)?;
+                (after, Some(Else::Block(b)))
+            }
+        }
+    };
+    let kind = StmtKind::If { cond, then, otherwise };
+    Ok((rest, Stmt { kind, span: span(&start, &rest) }))
+}
+
+/// `=` or a compound assignment operator; `None` for plain `=`.
+fn assign_op(input: Input) -> PResult<Option<BinaryOp>> {
+    use BinaryOp::*;
+    const OPS: [(&str, BinaryOp); 10] = [
+        ("<<=", Shl),
+        (">>=", Shr),
+        ("+=", Add),
+        ("-=", Sub),
+        ("*=", Mul),
+        ("/=", Div),
+        ("%=", Mod),
+        ("&=", BitAnd),
+        ("|=", BitOr),
+        ("^=", BitXor),
+    ];
+    for (text, op) in OPS {
+        if let Ok((rest, _)) = punct(text, "").parse(input) {
+            return Ok((rest, Some(op)));
+        }
+    }
+    punct("=", "=").parse(input).map(|(rest, _)| (rest, None))
+}

@@ -1,0 +1,299 @@
+//! Grammar tests: every construct, precedence, error paths, round trips.
+
+use super::{
+    ast::{BinaryOp, Else, Expr, ExprKind, ProbeKind, StmtKind, UnaryOp},
+    parse, pretty,
+};
+
+/// Parses, prints, parses again, and checks both trees are equal; returns the tree.
+fn round_trip(src: &str) -> super::ast::Program {
+    let program = parse(src).unwrap_or_else(|e| panic!("{src}: {}", e.render(src, "stdin")));
+    let printed = pretty::program(&program);
+    let again =
+        parse(&printed).unwrap_or_else(|e| panic!("{printed}: {}", e.render(&printed, "p")));
+    assert_eq!(program, again, "round trip changed the tree:\n{printed}");
+    program
+}
+
+/// The expression of `BEGIN { @x = <expr> }`.
+fn expr_of(text: &str) -> Expr {
+    let src = format!("BEGIN {{ @x = {text}; }}");
+    let program = round_trip(&src);
+    match &program.probes[0].body.stmts[0].kind {
+        StmtKind::Assign { value, .. } => value.clone(),
+        other => panic!("not an assignment: {other:?}"),
+    }
+}
+
+/// A compact rendering of the tree shape: binary operators fully parenthesized.
+fn shape(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Binary { op, lhs, rhs } => {
+            format!("({} {} {})", shape(lhs), op.symbol(), shape(rhs))
+        }
+        ExprKind::Unary { op, expr } => format!("{}{}", op.symbol(), shape(expr)),
+        ExprKind::Ternary { cond, then, otherwise } => {
+            format!("({} ? {} : {})", shape(cond), shape(then), shape(otherwise))
+        }
+        _ => pretty::expr(e),
+    }
+}
+
+fn error_of(src: &str) -> (String, u32, u32) {
+    let err = parse(src).expect_err(src);
+    (err.kind.to_string(), err.span.line, err.span.col)
+}
+
+#[test]
+fn precedence_follows_c() {
+    let cases = [
+        ("1 + 2 * 3", "(1 + (2 * 3))"),
+        ("1 * 2 + 3", "((1 * 2) + 3)"),
+        ("1 - 2 - 3", "((1 - 2) - 3)"),
+        ("8 / 2 / 2", "((8 / 2) / 2)"),
+        ("1 << 2 + 3", "(1 << (2 + 3))"),
+        ("1 < 2 == 3 > 4", "((1 < 2) == (3 > 4))"),
+        ("1 & 2 ^ 3 | 4", "(((1 & 2) ^ 3) | 4)"),
+        ("1 | 2 && 3 | 4", "((1 | 2) && (3 | 4))"),
+        ("1 || 2 && 3", "(1 || (2 && 3))"),
+        ("1 == 2 & 3", "((1 == 2) & 3)"),
+        ("1 ? 2 : 3 ? 4 : 5", "(1 ? 2 : (3 ? 4 : 5))"),
+        ("1 || 2 ? 3 : 4", "((1 || 2) ? 3 : 4)"),
+        ("-1 + 2", "(-1 + 2)"),
+        ("!1 && ~2", "(!1 && ~2)"),
+        ("(1 + 2) * 3", "((1 + 2) * 3)"),
+        ("1 % 2 * 3", "((1 % 2) * 3)"),
+        ("1 >> 2 <= 3", "((1 >> 2) <= 3)"),
+        ("1 != 2 || 3 >= 4", "((1 != 2) || (3 >= 4))"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(shape(&expr_of(text)), expected, "{text}");
+    }
+}
+
+#[test]
+fn primaries_and_postfix() {
+    assert_eq!(expr_of("42").kind, ExprKind::Int(42));
+    assert_eq!(expr_of("\"a\\n\"").kind, ExprKind::Str("a\n".into()));
+    assert_eq!(expr_of("pid").kind, ExprKind::Ident("pid".into()));
+    assert_eq!(expr_of("$1").kind, ExprKind::Positional(1));
+    assert_eq!(expr_of("$#").kind, ExprKind::PositionalCount);
+    assert_eq!(expr_of("$v").kind, ExprKind::Var("v".into()));
+    assert!(
+        matches!(expr_of("@").kind, ExprKind::Map { ref name, ref keys } if name.is_empty() && keys.is_empty())
+    );
+    assert!(
+        matches!(expr_of("@m[1, comm]").kind, ExprKind::Map { ref keys, .. } if keys.len() == 2)
+    );
+    assert!(matches!(expr_of("count()").kind, ExprKind::Call { ref args, .. } if args.is_empty()));
+    assert!(
+        matches!(expr_of("lhist(1, 0, 10, 1)").kind, ExprKind::Call { ref args, .. } if args.len() == 4)
+    );
+    assert!(matches!(expr_of("(1, \"a\", pid)").kind, ExprKind::Tuple(ref t) if t.len() == 3));
+    assert!(matches!(expr_of("args->filename").kind, ExprKind::Field { arrow: true, .. }));
+    assert!(matches!(expr_of("args.filename").kind, ExprKind::Field { arrow: false, .. }));
+    assert!(matches!(expr_of("$t.1").kind, ExprKind::Field { ref field, .. } if field == "1"));
+    assert!(
+        matches!(expr_of("curtask->mm->owner").kind, ExprKind::Field { ref expr, .. } if matches!(expr.kind, ExprKind::Field { .. }))
+    );
+    assert!(matches!(expr_of("$a[2]").kind, ExprKind::Index { .. }));
+    assert!(matches!(expr_of("*arg0").kind, ExprKind::Unary { op: UnaryOp::Deref, .. }));
+    assert!(matches!(expr_of("&$x").kind, ExprKind::Unary { op: UnaryOp::AddrOf, .. }));
+    assert!(matches!(expr_of("$x++").kind, ExprKind::Step { increment: true, prefix: false, .. }));
+    assert!(matches!(expr_of("--$x").kind, ExprKind::Step { increment: false, prefix: true, .. }));
+    assert!(matches!(expr_of("sizeof(struct task_struct)").kind, ExprKind::SizeofType(_)));
+    assert!(
+        matches!(expr_of("sizeof($x)").kind, ExprKind::Call { ref name, .. } if name == "sizeof")
+    );
+}
+
+#[test]
+fn casts_and_parentheses() {
+    let ExprKind::Cast { ty, .. } = expr_of("(struct task_struct **)curtask").kind else {
+        panic!("not a cast")
+    };
+    assert_eq!((ty.name.as_str(), ty.pointers), ("struct task_struct", 2));
+    assert!(matches!(expr_of("(uint8)arg0").kind, ExprKind::Cast { .. }));
+    assert!(matches!(expr_of("(unsigned int)arg0").kind, ExprKind::Cast { .. }));
+    assert!(matches!(expr_of("(sk_buff *)arg0").kind, ExprKind::Cast { .. }));
+    // A parenthesized name is an expression, not a cast.
+    assert!(matches!(expr_of("(pid) + 1").kind, ExprKind::Binary { op: BinaryOp::Add, .. }));
+    assert!(matches!(expr_of("(pid)").kind, ExprKind::Ident(_)));
+}
+
+#[test]
+fn statements() {
+    let p = round_trip(
+        "BEGIN { $a = 1; @b[1] += 2; @c <<= 3; @d--; ++$a; print(@b); \
+         if ($a) { exit() } else if ($a > 2) { $a = 3 } else { $a = 4 } \
+         unroll (2) { $a++ } while ($a < 10) { if ($a == 5) { break } continue; } return }",
+    );
+    let kinds: Vec<_> = p.probes[0].body.stmts.iter().map(|s| &s.kind).collect();
+    assert!(matches!(kinds[0], StmtKind::Assign { op: None, .. }));
+    assert!(matches!(kinds[1], StmtKind::Assign { op: Some(BinaryOp::Add), .. }));
+    assert!(matches!(kinds[2], StmtKind::Assign { op: Some(BinaryOp::Shl), .. }));
+    assert!(matches!(kinds[3], StmtKind::Expr(_)));
+    let StmtKind::If { otherwise: Some(Else::If(nested)), .. } = kinds[6] else {
+        panic!("else if")
+    };
+    assert!(matches!(nested.kind, StmtKind::If { otherwise: Some(Else::Block(_)), .. }));
+    assert!(matches!(kinds[7], StmtKind::Unroll { .. }));
+    assert!(matches!(kinds[8], StmtKind::While { .. }));
+    assert!(matches!(kinds[9], StmtKind::Return));
+    for op in ["-=", "*=", "/=", "%=", "&=", "|=", "^=", ">>="] {
+        round_trip(&format!("BEGIN {{ $x {op} 2 }}"));
+    }
+}
+
+#[test]
+fn probes_and_attach_points() {
+    let p = round_trip(
+        "#include <linux/sched.h>\n\
+         struct foo { int a; };\n\
+         BEGIN { } END { }\n\
+         t:syscalls:sys_enter_*,tracepoint:syscalls:sys_exit_read /pid == $1/ { @[probe] = count() }\n\
+         uprobe:/bin/bash:readline, uretprobe:\"/usr/lib/with space\":f+4 { }\n\
+         profile:hz:99 { } interval:s:1 { } i:ms:100 { } software:cpu-clock:1000 { }\n\
+         kprobe:vfs_read { } kretprobe:vfs_read { } fentry:vfs_read { } usdt:/bin/x:p:n { }\n\
+         rawtracepoint:sched_switch { } watchpoint:0x1000:8:rw { } hardware:cache-misses:1000000 { }",
+    );
+    assert_eq!(p.preamble.len(), 2);
+    let kinds: Vec<ProbeKind> =
+        p.probes.iter().flat_map(|pr| pr.attach_points.iter().map(|a| a.kind)).collect();
+    use ProbeKind::*;
+    assert_eq!(
+        kinds,
+        [
+            Begin,
+            End,
+            Tracepoint,
+            Tracepoint,
+            Uprobe,
+            Uretprobe,
+            Profile,
+            Interval,
+            Interval,
+            Software,
+            Kprobe,
+            Kretprobe,
+            Kfunc,
+            Usdt,
+            RawTracepoint,
+            Watchpoint,
+            Hardware
+        ]
+    );
+    let ap = &p.probes[2].attach_points[0];
+    assert_eq!(ap.parts, ["syscalls", "sys_enter_*"]);
+    assert_eq!(ap.text(), "t:syscalls:sys_enter_*");
+    assert_eq!(p.probes[3].attach_points[1].parts[0], "/usr/lib/with space");
+    assert!(p.probes[2].predicate.is_some());
+}
+
+#[test]
+fn predicates_end_at_a_bare_slash() {
+    let p = round_trip("BEGIN /(8 / 2) == 4/ { }");
+    assert!(matches!(
+        p.probes[0].predicate.as_ref().unwrap().kind,
+        ExprKind::Binary { op: BinaryOp::Eq, .. }
+    ));
+    // A printed division inside a predicate gets its parentheses back.
+    let printed = pretty::program(&p);
+    assert!(printed.contains("/(8 / 2) == 4/"), "{printed}");
+}
+
+#[test]
+fn comments_and_layout() {
+    round_trip("// leading\nBEGIN /* inline */ {\n  // inside\n  printf(\"x\"); /* after */\n}\n");
+    round_trip("BEGIN{printf(\"%d\\n\",1);exit();}");
+}
+
+#[test]
+fn spans_point_at_the_source() {
+    let src = "BEGIN {\n  @x = pid;\n}";
+    let p = parse(src).unwrap();
+    let stmt = &p.probes[0].body.stmts[0];
+    assert_eq!((stmt.span.line, stmt.span.col), (2, 3));
+    let StmtKind::Assign { value, .. } = &stmt.kind else { panic!() };
+    assert_eq!((value.span.line, value.span.col, value.span.len), (2, 8, 3));
+    assert_eq!(&src[value.span.offset as usize..][..3], "pid");
+    let ap = &p.probes[0].attach_points[0];
+    assert_eq!((ap.span.offset, ap.span.len), (0, 5));
+}
+
+#[test]
+fn string_escapes_round_trip() {
+    let e = expr_of(r#""tab\there \"q\" back\\ nl\n bell\x07 oct\101""#);
+    assert_eq!(e.kind, ExprKind::Str("tab\there \"q\" back\\ nl\n bell\x07 octA".into()));
+}
+
+#[test]
+fn syntax_errors_name_the_token_and_what_was_expected() {
+    let cases: [(&str, &str, u32, u32); 20] = [
+        ("BEGIN { @x = ; }", "syntax error, unexpected `;`, expecting an expression", 1, 14),
+        ("BEGIN { 1 + }", "syntax error, unexpected `}`, expecting an expression", 1, 13),
+        ("BEGIN { a b }", "syntax error, unexpected `b`, expecting `;` or `}`", 1, 11),
+        ("BEGIN", "syntax error, unexpected end of input, expecting `{`", 1, 6),
+        ("", "syntax error, unexpected end of input, expecting a probe", 1, 1),
+        ("BEGIN { @x[1 }", "syntax error, unexpected `}`, expecting `,` or `]`", 1, 14),
+        ("kprobe { }", "syntax error, unexpected `{`, expecting `:` and a probe name", 1, 8),
+        ("foo:bar { }", "unknown probe type `foo`", 1, 1),
+        ("BEGIN { x = 1 }", "only maps and $variables can be assigned to", 1, 9),
+        ("BEGIN { printf(\"x) }", "unterminated string", 1, 16),
+        ("BEGIN { \"\\q\" }", "invalid escape character `\\q`", 1, 10),
+        (
+            "BEGIN {\n\n  @ = 0x; }",
+            "invalid integer `0x`: cannot parse integer from empty string",
+            3,
+            7,
+        ),
+        ("BEGIN { if 1 { } }", "syntax error, unexpected `1`, expecting `(`", 1, 12),
+        ("BEGIN { if (1) }", "syntax error, unexpected `}`, expecting `{`", 1, 16),
+        ("BEGIN { f(1 2) }", "syntax error, unexpected `2`, expecting `,` or `)`", 1, 13),
+        ("BEGIN { (1, 2 }", "syntax error, unexpected `}`, expecting `,` or `)`", 1, 15),
+        ("BEGIN { 1 ? 2 }", "syntax error, unexpected `}`, expecting `:`", 1, 15),
+        ("BEGIN /pid { }", "syntax error, unexpected `{`, expecting `/`", 1, 12),
+        ("BEGIN { } /* open", "unterminated comment", 1, 11),
+        ("struct x { int a; }\nBEGIN { }", "unterminated C definition", 1, 1),
+    ];
+    for (src, message, line, col) in cases {
+        assert_eq!(error_of(src), (message.to_string(), line, col), "{src}");
+    }
+}
+
+#[test]
+fn more_error_paths() {
+    for src in [
+        "BEGIN { $ = 1 }",
+        "BEGIN { $99999999999 }",
+        "BEGIN { a-> }",
+        "BEGIN { a. }",
+        "BEGIN { $a[ }",
+        "BEGIN { (uint8) }",
+        "BEGIN { sizeof 1 }",
+        "BEGIN { while (1) 2 }",
+        "BEGIN { } else { }",
+        "BEGIN { if (1) { } else 3 }",
+        "tracepoint:a: { }",
+        "BEGIN, { }",
+        "BEGIN { @x = \"\\xff\" }",
+        "BEGIN { !}",
+        "BEGIN { ++ }",
+        "BEGIN { if }",
+    ] {
+        assert!(parse(src).is_err(), "{src} parsed");
+    }
+}
+
+#[test]
+fn rendering_matches_bpftrace_layout() {
+    let src = "BEGIN {\n  @x = ;\n}";
+    let err = parse(src).unwrap_err();
+    assert_eq!(
+        err.render(src, "stdin"),
+        "stdin:2:8-9: ERROR: syntax error, unexpected `;`, expecting an expression\n  @x = ;\n       ^"
+    );
+    let src = "BEGIN { nope:x }";
+    let err = parse(src).unwrap_err();
+    assert!(err.render(src, "prog.bt").starts_with("prog.bt:1:"));
+}
