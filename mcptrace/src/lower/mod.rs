@@ -259,3 +259,6 @@ fn site_of(point: &Resolved, cpus: &[u32], span: Span) -> Result<(Site, AttachPo
 fn online_cpus() -> Vec<u32> {
     aya::util::online_cpus().unwrap_or_else(|_| vec![0])
 }
+
+#[cfg(test)]
+mod tests;

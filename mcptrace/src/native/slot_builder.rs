@@ -223,9 +223,13 @@ impl SlotBuilder {
         Ok(KeyRef(i as u16))
     }
 
-    /// Reads keyed state under `key` into a new value (0 when absent).
+    /// Reads keyed state under `key` into a value (0 when absent); one read
+    /// per key serves every use.
     pub fn lookup(&mut self, key: KeyRef) -> Result<ValueRef, SlotFull> {
         let n = self.config.nlookups as usize;
+        if let Some(l) = self.config.lookups[..n].iter().find(|l| l.key == key.0) {
+            return Ok(ValueRef(l.dest));
+        }
         if n >= MAX_LOOKUPS {
             return Err(full("keyed-state reads", MAX_LOOKUPS));
         }

@@ -1,0 +1,149 @@
+//! Lowering on parsed programs with hand-resolved attach points: which
+//! constructs run natively, what lands in the kernel, and what falls back.
+
+use mcptrace_common::slot::{map_op, op};
+
+use super::{lower, resolved::Resolved};
+use crate::{
+    host::tracefs::parse_format,
+    lang::parse,
+    native::{
+        AttachPoint,
+        ir::{KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
+    },
+};
+
+const OPENAT: &str = "ID: 1
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
+";
+const EXIT: &str = "ID: 2
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;
+";
+
+fn tp(name: &str, format: &str) -> Resolved {
+    Resolved::Tracepoint {
+        category: "syscalls".into(),
+        name: name.into(),
+        format: parse_format(format).unwrap(),
+    }
+}
+
+fn lowered(src: &str, resolved: Vec<Vec<Resolved>>) -> NativeProgram {
+    lower(&parse(src).unwrap(), &resolved).unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn reason(src: &str, resolved: Vec<Vec<Resolved>>) -> String {
+    match lower(&parse(src).unwrap(), &resolved) {
+        Ok(_) => panic!("{src} lowered natively"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_filtered_printf_pushes_the_predicate_and_captures_the_args() {
+    let p = lowered(
+        r#"tracepoint:syscalls:sys_enter_openat /comm == "bash" && args->dfd < 0/ { printf("%s %s\n", comm, str(args->filename)); }"#,
+        vec![vec![tp("sys_enter_openat", OPENAT)]],
+    );
+    assert_eq!(p.attach_count, 1);
+    let k = &p.probes[0];
+    assert!(matches!(&k.point, AttachPoint::Tracepoint { name, .. } if name == "sys_enter_openat"));
+    assert!(k.predicate.is_none(), "pushed into the kernel");
+    let ops: Vec<u16> = k.config.ops[..k.config.npred as usize].iter().map(|o| o.code).collect();
+    // comm == "bash" && dfd (signed int) < 0 (signed literal): signed compare.
+    assert_eq!(ops, [op::STR_EQ, op::VALUE, op::IMM, op::LT, op::LAND]);
+    assert_eq!(k.config.action, 1, "events go to user space for printf");
+    let dfd = k.config.captures.iter().find(|c| c.offset == 16).unwrap();
+    assert_eq!((dfd.size, dfd.flags), (4, 1), "int width and sign from the C type");
+    assert!(matches!(k.body[..], [Stmt::Printf { .. }]));
+}
+
+#[test]
+fn aggregations_stay_in_the_kernel_and_send_no_events() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); @s = sum(args->dfd); @h = hist(args->flags); }",
+        vec![vec![tp("sys_enter_openat", OPENAT)]],
+    );
+    let k = &p.probes[0];
+    assert_eq!(k.config.action, 0, "nothing for user space per event");
+    let kinds: Vec<u16> =
+        k.config.map_ops[..k.config.nmap_ops as usize].iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [map_op::COUNT, map_op::SUM, map_op::HIST]);
+    let by_name = |n: &str| p.maps.iter().find(|m| m.name == n).unwrap();
+    assert_eq!(by_name("@").key, [KeyKind::Str { words: 2 }]);
+    assert_eq!(by_name("@s").agg, MapAgg::Sum { signed: true });
+    assert_eq!(by_name("@h").agg, MapAgg::Hist);
+}
+
+#[test]
+fn syscall_wildcards_share_one_raw_tracepoint() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_exit_openat, tracepoint:syscalls:sys_exit_read /args->ret < 0/ { @[probe] = count(); }",
+        vec![vec![tp("sys_exit_openat", EXIT), tp("sys_exit_read", EXIT)]],
+    );
+    assert_eq!(p.attach_count, 2, "bpftrace's count: both tracepoints");
+    assert_eq!(p.probes.len(), 1);
+    let k = &p.probes[0];
+    assert_eq!(k.point, AttachPoint::RawTracepoint { name: "sys_exit".into() });
+    assert!(matches!(k.name, ProbeName::Syscall { .. }));
+    let set = k.config.nr_set;
+    let has = |nr: i64| set[nr as usize / 64] & (1 << (nr % 64)) != 0;
+    assert!(has(libc::SYS_openat) && has(libc::SYS_read) && !has(libc::SYS_write));
+    assert!(matches!(&p.maps[0].key[..], [KeyKind::SyscallProbe { .. }]));
+}
+
+#[test]
+fn latency_pairs_read_keyed_state_before_the_predicate() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @start[tid] = nsecs; }
+         tracepoint:syscalls:sys_exit_openat /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }",
+        vec![vec![tp("sys_enter_openat", OPENAT)], vec![tp("sys_exit_openat", EXIT)]],
+    );
+    let exit = &p.probes[1].config;
+    assert_eq!(exit.nlookups, 1, "one read, shared by predicate and value");
+    let kinds: Vec<u16> = exit.map_ops[..exit.nmap_ops as usize].iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [map_op::HIST, map_op::DELETE]);
+    let start = p.maps.iter().find(|m| m.name == "@start").unwrap();
+    assert_eq!(start.agg, MapAgg::Value { signed: false });
+}
+
+#[test]
+fn begin_and_end_run_in_user_space() {
+    let p = lowered(
+        r#"BEGIN { printf("hi\n"); } END { time("%H\n"); exit(); }"#,
+        vec![vec![Resolved::Begin], vec![Resolved::End]],
+    );
+    assert_eq!((p.begin.len(), p.end.len(), p.probes.len(), p.attach_count), (1, 1, 0, 2));
+}
+
+#[test]
+fn fallback_reasons_name_the_construct_and_its_position() {
+    let tps = || vec![vec![tp("sys_enter_openat", OPENAT)]];
+    assert_eq!(
+        reason("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", tps()),
+        "a computed map key (at 1:42)"
+    );
+    assert_eq!(
+        reason("tracepoint:syscalls:sys_enter_openat { if (pid > 1) { @c = count(); } }", tps()),
+        "map updates inside if/else are not native yet (at 1:55)"
+    );
+    assert!(
+        reason("tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", $1); }", tps())
+            .starts_with("positional parameters are not native yet")
+    );
+    assert!(
+        reason("tracepoint:syscalls:sys_enter_openat { @x = args->nope; }", tps())
+            .contains("no field `nope`")
+    );
+    let kprobe =
+        Resolved::Other { kind: crate::lang::ast::ProbeKind::Kprobe, text: "kprobe:f".into() };
+    assert!(
+        reason("kprobe:f { }", vec![vec![kprobe]]).starts_with("kprobe probes are not native yet")
+    );
+}
