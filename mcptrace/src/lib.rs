@@ -1,6 +1,7 @@
 //! mcptrace: run bpftrace programs natively with prebuilt eBPF programs, or
 //! through the bpftrace binary, behind an MCP server.
 
+pub mod check;
 pub mod host;
 pub mod lang;
 pub mod native;
