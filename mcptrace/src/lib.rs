@@ -5,3 +5,4 @@ pub mod check;
 pub mod host;
 pub mod lang;
 pub mod native;
+pub mod plan;
