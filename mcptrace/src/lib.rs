@@ -1,8 +1,14 @@
 //! mcptrace: run bpftrace programs natively with prebuilt eBPF programs, or
 //! through the bpftrace binary, behind an MCP server.
+//!
+//! The pipeline, one module per pass: `lang` (parse) → `check` (against the
+//! running kernel) → `plan` (native or bpftrace, and why) → `lower` (native
+//! IR) → `native` (load, attach, run) → `output` (bpftrace's formats).
 
+pub mod check;
 pub mod host;
 pub mod lang;
 pub mod lower;
 pub mod native;
 pub mod output;
+pub mod plan;

@@ -389,3 +389,81 @@ impl BinaryOp {
         )
     }
 }
+
+impl Block {
+    /// Every statement, nested blocks included, in source order.
+    pub fn each_stmt<'a>(&'a self, f: &mut dyn FnMut(&'a Stmt)) {
+        for stmt in &self.stmts {
+            f(stmt);
+            match &stmt.kind {
+                StmtKind::If { then, otherwise, .. } => {
+                    then.each_stmt(f);
+                    let mut nested = otherwise.as_ref();
+                    while let Some(branch) = nested {
+                        match branch {
+                            Else::Block(b) => {
+                                b.each_stmt(f);
+                                nested = None;
+                            }
+                            Else::If(stmt) => {
+                                f(stmt);
+                                let StmtKind::If { then, otherwise, .. } = &stmt.kind else {
+                                    break;
+                                };
+                                then.each_stmt(f);
+                                nested = otherwise.as_ref();
+                            }
+                        }
+                    }
+                }
+                StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => body.each_stmt(f),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Stmt {
+    /// The expressions written directly in this statement (not in nested blocks).
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match &self.kind {
+            StmtKind::Expr(e) => vec![e],
+            StmtKind::Assign { target, value, .. } => vec![target, value],
+            StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
+            StmtKind::Unroll { count, .. } => vec![count],
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => vec![],
+        }
+    }
+}
+
+impl Expr {
+    /// This expression and every sub-expression, parents first.
+    pub fn each<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        f(self);
+        for child in self.children() {
+            child.each(f);
+        }
+    }
+
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Var(_)
+            | ExprKind::SizeofType(_) => vec![],
+            ExprKind::Map { keys: items, .. }
+            | ExprKind::Call { args: items, .. }
+            | ExprKind::Tuple(items) => items.iter().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Field { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::Step { target: expr, .. } => vec![expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            ExprKind::Index { expr, index } => vec![expr, index],
+            ExprKind::Ternary { cond, then, otherwise } => vec![cond, then, otherwise],
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Probe bodies and predicates: builtins valid for the probe kinds, calls
+//! against the catalog, map functions in map assignments, printf formats,
+//! variables and maps defined before use, tracepoint fields.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
+
+use super::{
+    error::{CheckError, CheckErrorKind},
+    host::Host,
+    printf,
+};
+use crate::{
+    host::tracefs::Format,
+    lang::{
+        ast::{Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
+        catalog::{self, Entry},
+    },
+};
+
+/// Map functions whose value only exists inside a map: `@m = count()`.
+const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
+
+pub struct BodyChecker<'a> {
+    pub host: &'a dyn Host,
+    /// The kinds of the probe's attach points.
+    pub kinds: Vec<ProbeKind>,
+    /// The probe's tracepoints, as `(category, name)`.
+    pub tracepoints: Vec<(String, String)>,
+    /// Maps assigned anywhere in the program.
+    pub assigned_maps: &'a HashSet<String>,
+    pub formats: &'a mut BTreeMap<String, Arc<Format>>,
+    pub errors: &'a mut Vec<CheckError>,
+    /// `$variables` assigned so far in this probe.
+    pub vars: HashSet<String>,
+}
+
+impl BodyChecker<'_> {
+    fn error(&mut self, kind: CheckErrorKind, span: Span) {
+        self.errors.push(CheckError { kind, span });
+    }
+
+    pub fn block(&mut self, block: &Block) {
+        for stmt in &block.stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) {
+        match &stmt.kind {
+            StmtKind::Expr(e) => self.expr(e),
+            StmtKind::Assign { target, op, value } => {
+                match (&value.kind, &target.kind, op) {
+                    (ExprKind::Call { name, args }, ExprKind::Map { .. }, None)
+                        if AGGREGATIONS.contains(&name.as_str()) =>
+                    {
+                        self.call(name, args, value.span, true);
+                    }
+                    _ => self.expr(value),
+                }
+                match &target.kind {
+                    ExprKind::Var(name) if op.is_none() => {
+                        self.vars.insert(name.clone());
+                    }
+                    _ => self.expr(target),
+                }
+            }
+            StmtKind::If { cond, then, otherwise } => {
+                self.expr(cond);
+                self.block(then);
+                match otherwise {
+                    Some(Else::Block(b)) => self.block(b),
+                    Some(Else::If(nested)) => self.stmt(nested),
+                    None => {}
+                }
+            }
+            StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
+                self.expr(e);
+                self.block(body);
+            }
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+
+    pub fn expr(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Ident(name) => match catalog::variable(name) {
+                Some(entry) => self.valid_here(name, entry, e.span),
+                None => self.error(CheckErrorKind::UnknownIdentifier(name.clone()), e.span),
+            },
+            ExprKind::Var(name) if !self.vars.contains(name) => {
+                self.error(CheckErrorKind::UndefinedVariable(name.clone()), e.span)
+            }
+            ExprKind::Map { name, .. } if !self.assigned_maps.contains(name) => {
+                self.error(CheckErrorKind::UndefinedMap(name.clone()), e.span)
+            }
+            ExprKind::Call { name, args } => self.call(name, args, e.span, false),
+            ExprKind::Field { expr: base, field, .. } => {
+                if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
+                    self.tracepoint_field(field, e.span);
+                }
+            }
+            ExprKind::Step { target, .. }
+                if !matches!(target.kind, ExprKind::Map { .. } | ExprKind::Var(_)) =>
+            {
+                self.error(CheckErrorKind::NotAssignable, target.span)
+            }
+            _ => {}
+        }
+        // Call arguments are checked by `call`, which knows which may be maps.
+        if !matches!(e.kind, ExprKind::Call { .. }) {
+            for child in e.children() {
+                self.expr(child);
+            }
+        }
+    }
+
+    fn valid_here(&mut self, name: &str, entry: &Entry, span: Span) {
+        if let Some(kind) = self.kinds.iter().find(|k| !entry.valid_in.contains(**k)) {
+            let valid = entry.valid_in.iter().map(ProbeKind::name).collect::<Vec<_>>().join(", ");
+            let kind = kind.name();
+            self.error(CheckErrorKind::NotValidHere { name: name.into(), kind, valid }, span);
+        }
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr], span: Span, in_map_assignment: bool) {
+        for arg in args {
+            self.expr(arg);
+        }
+        let Some(entry) = catalog::function(name) else {
+            return self.error(CheckErrorKind::UnknownFunction(name.into()), span);
+        };
+        self.valid_here(name, entry, span);
+        if entry.is_unsafe {
+            self.error(CheckErrorKind::Unsafe(name.into()), span);
+        }
+        let got = args.len();
+        if got < entry.min_args as usize || entry.max_args.is_some_and(|max| got > max as usize) {
+            let expected = match entry.max_args {
+                Some(max) if max == entry.min_args => max.to_string(),
+                Some(max) => format!("{} to {max}", entry.min_args),
+                None => format!("at least {}", entry.min_args),
+            };
+            return self
+                .error(CheckErrorKind::ArgumentCount { name: name.into(), expected, got }, span);
+        }
+        if AGGREGATIONS.contains(&name) && !in_map_assignment {
+            return self.error(CheckErrorKind::NotAssignedToMap(name.into()), span);
+        }
+        let bad = |what| CheckErrorKind::BadArgument { name: name.into(), what };
+        let is_map = |e: &Expr, keyed: Option<bool>| match &e.kind {
+            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k == !keys.is_empty()),
+            _ => false,
+        };
+        match name {
+            "delete" if !is_map(&args[0], None) => {
+                self.error(bad("a map element, as in delete(@m[key])"), args[0].span)
+            }
+            "clear" | "zero" if !is_map(&args[0], Some(false)) => {
+                self.error(bad("a whole map, as in clear(@m)"), args[0].span)
+            }
+            "printf" | "system" | "debugf" => self.format_args(name, args),
+            "time" | "strftime"
+                if !args.is_empty() && !matches!(args[0].kind, ExprKind::Str(_)) =>
+            {
+                self.error(bad("a string literal format"), args[0].span)
+            }
+            _ => {}
+        }
+    }
+
+    fn format_args(&mut self, name: &str, args: &[Expr]) {
+        let ExprKind::Str(format) = &args[0].kind else {
+            let what = "a string literal format as its first argument";
+            return self
+                .error(CheckErrorKind::BadArgument { name: name.into(), what }, args[0].span);
+        };
+        match printf::conversions(format) {
+            Ok(conversions) if conversions != args.len() - 1 => {
+                let kind = CheckErrorKind::FormatArgs { conversions, args: args.len() - 1 };
+                self.error(kind, args[0].span)
+            }
+            Ok(_) => {}
+            Err(kind) => self.error(kind, args[0].span),
+        }
+    }
+
+    /// `args->field` in a tracepoint probe: the field must exist in every
+    /// tracepoint the probe attaches to.
+    fn tracepoint_field(&mut self, field: &str, span: Span) {
+        for (category, event) in self.tracepoints.clone() {
+            let key = format!("{category}:{event}");
+            let format = match self.formats.get(&key) {
+                Some(f) => f.clone(),
+                None => match self.host.tracepoint_format(&category, &event) {
+                    Ok(f) => {
+                        self.formats.insert(key.clone(), f.clone());
+                        f
+                    }
+                    Err(e) => {
+                        let kind = CheckErrorKind::Host { target: key, reason: e.to_string() };
+                        return self.error(kind, span);
+                    }
+                },
+            };
+            if format.field(field).is_none() {
+                let available = format.args().map(|f| f.name.clone()).collect();
+                let kind = CheckErrorKind::UnknownField {
+                    tracepoint: key,
+                    field: field.into(),
+                    available,
+                };
+                return self.error(kind, span);
+            }
+        }
+    }
+}

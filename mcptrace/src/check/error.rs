@@ -1,0 +1,68 @@
+//! Semantic errors, each with the span it is about.
+
+use crate::lang::{ast::Span, error::render};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckErrorKind {
+    #[error("{kind} probes cannot attach on this host: {reason}{}", suggestion_text(.suggestion))]
+    Unsupported { kind: &'static str, reason: String, suggestion: Option<String> },
+    #[error("{0}")]
+    BadAttachPoint(String),
+    #[error("no {kind} matches `{pattern}`")]
+    NoMatch { kind: &'static str, pattern: String },
+    #[error("cannot read what `{target}` needs: {reason}")]
+    Host { target: String, reason: String },
+    #[error("tracepoint {tracepoint} has no field `{field}`; its fields: {}", .available.join(", "))]
+    UnknownField { tracepoint: String, field: String, available: Vec<String> },
+    #[error("unknown identifier `{0}`")]
+    UnknownIdentifier(String),
+    #[error("unknown function `{0}`")]
+    UnknownFunction(String),
+    #[error("`{name}` is not valid in {kind} probes (valid in: {valid})")]
+    NotValidHere { name: String, kind: &'static str, valid: String },
+    #[error("{name}() takes {expected} argument(s), got {got}")]
+    ArgumentCount { name: String, expected: String, got: usize },
+    #[error("{0}() is an unsafe function; mcptrace does not run programs in unsafe mode")]
+    Unsafe(String),
+    #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
+    NotAssignedToMap(String),
+    #[error("{name}() expects {what}")]
+    BadArgument { name: String, what: &'static str },
+    #[error("printf format has {conversions} conversion(s) but {args} argument(s) follow")]
+    FormatArgs { conversions: usize, args: usize },
+    #[error("invalid format conversion `{0}`")]
+    BadConversion(String),
+    #[error("only maps and $variables can be incremented or decremented")]
+    NotAssignable,
+    #[error("undefined variable ${0}")]
+    UndefinedVariable(String),
+    #[error("undefined map @{0}: it is read but never assigned")]
+    UndefinedMap(String),
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    s.as_ref().map_or(String::new(), |s| format!("; use `{s}` instead"))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{span}: {kind}")]
+pub struct CheckError {
+    pub kind: CheckErrorKind,
+    pub span: Span,
+}
+
+/// Every error a check found, in source order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct CheckErrors(pub Vec<CheckError>);
+
+impl CheckErrors {
+    /// bpftrace-style messages, one per error, for a program read from `origin`.
+    pub fn render(&self, source: &str, origin: &str) -> String {
+        self.0
+            .iter()
+            .map(|e| render(source, origin, e.span, &e.kind.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,0 +1,123 @@
+//! Semantic checks of a parsed program against the running kernel: probes
+//! exist and attach here (wildcards expanded), tracepoint fields exist,
+//! builtins and calls fit their probes, formats match their arguments.
+
+mod attach;
+mod body;
+pub mod error;
+pub mod host;
+mod printf;
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
+
+pub use attach::glob;
+pub use error::{CheckError, CheckErrorKind, CheckErrors};
+pub use host::{Host, HostError, SystemHost};
+
+use crate::{
+    host::tracefs::Format,
+    lang::ast::{ExprKind, ProbeKind, Program, StmtKind},
+};
+
+/// A program that passed the checks, with what checking learned about it.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub program: Program,
+    /// One entry per probe of `program`, in order.
+    pub probes: Vec<CheckedProbe>,
+    /// The formats of the tracepoints whose fields the program reads, by
+    /// `category:name`.
+    pub formats: BTreeMap<String, Arc<Format>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckedProbe {
+    /// For each attach point, the concrete probes it expands to.
+    pub attach_points: Vec<Vec<String>>,
+}
+
+impl Checked {
+    /// How many probes attach: bpftrace's "Attaching N probes" number.
+    pub fn attach_count(&self) -> usize {
+        self.probes.iter().flat_map(|p| &p.attach_points).map(Vec::len).sum()
+    }
+}
+
+/// Checks `program` against `host`, reporting every error found.
+pub fn check(program: Program, host: &dyn Host) -> Result<Checked, CheckErrors> {
+    let mut errors = Vec::new();
+    let mut formats = BTreeMap::new();
+    let assigned_maps = assigned_maps(&program);
+    let mut probes = Vec::with_capacity(program.probes.len());
+    for probe in &program.probes {
+        let mut expanded = Vec::with_capacity(probe.attach_points.len());
+        for ap in &probe.attach_points {
+            match attach::expand(host, ap) {
+                Ok(targets) => expanded.push(targets),
+                Err(e) => {
+                    errors.push(e);
+                    expanded.push(Vec::new());
+                }
+            }
+        }
+        let tracepoints = expanded
+            .iter()
+            .flatten()
+            .filter_map(|name| name.strip_prefix("tracepoint:"))
+            .filter_map(|tp| tp.split_once(':'))
+            .map(|(c, n)| (c.to_string(), n.to_string()))
+            .collect();
+        let mut kinds: Vec<ProbeKind> = probe.attach_points.iter().map(|a| a.kind).collect();
+        kinds.dedup();
+        let mut checker = body::BodyChecker {
+            host,
+            kinds,
+            tracepoints,
+            assigned_maps: &assigned_maps,
+            formats: &mut formats,
+            errors: &mut errors,
+            vars: HashSet::new(),
+        };
+        if let Some(pred) = &probe.predicate {
+            checker.expr(pred);
+        }
+        checker.block(&probe.body);
+        probes.push(CheckedProbe { attach_points: expanded });
+    }
+    if errors.is_empty() {
+        Ok(Checked { program, probes, formats })
+    } else {
+        errors.sort_by_key(|e| e.span.offset);
+        Err(CheckErrors(errors))
+    }
+}
+
+/// Names of the maps the program writes: assignment targets and `++`/`--` targets.
+fn assigned_maps(program: &Program) -> HashSet<String> {
+    let mut maps = HashSet::new();
+    for probe in &program.probes {
+        probe.body.each_stmt(&mut |stmt| {
+            if let StmtKind::Assign { target, .. } = &stmt.kind
+                && let ExprKind::Map { name, .. } = &target.kind
+            {
+                maps.insert(name.clone());
+            }
+            for e in stmt.exprs() {
+                e.each(&mut |e| {
+                    if let ExprKind::Step { target, .. } = &e.kind
+                        && let ExprKind::Map { name, .. } = &target.kind
+                    {
+                        maps.insert(name.clone());
+                    }
+                });
+            }
+        });
+    }
+    maps
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Checker rules against a fake host, so they hold whatever machine runs them.
+
+use std::{path::PathBuf, sync::Arc};
+
+use super::{CheckErrorKind, Checked, Host, HostError, check};
+use crate::{
+    host::{
+        features::Support,
+        tracefs::{Format, TracefsError, parse_format},
+    },
+    lang::{ast::ProbeKind, parse},
+};
+
+struct FakeHost;
+
+const OPENAT_FORMAT: &str = "name: sys_enter_openat\nID: 1\nformat:\n\
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+    \tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\
+    \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\
+    \tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\
+    \tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;\n";
+
+impl Host for FakeHost {
+    fn support(&self, kind: ProbeKind) -> Support {
+        match kind {
+            ProbeKind::Kprobe | ProbeKind::Kretprobe => Support::No("no kprobes here".into()),
+            _ => Support::Yes,
+        }
+    }
+    fn tracepoints(&self) -> Result<Arc<[String]>, HostError> {
+        let mut tps: Vec<String> = [
+            "sched:sched_switch",
+            "syscalls:sys_enter_openat",
+            "syscalls:sys_enter_read",
+            "syscalls:sys_exit_openat",
+            "syscalls:sys_exit_read",
+        ]
+        .map(String::from)
+        .into();
+        tps.sort();
+        Ok(tps.into())
+    }
+    fn tracepoint_format(&self, category: &str, name: &str) -> Result<Arc<Format>, HostError> {
+        if (category, name) == ("syscalls", "sys_enter_openat") {
+            return Ok(Arc::new(parse_format(OPENAT_FORMAT).expect("valid format")));
+        }
+        let format = "ID: 2\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+            \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n";
+        match name {
+            "sys_exit_openat" | "sys_exit_read" => Ok(Arc::new(parse_format(format).unwrap())),
+            _ => Err(TracefsError::UnknownTracepoint {
+                category: category.into(),
+                name: name.into(),
+            }
+            .into()),
+        }
+    }
+    fn kernel_functions(&self) -> Result<Arc<[String]>, HostError> {
+        Ok(vec!["do_sys_openat2".to_string(), "vfs_read".to_string()].into())
+    }
+    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError> {
+        match binary {
+            "bash" | "/bin/bash" => Ok((
+                PathBuf::from("/bin/bash"),
+                vec!["readline".to_string(), "readline_internal".to_string()].into(),
+            )),
+            other => Err(crate::host::elf::ElfError::NotFound(other.into()).into()),
+        }
+    }
+}
+
+fn ok(src: &str) -> Checked {
+    let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
+    check(program, &FakeHost).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")))
+}
+
+fn errors(src: &str) -> Vec<CheckErrorKind> {
+    let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
+    match check(program, &FakeHost) {
+        Ok(_) => panic!("{src}: accepted"),
+        Err(e) => e.0.into_iter().map(|e| e.kind).collect(),
+    }
+}
+
+#[test]
+fn wildcards_expand_and_count() {
+    let checked =
+        ok("BEGIN { } tracepoint:syscalls:sys_enter_* { } uprobe:bash:readline* { } END { }");
+    assert_eq!(checked.attach_count(), 6);
+    assert_eq!(
+        checked.probes[1].attach_points[0],
+        ["tracepoint:syscalls:sys_enter_openat", "tracepoint:syscalls:sys_enter_read"]
+    );
+    assert_eq!(checked.probes[2].attach_points[0][0], "uprobe:/bin/bash:readline");
+    assert_eq!(ok("rawtracepoint:sched_switch { }").attach_count(), 1);
+    assert_eq!(ok("profile:hz:99 { } interval:s:1 { } software:faults:10 { }").attach_count(), 3);
+}
+
+#[test]
+fn missing_probes_are_reported() {
+    assert_eq!(
+        errors("tracepoint:syscalls:nope { }"),
+        [CheckErrorKind::NoMatch { kind: "tracepoint", pattern: "syscalls:nope".into() }]
+    );
+    assert!(matches!(errors("uprobe:bash:nope { }")[0], CheckErrorKind::NoMatch { .. }));
+    assert!(matches!(errors("uprobe:nobinary:f { }")[0], CheckErrorKind::Host { .. }));
+    assert!(matches!(errors("tracepoint:onlyone { }")[0], CheckErrorKind::BadAttachPoint(_)));
+    assert!(matches!(errors("interval:parsec:1 { }")[0], CheckErrorKind::BadAttachPoint(_)));
+    assert!(matches!(errors("interval:s:0 { }")[0], CheckErrorKind::BadAttachPoint(_)));
+    assert!(matches!(errors("software:nope:1 { }")[0], CheckErrorKind::BadAttachPoint(_)));
+}
+
+#[test]
+fn unsupported_kinds_suggest_an_equivalent() {
+    let [CheckErrorKind::Unsupported { kind, suggestion, .. }] =
+        &errors("kprobe:do_sys_openat2 { }")[..]
+    else {
+        panic!("not one Unsupported error")
+    };
+    assert_eq!(*kind, "kprobe");
+    assert_eq!(suggestion.as_deref(), Some("tracepoint:syscalls:sys_enter_openat"));
+    let [CheckErrorKind::Unsupported { suggestion, .. }] = &errors("kretprobe:vfs_read { }")[..]
+    else {
+        panic!()
+    };
+    assert_eq!(suggestion.as_deref(), Some("tracepoint:syscalls:sys_exit_read"));
+}
+
+#[test]
+fn tracepoint_fields_exist() {
+    let checked = ok(
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)); @[args.flags] = count() }",
+    );
+    assert!(checked.formats.contains_key("syscalls:sys_enter_openat"));
+    let [CheckErrorKind::UnknownField { field, available, .. }] =
+        &errors("tracepoint:syscalls:sys_enter_openat { @ = args->nope }")[..]
+    else {
+        panic!()
+    };
+    assert_eq!(field, "nope");
+    assert_eq!(available, &["__syscall_nr", "dfd", "filename", "flags"]);
+    // With a wildcard, every matched tracepoint must have the field.
+    ok("tracepoint:syscalls:sys_exit_* { @ = hist(args->ret) }");
+    assert!(matches!(
+        errors("tracepoint:syscalls:sys_e*_openat { @ = args->flags }")[0],
+        CheckErrorKind::UnknownField { .. }
+    ));
+}
+
+#[test]
+fn builtins_fit_the_probe_kind() {
+    ok("uretprobe:bash:readline { @ = retval } uprobe:bash:readline { @a = arg0 }");
+    let [CheckErrorKind::NotValidHere { name, kind, .. }] =
+        &errors("uprobe:bash:readline { @ = retval }")[..]
+    else {
+        panic!()
+    };
+    assert_eq!((name.as_str(), *kind), ("retval", "uprobe"));
+    assert!(matches!(
+        errors("tracepoint:sched:sched_switch { @ = arg0 }")[0],
+        CheckErrorKind::NotValidHere { .. }
+    ));
+    assert!(matches!(errors("BEGIN { @ = func }")[0], CheckErrorKind::NotValidHere { .. }));
+    assert_eq!(
+        errors("BEGIN { @ = nonsense }"),
+        [CheckErrorKind::UnknownIdentifier("nonsense".into())]
+    );
+}
+
+#[test]
+fn calls_match_the_catalog() {
+    assert_eq!(errors("BEGIN { frob() }"), [CheckErrorKind::UnknownFunction("frob".into())]);
+    assert!(matches!(
+        &errors("BEGIN { @ = lhist(1, 2) }")[0],
+        CheckErrorKind::ArgumentCount { got: 2, expected, .. } if expected == "4"
+    ));
+    assert!(matches!(&errors("BEGIN { exit(1) }")[0], CheckErrorKind::ArgumentCount { .. }));
+    assert_eq!(errors("BEGIN { system(\"ls\") }"), [CheckErrorKind::Unsafe("system".into())]);
+    assert_eq!(errors("BEGIN { count() }"), [CheckErrorKind::NotAssignedToMap("count".into())]);
+    assert_eq!(errors("BEGIN { $x = hist(1) }"), [CheckErrorKind::NotAssignedToMap("hist".into())]);
+    assert!(matches!(
+        &errors("BEGIN { @x = 1; delete(1) }")[0],
+        CheckErrorKind::BadArgument { .. }
+    ));
+    assert!(matches!(
+        &errors("BEGIN { @x[1] = 1; clear(@x[1]) }")[0],
+        CheckErrorKind::BadArgument { .. }
+    ));
+    assert!(matches!(&errors("BEGIN { time(1) }")[0], CheckErrorKind::BadArgument { .. }));
+    ok(
+        "BEGIN { @x[1] = count(); @s = stats(2); delete(@x[1]); clear(@x); zero(@s); print(@x); time(\"%H\") }",
+    );
+}
+
+#[test]
+fn printf_arguments_match_the_format() {
+    ok("BEGIN { printf(\"%d %s %%\\n\", pid, comm) }");
+    assert_eq!(
+        errors("BEGIN { printf(\"%d %d\\n\", pid) }"),
+        [CheckErrorKind::FormatArgs { conversions: 2, args: 1 }]
+    );
+    assert_eq!(errors("BEGIN { printf(\"%q\", 1) }"), [CheckErrorKind::BadConversion("%q".into())]);
+    assert!(matches!(&errors("BEGIN { printf(comm) }")[0], CheckErrorKind::BadArgument { .. }));
+}
+
+#[test]
+fn variables_and_maps_are_defined_before_use() {
+    ok("BEGIN { $a = 1; $a += 2; $a++; @m = $a } END { @n = @m; @c++; print(@c) }");
+    assert_eq!(errors("BEGIN { @ = $x }"), [CheckErrorKind::UndefinedVariable("x".into())]);
+    assert_eq!(errors("BEGIN { $x += 1 }"), [CheckErrorKind::UndefinedVariable("x".into())]);
+    assert_eq!(errors("BEGIN { print(@nope) }"), [CheckErrorKind::UndefinedMap("nope".into())]);
+    assert_eq!(errors("BEGIN { 1++ }"), [CheckErrorKind::NotAssignable]);
+}
+
+#[test]
+fn every_error_is_reported_in_source_order() {
+    let errs = errors("BEGIN { @ = $x; frob(); printf(\"%d\") } tracepoint:x:y { }");
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    assert!(matches!(errs[0], CheckErrorKind::UndefinedVariable(_)));
+    assert!(matches!(errs[3], CheckErrorKind::NoMatch { .. }));
+}
+
+#[test]
+fn errors_render_with_their_span() {
+    let src = "BEGIN {\n  @ = retval;\n}";
+    let err = check(parse(src).unwrap(), &FakeHost).unwrap_err();
+    let text = err.render(src, "stdin");
+    assert!(
+        text.starts_with("stdin:2:7-13: ERROR: `retval` is not valid in BEGIN probes"),
+        "{text}"
+    );
+    assert!(text.ends_with("  @ = retval;\n      ^~~~~~"), "{text}");
+}
