@@ -2,6 +2,8 @@
 //! through the bpftrace binary, behind an MCP server.
 
 pub mod check;
+pub mod cli;
+pub mod frontend;
 pub mod host;
 pub mod lang;
 pub mod native;
