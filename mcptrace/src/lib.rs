@@ -6,6 +6,8 @@
 //! IR) → `native` (load, attach, run) → `output` (bpftrace's formats).
 
 pub mod check;
+pub mod cli;
+pub mod frontend;
 pub mod host;
 pub mod lang;
 pub mod lower;

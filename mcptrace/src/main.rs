@@ -1,4 +1,7 @@
-fn main() {
-    eprintln!("mcptrace: no command yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    mcptrace::cli::run(mcptrace::cli::Cli::parse())
 }

@@ -108,7 +108,9 @@ fn resolve_target(name: &str) -> Result<PathBuf, HostError> {
                 .filter(|path| {
                     path.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(&format!("{stem}.so")))
+                        // Versioned names (`libc.so.6`) are the shared objects;
+                        // a bare `libc.so` is often a linker script.
+                        .is_some_and(|n| n.starts_with(&format!("{stem}.so.")))
                 })
                 .min()
                 .ok_or_else(|| ElfError::NotFound(name.to_string()).into())

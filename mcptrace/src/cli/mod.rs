@@ -1,0 +1,30 @@
+//! The command line: a thin dispatcher over one module per subcommand.
+
+mod plan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcptrace",
+    version,
+    about = "Trace Linux with bpftrace programs, natively or through bpftrace"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, check and plan a program; print which backend would run it and why.
+    Plan(plan::PlanArgs),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Plan(args) => plan::run(args),
+    }
+}

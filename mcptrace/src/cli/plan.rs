@@ -1,0 +1,93 @@
+//! `mcptrace plan [--json] (-e PROGRAM | FILE)`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use serde::Serialize;
+
+use crate::{
+    check::{Checked, SystemHost},
+    frontend,
+    plan::Plan,
+};
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["program", "file"]))]
+pub struct PlanArgs {
+    /// Print the decision as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The program text.
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    program: Option<String>,
+    /// A file holding the program.
+    file: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    /// The fallback as one sentence, as the text output shows it.
+    reason: Option<String>,
+    /// The concrete probes, after wildcard expansion.
+    attach_points: Vec<&'a str>,
+}
+
+pub fn run(args: PlanArgs) -> ExitCode {
+    let (source, origin) = match (args.program, args.file) {
+        (Some(program), _) => (program, "stdin".to_string()),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(e) => {
+                eprintln!("mcptrace: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => unreachable!("clap requires a program or a file"),
+    };
+    let (checked, plan) = match frontend::prepare(&source, SystemHost::shared()) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("{}", e.render(&source, &origin));
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = Report {
+        plan: &plan,
+        reason: plan.fallback.as_ref().map(ToString::to_string),
+        attach_points: attach_points(&checked),
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("mcptrace: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", text(&report));
+    }
+    ExitCode::SUCCESS
+}
+
+fn attach_points(checked: &Checked) -> Vec<&str> {
+    checked.probes.iter().flat_map(|p| &p.attach_points).flatten().map(String::as_str).collect()
+}
+
+fn text(report: &Report) -> String {
+    let backend = match report.plan.backend {
+        crate::plan::Backend::Native => "native",
+        crate::plan::Backend::Bpftrace => "bpftrace",
+    };
+    let mut out = format!("backend: {backend}\n");
+    if let Some(reason) = &report.reason {
+        out.push_str(&format!("fallback: {reason}\n"));
+    }
+    let n = report.plan.attach_count;
+    out.push_str(&format!("attaching {n} probe{}:\n", if n == 1 { "" } else { "s" }));
+    for ap in &report.attach_points {
+        out.push_str(&format!("  {ap}\n"));
+    }
+    out
+}

@@ -1,0 +1,34 @@
+//! The front end as one step: parse → check → plan, for the CLI, the MCP
+//! server and the executors.
+
+use crate::{
+    check::{self, CheckErrors, Checked, Host},
+    lang::{self, ParseError},
+    plan::{self, Plan},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrontendError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Check(#[from] CheckErrors),
+}
+
+impl FrontendError {
+    /// bpftrace-style messages for a program read from `origin` (`stdin` or a file name).
+    pub fn render(&self, source: &str, origin: &str) -> String {
+        match self {
+            Self::Parse(e) => e.render(source, origin),
+            Self::Check(e) => e.render(source, origin),
+        }
+    }
+}
+
+/// Parses, checks against `host`, and plans `source`.
+pub fn prepare(source: &str, host: &dyn Host) -> Result<(Checked, Plan), FrontendError> {
+    let program = lang::parse(source)?;
+    let checked = check::check(program, host)?;
+    let plan = plan::plan(&checked);
+    Ok((checked, plan))
+}
