@@ -162,3 +162,20 @@ fn mcptrace_and_bpftrace_agree_on_the_corpus() {
     });
     assert!(failures.is_empty(), "{} disagreement(s):\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn corpus_programs_round_trip_through_the_printer() {
+    for case in corpus() {
+        let Ok(program) = lang::parse(&case.source) else { continue };
+        let printed = lang::pretty::program(&program);
+        let again = lang::parse(&printed).unwrap_or_else(|e| {
+            panic!("{}: printed text does not parse:\n{printed}\n{e}", case.path.display())
+        });
+        assert_eq!(
+            program,
+            again,
+            "{}: round trip changed the tree:\n{printed}",
+            case.path.display()
+        );
+    }
+}
