@@ -231,3 +231,10 @@ fn errors_render_with_their_span() {
     );
     assert!(text.ends_with("  @ = retval;\n      ^~~~~~"), "{text}");
 }
+
+#[test]
+fn uprobe_targets_must_be_regular_files() {
+    let host = super::SystemHost::default();
+    assert!(matches!(host.user_functions("/dev/zero"), Err(HostError::NotAFile(_))));
+    assert!(matches!(host.user_functions("/"), Err(HostError::NotAFile(_))));
+}
