@@ -151,7 +151,7 @@ impl BodyChecker<'_> {
         }
         let bad = |what| CheckErrorKind::BadArgument { name: name.into(), what };
         let is_map = |e: &Expr, keyed: Option<bool>| match &e.kind {
-            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k == !keys.is_empty()),
+            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k != keys.is_empty()),
             _ => false,
         };
         match name {

@@ -45,8 +45,11 @@ pub trait Host: Sync {
     /// Kernel function names, sorted.
     fn kernel_functions(&self) -> Result<Arc<[String]>, HostError>;
     /// The resolved path of a uprobe target and its function names, sorted.
-    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError>;
+    fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
 }
+
+/// A uprobe target's resolved path and its function names.
+pub type UserFunctions = (PathBuf, Arc<[String]>);
 
 /// The running machine. Reads are cached for the life of the process: the
 /// set of tracepoints and symbols does not change while a server runs in a
@@ -56,7 +59,7 @@ pub struct SystemHost {
     tracepoints: OnceLock<Arc<[String]>>,
     kernel_functions: OnceLock<Arc<[String]>>,
     formats: Mutex<HashMap<String, Arc<Format>>>,
-    binaries: Mutex<HashMap<String, (PathBuf, Arc<[String]>)>>,
+    binaries: Mutex<HashMap<String, UserFunctions>>,
 }
 
 impl SystemHost {
@@ -180,7 +183,7 @@ impl Host for SystemHost {
         })
     }
 
-    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError> {
+    fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
         cached(&self.binaries, binary, || {
             let path = resolve_target(binary)?;
             // Device files and pseudo files would never end or be huge.
