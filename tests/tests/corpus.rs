@@ -28,6 +28,9 @@ struct Case {
     message: Option<String>,
     /// bpftrace's expected acceptance, when a header says it differs from mcptrace's.
     bpftrace_accepts: Option<bool>,
+    /// bpftrace's expected acceptance of the program as mcptrace prints it for
+    /// bpftrace 0.17, when that differs from the original's.
+    rewritten_accepts: Option<bool>,
 }
 
 fn header(source: &str, key: &str) -> Option<String> {
@@ -51,20 +54,24 @@ fn load(path: &Path) -> Case {
         "check-error" => Outcome::CheckError,
         other => panic!("{}: unknown expectation `{other}`", path.display()),
     };
-    let bpftrace_accepts = header(&source, "bpftrace").map(|v| {
-        let (verdict, why) = v.split_once(';').unwrap_or((&v, ""));
-        assert!(
-            !why.trim().is_empty(),
-            "{}: a bpftrace disagreement needs a reason",
-            path.display()
-        );
-        match verdict {
-            "accepts" => true,
-            "rejects" => false,
-            other => panic!("{}: unknown bpftrace verdict `{other}`", path.display()),
-        }
-    });
-    Case { path: path.to_path_buf(), source, expect, message, bpftrace_accepts }
+    let verdict = |key: &str| {
+        header(&source, key).map(|v| {
+            let (verdict, why) = v.split_once(';').unwrap_or((&v, ""));
+            assert!(
+                !why.trim().is_empty(),
+                "{}: a bpftrace disagreement needs a reason",
+                path.display()
+            );
+            match verdict {
+                "accepts" => true,
+                "rejects" => false,
+                other => panic!("{}: unknown bpftrace verdict `{other}`", path.display()),
+            }
+        })
+    };
+    let bpftrace_accepts = verdict("bpftrace");
+    let rewritten_accepts = verdict("bpftrace-after-rewrite");
+    Case { path: path.to_path_buf(), source, expect, message, bpftrace_accepts, rewritten_accepts }
 }
 
 fn corpus() -> Vec<Case> {
@@ -96,11 +103,11 @@ fn mcptrace_outcome(case: &Case) -> Result<(Outcome, String), String> {
     }
 }
 
-/// Whether `bpftrace -d` accepts the file, and its stderr for messages.
-fn bpftrace_accepts(path: &Path) -> (bool, String) {
+/// Whether `bpftrace -d ARGS` accepts the program, and its stderr for messages.
+fn bpftrace_accepts(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = Command::new("bpftrace")
         .arg("-d")
-        .arg(path)
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("bpftrace is installed");
@@ -145,13 +152,27 @@ fn mcptrace_and_bpftrace_agree_on_the_corpus() {
                             Err(e) => failures.push(format!("{name}: {e}")),
                         }
                         let want = case.bpftrace_accepts.unwrap_or(case.expect == Outcome::Ok);
-                        let (accepted, stderr) = bpftrace_accepts(&case.path);
+                        let (accepted, stderr) = bpftrace_accepts(&[case.path.as_os_str()]);
                         if accepted != want {
                             failures.push(format!(
                                 "{name}: bpftrace -d {} it, expected it to {}:\n{stderr}",
                                 if accepted { "accepted" } else { "rejected" },
                                 if want { "accept" } else { "reject" },
                             ));
+                        }
+                        // The printer's output, in bpftrace 0.17's dialect, is
+                        // what the fallback backend hands to bpftrace.
+                        if let Ok(program) = lang::parse(&case.source) {
+                            let text = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
+                            let want = case.rewritten_accepts.unwrap_or(want);
+                            let (accepted, stderr) = bpftrace_accepts(&["-e".as_ref(), text.as_ref()]);
+                            if accepted != want {
+                                failures.push(format!(
+                                    "{name}: bpftrace -d {} the printed program, expected it to {}:\n{text}\n{stderr}",
+                                    if accepted { "accepted" } else { "rejected" },
+                                    if want { "accept" } else { "reject" },
+                                ));
+                            }
                         }
                     }
                     failures
