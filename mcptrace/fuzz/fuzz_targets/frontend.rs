@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let printed = lang::pretty::program(&program);
     let again = lang::parse(&printed).expect("printed program parses");
     assert_eq!(program, again, "round trip changed the tree:\n{printed}");
+    let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
+    lang::parse(&for_bpftrace).expect("the bpftrace 0.17 rendering parses");
     match check::check(program, check::SystemHost::shared()) {
         Ok(checked) => {
             let _ = plan::plan(&checked);

@@ -48,8 +48,10 @@ fn stmt(s: &mut Stmt) {
 
 fn arrow_args(e: &mut Expr) {
     match &mut e.kind {
-        ExprKind::Field { expr: base, arrow, .. } => {
-            if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
+        ExprKind::Field { expr: base, arrow, field } => {
+            // `args.0` is a tuple index, which has no `->` form.
+            let named = !field.starts_with(|c: char| c.is_ascii_digit());
+            if named && matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
                 *arrow = true;
             }
             arrow_args(base);
@@ -100,5 +102,10 @@ mod tests {
             assert!(text.contains(&format!("args->{field}")), "{field}: {text}");
         }
         assert!(text.contains(".1"), "tuple access is left alone: {text}");
+        // Found by the fuzzer: `args.0` has no `->` form.
+        let p = parse("BEGIN { print(args.0) }").unwrap();
+        let text = pretty::program(&for_bpftrace_017(&p));
+        assert!(text.contains("args.0"), "{text}");
+        assert_eq!(parse(&text).unwrap(), p);
     }
 }
