@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Map functions whose value only exists inside a map: `@m = count()`.
-const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
+pub const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
 
 pub struct BodyChecker<'a> {
     pub host: &'a dyn Host,
