@@ -36,8 +36,9 @@ pub enum CheckErrorKind {
     NotAssignable,
     #[error("@{name} is used with {got} key(s) here but {expected} elsewhere")]
     MapKeys { name: String, expected: usize, got: usize },
-    #[error("@{name} holds {existing} values; it cannot also hold {new} values")]
-    MapValue { name: String, existing: String, new: String },
+    /// `name` is the map or variable with its sigil: `@x`, `$y`.
+    #[error("{name} holds {existing} values; it cannot also hold {new} values")]
+    ValueKind { name: String, existing: String, new: String },
     #[error("@{name} holds a {function}() aggregation, which only {function}() can update")]
     AggregationUpdate { name: String, function: String },
     #[error("undefined variable ${0}")]

@@ -1,7 +1,8 @@
 //! Maps are used consistently across the program: one number of keys, and
 //! one kind of value (a given aggregation, an integer, or a string).
+//! `$variables` keep one kind of value within their probe.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map::Entry};
 
 use super::error::{CheckError, CheckErrorKind};
 use crate::lang::ast::{Expr, ExprKind, Program, StmtKind};
@@ -63,6 +64,7 @@ pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
         if let Some(pred) = &probe.predicate {
             uses(pred, &mut maps, errors);
         }
+        let mut vars: HashMap<String, MapUse> = HashMap::new();
         let mut stmts = Vec::new();
         probe.body.each_stmt(&mut |stmt| stmts.push(stmt));
         for stmt in stmts {
@@ -70,7 +72,12 @@ pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
                 uses(e, &mut maps, errors);
             }
             if let StmtKind::Assign { target, op, value } = &stmt.kind {
-                assignment(target, op.is_some(), value, &mut maps, errors);
+                let slot = match &target.kind {
+                    ExprKind::Map { name, .. } => (format!("@{name}"), maps.entry(name.clone())),
+                    ExprKind::Var(name) => (format!("${name}"), vars.entry(name.clone())),
+                    _ => continue,
+                };
+                assignment(slot, target, op.is_some(), value, errors);
             }
         }
     }
@@ -107,18 +114,18 @@ fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckE
     });
 }
 
-/// One value kind per map.
+/// One value kind per map or variable; `slot` is its name (with sigil) and entry.
 fn assignment(
+    (name, entry): (String, Entry<'_, String, MapUse>),
     target: &Expr,
     compound: bool,
     value: &Expr,
-    maps: &mut HashMap<String, MapUse>,
     errors: &mut Vec<CheckError>,
 ) {
-    let ExprKind::Map { name, .. } = &target.kind else { return };
-    let entry = maps.entry(name.clone()).or_default();
+    let entry = entry.or_default();
     if let (true, Some(Value::Aggregation(f))) = (compound, &entry.value) {
-        let kind = CheckErrorKind::AggregationUpdate { name: name.clone(), function: f.clone() };
+        let name = name.trim_start_matches('@').to_string();
+        let kind = CheckErrorKind::AggregationUpdate { name, function: f.clone() };
         errors.push(CheckError { kind, span: target.span });
         return;
     }
@@ -126,8 +133,8 @@ fn assignment(
     match &entry.value {
         None => entry.value = Some(new),
         Some(existing) if *existing != new => {
-            let kind = CheckErrorKind::MapValue {
-                name: name.clone(),
+            let kind = CheckErrorKind::ValueKind {
+                name,
                 existing: existing.describe(),
                 new: new.describe(),
             };

@@ -254,17 +254,26 @@ fn maps_keep_one_key_count_and_one_value_kind() {
     );
     assert_eq!(
         errors("BEGIN { @x = count(); @x = 1 }"),
-        [CheckErrorKind::MapValue {
-            name: "x".into(),
+        [CheckErrorKind::ValueKind {
+            name: "@x".into(),
             existing: "count()".into(),
             new: "integer".into()
         }]
     );
     assert!(matches!(
         &errors("BEGIN { @x = hist(1) } END { @x = count() }")[0],
-        CheckErrorKind::MapValue { .. }
+        CheckErrorKind::ValueKind { .. }
     ));
-    assert!(matches!(&errors("BEGIN { @x = 1; @x = \"s\" }")[0], CheckErrorKind::MapValue { .. }));
+    assert!(matches!(&errors("BEGIN { @x = 1; @x = \"s\" }")[0], CheckErrorKind::ValueKind { .. }));
+    assert_eq!(
+        errors("BEGIN { $v = 1; $v = \"s\" }"),
+        [CheckErrorKind::ValueKind {
+            name: "$v".into(),
+            existing: "integer".into(),
+            new: "string".into()
+        }]
+    );
+    ok("BEGIN { $v = 1 } END { $v = \"s\" }");
     assert_eq!(
         errors("BEGIN { @x = count(); @x++ }"),
         [CheckErrorKind::AggregationUpdate { name: "x".into(), function: "count".into() }]
