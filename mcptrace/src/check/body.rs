@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Map functions whose value only exists inside a map: `@m = count()`.
-const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
+pub const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
 
 pub struct BodyChecker<'a> {
     pub host: &'a dyn Host,
@@ -151,7 +151,7 @@ impl BodyChecker<'_> {
         }
         let bad = |what| CheckErrorKind::BadArgument { name: name.into(), what };
         let is_map = |e: &Expr, keyed: Option<bool>| match &e.kind {
-            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k == !keys.is_empty()),
+            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k != keys.is_empty()),
             _ => false,
         };
         match name {

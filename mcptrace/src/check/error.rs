@@ -34,6 +34,13 @@ pub enum CheckErrorKind {
     BadConversion(String),
     #[error("only maps and $variables can be incremented or decremented")]
     NotAssignable,
+    #[error("@{name} is used with {got} key(s) here but {expected} elsewhere")]
+    MapKeys { name: String, expected: usize, got: usize },
+    /// `name` is the map or variable with its sigil: `@x`, `$y`.
+    #[error("{name} holds {existing} values; it cannot also hold {new} values")]
+    ValueKind { name: String, existing: String, new: String },
+    #[error("@{name} holds a {function}() aggregation, which only {function}() can update")]
+    AggregationUpdate { name: String, function: String },
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]

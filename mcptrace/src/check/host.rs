@@ -27,6 +27,10 @@ pub enum HostError {
     Elf(#[from] ElfError),
     #[error("reading /proc/kallsyms: {0}")]
     Kallsyms(io::Error),
+    #[error("{0} is not a regular file")]
+    NotAFile(PathBuf),
+    #[error("{0} is larger than {MAX_BINARY_BYTES} bytes; not reading its symbols")]
+    TooLarge(PathBuf),
     #[error("reading the tracepoint list {path}: {source}")]
     Events { path: PathBuf, source: io::Error },
 }
@@ -41,8 +45,11 @@ pub trait Host: Sync {
     /// Kernel function names, sorted.
     fn kernel_functions(&self) -> Result<Arc<[String]>, HostError>;
     /// The resolved path of a uprobe target and its function names, sorted.
-    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError>;
+    fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
 }
+
+/// A uprobe target's resolved path and its function names.
+pub type UserFunctions = (PathBuf, Arc<[String]>);
 
 /// The running machine. Reads are cached for the life of the process: the
 /// set of tracepoints and symbols does not change while a server runs in a
@@ -52,7 +59,7 @@ pub struct SystemHost {
     tracepoints: OnceLock<Arc<[String]>>,
     kernel_functions: OnceLock<Arc<[String]>>,
     formats: Mutex<HashMap<String, Arc<Format>>>,
-    binaries: Mutex<HashMap<String, (PathBuf, Arc<[String]>)>>,
+    binaries: Mutex<HashMap<String, UserFunctions>>,
 }
 
 impl SystemHost {
@@ -88,6 +95,9 @@ fn once<V: Clone>(
     let v = load()?;
     Ok(cell.get_or_init(|| v).clone())
 }
+
+/// Uprobe targets are read whole to list their symbols; this bounds the read.
+const MAX_BINARY_BYTES: u64 = 1 << 30;
 
 /// Library directories searched for `uprobe:libc:...`-style short names.
 const LIBRARY_DIRS: [&str; 5] =
@@ -173,9 +183,15 @@ impl Host for SystemHost {
         })
     }
 
-    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError> {
+    fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
         cached(&self.binaries, binary, || {
             let path = resolve_target(binary)?;
+            // Device files and pseudo files would never end or be huge.
+            match std::fs::metadata(&path) {
+                Ok(meta) if !meta.is_file() => return Err(HostError::NotAFile(path)),
+                Ok(meta) if meta.len() > MAX_BINARY_BYTES => return Err(HostError::TooLarge(path)),
+                _ => {}
+            }
             let names: Vec<String> = elf::functions(&path)?.into_iter().map(|f| f.name).collect();
             Ok((path, names.into()))
         })

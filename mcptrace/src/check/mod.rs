@@ -6,6 +6,7 @@ mod attach;
 mod body;
 pub mod error;
 pub mod host;
+mod maps;
 mod printf;
 
 use std::{
@@ -87,6 +88,7 @@ pub fn check(program: Program, host: &dyn Host) -> Result<Checked, CheckErrors> 
         checker.block(&probe.body);
         probes.push(CheckedProbe { attach_points: expanded });
     }
+    maps::check(&program, &mut errors);
     if errors.is_empty() {
         Ok(Checked { program, probes, formats })
     } else {

@@ -231,3 +231,55 @@ fn errors_render_with_their_span() {
     );
     assert!(text.ends_with("  @ = retval;\n      ^~~~~~"), "{text}");
 }
+
+#[test]
+fn uprobe_targets_must_be_regular_files() {
+    let host = super::SystemHost::default();
+    assert!(matches!(host.user_functions("/dev/zero"), Err(HostError::NotAFile(_))));
+    assert!(matches!(host.user_functions("/"), Err(HostError::NotAFile(_))));
+}
+
+#[test]
+fn maps_keep_one_key_count_and_one_value_kind() {
+    ok(
+        "BEGIN { @x[1] = 1; @x[2] = 3; @c = count(); @c = count(); @s = sum(1); @y = @c; clear(@x); print(@s); @n = 1; @n++; @n += 2; @t = \"a\"; @t = comm }",
+    );
+    assert_eq!(
+        errors("BEGIN { @x[1] = 1; @x[1, 2] = 2 }"),
+        [CheckErrorKind::MapKeys { name: "x".into(), expected: 1, got: 2 }]
+    );
+    assert_eq!(
+        errors("BEGIN { @x[1] = 1; @x = 2 }"),
+        [CheckErrorKind::MapKeys { name: "x".into(), expected: 1, got: 0 }]
+    );
+    assert_eq!(
+        errors("BEGIN { @x = count(); @x = 1 }"),
+        [CheckErrorKind::ValueKind {
+            name: "@x".into(),
+            existing: "count()".into(),
+            new: "integer".into()
+        }]
+    );
+    assert!(matches!(
+        &errors("BEGIN { @x = hist(1) } END { @x = count() }")[0],
+        CheckErrorKind::ValueKind { .. }
+    ));
+    assert!(matches!(&errors("BEGIN { @x = 1; @x = \"s\" }")[0], CheckErrorKind::ValueKind { .. }));
+    assert_eq!(
+        errors("BEGIN { $v = 1; $v = \"s\" }"),
+        [CheckErrorKind::ValueKind {
+            name: "$v".into(),
+            existing: "integer".into(),
+            new: "string".into()
+        }]
+    );
+    ok("BEGIN { $v = 1 } END { $v = \"s\" }");
+    assert_eq!(
+        errors("BEGIN { @x = count(); @x++ }"),
+        [CheckErrorKind::AggregationUpdate { name: "x".into(), function: "count".into() }]
+    );
+    assert!(matches!(
+        &errors("BEGIN { @x = sum(1); @x += 1 }")[0],
+        CheckErrorKind::AggregationUpdate { .. }
+    ));
+}

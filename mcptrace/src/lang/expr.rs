@@ -6,8 +6,8 @@ use nom::{Parser, combinator::opt, multi::separated_list0};
 use super::{
     ast::{BinaryOp, Expr, ExprKind, TypeName, UnaryOp},
     lexical::{
-        Input, PResult, Reason, expect, fail, fatal, integer, name, punct, raw_name, require, skip,
-        span, string, sym,
+        Input, Nesting, PResult, Reason, expect, fail, fatal, integer, name, punct, raw_name,
+        require, skip, span, string, sym,
     },
 };
 
@@ -31,6 +31,9 @@ fn boxed(e: Expr) -> Box<Expr> {
 }
 
 fn ternary(input: Input, no_div: bool) -> PResult<Expr> {
+    // A whole expression level runs through every precedence function: the
+    // deepest stack per level of nesting, so it counts double.
+    let _level = Nesting::enter_weighted(&input, 2)?;
     let (rest, cond) = binary(input, 1, no_div)?;
     let Ok((rest, _)) = punct("?", "").parse(rest) else { return Ok((rest, cond)) };
     let (rest, then) = require("an expression", |i| ternary(i, no_div)).parse(rest)?;
@@ -45,10 +48,12 @@ fn ternary(input: Input, no_div: bool) -> PResult<Expr> {
 /// Precedence climbing over the binary operators of [`BinaryOp::precedence`].
 fn binary(input: Input, min_prec: u8, no_div: bool) -> PResult<Expr> {
     let (mut rest, mut lhs) = unary(input)?;
+    let mut chain = Vec::new();
     while let Ok((after, op)) = binary_op(rest, no_div) {
         if op.precedence() < min_prec {
             break;
         }
+        chain.push(Nesting::enter(&rest)?);
         let (after, rhs) =
             require("an expression", |i| binary(i, op.precedence() + 1, no_div)).parse(after)?;
         let span = lhs.span.to(rhs.span);
@@ -96,6 +101,7 @@ fn unary(input: Input) -> PResult<Expr> {
     let (start, _) = skip(input)?;
     for (text, increment) in [("++", true), ("--", false)] {
         if let Ok((rest, _)) = punct(text, "").parse(start) {
+            let _level = Nesting::enter(&start)?;
             let (rest, target) = require("an expression", unary).parse(rest)?;
             let kind = ExprKind::Step { increment, prefix: true, target: boxed(target) };
             return Ok((rest, Expr { kind, span: span(&start, &rest) }));
@@ -110,12 +116,14 @@ fn unary(input: Input) -> PResult<Expr> {
     ];
     for (text, not_before, op) in OPS {
         if let Ok((rest, _)) = punct(text, not_before).parse(start) {
+            let _level = Nesting::enter(&start)?;
             let (rest, operand) = require("an expression", unary).parse(rest)?;
             let kind = ExprKind::Unary { op, expr: boxed(operand) };
             return Ok((rest, Expr { kind, span: span(&start, &rest) }));
         }
     }
     if let Ok((rest, ty)) = parenthesized_type(start) {
+        let _level = Nesting::enter(&start)?;
         let (rest, operand) = require("an expression", unary).parse(rest)?;
         let kind = ExprKind::Cast { ty, expr: boxed(operand) };
         return Ok((rest, Expr { kind, span: span(&start, &rest) }));
@@ -165,6 +173,7 @@ fn parenthesized_type(input: Input) -> PResult<TypeName> {
 fn postfix(input: Input) -> PResult<Expr> {
     let (start, _) = skip(input)?;
     let (mut rest, mut e) = primary(start)?;
+    let mut chain = Vec::new();
     loop {
         let kind = if let Ok((after, _)) = punct("->", "").parse(rest) {
             let (after, field) = require("a field name", name).parse(after)?;
@@ -185,6 +194,7 @@ fn postfix(input: Input) -> PResult<Expr> {
         } else {
             return Ok((rest, e));
         };
+        chain.push(Nesting::enter(&rest)?);
         e = Expr { kind, span: span(&start, &rest) };
     }
 }

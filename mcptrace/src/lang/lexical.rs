@@ -113,6 +113,43 @@ pub fn require<'a, O>(
     }
 }
 
+/// The deepest nesting of expressions and blocks a program may have. Every
+/// later stage walks the tree recursively, so this bounds their stack use too;
+/// real programs stay far below it.
+pub const MAX_NESTING: usize = 100;
+
+thread_local! {
+    static NESTING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of tree depth, held while a nested construct is parsed (or, for
+/// operator chains, while the chain grows).
+pub struct Nesting(usize);
+
+impl Nesting {
+    pub fn enter(at: &Input) -> Result<Self, nom::Err<SyntaxError>> {
+        Self::enter_weighted(at, 1)
+    }
+
+    /// `weight` levels at once, for constructs whose recursion costs more stack.
+    pub fn enter_weighted(at: &Input, weight: usize) -> Result<Self, nom::Err<SyntaxError>> {
+        let depth = NESTING.with(|n| n.get()) + weight;
+        if depth > MAX_NESTING {
+            let reason =
+                Reason::Invalid(format!("program nested more than {MAX_NESTING} levels deep"));
+            return Err(nom::Err::Failure(SyntaxError::at(at, reason)));
+        }
+        NESTING.with(|n| n.set(depth));
+        Ok(Self(weight))
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get() - self.0));
+    }
+}
+
 fn line_comment(input: Input) -> PResult<Input> {
     recognize(pair(tag("//"), take_till(|c| c == '\n'))).parse(input)
 }

@@ -7,9 +7,10 @@
 
 pub mod ast;
 pub mod catalog;
+pub mod dialect;
 pub mod error;
 mod expr;
-mod lexical;
+pub(crate) mod lexical;
 pub mod pretty;
 mod probe;
 mod stmt;

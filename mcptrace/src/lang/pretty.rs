@@ -160,23 +160,17 @@ fn expr_in(e: &Expr, no_div: bool) -> String {
         ExprKind::Call { name, args } => format!("{name}({})", list(args)),
         ExprKind::SizeofType(t) => format!("sizeof({})", type_name(t)),
         ExprKind::Tuple(items) => format!("({})", list(items)),
-        ExprKind::Unary { op, expr: inner } => {
-            // Unary operands are parenthesized when they start with an
-            // operator themselves, so `- -x` never prints as `--x`.
-            let text =
-                if strength(inner) > 20 { expr(inner) } else { format!("({})", expr(inner)) };
-            format!("{}{text}", op.symbol())
-        }
+        ExprKind::Unary { op, expr: inner } => format!("{}{}", op.symbol(), prefix_operand(inner)),
         ExprKind::Cast { ty, expr: inner } => {
-            let text =
-                if strength(inner) > 20 { expr(inner) } else { format!("({})", expr(inner)) };
-            format!("({}){text}", type_name(ty))
+            format!("({}){}", type_name(ty), prefix_operand(inner))
         }
         ExprKind::Step { increment, prefix, target } => {
             let op = if *increment { "++" } else { "--" };
-            let text =
-                if strength(target) >= 30 { expr(target) } else { format!("({})", expr(target)) };
-            if *prefix { format!("{op}{text}") } else { format!("{text}{op}") }
+            if *prefix {
+                format!("{op}{}", prefix_operand(target))
+            } else {
+                format!("{}{op}", operand(target, 30, no_div))
+            }
         }
         ExprKind::Field { expr: inner, field, arrow } => {
             format!("{}{}{field}", operand(inner, 30, no_div), if *arrow { "->" } else { "." })
@@ -200,6 +194,16 @@ fn expr_in(e: &Expr, no_div: bool) -> String {
             expr_in(then, no_div),
             expr_in(otherwise, no_div)
         ),
+    }
+}
+
+/// The operand of a prefix operator or cast. Another prefix operator follows
+/// after a space, so `- -x` never prints as `--x` (and costs no parentheses).
+fn prefix_operand(e: &Expr) -> String {
+    match strength(e) {
+        20 => format!(" {}", expr(e)),
+        s if s > 20 => expr(e),
+        _ => format!("({})", expr(e)),
     }
 }
 

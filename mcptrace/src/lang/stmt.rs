@@ -6,8 +6,8 @@ use super::{
     ast::{BinaryOp, Block, Else, Expr, ExprKind, Stmt, StmtKind},
     expr::expr,
     lexical::{
-        Input, PResult, Reason, SyntaxError, expect, keyword, peek_char, punct, require, skip,
-        span, sym,
+        Input, Nesting, PResult, Reason, SyntaxError, expect, keyword, peek_char, punct, require,
+        skip, span, sym,
     },
 };
 
@@ -16,6 +16,8 @@ use super::{
 pub fn block(input: Input) -> PResult<Block> {
     let (start, _) = skip(input)?;
     let (mut rest, _) = sym('{').parse(start)?;
+    // block → statement → if/while → block: a deep path, counted double.
+    let _level = Nesting::enter_weighted(&start, 2)?;
     let mut stmts = Vec::new();
     loop {
         if let Ok((after, _)) = sym('}').parse(rest) {

@@ -203,6 +203,16 @@ fn predicates_end_at_a_bare_slash() {
 }
 
 #[test]
+fn prefix_operators_print_without_merging() {
+    let p = round_trip(
+        "BEGIN { @a = - -1; @b = -(1 + 2); @c = !!1; @d = (uint8)-1; @e = -- --@f; @g = - --@h; @i = (int8)(uint8)1; @j = @k++ ++ }",
+    );
+    let printed = pretty::program(&p);
+    assert!(printed.contains("@a = - -1;"), "{printed}");
+    assert!(printed.contains("@e = -- --@f;"), "{printed}");
+}
+
+#[test]
 fn comments_and_layout() {
     round_trip("// leading\nBEGIN /* inline */ {\n  // inside\n  printf(\"x\"); /* after */\n}\n");
     round_trip("BEGIN{printf(\"%d\\n\",1);exit();}");
@@ -296,4 +306,54 @@ fn rendering_matches_bpftrace_layout() {
     let src = "BEGIN { nope:x }";
     let err = parse(src).unwrap_err();
     assert!(err.render(src, "prog.bt").starts_with("prog.bt:1:"));
+}
+
+#[test]
+fn nesting_is_bounded_and_the_limit_fits_a_small_stack() {
+    use crate::lang::lexical::MAX_NESTING;
+    let nested = |open: &str, close: &str, n: usize| {
+        format!("BEGIN {{ @x = {}1{}; }}", open.repeat(n), close.repeat(n))
+    };
+    let too_deep = [
+        nested("(", ")", 5000),
+        nested("-", "", 5000),
+        nested("", "[1]", 5000),
+        format!("BEGIN {{ @x = {} }}", vec!["1"; 5000].join(" + ")),
+        format!("BEGIN {{ {}{} }}", "if (1) { ".repeat(5000), "}".repeat(5000)),
+    ];
+    for src in &too_deep {
+        let err = parse(src).unwrap_err();
+        assert_eq!(
+            err.kind.to_string(),
+            format!("program nested more than {MAX_NESTING} levels deep")
+        );
+    }
+    // Just under the limit, parsing, printing and planning all fit in the
+    // 2 MiB stack of a test or server thread, in a debug build.
+    let deepest = [
+        nested("(", ")", MAX_NESTING / 2 - 2),
+        nested("-", "", MAX_NESTING - 6),
+        nested("- ", "", MAX_NESTING - 6),
+        nested("!", "", MAX_NESTING - 6),
+        nested("", "[1]", MAX_NESTING - 6),
+        nested("(1 ? ", ": 2)", MAX_NESTING / 4 - 2),
+        format!(
+            "BEGIN {{ {}{} }}",
+            "if (1) { ".repeat(MAX_NESTING / 2 - 1),
+            "}".repeat(MAX_NESTING / 2 - 1)
+        ),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for src in &deepest {
+                let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
+                let printed = pretty::program(&program);
+                assert_eq!(parse(&printed).unwrap(), program);
+                let _ = crate::plan::first_outside(&program, &crate::plan::subset::NATIVE);
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }

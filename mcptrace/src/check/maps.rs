@@ -1,0 +1,145 @@
+//! Maps are used consistently across the program: one number of keys, and
+//! one kind of value (a given aggregation, an integer, or a string).
+//! `$variables` keep one kind of value within their probe.
+
+use std::collections::{HashMap, hash_map::Entry};
+
+use super::error::{CheckError, CheckErrorKind};
+use crate::lang::ast::{Expr, ExprKind, Program, StmtKind};
+
+/// What a map holds, as far as assignments show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Value {
+    Aggregation(String),
+    Integer,
+    String,
+}
+
+impl Value {
+    fn describe(&self) -> String {
+        match self {
+            Value::Aggregation(f) => format!("{f}()"),
+            Value::Integer => "integer".into(),
+            Value::String => "string".into(),
+        }
+    }
+}
+
+/// Builtins and functions whose value is a string.
+const STRING_BUILTINS: [&str; 4] = ["comm", "username", "probe", "func"];
+const STRING_FUNCTIONS: [&str; 6] = ["str", "ksym", "usym", "strftime", "cgroup_path", "ntop"];
+/// Map functions that act on a whole map and take it without keys.
+const WHOLE_MAP_FUNCTIONS: [&str; 3] = ["clear", "zero", "print"];
+
+/// The value kind of an assigned expression, when it is certain.
+fn value_of(e: &Expr) -> Option<Value> {
+    match &e.kind {
+        ExprKind::Call { name, .. } if super::body::AGGREGATIONS.contains(&name.as_str()) => {
+            Some(Value::Aggregation(name.clone()))
+        }
+        ExprKind::Call { name, .. } if STRING_FUNCTIONS.contains(&name.as_str()) => {
+            Some(Value::String)
+        }
+        ExprKind::Str(_) => Some(Value::String),
+        ExprKind::Ident(name) if STRING_BUILTINS.contains(&name.as_str()) => Some(Value::String),
+        ExprKind::Int(_) | ExprKind::Binary { .. } => Some(Value::Integer),
+        ExprKind::Ident(name)
+            if ["pid", "tid", "uid", "gid", "nsecs", "cpu"].contains(&name.as_str()) =>
+        {
+            Some(Value::Integer)
+        }
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct MapUse {
+    keys: Option<usize>,
+    value: Option<Value>,
+}
+
+pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
+    let mut maps: HashMap<String, MapUse> = HashMap::new();
+    for probe in &program.probes {
+        if let Some(pred) = &probe.predicate {
+            uses(pred, &mut maps, errors);
+        }
+        let mut vars: HashMap<String, MapUse> = HashMap::new();
+        let mut stmts = Vec::new();
+        probe.body.each_stmt(&mut |stmt| stmts.push(stmt));
+        for stmt in stmts {
+            for e in stmt.exprs() {
+                uses(e, &mut maps, errors);
+            }
+            if let StmtKind::Assign { target, op, value } = &stmt.kind {
+                let slot = match &target.kind {
+                    ExprKind::Map { name, .. } => (format!("@{name}"), maps.entry(name.clone())),
+                    ExprKind::Var(name) => (format!("${name}"), vars.entry(name.clone())),
+                    _ => continue,
+                };
+                assignment(slot, target, op.is_some(), value, errors);
+            }
+        }
+    }
+}
+
+/// Key counts of every map in `root`, and `++`/`--` on aggregations.
+fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckError>) {
+    let mut whole_map_args = Vec::new();
+    root.each(&mut |e| match &e.kind {
+        ExprKind::Call { name, args } if WHOLE_MAP_FUNCTIONS.contains(&name.as_str()) => {
+            whole_map_args.extend(args.first().map(|a| a.span.offset));
+        }
+        ExprKind::Map { name, keys } if !whole_map_args.contains(&e.span.offset) => {
+            let entry = maps.entry(name.clone()).or_default();
+            match entry.keys {
+                None => entry.keys = Some(keys.len()),
+                Some(expected) if expected != keys.len() => {
+                    let kind =
+                        CheckErrorKind::MapKeys { name: name.clone(), expected, got: keys.len() };
+                    errors.push(CheckError { kind, span: e.span });
+                }
+                Some(_) => {}
+            }
+        }
+        ExprKind::Step { target, .. } => {
+            if let ExprKind::Map { name, .. } = &target.kind
+                && let Some(Value::Aggregation(f)) = maps.get(name).and_then(|m| m.value.clone())
+            {
+                let kind = CheckErrorKind::AggregationUpdate { name: name.clone(), function: f };
+                errors.push(CheckError { kind, span: e.span });
+            }
+        }
+        _ => {}
+    });
+}
+
+/// One value kind per map or variable; `slot` is its name (with sigil) and entry.
+fn assignment(
+    (name, entry): (String, Entry<'_, String, MapUse>),
+    target: &Expr,
+    compound: bool,
+    value: &Expr,
+    errors: &mut Vec<CheckError>,
+) {
+    let entry = entry.or_default();
+    if let (true, Some(Value::Aggregation(f))) = (compound, &entry.value) {
+        let name = name.trim_start_matches('@').to_string();
+        let kind = CheckErrorKind::AggregationUpdate { name, function: f.clone() };
+        errors.push(CheckError { kind, span: target.span });
+        return;
+    }
+    let Some(new) = value_of(value) else { return };
+    match &entry.value {
+        None => entry.value = Some(new),
+        Some(existing) if *existing != new => {
+            let kind = CheckErrorKind::ValueKind {
+                name,
+                existing: existing.describe(),
+                new: new.describe(),
+            };
+            errors.push(CheckError { kind, span: value.span });
+        }
+        Some(_) => {}
+    }
+}
