@@ -32,6 +32,8 @@ pub const MAX_CONST_STRINGS: usize = 2;
 pub const MAX_MAP_OPS: usize = 4;
 /// Map keys a slot can build (for updates and for reading keyed state).
 pub const MAX_KEYS: usize = 4;
+/// Values computed by expression (computed map keys) per hit.
+pub const MAX_COMPUTES: usize = 2;
 /// Keyed-state reads one probe hit can make.
 pub const MAX_LOOKUPS: usize = 2;
 /// Parts (values or strings) of one map key.

@@ -7,8 +7,8 @@
 //! captures; emit the event; apply the map operations.
 
 use crate::limits::{
-    CTX_COPY, MAX_CAPTURES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS,
-    MAX_OPS, MAX_SYSCALL_NR, SLOTS_PER_KIND, STR_LEN,
+    CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,
+    MAX_MAP_OPS, MAX_OPS, MAX_SYSCALL_NR, SLOTS_PER_KIND, STR_LEN,
 };
 
 /// Program kinds; slot numbers of kind `k` start at `k * SLOTS_PER_KIND`.
@@ -244,6 +244,16 @@ pub struct Lookup {
     pub dest: u16,
 }
 
+/// `Event::values[dest]` = the result of ops `start..start+len`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compute {
+    pub start: u16,
+    pub len: u16,
+    pub dest: u16,
+    pub _pad: u16,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MapOp {
@@ -282,9 +292,11 @@ pub struct SlotConfig {
     pub npred: u32,
     pub nmap_ops: u32,
     pub nlookups: u32,
-    pub _pad: u32,
+    pub ncomputes: u32,
     pub captures: [Capture; MAX_CAPTURES],
     pub lookups: [Lookup; MAX_LOOKUPS],
+    /// Values computed just before the map operations (computed keys).
+    pub computes: [Compute; MAX_COMPUTES],
     pub ops: [Op; MAX_OPS],
     pub consts: [ConstString; MAX_CONST_STRINGS],
     pub keys: [KeySpec; MAX_KEYS],
@@ -314,9 +326,10 @@ impl Default for SlotConfig {
             npred: 0,
             nmap_ops: 0,
             nlookups: 0,
-            _pad: 0,
+            ncomputes: 0,
             captures: [Capture::default(); MAX_CAPTURES],
             lookups: [Lookup::default(); MAX_LOOKUPS],
+            computes: [Compute::default(); MAX_COMPUTES],
             ops: [Op::default(); MAX_OPS],
             consts: [ConstString::default(); MAX_CONST_STRINGS],
             keys: [KeySpec::default(); MAX_KEYS],

@@ -7,7 +7,7 @@ use aya_ebpf::helpers::{
 };
 use mcptrace_common::{
     Event, SlotConfig,
-    limits::{CTX_COPY, MAX_CAPTURES, MAX_RECORD, MAX_STRINGS, MAX_VALUES, STR_LEN},
+    limits::{CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS, MAX_VALUES, STR_LEN},
     slot::{action, flags, source},
 };
 
@@ -56,6 +56,7 @@ pub fn run(slot: u32, ctx: *const u8) {
         }
     }
     if config.nmap_ops != 0 {
+        compute(config, slot, ptr);
         aggregate::update(slot, config.nmap_ops);
     }
 }
@@ -135,6 +136,20 @@ fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: us
                 scratch.event.values[c.dest as usize & (MAX_VALUES - 1)] = v;
             }
         }
+    }
+}
+
+/// Computes the values map keys are built from, into the event.
+#[inline(always)]
+fn compute(config: &SlotConfig, slot: u32, ptr: *mut Scratch) {
+    for i in 0..MAX_COMPUTES {
+        if i >= config.ncomputes as usize {
+            break;
+        }
+        let c = &config.computes[i];
+        let v = vm::eval(slot, c.start as u32, c.len as u32, ptr).unwrap_or(0);
+        // SAFETY: per-CPU memory; the expression machine is done with it.
+        unsafe { (*ptr).event.values[c.dest as usize & (MAX_VALUES - 1)] = v };
     }
 }
 

@@ -1,5 +1,7 @@
 //! Shared pieces of the integration tests.
 
+pub mod differential;
+
 use std::{
     io::Write,
     path::PathBuf,
@@ -55,7 +57,23 @@ impl HeldWorkload {
     pub fn go(mut self) {
         self.step();
         drop(self.child.stdin.take());
-        assert!(self.child.wait().expect("wait for the workload").success());
+        let status = self.child.wait().expect("wait for the workload");
+        assert!(status.success(), "the workload failed: {status}");
+    }
+}
+
+/// The `mcptrace` binary (`cargo xtask test` builds it before the tests).
+pub fn mcptrace() -> Command {
+    Command::new(target_bin("mcptrace"))
+}
+
+impl Drop for HeldWorkload {
+    /// A workload never released is killed, not left waiting or unreaped.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -65,7 +83,11 @@ pub fn target_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
     let bin = profile_dir.join(name);
-    assert!(bin.is_file(), "{} is not built; run the tests through cargo", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is not built; run the tests with `cargo xtask test`, which builds it first",
+        bin.display()
+    );
     bin
 }
 

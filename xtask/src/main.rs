@@ -45,6 +45,9 @@ fn main() -> ExitCode {
 }
 
 fn test(args: &[String]) -> Result<(), String> {
+    // Integration tests run the `mcptrace` binary, which `cargo test` does
+    // not build for another package's tests.
+    shell::cargo(&["build", "-p", "mcptrace", "--bins"])?;
     let mut cmd = vec!["test", "--workspace"];
     cmd.extend(args.iter().map(String::as_str));
     shell::cargo(&cmd)

@@ -1,6 +1,8 @@
 //! The command line: a thin dispatcher over one module per subcommand.
 
 mod plan;
+mod run;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -21,10 +23,13 @@ pub struct Cli {
 enum Command {
     /// Parse, check and plan a program; print which backend would run it and why.
     Plan(plan::PlanArgs),
+    /// Run a program; write exactly what bpftrace would write.
+    Run(run::RunArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => plan::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

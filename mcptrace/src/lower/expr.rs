@@ -183,7 +183,17 @@ impl Exprs<'_> {
                         parts.push(Part::Str(s, words));
                         kinds.push(KeyKind::Str { words });
                     }
-                    _ => return Err(unsupported(cx_span, "a computed map key")),
+                    _ => match self.kernel(k)? {
+                        // Computed in the kernel just before the update.
+                        Some((ops, Ty::Int { signed })) => {
+                            let cx = self.cx(cx_span, "map key")?;
+                            let v =
+                                cx.builder.compute(ops).map_err(super::site::slot_full(cx_span))?;
+                            parts.push(Part::Value(v));
+                            kinds.push(KeyKind::Int { signed });
+                        }
+                        _ => return Err(unsupported(cx_span, format!("map key: {}", describe(k)))),
+                    },
                 },
             }
         }

@@ -53,7 +53,7 @@ impl MapTable {
             }
             (a, b) => a == b,
         };
-        if !same_agg || shape.1 != key {
+        if !same_agg || !same_keys(&shape.1, &key) {
             return Err(Unsupported::new(
                 span,
                 format!("map {name} is used with different keys or values"),
@@ -97,7 +97,7 @@ impl MapTable {
                         format!("map {name} is read but never written"),
                     ));
                 }
-                Some((MapAgg::Value { .. }, k)) if k == key => {}
+                Some((MapAgg::Value { .. }, k)) if same_keys(k, key) => {}
                 Some((MapAgg::Value { .. }, _)) => {
                     return Err(Unsupported::new(
                         *span,
@@ -123,7 +123,7 @@ impl MapTable {
                         format!("delete() from histogram {name} is not native yet"),
                     ));
                 }
-                (Some((_, k)), Some(key)) if k != key => {
+                (Some((_, k)), Some(key)) if !same_keys(k, key) => {
                     return Err(Unsupported::new(
                         *span,
                         format!("map {name} is used with different keys"),
@@ -138,4 +138,14 @@ impl MapTable {
             .map(|(name, (agg, key))| MapInfo { id: self.ids[&name], name, agg, key })
             .collect())
     }
+}
+
+/// Keys match when their parts are stored alike; an integer's signedness
+/// only changes how the writer's keys print.
+fn same_keys(a: &[KeyKind], b: &[KeyKind]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (KeyKind::Int { .. }, KeyKind::Int { .. }) => true,
+            _ => x == y,
+        })
 }

@@ -69,6 +69,8 @@ pub fn lower(
         maps: Vec::new(),
     };
     let cpus = online_cpus();
+    // The source probe of each kernel probe, for errors about it.
+    let mut spans = Vec::new();
     for (probe, points) in program.probes.iter().zip(resolved) {
         if points.iter().all(|p| *p == Resolved::Begin)
             || points.iter().all(|p| *p == Resolved::End)
@@ -111,8 +113,10 @@ pub fn lower(
             let (site, attach) = site_of(point, &cpus, probe.span)?;
             let name = |_| ProbeName::Fixed(fixed.clone());
             native.probes.push(kernel_probe(site, name, attach, probe, index, &mut maps, None)?);
+            spans.push(probe.span);
         }
     }
+    check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
     let names: Vec<String> = native
         .probes
@@ -130,6 +134,34 @@ pub fn lower(
         }
     }
     Ok(native)
+}
+
+/// Every kernel probe needs a slot of its program kind; say so at plan time
+/// rather than fail at attach time.
+fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported> {
+    use mcptrace_common::limits::SLOTS_PER_KIND;
+    let kind = |p: &AttachPoint| match p {
+        AttachPoint::Tracepoint { .. } => "tracepoint",
+        AttachPoint::RawTracepoint { .. } => "raw tracepoint",
+        AttachPoint::PerfEvent { .. } => "perf event",
+        AttachPoint::Uprobe { ret: false, .. } => "uprobe",
+        AttachPoint::Uprobe { ret: true, .. } => "uretprobe",
+    };
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for (p, span) in probes.iter().zip(spans) {
+        let n = counts.entry(kind(&p.point)).or_default();
+        *n += 1;
+        if *n > SLOTS_PER_KIND {
+            return Err(Unsupported::new(
+                *span,
+                format!(
+                    "more than {SLOTS_PER_KIND} {} probes after wildcard expansion",
+                    kind(&p.point)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Lowers one kernel probe. `name` builds the probe name from the syscall
@@ -206,11 +238,26 @@ fn syscall_group(
         if *enter.get_or_insert(dir) != dir {
             return None;
         }
-        let nr = syscall.parse::<syscalls::Sysno>().ok()?.id();
-        nrs.push(nr as u32);
+        let nr = syscall_number(syscall)?;
+        nrs.push(nr);
         formats.push(format.clone());
     }
     Some((enter?, formats, nrs))
+}
+
+/// The number of the syscall a syscall tracepoint is named for. A few
+/// tracepoints carry the kernel's SYSCALL_DEFINE name, not the syscall's.
+fn syscall_number(tracepoint_name: &str) -> Option<u32> {
+    let name = match tracepoint_name {
+        "newfstat" => "fstat",
+        "newlstat" => "lstat",
+        "newstat" => "stat",
+        "newuname" => "uname",
+        "sendfile64" => "sendfile",
+        "umount" => "umount2",
+        other => other,
+    };
+    Some(name.parse::<syscalls::Sysno>().ok()?.id() as u32)
 }
 
 /// The site and attach point of one resolved probe.

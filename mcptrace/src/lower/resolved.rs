@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{host::tracefs::Format, lang::ast::ProbeKind, native::Sample};
+use crate::{check::Checked, host::tracefs::Format, lang::ast::ProbeKind, native::Sample};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolved {
@@ -55,5 +55,75 @@ impl Resolved {
             | Resolved::Interval { text, .. }
             | Resolved::Other { text, .. } => text.clone(),
         }
+    }
+}
+
+/// The resolved attach points of every probe of a checked program, in order:
+/// each probe's attach points' expansions, concatenated.
+pub fn from_checked(checked: &Checked) -> Vec<Vec<Resolved>> {
+    checked
+        .probes
+        .iter()
+        .map(|p| p.attach_points.iter().flatten().map(|name| parse(name, checked)).collect())
+        .collect()
+}
+
+/// One concrete probe name (as the checker expands them) to what lowering
+/// needs to know about it.
+fn parse(full: &str, checked: &Checked) -> Resolved {
+    let other = |kind| Resolved::Other { kind, text: full.to_string() };
+    let (kind, rest) = full.split_once(':').unwrap_or((full, ""));
+    let Some(kind) = ProbeKind::from_name(kind) else {
+        return other(ProbeKind::Begin);
+    };
+    match kind {
+        ProbeKind::Begin => Resolved::Begin,
+        ProbeKind::End => Resolved::End,
+        ProbeKind::Tracepoint => match rest.split_once(':') {
+            Some((category, name)) => Resolved::Tracepoint {
+                category: category.into(),
+                name: name.into(),
+                // Formats are kept for the tracepoints whose fields are read.
+                format: checked
+                    .formats
+                    .get(rest)
+                    .map_or_else(|| Format { id: 0, fields: Vec::new() }, |f| (**f).clone()),
+            },
+            None => other(kind),
+        },
+        ProbeKind::RawTracepoint => Resolved::RawTracepoint { name: rest.into() },
+        ProbeKind::Uprobe | ProbeKind::Uretprobe => match rest.rsplit_once(':') {
+            // Offsets (`0x...`) and `func+off` locations are not native yet.
+            Some((binary, symbol))
+                if !symbol.starts_with("0x") && !symbol.contains('+') && !symbol.is_empty() =>
+            {
+                Resolved::Uprobe {
+                    binary: PathBuf::from(binary),
+                    symbol: symbol.into(),
+                    ret: kind == ProbeKind::Uretprobe,
+                }
+            }
+            _ => other(kind),
+        },
+        ProbeKind::Profile | ProbeKind::Interval => {
+            let (unit, count) = rest.split_once(':').unwrap_or(("hz", rest));
+            let Ok(count) = count.parse::<u64>() else { return other(kind) };
+            let period_ns = match unit {
+                "s" => count.saturating_mul(1_000_000_000),
+                "ms" => count.saturating_mul(1_000_000),
+                "us" => count.saturating_mul(1000),
+                "hz" if count > 0 => 1_000_000_000 / count,
+                _ => return other(kind),
+            };
+            let text = full.to_string();
+            if kind == ProbeKind::Interval {
+                Resolved::Interval { period_ns, text }
+            } else if unit == "hz" {
+                Resolved::Profile { sample: Sample::Frequency(count), text }
+            } else {
+                Resolved::Profile { sample: Sample::Period(period_ns), text }
+            }
+        }
+        _ => other(kind),
     }
 }

@@ -127,7 +127,7 @@ fn fallback_reasons_name_the_construct_and_its_position() {
     let tps = || vec![vec![tp("sys_enter_openat", OPENAT)]];
     assert_eq!(
         reason("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", tps()),
-        "a computed map key (at 1:42)"
+        "map key: `curtask` is not native yet (at 1:42)"
     );
     assert_eq!(
         reason("tracepoint:syscalls:sys_enter_openat { if (pid > 1) { @c = count(); } }", tps()),

@@ -5,12 +5,12 @@
 use mcptrace_common::{
     Capture, SlotConfig,
     limits::{
-        CTX_COPY, KEY_WORDS, MAX_CAPTURES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,
-        MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES,
+        CTX_COPY, KEY_WORDS, MAX_CAPTURES, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS,
+        MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES,
     },
     slot::{
-        ConstString, KeyPart, KeySpec, Lookup, MapOp, Op, action, flags, is_string_source, op,
-        source,
+        Compute, ConstString, KeyPart, KeySpec, Lookup, MapOp, Op, action, flags, is_string_source,
+        op, source,
     },
 };
 
@@ -62,6 +62,7 @@ pub struct SlotBuilder {
     key_words: Vec<usize>,
     predicate: Ops,
     map_ops: Vec<(MapOp, Ops)>,
+    computes: Vec<(ValueRef, Ops)>,
 }
 
 impl SlotBuilder {
@@ -239,6 +240,16 @@ impl SlotBuilder {
         Ok(dest)
     }
 
+    /// A value computed by `ops` before the map updates (a computed key).
+    pub fn compute(&mut self, ops: Ops) -> Result<ValueRef, SlotFull> {
+        if self.computes.len() >= MAX_COMPUTES {
+            return Err(full("computed keys", MAX_COMPUTES));
+        }
+        let v = self.next_value()?;
+        self.computes.push((v, ops));
+        Ok(v)
+    }
+
     /// A map update of `kind` (see `map_op`) under `key`, whose operand is
     /// the result of `value` (empty for count and delete).
     pub fn map_op(&mut self, kind: u16, key: KeyRef, value: Ops) -> Result<&mut MapOp, SlotFull> {
@@ -255,7 +266,9 @@ impl SlotBuilder {
     /// them) run ahead of it.
     pub fn build(&self) -> Result<SlotConfig, SlotFull> {
         let mut config = self.config;
-        let total = self.predicate.len() + self.map_ops.iter().map(|(_, v)| v.len()).sum::<usize>();
+        let total = self.predicate.len()
+            + self.map_ops.iter().map(|(_, v)| v.len()).sum::<usize>()
+            + self.computes.iter().map(|(_, v)| v.len()).sum::<usize>();
         if total > MAX_OPS {
             return Err(full("expression operations", MAX_OPS));
         }
@@ -269,6 +282,13 @@ impl SlotBuilder {
             at += value.len();
         }
         config.nmap_ops = self.map_ops.len() as u32;
+        for (i, (dest, ops)) in self.computes.iter().enumerate() {
+            config.computes[i] =
+                Compute { start: at as u16, len: ops.len() as u16, dest: dest.0, _pad: 0 };
+            config.ops[at..at + ops.len()].copy_from_slice(ops);
+            at += ops.len();
+        }
+        config.ncomputes = self.computes.len() as u32;
 
         let captures = &config.captures[..config.ncaptures as usize];
         let position = |is_string: bool, dest: u16| {

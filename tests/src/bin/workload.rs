@@ -4,6 +4,9 @@
 //! usage: mcpt-workload OP... where OP is one of
 //!   open PATH N     open PATH (read-only, may not exist) N times
 //!   getpid N        call getpid N times
+//!   read N SIZE     read SIZE bytes from /dev/zero N times
+//!   write N SIZE    write SIZE bytes to /dev/null N times
+//!   usleep N US     sleep US microseconds, N times
 //!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
 //!                   that returns i * 2)
 //!   spin MS         keep a CPU busy for MS milliseconds
@@ -46,6 +49,33 @@ fn main() -> ExitCode {
                 for _ in 0..count(&arg()) {
                     // SAFETY: no preconditions; the raw syscall defeats caching.
                     unsafe { libc::syscall(libc::SYS_getpid) };
+                }
+            }
+            "read" | "write" => {
+                let (n, size) = (count(&arg()), count(&arg()) as usize);
+                let (path, flags) = if op == "read" {
+                    (c"/dev/zero", libc::O_RDONLY)
+                } else {
+                    (c"/dev/null", libc::O_WRONLY)
+                };
+                let mut buf = vec![0u8; size];
+                // SAFETY: valid path; `buf` holds `size` bytes; the fd is closed.
+                unsafe {
+                    let fd = libc::open(path.as_ptr(), flags);
+                    for _ in 0..n {
+                        if op == "read" {
+                            libc::read(fd, buf.as_mut_ptr().cast(), size);
+                        } else {
+                            libc::write(fd, buf.as_ptr().cast(), size);
+                        }
+                    }
+                    libc::close(fd);
+                }
+            }
+            "usleep" => {
+                let (n, us) = (count(&arg()), count(&arg()));
+                for _ in 0..n {
+                    std::thread::sleep(Duration::from_micros(us));
                 }
             }
             "call" => {

@@ -1,0 +1,180 @@
+//! `mcptrace run`: run a program and write exactly what bpftrace would write.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Command, ExitCode},
+    time::Duration,
+};
+
+use clap::{Args, ValueEnum};
+
+use super::signals;
+use crate::{
+    check::SystemHost,
+    frontend, lower,
+    native::{Transport, run as native_run},
+    output::{Format, Record},
+};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which backend runs the program; `auto` runs natively when it can.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Stop after this many seconds (END runs and maps print).
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Output format, as bpftrace's `-f`.
+    #[arg(short = 'f', value_enum, default_value_t = OutputArg::Text)]
+    format: OutputArg,
+    /// How native events travel from the kernel.
+    #[arg(long, value_enum, default_value_t = Transport::RingBuffer)]
+    transport: Transport,
+    /// The program text.
+    #[arg(short = 'e', conflicts_with = "file")]
+    program: Option<String>,
+    /// A file holding the program.
+    file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    Auto,
+    Native,
+    Bpftrace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputArg {
+    Text,
+    Json,
+}
+
+/// bpftrace's exit status when attaching fails.
+const ATTACH_FAILED: u8 = 255;
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let (source, origin) = match (&args.program, &args.file) {
+        (Some(p), _) => (p.clone(), "stdin".to_string()),
+        (None, Some(f)) => match std::fs::read_to_string(f) {
+            Ok(s) => (s, f.display().to_string()),
+            Err(e) => {
+                eprintln!("mcptrace: {}: {e}", f.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => {
+            eprintln!("mcptrace: give a program with -e PROGRAM or a FILE");
+            return ExitCode::from(2);
+        }
+    };
+    let (checked, _plan) = match frontend::prepare(&source, SystemHost::shared()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("{}", e.render(&source, &origin));
+            return ExitCode::FAILURE;
+        }
+    };
+    let format = match args.format {
+        OutputArg::Text => Format::Text,
+        OutputArg::Json => Format::Json,
+    };
+    let timeout = args.timeout.map(Duration::from_secs_f64);
+    let lowered = lower::lower(&checked.program, &lower::resolved::from_checked(&checked));
+    match (args.backend, lowered) {
+        (BackendChoice::Bpftrace, _) => bpftrace(&source, args.format, timeout),
+        (_, Ok(program)) => native(program, format, timeout, args.transport),
+        (BackendChoice::Native, Err(why)) => {
+            eprintln!("mcptrace: the native backend cannot run this program: {why}");
+            ExitCode::from(2)
+        }
+        (BackendChoice::Auto, Err(why)) => {
+            eprintln!("mcptrace: running with bpftrace: {why}");
+            bpftrace(&source, args.format, timeout)
+        }
+    }
+}
+
+fn native(
+    program: crate::native::ir::NativeProgram,
+    format: Format,
+    timeout: Option<Duration>,
+    transport: Transport,
+) -> ExitCode {
+    let stop = match native_run::StopSignal::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    signals::stop_on_signals(&stop);
+    let attached = match native_run::attach(program, transport) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            return ExitCode::from(ATTACH_FAILED);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut buf = Vec::new();
+    // Line-buffered like bpftrace: each record is written out whole.
+    let mut sink = |record: Record| {
+        buf.clear();
+        format.render(&record, &mut buf);
+        out.write_all(&buf).and_then(|()| out.flush()).is_ok()
+    };
+    // No time limit: until exit() or a signal.
+    let limit = timeout.unwrap_or(Duration::from_secs(u32::MAX as u64));
+    match attached.run(limit, &mut sink, &stop) {
+        Ok((_outcome, teardown)) => {
+            drop(teardown);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the program through the `bpftrace` binary, with our stdio. Its
+/// process group is ours, so a terminal's Ctrl-C reaches it too; the time
+/// limit is an interrupt, so END runs as bpftrace runs it.
+fn bpftrace(source: &str, format: OutputArg, timeout: Option<Duration>) -> ExitCode {
+    let f = match format {
+        OutputArg::Text => "text",
+        OutputArg::Json => "json",
+    };
+    let mut child = match Command::new("bpftrace").args(["-f", f, "-e", source]).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = match native_run::StopSignal::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    signals::stop_on_signals(&stop);
+    let pid = child.id() as i32;
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut interrupted = false;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return ExitCode::from(status.code().unwrap_or(1) as u8);
+        }
+        let due = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if !interrupted && (due || stop.is_set()) {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+            interrupted = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,339 @@
+//! The differential runner: one case file per program (tests/cases/*.toml),
+//! each run natively and through bpftrace against the same deterministic
+//! workload, outputs compared and checked against the truth the case states.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde::Deserialize;
+
+use crate::{HeldWorkload, mcptrace, unique_path};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub description: String,
+    /// The program; `{path}` is a path unique to this run, `{pid}` the
+    /// workload's pid, `{workload}` the workload binary.
+    pub program: String,
+    /// Workload operations, run once the trace is attached.
+    #[serde(default)]
+    pub workload: Vec<String>,
+    /// Lines each backend's text output must contain (after substitution).
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// Lines each backend's JSON output must contain.
+    #[serde(default)]
+    pub expect_json: Vec<String>,
+    /// Regexes each backend's output must match on some line.
+    #[serde(default)]
+    pub expect_match: Vec<String>,
+    /// Lines neither output may contain.
+    #[serde(default)]
+    pub reject: Vec<String>,
+    /// Run bpftrace too (default); off where bpftrace alone would take too
+    /// long (attaching every syscall tracepoint takes it ~26 s here).
+    #[serde(default = "yes")]
+    pub bpftrace: bool,
+    /// Compare the two outputs (default); off for outputs that differ by
+    /// nature (sampling, timing).
+    #[serde(default = "yes")]
+    pub compare: bool,
+    /// Regexes whose matches are replaced by `_` in both outputs first.
+    #[serde(default)]
+    pub normalize: Vec<String>,
+    /// Output formats to run: "text", "json".
+    #[serde(default = "both_modes")]
+    pub modes: Vec<String>,
+    /// The program ends by itself (exit()); otherwise it is interrupted
+    /// after the workload.
+    #[serde(default)]
+    pub exits: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn both_modes() -> Vec<String> {
+    vec!["text".into(), "json".into()]
+}
+
+impl Case {
+    pub fn load(path: &Path) -> Case {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Native,
+    Bpftrace,
+}
+
+/// One run's result.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: Option<i32>,
+}
+
+/// Runs `case` with `backend` in `mode`: start the tracer, wait for it to
+/// attach, run the workload, then interrupt it (unless it exits itself).
+pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
+    let ops: Vec<String> = case.workload.iter().map(|o| o.replace("{path}", path)).collect();
+    let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let held = HeldWorkload::spawn(&ops);
+    let program = substitute(&case.program, path, held.pid());
+    let mut cmd = match backend {
+        Backend::Native => {
+            let mut c = mcptrace();
+            c.args(["run", "--backend", "native", "--timeout", "20", "-f", mode, "-e", &program]);
+            c
+        }
+        Backend::Bpftrace => {
+            let mut c = Command::new("bpftrace");
+            c.args(["-f", mode, "-e", &program]);
+            c
+        }
+    };
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn tracer");
+    let (lines, stdout) = reader(child.stdout.take().unwrap());
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr_pipe.read_to_string(&mut s);
+        s
+    });
+    // mcptrace prints its attach line once attached; bpftrace before it
+    // attaches, so wait until that process holds a perf event or BPF link
+    // per probe.
+    let attached = lines.recv_timeout(Duration::from_secs(30)).is_ok()
+        && (backend == Backend::Native
+            || wait_attached(child.id(), perf_probes(&program), Duration::from_secs(60)));
+    if attached {
+        held.go();
+        if !case.exits {
+            // Let the last events drain, then stop the trace as Ctrl-C would.
+            thread::sleep(Duration::from_millis(300));
+            interrupt(&child);
+        }
+    } else {
+        interrupt(&child);
+        drop(held);
+    }
+    let status = wait(&mut child, Duration::from_secs(30));
+    Run { stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), status }
+}
+
+fn substitute(text: &str, path: &str, pid: u32) -> String {
+    text.replace("{path}", path)
+        .replace("{pid}", &pid.to_string())
+        .replace("{workload}", crate::target_bin("mcpt-workload").to_str().unwrap())
+}
+
+/// Reads stdout whole; signals once the attach line is in.
+fn reader(out: impl Read + Send + 'static) -> (mpsc::Receiver<()>, thread::JoinHandle<String>) {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let mut all = String::new();
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        let mut first = true;
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            all.push_str(&line);
+            if first {
+                let _ = tx.send(());
+                first = false;
+            }
+            line.clear();
+        }
+        all
+    });
+    (rx, handle)
+}
+
+/// How many perf-event attachments (tracepoints, uprobes) the program makes,
+/// from `mcptrace plan`'s expansion of its attach points.
+fn perf_probes(program: &str) -> usize {
+    let out = mcptrace().args(["plan", "--json", "-e", program]).output().expect("mcptrace plan");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    plan["attach_points"]
+        .as_array()
+        .map(|points| {
+            points
+                .iter()
+                .filter_map(|p| p.as_str())
+                .filter(|p| {
+                    ["tracepoint:", "uprobe:", "uretprobe:"].iter().any(|k| p.starts_with(k))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits until bpftrace process `pid` has `n` perf events with programs
+/// attached (`bpftool perf list`), then a little longer for the rest (BEGIN
+/// and timers) to settle.
+fn wait_attached(pid: u32, n: usize, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        let out = Command::new("bpftool").args(["-j", "perf", "list"]).output();
+        let list: serde_json::Value =
+            out.ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or_default();
+        let held = list
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|e| e["pid"].as_u64() == Some(pid as u64)).count());
+        if held >= n {
+            thread::sleep(Duration::from_millis(150));
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &Child) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+}
+
+/// Waits for the tracer to exit. bpftrace 0.17 now and then misses an
+/// interrupt that arrives while it is busy, so one is sent again every two
+/// seconds (it ends at the first it handles).
+fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    let mut nudged = start;
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return s.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        if nudged.elapsed() > Duration::from_secs(2) {
+            interrupt(child);
+            nudged = Instant::now();
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A trace's output split at bpftrace's end-of-events marker: event output
+/// (order matters) and maps (compared as sets: ties print in any order).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub events: Vec<String>,
+    pub maps: Vec<String>,
+}
+
+pub fn shape(out: &str, mode: &str, normalize: &[regex::Regex]) -> Shape {
+    let mut out = out.to_string();
+    for re in normalize {
+        out = re.replace_all(&out, "_").into_owned();
+    }
+    let (events, maps) = match out.find("\n\n\n") {
+        Some(i) => (out[..i + 1].to_string(), out[i + 3..].to_string()),
+        None => (out.clone(), String::new()),
+    };
+    let events = events.lines().map(str::to_string).collect();
+    let mut maps: Vec<String> = if mode == "json" {
+        maps.lines().filter(|l| !l.is_empty()).map(canonical_json).collect()
+    } else {
+        maps.lines().map(str::to_string).collect()
+    };
+    maps.sort();
+    Shape { events, maps }
+}
+
+/// JSON with object keys sorted, so equal maps compare equal.
+fn canonical_json(line: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(v) => sorted(v).to_string(),
+        Err(_) => line.to_string(),
+    }
+}
+
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<_> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        v => v,
+    }
+}
+
+/// Runs every mode of `case` on both backends and returns the failures.
+pub fn check(case: &Case) -> Vec<String> {
+    let mut failures = Vec::new();
+    let normalize: Vec<regex::Regex> =
+        case.normalize.iter().map(|r| regex::Regex::new(r).expect("a valid regex")).collect();
+    for mode in &case.modes {
+        let path = unique_path("case");
+        let path = path.to_str().unwrap();
+        let native = run(case, Backend::Native, mode, path);
+        let reference = case.bpftrace.then(|| run(case, Backend::Bpftrace, mode, path));
+        let runs =
+            std::iter::once(("native", &native)).chain(reference.as_ref().map(|r| ("bpftrace", r)));
+        for (name, r) in runs {
+            if r.status != Some(0) {
+                failures.push(format!(
+                    "[{mode}] {name} exited with {:?}:\n{}\n{}",
+                    r.status, r.stdout, r.stderr
+                ));
+                continue;
+            }
+            let expected = if mode == "json" { &case.expect_json } else { &case.expect };
+            for want in expected {
+                let want = want.replace("{path}", path);
+                if !r.stdout.lines().any(|l| l == want) {
+                    failures.push(format!("[{mode}] {name} lacks `{want}`:\n{}", r.stdout));
+                }
+            }
+            for pattern in case.expect_match.iter().filter(|_| mode == "text") {
+                let re = regex::Regex::new(pattern).expect("a valid regex");
+                if !r.stdout.lines().any(|l| re.is_match(l)) {
+                    failures.push(format!(
+                        "[{mode}] {name} has no line matching `{pattern}`:\n{}",
+                        r.stdout
+                    ));
+                }
+            }
+            for bad in &case.reject {
+                if r.stdout.contains(&bad.replace("{path}", path)) {
+                    failures.push(format!("[{mode}] {name} has `{bad}`:\n{}", r.stdout));
+                }
+            }
+        }
+        if let (true, true, Some(reference)) = (case.compare, failures.is_empty(), &reference) {
+            let (a, b) = (
+                shape(&native.stdout, mode, &normalize),
+                shape(&reference.stdout, mode, &normalize),
+            );
+            if a != b {
+                failures.push(format!(
+                    "[{mode}] outputs differ\n--- native\n{}\n--- bpftrace\n{}",
+                    native.stdout, reference.stdout
+                ));
+            }
+        }
+    }
+    failures
+}

@@ -1,0 +1,54 @@
+//! Every case in tests/cases runs natively and through bpftrace; the outputs
+//! must agree with each other and with the truth each case states.
+
+use std::{path::PathBuf, sync::Mutex, thread};
+
+use mcptrace_tests::{
+    differential::{Case, check},
+    require_root,
+};
+
+/// Cases run a few at a time: each starts two tracers per mode.
+const WORKERS: usize = 3;
+
+#[test]
+fn native_and_bpftrace_agree_on_every_case() {
+    require_root();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let filter = std::env::var("MCPTRACE_CASE").unwrap_or_default();
+    files.retain(|f| f.to_string_lossy().contains(&filter));
+    assert!(!files.is_empty(), "no cases in {}", dir.display());
+
+    let queue = Mutex::new(files.clone());
+    let failures = Mutex::new(Vec::new());
+    thread::scope(|s| {
+        for _ in 0..WORKERS {
+            s.spawn(|| {
+                while let Some(file) = queue.lock().unwrap().pop() {
+                    let case = Case::load(&file);
+                    let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+                    for f in check(&case) {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{name} ({}): {f}", case.description));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
