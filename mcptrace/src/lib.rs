@@ -7,10 +7,13 @@
 
 pub mod check;
 pub mod cli;
+pub mod exec;
 pub mod frontend;
 pub mod host;
 pub mod lang;
 pub mod lower;
+pub mod mcp;
 pub mod native;
 pub mod output;
 pub mod plan;
+pub mod probes;

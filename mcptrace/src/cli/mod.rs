@@ -2,6 +2,7 @@
 
 mod plan;
 mod run;
+mod serve;
 mod signals;
 
 use std::process::ExitCode;
@@ -25,11 +26,14 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run a program; write exactly what bpftrace would write.
     Run(run::RunArgs),
+    /// Serve MCP on stdin/stdout.
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => plan::run(args),
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

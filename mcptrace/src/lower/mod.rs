@@ -31,6 +31,19 @@ use crate::{
     },
 };
 
+/// Catalog names (builtins and functions) the lowering runs natively; the
+/// tests lower a program using each, so the list stays true to the code.
+pub const NATIVE_HELPERS: &[&str] = &[
+    "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
+    "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
+    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "clear", "zero",
+];
+
+/// Whether the native backend runs catalog entry `name`.
+pub fn is_native(name: &str) -> bool {
+    NATIVE_HELPERS.contains(&name)
+}
+
 /// Why a program cannot run natively: the construct and where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct Unsupported {

@@ -1,0 +1,34 @@
+//! `mcptrace serve`: the MCP server on stdio. stdout is the protocol
+//! channel; every diagnostic goes to stderr.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Args;
+
+use crate::{exec::Executor, mcp};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The bpftrace binary for programs that do not run natively.
+    #[arg(long, default_value = "bpftrace")]
+    bpftrace: PathBuf,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("mcptrace: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let executor = Arc::new(Executor::new(args.bpftrace));
+    match runtime.block_on(mcp::serve(executor)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

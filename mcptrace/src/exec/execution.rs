@@ -1,0 +1,218 @@
+//! One execution: its identity, what it is running, and its output buffer,
+//! shared between the thread that runs it and the requests that read it.
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant, SystemTime},
+};
+
+use serde::Serialize;
+
+use crate::native::run::{EndReason, StopSignal};
+
+/// Lines one execution keeps; past this it stops and says so.
+pub const MAX_LINES: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The program called exit().
+    Exit,
+    /// The time limit passed.
+    TimeLimit,
+    /// stop_execution, or the server shutting down.
+    Stopped,
+    /// The 10,000-line buffer filled.
+    BufferFull,
+    /// The program ended by itself (bpftrace exited on its own).
+    Finished,
+    /// It failed; see the error.
+    Error,
+}
+
+impl From<EndReason> for StopReason {
+    fn from(r: EndReason) -> Self {
+        match r {
+            EndReason::Exit => StopReason::Exit,
+            EndReason::TimeLimit => StopReason::TimeLimit,
+            EndReason::Stopped => StopReason::Stopped,
+            EndReason::OutputFull => StopReason::BufferFull,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Native,
+    Bpftrace,
+}
+
+/// What an execution has produced so far.
+#[derive(Debug)]
+pub struct State {
+    pub status: Status,
+    pub lines: Vec<String>,
+    /// Bytes after the last newline.
+    partial: Vec<u8>,
+    pub truncated: bool,
+    pub lost_events: u64,
+    pub stop_reason: Option<StopReason>,
+    pub error: Option<String>,
+    pub ended: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Execution {
+    pub id: String,
+    pub program: String,
+    pub backend: Backend,
+    /// Why this backend: the fallback reason for bpftrace runs.
+    pub backend_reason: String,
+    pub timeout: Duration,
+    pub started: Instant,
+    pub started_at: SystemTime,
+    pub stop: StopSignal,
+    state: Mutex<State>,
+}
+
+impl Execution {
+    pub fn new(
+        id: String,
+        program: String,
+        backend: Backend,
+        backend_reason: String,
+        timeout: Duration,
+        stop: StopSignal,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            program,
+            backend,
+            backend_reason,
+            timeout,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            stop,
+            state: Mutex::new(State {
+                status: Status::Running,
+                lines: Vec::new(),
+                partial: Vec::new(),
+                truncated: false,
+                lost_events: 0,
+                stop_reason: None,
+                error: None,
+                ended: None,
+            }),
+        })
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data: keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends output bytes, line by line. Returns false once the buffer is
+    /// full: the caller stops the program.
+    pub fn push(&self, bytes: &[u8]) -> bool {
+        let mut s = self.state();
+        if s.truncated {
+            return false;
+        }
+        for &b in bytes {
+            if b != b'\n' {
+                s.partial.push(b);
+                continue;
+            }
+            if s.lines.len() >= MAX_LINES {
+                s.truncated = true;
+                s.partial.clear();
+                return false;
+            }
+            let line = String::from_utf8_lossy(&s.partial).into_owned();
+            s.lines.push(line);
+            s.partial.clear();
+        }
+        true
+    }
+
+    /// Ends the execution; the first end wins.
+    pub fn finish(&self, status: Status, reason: StopReason, error: Option<String>) {
+        let mut s = self.state();
+        if s.status != Status::Running {
+            return;
+        }
+        if !s.partial.is_empty() && s.lines.len() < MAX_LINES {
+            let line = String::from_utf8_lossy(&s.partial).into_owned();
+            s.lines.push(line);
+            s.partial.clear();
+        }
+        s.status = status;
+        s.stop_reason = Some(if s.truncated { StopReason::BufferFull } else { reason });
+        s.error = error;
+        s.ended = Some(Instant::now());
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state().status == Status::Running
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec() -> Arc<Execution> {
+        let stop = StopSignal::new().unwrap();
+        Execution::new(
+            "x".into(),
+            "BEGIN{}".into(),
+            Backend::Native,
+            String::new(),
+            Duration::from_secs(1),
+            stop,
+        )
+    }
+
+    #[test]
+    fn splits_lines_across_pushes_and_keeps_the_tail() {
+        let e = exec();
+        assert!(e.push(b"Attaching 1 probe...\nhel"));
+        assert!(e.push(b"lo\n\nno newline"));
+        e.finish(Status::Completed, StopReason::Exit, None);
+        let s = e.state();
+        assert_eq!(s.lines, ["Attaching 1 probe...", "hello", "", "no newline"]);
+        assert_eq!(s.stop_reason, Some(StopReason::Exit));
+    }
+
+    #[test]
+    fn caps_the_buffer_and_says_so() {
+        let e = exec();
+        let mut accepted = 0;
+        while e.push(b"line\n") {
+            accepted += 1;
+            assert!(accepted <= MAX_LINES);
+        }
+        e.finish(Status::Completed, StopReason::Stopped, None);
+        let s = e.state();
+        assert_eq!(s.lines.len(), MAX_LINES);
+        assert!(s.truncated);
+        assert_eq!(s.stop_reason, Some(StopReason::BufferFull));
+    }
+
+    #[test]
+    fn the_first_end_wins() {
+        let e = exec();
+        e.finish(Status::Failed, StopReason::Error, Some("boom".into()));
+        e.finish(Status::Completed, StopReason::Exit, None);
+        assert_eq!(e.state().status, Status::Failed);
+    }
+}

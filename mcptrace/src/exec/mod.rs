@@ -1,0 +1,184 @@
+//! Executions: start a program on the backend the planner chose, keep its
+//! output, enforce the limits, stop it, and forget it after a while. Nothing
+//! here knows MCP; the server is a thin layer over [`Executor`].
+
+mod bpftrace;
+pub mod execution;
+mod native;
+pub mod privileges;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::sync::oneshot;
+
+pub use execution::{Backend, Execution, MAX_LINES, Status, StopReason};
+
+use crate::{
+    check::SystemHost,
+    frontend,
+    lang::{dialect, pretty},
+    lower,
+    native::run::StopSignal,
+};
+
+/// Executions running at once.
+pub const MAX_RUNNING: usize = 5;
+/// Time limits, in seconds.
+pub const DEFAULT_TIMEOUT: f64 = 10.0;
+pub const MAX_TIMEOUT: f64 = 60.0;
+pub const MIN_TIMEOUT: f64 = 1.0;
+/// Finished executions kept for get_result, and for how long.
+const KEEP_FINISHED: usize = 64;
+const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
+/// How long a program may take to attach.
+const ATTACH_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A syntax or semantic error, rendered with line, column and caret.
+    #[error("{0}")]
+    Program(String),
+    #[error("{MAX_RUNNING} executions are already running; stop one or wait for one to end")]
+    TooMany,
+    #[error("{0}")]
+    Privileges(String),
+    #[error("attaching failed: {0}")]
+    Attach(String),
+    #[error("creating the stop signal: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Executor {
+    bpftrace: PathBuf,
+    executions: Mutex<HashMap<String, Arc<Execution>>>,
+}
+
+impl Executor {
+    pub fn new(bpftrace: PathBuf) -> Self {
+        Self { bpftrace, executions: Mutex::new(HashMap::new()) }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Execution>>> {
+        self.executions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks, plans and starts `program`; returns once it is attached.
+    pub async fn start(
+        &self,
+        program: &str,
+        timeout: Option<f64>,
+    ) -> Result<Arc<Execution>, ExecError> {
+        let (checked, _plan) = frontend::prepare(program, SystemHost::shared())
+            .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
+        privileges::check().map_err(ExecError::Privileges)?;
+        let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
+        let lowered = lower::lower(&checked.program, &lower::resolved::from_checked(&checked));
+        let (backend, reason) = match &lowered {
+            Ok(_) => (Backend::Native, "every construct runs natively".to_string()),
+            Err(why) => (Backend::Bpftrace, why.to_string()),
+        };
+        let exec = {
+            let mut table = self.table();
+            evict(&mut table);
+            if table.values().filter(|e| e.is_running()).count() >= MAX_RUNNING {
+                return Err(ExecError::TooMany);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let exec = Execution::new(
+                id.clone(),
+                program.to_string(),
+                backend,
+                reason,
+                timeout,
+                StopSignal::new()?,
+            );
+            table.insert(id, exec.clone());
+            exec
+        };
+        let (tx, rx) = oneshot::channel();
+        match lowered {
+            Ok(native) => native::start(exec.clone(), native, tx),
+            Err(_) => {
+                // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
+                let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
+                bpftrace::start(exec.clone(), &self.bpftrace, text, tx);
+            }
+        }
+        let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
+        let failure = match outcome {
+            Ok(Ok(Ok(()))) => return Ok(exec),
+            Ok(Ok(Err(message))) => message,
+            Ok(Err(_)) => exec
+                .state()
+                .error
+                .clone()
+                .unwrap_or_else(|| "the tracer ended before attaching".into()),
+            Err(_) => {
+                exec.stop.stop();
+                format!("not attached after {} s", ATTACH_LIMIT.as_secs())
+            }
+        };
+        self.table().remove(&exec.id);
+        Err(ExecError::Attach(failure))
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Execution>> {
+        self.table().get(id).cloned()
+    }
+
+    /// Every execution still known, oldest first.
+    pub fn list(&self) -> Vec<Arc<Execution>> {
+        let mut all: Vec<_> = self.table().values().cloned().collect();
+        all.sort_by_key(|e| e.started);
+        all
+    }
+
+    /// Asks every running execution to stop (server shutdown).
+    pub fn stop_all(&self) {
+        for e in self.table().values() {
+            e.stop.stop();
+        }
+    }
+}
+
+/// The time limit in seconds: default 10, clamped to 1..=60.
+pub fn clamp_timeout(timeout: Option<f64>) -> f64 {
+    match timeout {
+        Some(t) if t.is_finite() => t.clamp(MIN_TIMEOUT, MAX_TIMEOUT),
+        _ => DEFAULT_TIMEOUT,
+    }
+}
+
+/// Drops finished executions past their retention time, and the oldest
+/// finished ones beyond the count kept.
+fn evict(table: &mut HashMap<String, Arc<Execution>>) {
+    table.retain(|_, e| e.state().ended.is_none_or(|t| t.elapsed() < KEEP_FOR));
+    let mut finished: Vec<_> =
+        table.values().filter_map(|e| e.state().ended.map(|t| (t, e.id.clone()))).collect();
+    if finished.len() > KEEP_FINISHED {
+        finished.sort();
+        for (_, id) in &finished[..finished.len() - KEEP_FINISHED] {
+            table.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clamp_timeout;
+
+    #[test]
+    fn timeouts_are_clamped() {
+        assert_eq!(clamp_timeout(None), 10.0);
+        assert_eq!(clamp_timeout(Some(0.0)), 1.0);
+        assert_eq!(clamp_timeout(Some(-5.0)), 1.0);
+        assert_eq!(clamp_timeout(Some(3.5)), 3.5);
+        assert_eq!(clamp_timeout(Some(600.0)), 60.0);
+        assert_eq!(clamp_timeout(Some(f64::NAN)), 10.0);
+    }
+}

@@ -1,0 +1,191 @@
+//! The MCP server: a thin layer that maps tools onto the executor, the probe
+//! listing and the catalog. No tracing logic lives here.
+
+mod types;
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ErrorData, ServerHandler, ServiceExt,
+    handler::server::{
+        router::tool::ToolRouter,
+        wrapper::{Json, Parameters},
+    },
+    model::{Implementation, ServerCapabilities, ServerConfig},
+    tool, tool_handler, tool_router,
+};
+
+use self::types::*;
+use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
+
+/// Probes one list_probes page holds at most.
+const MAX_PAGE: usize = 5000;
+
+#[derive(Clone)]
+pub struct Server {
+    executor: Arc<Executor>,
+    /// Built once; the handler routes calls through it.
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Server {
+    pub fn new(executor: Arc<Executor>) -> Self {
+        Self { executor, tool_router: Self::tool_router() }
+    }
+
+    #[tool(
+        description = "List probes that can be traced here, read from tracefs, /proc/kallsyms and ELF symbols. `filter` is a bpftrace-style glob (e.g. `syscalls:*open*`, `tracepoint:sched:*`, `uprobe:/bin/bash:read*`); pages with `offset`/`limit` (default 1000); `verbose` adds tracepoint arguments."
+    )]
+    async fn list_probes(
+        &self,
+        Parameters(p): Parameters<ListProbesParams>,
+    ) -> Result<Json<probes::ProbePage>, ErrorData> {
+        let limit = p.limit.map_or(1000, |l| (l as usize).min(MAX_PAGE));
+        let offset = p.offset.unwrap_or(0) as usize;
+        probes::list(
+            SystemHost::shared(),
+            p.filter.as_deref(),
+            offset,
+            limit,
+            p.verbose.unwrap_or(false),
+        )
+        .map(Json)
+        .map_err(|e| ErrorData::invalid_params(e.to_string(), None))
+    }
+
+    #[tool(
+        description = "Every bpftrace builtin variable, function and map function, with its signature, a one-line description, where it is valid, and whether mcptrace runs it natively."
+    )]
+    async fn list_helpers(&self) -> Json<HelpersResponse> {
+        Json(HelpersResponse {
+            helpers: catalog::CATALOG
+                .iter()
+                .map(|e| Helper {
+                    name: e.name.to_string(),
+                    kind: serde_json::to_value(e.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    signature: e.signature.to_string(),
+                    description: e.description.to_string(),
+                    valid_in: serde_json::to_value(e.valid_in).unwrap_or_default(),
+                    is_unsafe: e.is_unsafe,
+                    native: lower::is_native(e.name),
+                })
+                .collect(),
+        })
+    }
+
+    #[tool(
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed."
+    )]
+    async fn exec_program(&self, Parameters(p): Parameters<ExecParams>) -> Json<ExecResponse> {
+        Json(match self.executor.start(&p.program, p.timeout).await {
+            Ok(e) => ExecResponse {
+                status: "success".into(),
+                execution_id: Some(e.id.clone()),
+                message: format!(
+                    "attached; running with the {} backend for at most {} s",
+                    backend_name(e.backend),
+                    e.timeout.as_secs_f64()
+                ),
+                backend: Some(e.backend),
+                backend_reason: Some(e.backend_reason.clone()),
+            },
+            Err(err) => ExecResponse {
+                status: "error".into(),
+                execution_id: None,
+                message: err.to_string(),
+                backend: None,
+                backend_reason: None,
+            },
+        })
+    }
+
+    #[tool(
+        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at 10,000 lines."
+    )]
+    async fn get_result(
+        &self,
+        Parameters(p): Parameters<ResultParams>,
+    ) -> Result<Json<ResultResponse>, ErrorData> {
+        let e = self.find(&p.execution_id)?;
+        let limit = p.limit.map_or(1000, |l| l as usize);
+        let offset = p.offset.unwrap_or(0) as usize;
+        Ok(Json(ResultResponse::page(&e, offset, limit)))
+    }
+
+    #[tool(
+        description = "Stop a running execution gracefully: END runs and maps are printed. Returns its result so far."
+    )]
+    async fn stop_execution(
+        &self,
+        Parameters(p): Parameters<IdParams>,
+    ) -> Result<Json<ResultResponse>, ErrorData> {
+        let e = self.find(&p.execution_id)?;
+        e.stop.stop();
+        // Wait briefly for END and the maps, so the answer holds them.
+        for _ in 0..200 {
+            if !e.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Ok(Json(ResultResponse::page(&e, 0, 1000)))
+    }
+
+    #[tool(description = "Executions the server knows: running ones and recently finished ones.")]
+    async fn list_executions(&self) -> Json<ExecutionsResponse> {
+        Json(ExecutionsResponse {
+            executions: self.executor.list().iter().map(|e| Summary::of(e)).collect(),
+        })
+    }
+}
+
+impl Server {
+    fn find(&self, id: &str) -> Result<Arc<crate::exec::Execution>, ErrorData> {
+        self.executor.get(id).ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "unknown execution id `{id}` (finished executions are kept for 30 minutes)"
+                ),
+                None,
+            )
+        })
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Trace this Linux host with bpftrace programs. Use list_probes to find probes, \
+                 exec_program to start a program (it returns once attached), get_result to read \
+                 its output. Common programs run natively; others through bpftrace.",
+            )
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client goes away or a SIGTERM/SIGINT
+/// arrives; running executions are then stopped.
+pub async fn serve(executor: Arc<Executor>) -> Result<(), Box<dyn std::error::Error>> {
+    let service = Server::new(executor.clone()).serve(rmcp::transport::stdio()).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = service.waiting() => { r?; }
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    executor.stop_all();
+    // Give executions a moment to run END and release their probes.
+    for _ in 0..100 {
+        if executor.list().iter().all(|e| !e.is_running()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

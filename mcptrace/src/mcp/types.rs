@@ -1,0 +1,153 @@
+//! Tool parameters and results, with their JSON schemas.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::exec::{Backend, Execution, Status, StopReason};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListProbesParams {
+    /// bpftrace-style glob, e.g. `tracepoint:syscalls:sys_enter_open*`.
+    pub filter: Option<String>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+    /// Add tracepoint arguments.
+    pub verbose: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExecParams {
+    /// The bpftrace program.
+    pub program: String,
+    /// Time limit in seconds (default 10, clamped to 1..60).
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ResultParams {
+    pub execution_id: String,
+    /// First line to return (default 0).
+    pub offset: Option<u64>,
+    /// Lines to return at most (default 1000).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct IdParams {
+    pub execution_id: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Helper {
+    pub name: String,
+    /// builtin_variable, function or map_function.
+    pub kind: String,
+    pub signature: String,
+    pub description: String,
+    /// Probe kinds it is valid in, or "all".
+    pub valid_in: serde_json::Value,
+    /// Changes the system rather than observing it (refused).
+    #[serde(rename = "unsafe")]
+    pub is_unsafe: bool,
+    /// Whether the native backend runs it.
+    pub native: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HelpersResponse {
+    pub helpers: Vec<Helper>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecResponse {
+    /// "success" or "error".
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// Why this backend runs it (for bpftrace: the construct not native yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ResultResponse {
+    pub execution_id: String,
+    pub status: Status,
+    pub lines_total: usize,
+    pub lines_returned: usize,
+    pub offset: usize,
+    pub output: Vec<String>,
+    pub has_more: bool,
+    pub backend: Backend,
+    pub backend_reason: String,
+    /// Why it ended, once it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    pub lost_events: u64,
+    /// Output stopped at the 10,000-line cap.
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_seconds: f64,
+}
+
+impl ResultResponse {
+    pub fn page(e: &Execution, offset: usize, limit: usize) -> Self {
+        let s = e.state();
+        let output: Vec<String> = s.lines.iter().skip(offset).take(limit).cloned().collect();
+        let elapsed = s.ended.unwrap_or_else(std::time::Instant::now).duration_since(e.started);
+        Self {
+            execution_id: e.id.clone(),
+            status: s.status,
+            lines_total: s.lines.len(),
+            lines_returned: output.len(),
+            offset,
+            has_more: offset.saturating_add(output.len()) < s.lines.len(),
+            output,
+            backend: e.backend,
+            backend_reason: e.backend_reason.clone(),
+            stop_reason: s.stop_reason,
+            lost_events: s.lost_events,
+            truncated: s.truncated,
+            error: s.error.clone(),
+            elapsed_seconds: elapsed.as_secs_f64(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Summary {
+    pub execution_id: String,
+    pub status: Status,
+    pub backend: Backend,
+    pub program: String,
+    pub lines_total: usize,
+}
+
+impl Summary {
+    pub fn of(e: &Execution) -> Self {
+        let s = e.state();
+        Self {
+            execution_id: e.id.clone(),
+            status: s.status,
+            backend: e.backend,
+            program: e.program.clone(),
+            lines_total: s.lines.len(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecutionsResponse {
+    pub executions: Vec<Summary>,
+}
+
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Native => "native",
+        Backend::Bpftrace => "bpftrace",
+    }
+}

@@ -1,0 +1,128 @@
+//! Probe listing, read by mcptrace itself (never `bpftrace -l`): tracepoints
+//! and raw tracepoints from tracefs, kernel functions from kallsyms, software
+//! events, timers, BEGIN/END, and a binary's functions for uprobes.
+
+use serde::Serialize;
+
+use crate::{
+    check::{Host, HostError, glob},
+    host::features::{self, Support},
+};
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct ProbeEntry {
+    pub name: String,
+    /// Tracepoint arguments (`verbose`): `type name`, as `bpftrace -lv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct ProbePage {
+    pub probes: Vec<ProbeEntry>,
+    /// Matching probes in all.
+    pub total: usize,
+    pub offset: usize,
+    pub has_more: bool,
+    /// What the listing left out and why (kernel functions that cannot be
+    /// traced on this host).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+const SOFTWARE: &[&str] = &[
+    "cpu-clock",
+    "task-clock",
+    "page-faults",
+    "context-switches",
+    "cpu-migrations",
+    "minor-faults",
+    "major-faults",
+    "alignment-faults",
+    "emulation-faults",
+    "dummy",
+    "bpf-output",
+];
+
+/// Probes matching `filter` (a bpftrace-style glob; all when absent),
+/// `limit` of them from `offset`.
+pub fn list(
+    host: &dyn Host,
+    filter: Option<&str>,
+    offset: usize,
+    limit: usize,
+    verbose: bool,
+) -> Result<ProbePage, HostError> {
+    let filter = filter.map(str::trim).filter(|f| !f.is_empty());
+    let matches = |name: &str| match filter {
+        None => true,
+        Some(f) => glob(f, name) || name.split_once(':').is_some_and(|(_, rest)| glob(f, rest)),
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
+    let wants = |kind: &str| {
+        filter.is_none_or(|f| !f.contains(':') || f.starts_with(kind) || f.starts_with('*'))
+    };
+
+    for fixed in ["BEGIN", "END", "interval:s:1", "interval:ms:100", "profile:hz:99"] {
+        names.push(fixed.to_string());
+    }
+    names.extend(SOFTWARE.iter().map(|s| format!("software:{s}:")));
+    let tracepoints = host.tracepoints()?;
+    if wants("tracepoint") || wants("t:") {
+        names.extend(tracepoints.iter().map(|tp| format!("tracepoint:{tp}")));
+    }
+    if wants("rawtracepoint") {
+        let mut raw: Vec<&str> =
+            tracepoints.iter().filter_map(|tp| tp.split_once(':')).map(|(_, n)| n).collect();
+        raw.sort_unstable();
+        raw.dedup();
+        names.extend(raw.into_iter().map(|n| format!("rawtracepoint:{n}")));
+    }
+    // Kernel functions: listed under the probe kind that attaches here; on a
+    // host with neither, only when asked for, with the reason.
+    let feats = features::get();
+    let kernel_kind = if feats.kprobe.is_yes() { Some("kprobe") } else { None };
+    let asked_for_kernel = filter.is_some_and(|f| {
+        f.starts_with("kprobe") || f.starts_with("kfunc") || f.starts_with("fentry")
+    });
+    if kernel_kind.is_some() || asked_for_kernel {
+        let kind = kernel_kind.unwrap_or("kprobe");
+        if let Support::No(reason) = &feats.kprobe {
+            notes.push(format!("kernel functions are listed, but cannot be traced here: {reason}"));
+        }
+        names.extend(host.kernel_functions()?.iter().map(|f| format!("{kind}:{f}")));
+    }
+    // A binary's functions, when the filter names one.
+    if let Some(f) = filter
+        && let Some((kind @ ("uprobe" | "uretprobe"), rest)) = f.split_once(':')
+        && let Some((binary, _)) = rest.rsplit_once(':')
+        && !binary.contains('*')
+    {
+        let (path, functions) = host.user_functions(binary)?;
+        names.extend(functions.iter().map(|func| format!("{kind}:{}:{func}", path.display())));
+    }
+
+    names.retain(|n| matches(n));
+    names.sort();
+    names.dedup();
+    let total = names.len();
+    let page: Vec<ProbeEntry> = names
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|name| {
+            let args = verbose.then(|| tracepoint_args(host, &name)).flatten();
+            ProbeEntry { name, args }
+        })
+        .collect();
+    let has_more = offset.saturating_add(page.len()) < total;
+    Ok(ProbePage { probes: page, total, offset, has_more, notes })
+}
+
+/// `type name` of each argument of a tracepoint, from its format file.
+fn tracepoint_args(host: &dyn Host, name: &str) -> Option<Vec<String>> {
+    let (category, event) = name.strip_prefix("tracepoint:")?.split_once(':')?;
+    let format = host.tracepoint_format(category, event).ok()?;
+    Some(format.args().map(|f| format!("{} {}", f.c_type, f.name)).collect())
+}
