@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::{
     check::{Host, HostError, glob},
     host::features::{self, Support},
+    lang::ast::ProbeKind,
 };
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -60,19 +61,23 @@ pub fn list(
     };
     let mut names: Vec<String> = Vec::new();
     let mut notes = Vec::new();
-    let wants = |kind: &str| {
-        filter.is_none_or(|f| !f.contains(':') || f.starts_with(kind) || f.starts_with('*'))
-    };
+    // A filter that names a probe kind (`tracepoint:...`, `t:...`) lists that
+    // kind only; any other filter may match the part after the kind.
+    let named = filter
+        .filter(|f| f.contains(':'))
+        .and_then(|f| f.split(':').next())
+        .and_then(ProbeKind::from_name);
+    let wants = |kind: ProbeKind| named.is_none_or(|k| k == kind);
 
     for fixed in ["BEGIN", "END", "interval:s:1", "interval:ms:100", "profile:hz:99"] {
         names.push(fixed.to_string());
     }
     names.extend(SOFTWARE.iter().map(|s| format!("software:{s}:")));
     let tracepoints = host.tracepoints()?;
-    if wants("tracepoint") || wants("t:") {
+    if wants(ProbeKind::Tracepoint) {
         names.extend(tracepoints.iter().map(|tp| format!("tracepoint:{tp}")));
     }
-    if wants("rawtracepoint") {
+    if wants(ProbeKind::RawTracepoint) {
         let mut raw: Vec<&str> =
             tracepoints.iter().filter_map(|tp| tp.split_once(':')).map(|(_, n)| n).collect();
         raw.sort_unstable();
@@ -83,9 +88,10 @@ pub fn list(
     // host with neither, only when asked for, with the reason.
     let feats = features::get();
     let kernel_kind = if feats.kprobe.is_yes() { Some("kprobe") } else { None };
-    let asked_for_kernel = filter.is_some_and(|f| {
-        f.starts_with("kprobe") || f.starts_with("kfunc") || f.starts_with("fentry")
-    });
+    let asked_for_kernel = matches!(
+        named,
+        Some(ProbeKind::Kprobe | ProbeKind::Kretprobe | ProbeKind::Kfunc | ProbeKind::Kretfunc)
+    );
     if kernel_kind.is_some() || asked_for_kernel {
         let kind = kernel_kind.unwrap_or("kprobe");
         if let Support::No(reason) = &feats.kprobe {

@@ -1,0 +1,103 @@
+//! A real MCP client over stdio for the server tests: spawns `mcptrace
+//! serve` and calls its tools.
+
+use rmcp::{
+    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde_json::{Value, json};
+
+use crate::target_bin;
+
+pub struct Client {
+    service: RunningService<RoleClient, ()>,
+    pub server_pid: u32,
+}
+
+impl Client {
+    pub async fn start() -> Client {
+        let mut cmd = tokio::process::Command::new(target_bin("mcptrace"));
+        cmd.arg("serve");
+        let transport = TokioChildProcess::new(cmd).expect("spawn mcptrace serve");
+        let server_pid = transport.id().expect("server pid");
+        let service = ().serve(transport).await.expect("MCP handshake");
+        Client { service, server_pid }
+    }
+
+    pub async fn tool_names(&self) -> Vec<String> {
+        let tools = self.service.list_all_tools().await.expect("tools/list");
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    /// Calls `name` and returns its structured content, or the error (an
+    /// MCP error, or a tool result marked as one).
+    pub async fn call(&self, name: &'static str, args: Value) -> Result<Value, String> {
+        let Value::Object(args) = args else { panic!("arguments must be an object") };
+        let result = self
+            .service
+            .call_tool(CallToolRequestParams::new(name).with_arguments(args))
+            .await
+            .map_err(|e| e.to_string())?;
+        if result.is_error == Some(true) {
+            return Err(serde_json::to_string(&result.content).unwrap_or_default());
+        }
+        Ok(result.structured_content.unwrap_or(Value::Null))
+    }
+
+    /// exec_program, expecting success; returns the execution id.
+    pub async fn exec(&self, program: &str, timeout: f64) -> String {
+        let r = self
+            .call("exec_program", json!({"program": program, "timeout": timeout}))
+            .await
+            .unwrap();
+        assert_eq!(r["status"], "success", "{r}");
+        r["execution_id"].as_str().unwrap().to_string()
+    }
+
+    /// get_result, polled until the execution is no longer running.
+    pub async fn finished(&self, id: &str) -> Value {
+        for _ in 0..400 {
+            let r = self
+                .call("get_result", json!({"execution_id": id, "limit": 100000}))
+                .await
+                .unwrap();
+            if r["status"] != "running" {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("execution {id} still running after 20 s");
+    }
+
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+/// Lines of a result's output.
+pub fn lines(result: &Value) -> Vec<String> {
+    result["output"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+}
+
+/// BPF programs held by process `pid`: its file descriptors that are BPF
+/// programs (Debian's bpftool shows no owning pids).
+pub fn bpf_programs_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|t| t.to_string_lossy().contains("bpf-prog"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Children of process `pid` still alive.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}

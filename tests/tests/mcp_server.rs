@@ -1,0 +1,220 @@
+//! The MCP server driven by a real MCP client over stdio, against the real
+//! kernel and the real bpftrace: every tool, the limits, the error paths,
+//! graceful stops, and nothing left behind.
+
+use std::time::Duration;
+
+use mcptrace_tests::{
+    HeldWorkload,
+    mcp::{Client, bpf_programs_of, children_of, lines},
+    require_root,
+};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_and_a_first_native_trace() {
+    require_root();
+    let c = Client::start().await;
+    let mut names = c.tool_names().await;
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "exec_program",
+            "get_result",
+            "list_executions",
+            "list_helpers",
+            "list_probes",
+            "stop_execution"
+        ]
+    );
+    let id = c.exec(r#"BEGIN { printf("hello %d\n", 42); exit(); }"#, 5.0).await;
+    let r = c.finished(&id).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["backend"], "native");
+    assert_eq!(r["stop_reason"], "exit");
+    assert_eq!(lines(&r)[..2], ["Attaching 1 probe...", "hello 42"]);
+    let listed = c.call("list_executions", json!({})).await.unwrap();
+    assert!(listed["executions"].as_array().unwrap().iter().any(|e| e["execution_id"] == id));
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_come_back_at_once_with_positions() {
+    require_root();
+    let c = Client::start().await;
+    let syntax =
+        c.call("exec_program", json!({"program": "BEGIN { printf(\"x\" }"})).await.unwrap();
+    assert_eq!(syntax["status"], "error");
+    let message = syntax["message"].as_str().unwrap();
+    assert!(message.contains("stdin:1:") && message.contains('^'), "{message}");
+    let unknown =
+        c.call("exec_program", json!({"program": "tracepoint:nosuch:probe { }"})).await.unwrap();
+    assert_eq!(unknown["status"], "error");
+    assert!(unknown["message"].as_str().unwrap().contains("nosuch"), "{unknown}");
+    let kprobe =
+        c.call("exec_program", json!({"program": "kprobe:do_sys_openat2 { }"})).await.unwrap();
+    assert!(
+        kprobe["message"].as_str().unwrap().contains("tracepoint:syscalls:sys_enter_openat"),
+        "{kprobe}"
+    );
+    // Unknown ids and malformed arguments are MCP errors; the server lives on.
+    assert!(
+        c.call("get_result", json!({"execution_id": "nope"}))
+            .await
+            .unwrap_err()
+            .contains("unknown execution id")
+    );
+    assert!(c.call("get_result", json!({"offset": 3})).await.is_err());
+    assert!(c.call("exec_program", json!({"program": 5})).await.is_err());
+    let id = c.exec("BEGIN { exit(); }", 2.0).await;
+    assert_eq!(c.finished(&id).await["status"], "completed");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_limits_end_gracefully_with_maps_and_clamp() {
+    require_root();
+    let c = Client::start().await;
+    let held = HeldWorkload::spawn(&["getpid", "7"]);
+    let program = format!(
+        "tracepoint:syscalls:sys_enter_getpid /pid == {}/ {{ @calls = count(); }}",
+        held.pid()
+    );
+    // 0.2 s clamps to the 1 s minimum.
+    let id = c.exec(&program, 0.2).await;
+    held.go();
+    let r = c.finished(&id).await;
+    assert_eq!(r["stop_reason"], "time_limit", "{r}");
+    assert!(lines(&r).contains(&"@calls: 7".to_string()), "{r}");
+    assert!(r["elapsed_seconds"].as_f64().unwrap() >= 1.0, "{r}");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fallback_runs_bpftrace_and_says_why() {
+    require_root();
+    let c = Client::start().await;
+    let r = c
+        .call("exec_program", json!({"program": "BEGIN { $x = 5; unroll(2) { $x++; } printf(\"%d\\n\", $x); exit(); }"}))
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "success", "{r}");
+    assert_eq!(r["backend"], "bpftrace");
+    assert!(r["backend_reason"].as_str().unwrap().contains("unroll"), "{r}");
+    let out = c.finished(r["execution_id"].as_str().unwrap()).await;
+    assert_eq!(out["status"], "completed", "{out}");
+    assert!(lines(&out).contains(&"7".to_string()), "{out}");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paging_offsets_and_the_line_cap() {
+    require_root();
+    let c = Client::start().await;
+    let held = HeldWorkload::spawn(&["getpid", "12000"]);
+    let program = format!(
+        "tracepoint:syscalls:sys_enter_getpid /pid == {}/ {{ printf(\"%d\\n\", nsecs); }}",
+        held.pid()
+    );
+    let id = c.exec(&program, 30.0).await;
+    held.go();
+    let r = c.finished(&id).await;
+    assert_eq!(r["truncated"], true, "{}", r["stop_reason"]);
+    assert_eq!(r["stop_reason"], "buffer_full");
+    assert_eq!(r["lines_total"], 10_000);
+    let page = c
+        .call("get_result", json!({"execution_id": id, "offset": 9990, "limit": 50}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (page["lines_returned"].clone(), page["has_more"].clone()),
+        (json!(10), json!(false))
+    );
+    let past =
+        c.call("get_result", json!({"execution_id": id, "offset": 1_000_000})).await.unwrap();
+    assert_eq!((past["lines_returned"].clone(), past["output"].clone()), (json!(0), json!([])));
+    let first = c.call("get_result", json!({"execution_id": id, "limit": 3})).await.unwrap();
+    assert_eq!(
+        (first["lines_returned"].clone(), first["has_more"].clone()),
+        (json!(3), json!(true))
+    );
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
+    require_root();
+    let c = Client::start().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        // Natively and through bpftrace (the positional-free unroll forces it).
+        let program = if i % 2 == 0 {
+            "tracepoint:syscalls:sys_enter_getpid { @n = count(); } END { printf(\"end\\n\"); }"
+                .to_string()
+        } else {
+            "tracepoint:syscalls:sys_enter_getpid { $x = 0; unroll(1) { $x++; } @n = count(); } END { printf(\"end\\n\"); }".to_string()
+        };
+        ids.push(c.exec(&program, 60.0).await);
+    }
+    let sixth = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap();
+    assert_eq!(sixth["status"], "error");
+    assert!(sixth["message"].as_str().unwrap().contains("already running"), "{sixth}");
+    assert!(bpf_programs_of(c.server_pid) > 0, "native executions hold programs");
+    for id in &ids {
+        let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
+        assert_eq!(r["status"], "completed", "{r}");
+        assert_eq!(r["stop_reason"], "stopped");
+        let out = lines(&r);
+        assert!(out.contains(&"end".to_string()), "END ran: {out:?}");
+        assert!(out.iter().any(|l| l.starts_with("@n: ")), "maps printed: {out:?}");
+    }
+    // Teardown follows the result; give it a moment.
+    for _ in 0..100 {
+        if bpf_programs_of(c.server_pid) == 0 && children_of(c.server_pid).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bpf_programs_of(c.server_pid), 0, "no BPF program left attached");
+    assert_eq!(children_of(c.server_pid), Vec::<u32>::new(), "no bpftrace left running");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_helpers() {
+    require_root();
+    let c = Client::start().await;
+    let page = c.call("list_probes", json!({"filter": "syscalls:sys_enter_open*"})).await.unwrap();
+    let names: Vec<&str> =
+        page["probes"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"tracepoint:syscalls:sys_enter_openat"), "{names:?}");
+    assert!(names.iter().all(|n| n.contains("sys_enter_open")), "{names:?}");
+    let verbose = c
+        .call(
+            "list_probes",
+            json!({"filter": "tracepoint:syscalls:sys_enter_openat", "verbose": true}),
+        )
+        .await
+        .unwrap();
+    let args = verbose["probes"][0]["args"].as_array().unwrap();
+    assert!(args.iter().any(|a| a == "const char * filename"), "{args:?}");
+    let all = c.call("list_probes", json!({"limit": 10})).await.unwrap();
+    assert_eq!(all["probes"].as_array().unwrap().len(), 10);
+    assert_eq!(all["has_more"], true);
+    assert!(all["total"].as_u64().unwrap() > 1000);
+    let bin = c.call("list_probes", json!({"filter": "uprobe:/bin/bash:readline*"})).await.unwrap();
+    assert!(
+        bin["probes"].as_array().unwrap().iter().any(|p| p["name"] == "uprobe:/bin/bash:readline"),
+        "{bin}"
+    );
+    let kernel = c.call("list_probes", json!({"filter": "kprobe:vfs_read"})).await.unwrap();
+    assert!(kernel["notes"][0].as_str().unwrap().contains("kprobe"), "{kernel}");
+    let helpers = c.call("list_helpers", json!({})).await.unwrap();
+    let helpers = helpers["helpers"].as_array().unwrap();
+    let find = |n: &str| helpers.iter().find(|h| h["name"] == n).unwrap_or_else(|| panic!("{n}"));
+    assert_eq!(find("count")["native"], true);
+    assert_eq!(find("system")["native"], false);
+    assert_eq!(find("system")["unsafe"], true);
+    c.close().await;
+}
