@@ -29,6 +29,6 @@ impl FrontendError {
 pub fn prepare(source: &str, host: &dyn Host) -> Result<(Checked, Plan), FrontendError> {
     let program = lang::parse(source)?;
     let checked = check::check(program, host)?;
-    let plan = plan::plan(&checked);
+    let plan = plan::plan(&checked, source);
     Ok((checked, plan))
 }

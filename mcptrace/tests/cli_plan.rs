@@ -17,7 +17,7 @@ fn text_output_names_backend_reason_and_probes() {
     assert_eq!(
         text(&out.stdout),
         "backend: bpftrace\n\
-         fallback: `@n` at 1:9: maps are not native yet\n\
+         fallback: `@n = count()` at 1:9: map updates in BEGIN or END are not native yet\n\
          attaching 2 probes:\n  BEGIN\n  END\n"
     );
 }
@@ -27,22 +27,21 @@ fn json_output_carries_the_same_decision() {
     let out = plan(&["--json", "-e", "BEGIN { printf(\"hi\\n\"); exit(); }"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["backend"], "bpftrace");
-    assert_eq!(json["fallback"]["kind"], "native_unavailable");
-    assert_eq!(json["reason"], "native backend not available yet");
+    assert_eq!(json["backend"], "native");
+    assert_eq!(json["fallback"], serde_json::Value::Null);
     assert_eq!(json["attach_count"], 1);
     assert_eq!(json["attach_points"], serde_json::json!(["BEGIN"]));
 }
 
 #[test]
 fn json_fallback_has_the_construct_and_its_span() {
-    let out = plan(&["--json", "-e", "BEGIN { $x = 1 + 2; }"]);
+    let out = plan(&["--json", "-e", "BEGIN { $x = 1; unroll(2) { $x++; } }"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fallback = &json["fallback"];
     assert_eq!(fallback["kind"], "unsupported");
-    assert_eq!(fallback["construct"], "`1 + 2`");
+    assert_eq!(fallback["construct"], "`unroll(2) { $x++; }`");
     assert_eq!(fallback["span"]["line"], 1);
-    assert_eq!(fallback["span"]["col"], 14);
+    assert_eq!(fallback["span"]["col"], 17);
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn mcptrace_outcome(case: &Case) -> Result<(Outcome, String), String> {
     };
     match check::check(program, SystemHost::shared()) {
         Ok(checked) => {
-            let plan = plan::plan(&checked);
+            let plan = plan::plan(&checked, &case.source);
             if plan.attach_count == 0 {
                 return Err("a checked program attaches no probe".into());
             }

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use super::signals;
 use crate::{
     check::SystemHost,
-    frontend, lower,
+    frontend,
     native::{Transport, run as native_run},
     output::{Format, Record},
 };
@@ -69,7 +69,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (checked, _plan) = match frontend::prepare(&source, SystemHost::shared()) {
+    let (_checked, plan) = match frontend::prepare(&source, SystemHost::shared()) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", e.render(&source, &origin));
@@ -81,15 +81,18 @@ pub fn run(args: RunArgs) -> ExitCode {
         OutputArg::Json => Format::Json,
     };
     let timeout = args.timeout.map(Duration::from_secs_f64);
-    let lowered = lower::lower(&checked.program, &lower::resolved::from_checked(&checked));
-    match (args.backend, lowered) {
-        (BackendChoice::Bpftrace, _) => bpftrace(&source, args.format, timeout),
-        (_, Ok(program)) => native(program, format, timeout, args.transport),
-        (BackendChoice::Native, Err(why)) => {
+    match (args.backend, plan.native, plan.fallback) {
+        (BackendChoice::Bpftrace, ..) => bpftrace(&source, args.format, timeout),
+        (_, Some(program), _) => {
+            native(std::sync::Arc::unwrap_or_clone(program.0), format, timeout, args.transport)
+        }
+        (BackendChoice::Native, _, why) => {
+            let why = why.map(|w| w.to_string()).unwrap_or_default();
             eprintln!("mcptrace: the native backend cannot run this program: {why}");
             ExitCode::from(2)
         }
-        (BackendChoice::Auto, Err(why)) => {
+        (BackendChoice::Auto, _, why) => {
+            let why = why.map(|w| w.to_string()).unwrap_or_default();
             eprintln!("mcptrace: running with bpftrace: {why}");
             bpftrace(&source, args.format, timeout)
         }

@@ -22,7 +22,6 @@ use crate::{
     check::SystemHost,
     frontend,
     lang::{dialect, pretty},
-    lower,
     native::run::StopSignal,
 };
 
@@ -73,14 +72,13 @@ impl Executor {
         program: &str,
         timeout: Option<f64>,
     ) -> Result<Arc<Execution>, ExecError> {
-        let (checked, _plan) = frontend::prepare(program, SystemHost::shared())
+        let (checked, plan) = frontend::prepare(program, SystemHost::shared())
             .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
         privileges::check().map_err(ExecError::Privileges)?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
-        let lowered = lower::lower(&checked.program, &lower::resolved::from_checked(&checked));
-        let (backend, reason) = match &lowered {
-            Ok(_) => (Backend::Native, "every construct runs natively".to_string()),
-            Err(why) => (Backend::Bpftrace, why.to_string()),
+        let (backend, reason) = match &plan.fallback {
+            None => (Backend::Native, "every construct runs natively".to_string()),
+            Some(why) => (Backend::Bpftrace, why.to_string()),
         };
         let exec = {
             let mut table = self.table();
@@ -101,9 +99,11 @@ impl Executor {
             exec
         };
         let (tx, rx) = oneshot::channel();
-        match lowered {
-            Ok(native) => native::start(exec.clone(), native, tx),
-            Err(_) => {
+        match plan.native {
+            Some(native) => {
+                native::start(exec.clone(), std::sync::Arc::unwrap_or_clone(native.0), tx)
+            }
+            None => {
                 // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
                 let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
                 bpftrace::start(exec.clone(), &self.bpftrace, text, tx);

@@ -1,7 +1,7 @@
 //! Every builtin variable, function and map function of bpftrace 0.17, in one
 //! table. Two users read it: the checker validates programs against it and the
-//! MCP `list_helpers` tool serves it. The native backend flips `native` as it
-//! learns to run an entry.
+//! MCP `list_helpers` tool serves it, with `native` from the lowering
+//! (`lower::is_native`), the one place that knows what runs natively.
 
 use serde::Serialize;
 
@@ -69,8 +69,6 @@ pub struct Entry {
     /// Needs `--unsafe`: it changes the system rather than observing it.
     #[serde(rename = "unsafe")]
     pub is_unsafe: bool,
-    /// Whether the native backend runs it.
-    pub native: bool,
 }
 
 use EntryKind::{BuiltinVariable as V, Function as F, MapFunction as M};
@@ -106,7 +104,6 @@ const fn entry(
         max_args: args.1,
         valid_in,
         is_unsafe,
-        native: false,
     }
 }
 

@@ -350,7 +350,8 @@ fn nesting_is_bounded_and_the_limit_fits_a_small_stack() {
                 let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
                 let printed = pretty::program(&program);
                 assert_eq!(parse(&printed).unwrap(), program);
-                let _ = crate::plan::first_outside(&program, &crate::plan::subset::NATIVE);
+                let begin = vec![vec![crate::lower::resolved::Resolved::Begin]];
+                let _ = crate::lower::lower(&program, &begin);
             }
         })
         .unwrap()

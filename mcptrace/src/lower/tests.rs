@@ -147,3 +147,77 @@ fn fallback_reasons_name_the_construct_and_its_position() {
         reason("kprobe:f { }", vec![vec![kprobe]]).starts_with("kprobe probes are not native yet")
     );
 }
+
+/// `NATIVE_HELPERS` stays true to the code: a program using each listed
+/// name lowers, and names outside the list do not.
+#[test]
+fn the_native_helper_list_matches_what_lowers() {
+    let uprobe = |ret| Resolved::Uprobe { binary: "/bin/sh".into(), symbol: "main".into(), ret };
+    let open = || vec![vec![tp("sys_enter_openat", OPENAT)]];
+    let samples: &[(&str, &str, Vec<Vec<Resolved>>)] = &[
+        ("pid", "u:/bin/sh:main { @[pid] = count(); }", vec![vec![uprobe(false)]]),
+        ("tid", "u:/bin/sh:main { @[tid] = count(); }", vec![vec![uprobe(false)]]),
+        ("uid", "u:/bin/sh:main { @[uid] = count(); }", vec![vec![uprobe(false)]]),
+        ("gid", "u:/bin/sh:main { @[gid] = count(); }", vec![vec![uprobe(false)]]),
+        ("cpu", "u:/bin/sh:main { @[cpu] = count(); }", vec![vec![uprobe(false)]]),
+        ("nsecs", "u:/bin/sh:main { @[nsecs] = count(); }", vec![vec![uprobe(false)]]),
+        ("cgroup", "u:/bin/sh:main { @[cgroup] = count(); }", vec![vec![uprobe(false)]]),
+        ("elapsed", "u:/bin/sh:main { printf(\"%d\\n\", elapsed); }", vec![vec![uprobe(false)]]),
+        ("comm", "u:/bin/sh:main { @[comm] = count(); }", vec![vec![uprobe(false)]]),
+        ("kstack", "u:/bin/sh:main { @[kstack] = count(); }", vec![vec![uprobe(false)]]),
+        ("ustack", "u:/bin/sh:main { @[ustack] = count(); }", vec![vec![uprobe(false)]]),
+        ("argN", "u:/bin/sh:main { @[arg0] = count(); }", vec![vec![uprobe(false)]]),
+        ("retval", "ur:/bin/sh:main { @[retval] = count(); }", vec![vec![uprobe(true)]]),
+        ("func", "u:/bin/sh:main { printf(\"%s\\n\", func); }", vec![vec![uprobe(false)]]),
+        ("probe", "u:/bin/sh:main { @[probe] = count(); }", vec![vec![uprobe(false)]]),
+        ("args", "tracepoint:syscalls:sys_enter_openat { @[args->dfd] = count(); }", open()),
+        (
+            "str",
+            "tracepoint:syscalls:sys_enter_openat { @[str(args->filename)] = count(); }",
+            open(),
+        ),
+        ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Resolved::Begin]]),
+        ("print", "BEGIN { print(1); }", vec![vec![Resolved::Begin]]),
+        ("time", "BEGIN { time(); }", vec![vec![Resolved::Begin]]),
+        ("exit", "BEGIN { exit(); }", vec![vec![Resolved::Begin]]),
+        ("count", "u:/bin/sh:main { @c = count(); }", vec![vec![uprobe(false)]]),
+        ("sum", "u:/bin/sh:main { @c = sum(arg0); }", vec![vec![uprobe(false)]]),
+        ("avg", "u:/bin/sh:main { @c = avg(arg0); }", vec![vec![uprobe(false)]]),
+        ("min", "u:/bin/sh:main { @c = min(arg0); }", vec![vec![uprobe(false)]]),
+        ("max", "u:/bin/sh:main { @c = max(arg0); }", vec![vec![uprobe(false)]]),
+        ("stats", "u:/bin/sh:main { @c = stats(arg0); }", vec![vec![uprobe(false)]]),
+        ("hist", "u:/bin/sh:main { @c = hist(arg0); }", vec![vec![uprobe(false)]]),
+        ("lhist", "u:/bin/sh:main { @c = lhist(arg0, 0, 10, 1); }", vec![vec![uprobe(false)]]),
+        (
+            "delete",
+            "u:/bin/sh:main { @c[1] = count(); delete(@c[arg0]); }",
+            vec![vec![uprobe(false)]],
+        ),
+        (
+            "clear",
+            "u:/bin/sh:main { @c = count(); } END { clear(@c); }",
+            vec![vec![uprobe(false)], vec![Resolved::End]],
+        ),
+        (
+            "zero",
+            "u:/bin/sh:main { @c = count(); } END { zero(@c); }",
+            vec![vec![uprobe(false)], vec![Resolved::End]],
+        ),
+    ];
+    for (name, src, resolved) in samples {
+        assert!(super::is_native(name), "{name} is not in NATIVE_HELPERS");
+        lowered(src, resolved.clone());
+    }
+    let listed: Vec<&str> = samples.iter().map(|s| s.0).collect();
+    for name in super::NATIVE_HELPERS {
+        assert!(listed.contains(name), "{name} is listed native but has no sample here");
+    }
+    for (name, src) in [
+        ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
+        ("ksym", "u:/bin/sh:main { printf(\"%s\\n\", ksym(arg0)); }"),
+        ("system", "u:/bin/sh:main { system(\"true\"); }"),
+    ] {
+        assert!(!super::is_native(name));
+        reason(src, vec![vec![uprobe(false)]]);
+    }
+}
