@@ -1,5 +1,6 @@
 //! `cargo xtask setup|build|test|run|bench`: the project's own commands.
 
+mod bench;
 mod setup;
 mod shell;
 
@@ -11,7 +12,8 @@ commands:
   setup              install what builds and tests need (idempotent)
   build              setup, then build mcptrace (release)
   test [ARGS...]     setup, then run every test (ARGS go to cargo test)
-  run [-- ARGS...]   setup, then build and run mcptrace with ARGS";
+  run [-- ARGS...]   setup, then build and run mcptrace with ARGS
+  bench [--runs N]   setup, then measure native runs against bpftrace";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         }
         "test" => setup::run().and_then(|()| test(rest)),
         "run" => setup::run().and_then(|()| run(rest)),
+        "bench" => setup::run().and_then(|()| bench::run(rest)),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

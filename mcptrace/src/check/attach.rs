@@ -130,7 +130,7 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckErr
     }
 }
 
-const SOFTWARE_EVENTS: &[&str] = &[
+pub const SOFTWARE_EVENTS: &[&str] = &[
     "cpu-clock",
     "cpu",
     "task-clock",

@@ -51,6 +51,21 @@ enum OutputArg {
     Json,
 }
 
+/// A stop signal that SIGINT and SIGTERM raise; None (reported) if the
+/// system refuses one.
+fn stop_on_signals() -> Option<native_run::StopSignal> {
+    match native_run::StopSignal::new() {
+        Ok(stop) => {
+            signals::stop_on_signals(&stop);
+            Some(stop)
+        }
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            None
+        }
+    }
+}
+
 /// bpftrace's exit status when attaching fails.
 const ATTACH_FAILED: u8 = 255;
 
@@ -105,14 +120,9 @@ fn native(
     timeout: Option<Duration>,
     transport: Transport,
 ) -> ExitCode {
-    let stop = match native_run::StopSignal::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mcptrace: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
     };
-    signals::stop_on_signals(&stop);
     let attached = match native_run::attach(program, transport) {
         Ok(a) => a,
         Err(e) => {
@@ -157,14 +167,9 @@ fn bpftrace(source: &str, format: OutputArg, timeout: Option<Duration>) -> ExitC
             return ExitCode::FAILURE;
         }
     };
-    let stop = match native_run::StopSignal::new() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mcptrace: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
     };
-    signals::stop_on_signals(&stop);
     let pid = child.id() as i32;
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let mut interrupted = false;

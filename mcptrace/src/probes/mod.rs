@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::{
-    check::{Host, HostError, glob},
+    check::{Host, HostError, SOFTWARE_EVENTS, glob},
     host::features::{self, Support},
     lang::ast::ProbeKind,
 };
@@ -30,20 +30,6 @@ pub struct ProbePage {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
-
-const SOFTWARE: &[&str] = &[
-    "cpu-clock",
-    "task-clock",
-    "page-faults",
-    "context-switches",
-    "cpu-migrations",
-    "minor-faults",
-    "major-faults",
-    "alignment-faults",
-    "emulation-faults",
-    "dummy",
-    "bpf-output",
-];
 
 /// Probes matching `filter` (a bpftrace-style glob; all when absent),
 /// `limit` of them from `offset`.
@@ -72,7 +58,7 @@ pub fn list(
     for fixed in ["BEGIN", "END", "interval:s:1", "interval:ms:100", "profile:hz:99"] {
         names.push(fixed.to_string());
     }
-    names.extend(SOFTWARE.iter().map(|s| format!("software:{s}:")));
+    names.extend(SOFTWARE_EVENTS.iter().map(|s| format!("software:{s}:")));
     let tracepoints = host.tracepoints()?;
     if wants(ProbeKind::Tracepoint) {
         names.extend(tracepoints.iter().map(|tp| format!("tracepoint:{tp}")));
