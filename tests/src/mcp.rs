@@ -16,8 +16,28 @@ pub struct Client {
 
 impl Client {
     pub async fn start() -> Client {
-        let mut cmd = tokio::process::Command::new(target_bin("mcptrace"));
-        cmd.arg("serve");
+        Self::start_with(&[], None).await
+    }
+
+    /// `mcptrace serve ARGS`, optionally as another user (through setpriv,
+    /// with no capabilities).
+    pub async fn start_with(args: &[&str], user: Option<u32>) -> Client {
+        let bin = target_bin("mcptrace");
+        let mut cmd = match user {
+            None => tokio::process::Command::new(&bin),
+            Some(uid) => {
+                let mut c = tokio::process::Command::new("setpriv");
+                c.args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".into(),
+                ])
+                .args(["--inh-caps=-all", "--bounding-set=-all"])
+                .arg(&bin);
+                c
+            }
+        };
+        cmd.arg("serve").args(args);
         let transport = TokioChildProcess::new(cmd).expect("spawn mcptrace serve");
         let server_pid = transport.id().expect("server pid");
         let service = ().serve(transport).await.expect("MCP handshake");

@@ -218,3 +218,32 @@ async fn probes_and_helpers() {
     assert_eq!(find("system")["unsafe"], true);
     c.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_privileges_the_server_answers_and_names_what_is_missing() {
+    require_root();
+    let c = Client::start_with(&[], Some(65534)).await;
+    let helpers = c.call("list_helpers", json!({})).await.unwrap();
+    assert!(!helpers["helpers"].as_array().unwrap().is_empty());
+    let r = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap();
+    assert_eq!(r["status"], "error");
+    let message = r["message"].as_str().unwrap();
+    assert!(message.contains("CAP_BPF") && message.contains("CAP_PERFMON"), "{message}");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_bpftrace_is_a_clear_error_and_native_runs_on() {
+    require_root();
+    let c = Client::start_with(&["--bpftrace", "/nonexistent/bpftrace"], None).await;
+    let r = c
+        .call("exec_program", json!({"program": "BEGIN { unroll(1) { } exit(); }"}))
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "error");
+    let message = r["message"].as_str().unwrap();
+    assert!(message.contains("cannot run bpftrace (/nonexistent/bpftrace)"), "{message}");
+    let id = c.exec("BEGIN { exit(); }", 2.0).await;
+    assert_eq!(c.finished(&id).await["status"], "completed");
+    c.close().await;
+}
