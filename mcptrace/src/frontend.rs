@@ -27,7 +27,17 @@ impl FrontendError {
 
 /// Parses, checks against `host`, and plans `source`.
 pub fn prepare(source: &str, host: &dyn Host) -> Result<(Checked, Plan), FrontendError> {
-    let program = lang::parse(source)?;
+    prepare_with(source, &[], host)
+}
+
+/// As [`prepare`], with positional parameters (`$1`, `$#`) filled in from
+/// `params`, as `bpftrace PROGRAM ARGS...` does.
+pub fn prepare_with(
+    source: &str,
+    params: &[String],
+    host: &dyn Host,
+) -> Result<(Checked, Plan), FrontendError> {
+    let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
     let checked = check::check(program, host)?;
     let plan = plan::plan(&checked, source);
     Ok((checked, plan))

@@ -22,6 +22,9 @@ pub struct Case {
     /// The program; `{path}` is a path unique to this run, `{pid}` the
     /// workload's pid, `{workload}` the workload binary.
     pub program: String,
+    /// Positional parameters given to the program ($1, $2, ...).
+    #[serde(default)]
+    pub params: Vec<String>,
     /// Workload operations, run once the trace is attached.
     #[serde(default)]
     pub workload: Vec<String>,
@@ -97,11 +100,12 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
         Backend::Native => {
             let mut c = mcptrace();
             c.args(["run", "--backend", "native", "--timeout", "20", "-f", mode, "-e", &program]);
+            c.args(&case.params);
             c
         }
         Backend::Bpftrace => {
             let mut c = Command::new("bpftrace");
-            c.args(["-f", mode, "-e", &program]);
+            c.args(["-f", mode, "-e", &program]).args(&case.params);
             c
         }
     };

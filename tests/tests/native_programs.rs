@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use mcptrace::{
     host::tracefs,
     native::{
-        AttachPoint, Sample, Session, SoftwareClock, Transport, UprobeLocation, regs,
+        AttachPoint, Sample, Session, Software, Transport, UprobeLocation, regs,
         slot_builder::{SlotBuilder, op},
     },
 };
@@ -128,11 +128,8 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
     only_workload(&mut b);
     let pid = b.builtin(source::PID).unwrap();
     let cpus = (0..std::thread::available_parallelism().unwrap().get() as u32).collect();
-    let point = AttachPoint::PerfEvent {
-        event: SoftwareClock::CpuClock,
-        sample: Sample::Frequency(199),
-        cpus,
-    };
+    let point =
+        AttachPoint::PerfEvent { event: Software::CpuClock, sample: Sample::Frequency(199), cpus };
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let child = run_workload(&["spin", "300"]);

@@ -2,7 +2,6 @@
 
 use std::{
     io::Write,
-    path::PathBuf,
     process::{Command, ExitCode},
     time::Duration,
 };
@@ -32,10 +31,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Transport::RingBuffer)]
     transport: Transport,
     /// The program text.
-    #[arg(short = 'e', conflicts_with = "file")]
+    #[arg(short = 'e')]
     program: Option<String>,
-    /// A file holding the program.
-    file: Option<PathBuf>,
+    /// FILE holding the program (unless -e), then the program's positional
+    /// parameters ($1, $2, ...).
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -70,12 +71,12 @@ fn stop_on_signals() -> Option<native_run::StopSignal> {
 const ATTACH_FAILED: u8 = 255;
 
 pub fn run(args: RunArgs) -> ExitCode {
-    let (source, origin) = match (&args.program, &args.file) {
-        (Some(p), _) => (p.clone(), "stdin".to_string()),
-        (None, Some(f)) => match std::fs::read_to_string(f) {
-            Ok(s) => (s, f.display().to_string()),
+    let (source, origin, params) = match (&args.program, args.args.split_first()) {
+        (Some(p), _) => (p.clone(), "stdin".to_string(), args.args.clone()),
+        (None, Some((file, params))) => match std::fs::read_to_string(file) {
+            Ok(s) => (s, file.clone(), params.to_vec()),
             Err(e) => {
-                eprintln!("mcptrace: {}: {e}", f.display());
+                eprintln!("mcptrace: {file}: {e}");
                 return ExitCode::FAILURE;
             }
         },
@@ -84,7 +85,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (_checked, plan) = match frontend::prepare(&source, SystemHost::shared()) {
+    let (_checked, plan) = match frontend::prepare_with(&source, &params, SystemHost::shared()) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", e.render(&source, &origin));
@@ -97,7 +98,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let timeout = args.timeout.map(Duration::from_secs_f64);
     match (args.backend, plan.native, plan.fallback) {
-        (BackendChoice::Bpftrace, ..) => bpftrace(&source, args.format, timeout),
+        (BackendChoice::Bpftrace, ..) => bpftrace(&source, &params, args.format, timeout),
         (_, Some(program), _) => {
             native(std::sync::Arc::unwrap_or_clone(program.0), format, timeout, args.transport)
         }
@@ -109,7 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         (BackendChoice::Auto, _, why) => {
             let why = why.map(|w| w.to_string()).unwrap_or_default();
             eprintln!("mcptrace: running with bpftrace: {why}");
-            bpftrace(&source, args.format, timeout)
+            bpftrace(&source, &params, args.format, timeout)
         }
     }
 }
@@ -155,18 +156,26 @@ fn native(
 /// Runs the program through the `bpftrace` binary, with our stdio. Its
 /// process group is ours, so a terminal's Ctrl-C reaches it too; the time
 /// limit is an interrupt, so END runs as bpftrace runs it.
-fn bpftrace(source: &str, format: OutputArg, timeout: Option<Duration>) -> ExitCode {
+fn bpftrace(
+    source: &str,
+    params: &[String],
+    format: OutputArg,
+    timeout: Option<Duration>,
+) -> ExitCode {
     let f = match format {
         OutputArg::Text => "text",
         OutputArg::Json => "json",
     };
-    let mut child = match Command::new("bpftrace").args(["-f", f, "-e", source]).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)");
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut child =
+        match Command::new("bpftrace").args(["-f", f, "-e", source]).args(params).spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)"
+                );
+                return ExitCode::FAILURE;
+            }
+        };
     let Some(stop) = stop_on_signals() else {
         return ExitCode::FAILURE;
     };

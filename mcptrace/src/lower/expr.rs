@@ -93,8 +93,14 @@ impl Exprs<'_> {
                         return Err(unsupported(other.span, "str() with a computed length"));
                     }
                 };
-                let Some(arg) = args.first() else { return Ok(None) };
-                Leaf::Str(self.string_of(arg, size, span)?)
+                match args.first() {
+                    None => return Ok(None),
+                    // `str($1)` with a string parameter: a constant.
+                    Some(Expr { kind: ExprKind::Str(s), .. }) => {
+                        Leaf::ConstStr(s.as_bytes()[..s.len().min(size as usize - 1)].to_vec())
+                    }
+                    Some(arg) => Leaf::Str(self.string_of(arg, size, span)?),
+                }
             }
             ExprKind::Map { name, keys } => {
                 if self.maps.is_aggregate(name) == Some(true) {

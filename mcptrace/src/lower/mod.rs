@@ -25,7 +25,7 @@ use self::{
 use crate::{
     lang::ast::{self, Span},
     native::{
-        AttachPoint, Sample, SoftwareClock, UprobeLocation,
+        AttachPoint, Sample, Software, UprobeLocation,
         ir::{KernelProbe, KeyKind, NativeProgram, ProbeName},
         slot_builder::op as mk,
     },
@@ -275,11 +275,8 @@ fn syscall_number(tracepoint_name: &str) -> Option<u32> {
 
 /// The site and attach point of one resolved probe.
 fn site_of(point: &Resolved, cpus: &[u32], span: Span) -> Result<(Site, AttachPoint), Unsupported> {
-    let clock = |sample, cpus: Vec<u32>| AttachPoint::PerfEvent {
-        event: SoftwareClock::CpuClock,
-        sample,
-        cpus,
-    };
+    let clock =
+        |sample, cpus: Vec<u32>| AttachPoint::PerfEvent { event: Software::CpuClock, sample, cpus };
     Ok(match point {
         Resolved::Tracepoint { category, name, format } => (
             Site::Tracepoint { format: format.clone(), syscall: category == "syscalls" },
@@ -298,6 +295,14 @@ fn site_of(point: &Resolved, cpus: &[u32], span: Span) -> Result<(Site, AttachPo
             },
         ),
         Resolved::Profile { sample, .. } => (Site::Perf, clock(*sample, cpus.to_vec())),
+        Resolved::Software { event, count, .. } => (
+            Site::Perf,
+            AttachPoint::PerfEvent {
+                event: *event,
+                sample: Sample::Period(*count),
+                cpus: cpus.to_vec(),
+            },
+        ),
         Resolved::Interval { period_ns, .. } => {
             (Site::Perf, clock(Sample::Period(*period_ns), cpus.iter().take(1).copied().collect()))
         }

@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::{check::Checked, host::tracefs::Format, lang::ast::ProbeKind, native::Sample};
+use crate::{
+    check::Checked,
+    host::tracefs::Format,
+    lang::ast::ProbeKind,
+    native::{Sample, Software},
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolved {
@@ -32,6 +37,12 @@ pub enum Resolved {
         period_ns: u64,
         text: String,
     },
+    /// `software:EVENT:COUNT`: one sample every COUNT events, on every CPU.
+    Software {
+        event: Software,
+        count: u64,
+        text: String,
+    },
     /// A probe kind the native backend does not attach.
     Other {
         kind: ProbeKind,
@@ -53,6 +64,7 @@ impl Resolved {
             }
             Resolved::Profile { text, .. }
             | Resolved::Interval { text, .. }
+            | Resolved::Software { text, .. }
             | Resolved::Other { text, .. } => text.clone(),
         }
     }
@@ -122,6 +134,18 @@ fn parse(full: &str, checked: &Checked) -> Resolved {
                 Resolved::Profile { sample: Sample::Frequency(count), text }
             } else {
                 Resolved::Profile { sample: Sample::Period(period_ns), text }
+            }
+        }
+        ProbeKind::Software => {
+            let mut parts = rest.split(':');
+            let event = parts.next().and_then(Software::from_name);
+            // Without a count bpftrace picks a per-event default: not native yet.
+            let count = parts.next().and_then(|c| c.parse::<u64>().ok()).filter(|c| *c > 0);
+            match (event, count) {
+                (Some(event), Some(count)) => {
+                    Resolved::Software { event, count, text: full.to_string() }
+                }
+                _ => other(kind),
             }
         }
         _ => other(kind),

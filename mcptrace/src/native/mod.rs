@@ -13,5 +13,5 @@ pub mod slot_builder;
 pub mod transport;
 
 pub use error::NativeError;
-pub use session::{AttachPoint, Sample, Session, SoftwareClock, UprobeLocation};
+pub use session::{AttachPoint, Sample, Session, Software, UprobeLocation};
 pub use transport::Transport;

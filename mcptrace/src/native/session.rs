@@ -38,7 +38,7 @@ pub enum AttachPoint {
     },
     /// A software perf event sampled on each of `cpus`.
     PerfEvent {
-        event: SoftwareClock,
+        event: Software,
         sample: Sample,
         cpus: Vec<u32>,
     },
@@ -50,9 +50,53 @@ pub enum AttachPoint {
     },
 }
 
+/// Software perf events, by bpftrace's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SoftwareClock {
+pub enum Software {
     CpuClock,
+    TaskClock,
+    PageFaults,
+    ContextSwitches,
+    CpuMigrations,
+    MinorFaults,
+    MajorFaults,
+    AlignmentFaults,
+    EmulationFaults,
+    Dummy,
+}
+
+impl Software {
+    /// The event a `software:NAME:` probe names (with bpftrace's aliases).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "cpu-clock" | "cpu" => Software::CpuClock,
+            "task-clock" => Software::TaskClock,
+            "page-faults" | "faults" => Software::PageFaults,
+            "context-switches" | "cs" => Software::ContextSwitches,
+            "cpu-migrations" => Software::CpuMigrations,
+            "minor-faults" => Software::MinorFaults,
+            "major-faults" => Software::MajorFaults,
+            "alignment-faults" => Software::AlignmentFaults,
+            "emulation-faults" => Software::EmulationFaults,
+            "dummy" => Software::Dummy,
+            _ => return None,
+        })
+    }
+
+    fn config(self) -> PerfEventConfig {
+        PerfEventConfig::Software(match self {
+            Software::CpuClock => SoftwareEvent::CpuClock,
+            Software::TaskClock => SoftwareEvent::TaskClock,
+            Software::PageFaults => SoftwareEvent::PageFaults,
+            Software::ContextSwitches => SoftwareEvent::ContextSwitches,
+            Software::CpuMigrations => SoftwareEvent::CpuMigrations,
+            Software::MinorFaults => SoftwareEvent::PageFaultsMin,
+            Software::MajorFaults => SoftwareEvent::PageFaultsMaj,
+            Software::AlignmentFaults => SoftwareEvent::AlignmentFaults,
+            Software::EmulationFaults => SoftwareEvent::EmulationFaults,
+            Software::Dummy => SoftwareEvent::Dummy,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,9 +336,7 @@ fn attach_program(
             if !loaded {
                 p.load()?;
             }
-            let config = match event {
-                SoftwareClock::CpuClock => PerfEventConfig::Software(SoftwareEvent::CpuClock),
-            };
+            let config = event.config();
             let policy = match *sample {
                 Sample::Frequency(hz) => SamplePolicy::Frequency(hz),
                 Sample::Period(ns) => SamplePolicy::Period(ns),
