@@ -466,4 +466,27 @@ impl Expr {
             ExprKind::Ternary { cond, then, otherwise } => vec![cond, then, otherwise],
         }
     }
+
+    /// The direct subexpressions, for rewriting in place.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Var(_)
+            | ExprKind::SizeofType(_) => vec![],
+            ExprKind::Map { keys: items, .. }
+            | ExprKind::Call { args: items, .. }
+            | ExprKind::Tuple(items) => items.iter_mut().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Field { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::Step { target: expr, .. } => vec![expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            ExprKind::Index { expr, index } => vec![expr, index],
+            ExprKind::Ternary { cond, then, otherwise } => vec![cond, then, otherwise],
+        }
+    }
 }

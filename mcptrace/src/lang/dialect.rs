@@ -85,34 +85,8 @@ fn stmt(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
 
 fn expr(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     f(e);
-    match &mut e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Str(_)
-        | ExprKind::Ident(_)
-        | ExprKind::Positional(_)
-        | ExprKind::PositionalCount
-        | ExprKind::Var(_)
-        | ExprKind::SizeofType(_) => {}
-        ExprKind::Field { expr: inner, .. }
-        | ExprKind::Unary { expr: inner, .. }
-        | ExprKind::Cast { expr: inner, .. }
-        | ExprKind::Step { target: inner, .. } => expr(inner, f),
-        ExprKind::Map { keys: items, .. }
-        | ExprKind::Call { args: items, .. }
-        | ExprKind::Tuple(items) => items.iter_mut().for_each(|i| expr(i, f)),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            expr(lhs, f);
-            expr(rhs, f);
-        }
-        ExprKind::Index { expr: inner, index } => {
-            expr(inner, f);
-            expr(index, f);
-        }
-        ExprKind::Ternary { cond, then, otherwise } => {
-            expr(cond, f);
-            expr(then, f);
-            expr(otherwise, f);
-        }
+    for child in e.children_mut() {
+        expr(child, f);
     }
 }
 
