@@ -6,14 +6,18 @@ use aya_ebpf::helpers::{
     bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes, generated,
 };
 use mcptrace_common::{
-    Event, SlotConfig,
+    Capture, Event, SlotConfig,
     limits::{CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS, MAX_VALUES, STR_LEN},
     slot::{action, flags, source},
 };
 
 use core::ffi::c_void;
 
-use aya_ebpf::{EbpfContext, bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
+use aya_ebpf::{
+    EbpfContext,
+    bindings::BPF_F_USER_STACK,
+    helpers::{bpf_get_stackid, generated::bpf_loop},
+};
 
 use crate::{
     aggregate,
@@ -36,24 +40,18 @@ pub fn run(slot: u32, ctx: *const u8) {
     if copy_record(config, unsafe { &mut *ptr }, ctx).is_err() {
         return;
     }
-    let phase1 = config.nphase1 as usize;
-    {
-        let scratch = unsafe { &mut *ptr };
-        scratch.event.slot = slot;
-        capture(config, scratch, ctx, 0, phase1);
-    }
+    let phase1 = config.nphase1;
+    unsafe { (*ptr).event.slot = slot };
+    captures(slot, ctx, 0, phase1);
     if config.nlookups != 0 {
         aggregate::lookups(slot, config.nlookups);
     }
     if config.npred != 0 && vm::eval(slot, 0, config.npred, ptr).is_none_or(|v| v == 0) {
         return;
     }
-    {
-        let scratch = unsafe { &mut *ptr };
-        capture(config, scratch, ctx, phase1, config.ncaptures as usize);
-        if config.action & action::EMIT != 0 {
-            emit(ctx, &scratch.event);
-        }
+    captures(slot, ctx, phase1, config.ncaptures);
+    if config.action & action::EMIT != 0 {
+        emit(ctx, unsafe { &(*ptr).event });
     }
     if config.nmap_ops != 0 {
         compute(config, slot, ptr);
@@ -79,17 +77,46 @@ fn copy_record(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8) -> Re
     Ok(())
 }
 
-/// Runs captures `start..end`.
+/// What a capture step needs. `ctx` stays a context pointer for the
+/// verifier through the spill to this stack slot.
+#[repr(C)]
+struct CaptureStep {
+    slot: u32,
+    start: u32,
+    ctx: *const u8,
+}
+
+/// Runs captures `start..end`, one `bpf_loop` step each: the verifier then
+/// checks one capture once instead of every unrolled iteration.
 #[inline(always)]
-fn capture(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8, start: usize, end: usize) {
-    for i in 0..MAX_CAPTURES {
-        if i >= end {
-            break;
-        }
-        if i < start {
-            continue;
-        }
-        let c = &config.captures[i];
+fn captures(slot: u32, ctx: *const u8, start: u32, end: u32) {
+    if end <= start {
+        return;
+    }
+    let mut step = CaptureStep { slot, start, ctx };
+    let n = (end - start).min(MAX_CAPTURES as u32);
+    // SAFETY: a callback of the signature bpf_loop expects; `step` outlives it.
+    unsafe { bpf_loop(n, run_capture as *mut c_void, (&raw mut step).cast(), 0) };
+}
+
+#[inline(never)]
+extern "C" fn run_capture(i: u64, step: *mut c_void) -> i64 {
+    // SAFETY: `step` is the CaptureStep passed by `captures`.
+    let step = unsafe { &*step.cast::<CaptureStep>() };
+    let (Some(config), Some(scratch)) = (SLOTS.get(step.slot), SCRATCH.get_ptr_mut(0)) else {
+        return 1;
+    };
+    // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
+    let scratch = unsafe { &mut *scratch };
+    let i = (step.start as usize + i as usize).min(MAX_CAPTURES - 1);
+    capture(&config.captures[i], scratch, step.ctx);
+    0
+}
+
+/// Runs one capture.
+#[inline(always)]
+fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
+    {
         match c.source {
             source::COMM => {
                 let s = clear_string(scratch, c.dest);
