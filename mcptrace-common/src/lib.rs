@@ -10,5 +10,5 @@ pub mod map;
 pub mod slot;
 
 pub use event::Event;
-pub use map::{Agg, MapKey};
+pub use map::{Agg, MapKey, MediumKey, NarrowKey, SmallKey, TierKey, tier_of};
 pub use slot::{Capture, SlotConfig};

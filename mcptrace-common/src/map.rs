@@ -1,25 +1,53 @@
 //! Keys and values of the in-kernel maps that hold aggregations and keyed
 //! state for every user map of a program.
 
-use crate::limits::KEY_WORDS;
+use crate::limits::{KEY_TIERS, KEY_WORDS};
 
-/// A key of the aggregation and keyed-state maps.
+/// A key of the aggregation and keyed-state maps of the tier `W` words wide.
+/// Every width shares one layout, so a key built at the widest width is, by
+/// its first bytes, the same key at any narrower width that holds its data.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MapKey {
+pub struct TierKey<const W: usize> {
     /// The user map (`@name`) this entry belongs to.
     pub map: u16,
     pub _pad: u16,
     /// Histogram bucket + 1 for hist/lhist maps, 0 otherwise.
     pub bucket: u32,
     /// The key's parts, packed in order; unused words are zero.
-    pub words: [u64; KEY_WORDS],
+    pub words: [u64; W],
 }
 
-impl Default for MapKey {
+/// A key at the widest width: how keys are built and handled in user space.
+pub type MapKey = TierKey<KEY_WORDS>;
+pub type NarrowKey = TierKey<{ KEY_TIERS[0] }>;
+pub type SmallKey = TierKey<{ KEY_TIERS[1] }>;
+pub type MediumKey = TierKey<{ KEY_TIERS[2] }>;
+
+impl<const W: usize> Default for TierKey<W> {
     fn default() -> Self {
-        Self { map: 0, _pad: 0, bucket: 0, words: [0; KEY_WORDS] }
+        Self { map: 0, _pad: 0, bucket: 0, words: [0; W] }
     }
+}
+
+impl<const W: usize> TierKey<W> {
+    /// The same key at width `V`: cut (the words beyond the key's data are
+    /// zero) or padded with zeros.
+    pub fn resize<const V: usize>(&self) -> TierKey<V> {
+        let mut words = [0; V];
+        let n = W.min(V);
+        words[..n].copy_from_slice(&self.words[..n]);
+        TierKey { map: self.map, _pad: 0, bucket: self.bucket, words }
+    }
+}
+
+/// The tier (index into `KEY_TIERS`) for a key of `words` words.
+pub const fn tier_of(words: usize) -> u8 {
+    let mut t = 0;
+    while t + 1 < KEY_TIERS.len() && KEY_TIERS[t] < words {
+        t += 1;
+    }
+    t as u8
 }
 
 /// One CPU's aggregate for a key. `count == 0` means this CPU never saw the
@@ -34,6 +62,30 @@ pub struct Agg {
 }
 
 #[cfg(feature = "user")]
-unsafe impl aya::Pod for MapKey {}
+unsafe impl<const W: usize> aya::Pod for TierKey<W> {}
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for Agg {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::STR_LEN;
+
+    #[test]
+    fn a_key_takes_the_narrowest_tier_that_holds_it() {
+        let tiers: [usize; 6] = [0, 1, 2, 3, STR_LEN / 8, KEY_WORDS];
+        let got = tiers.map(tier_of);
+        assert_eq!(got, [0, 0, 0, 1, 2, 3]);
+        // Wider than any tier: the widest, where the slot builder refuses it.
+        assert_eq!(tier_of(KEY_WORDS + 1) as usize, KEY_TIERS.len() - 1);
+    }
+
+    #[test]
+    fn resizing_keeps_the_header_and_the_data_words() {
+        let mut k = MapKey { map: 3, bucket: 7, ..Default::default() };
+        k.words[..2].copy_from_slice(&[11, 22]);
+        let n: NarrowKey = k.resize();
+        assert_eq!((n.map, n.bucket, n.words), (3, 7, [11, 22]));
+        assert_eq!(n.resize::<KEY_WORDS>(), k);
+    }
+}

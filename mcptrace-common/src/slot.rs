@@ -209,7 +209,9 @@ pub struct KeyPart {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeySpec {
     pub map: u16,
-    pub nparts: u16,
+    pub nparts: u8,
+    /// Which map tier holds the key (see `limits::KEY_TIERS`).
+    pub tier: u8,
     pub parts: [KeyPart; MAX_KEY_PARTS],
 }
 

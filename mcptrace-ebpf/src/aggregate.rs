@@ -6,18 +6,19 @@
 
 use core::ffi::c_void;
 
-use aya_ebpf::helpers::generated::bpf_loop;
 use mcptrace_common::{
     Agg, SlotConfig,
     limits::{
-        KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_STRINGS, MAX_VALUES,
+        KEY_TIERS, KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_STRINGS, MAX_VALUES,
         STR_LEN,
     },
     slot::{MapOp, map_op},
 };
 
 use crate::{
-    maps::{AGG, MAP_FULL, SCRATCH, SLOTS, STATE, Scratch, bump},
+    maps::{MAP_FULL, SCRATCH, SLOTS, Scratch, bump},
+    steps,
+    tier::{Tier, by_tier},
     vm,
 };
 
@@ -30,26 +31,20 @@ struct Step {
 #[inline(always)]
 pub fn lookups(slot: u32, n: u32) {
     let mut step = Step { slot };
-    // SAFETY: a callback of the signature bpf_loop expects; `step` outlives it.
-    unsafe {
-        bpf_loop(n.min(MAX_LOOKUPS as u32), run_lookup as *mut c_void, (&raw mut step).cast(), 0)
-    };
+    steps::repeat(n.min(MAX_LOOKUPS as u32), run_lookup, (&raw mut step).cast());
 }
 
 /// Applies the slot's map operations.
 #[inline(always)]
 pub fn update(slot: u32, n: u32) {
     let mut step = Step { slot };
-    // SAFETY: as above.
-    unsafe {
-        bpf_loop(n.min(MAX_MAP_OPS as u32), run_map_op as *mut c_void, (&raw mut step).cast(), 0)
-    };
+    steps::repeat(n.min(MAX_MAP_OPS as u32), run_map_op, (&raw mut step).cast());
 }
 
 /// The slot's configuration and the scratch memory, from inside a callback.
 #[inline(always)]
 fn context(ctx: *mut c_void) -> Option<(u32, &'static SlotConfig, *mut Scratch)> {
-    // SAFETY: `ctx` is the `Step` passed to bpf_loop.
+    // SAFETY: `ctx` is the `Step` passed to `steps::repeat`.
     let slot = unsafe { (*ctx.cast::<Step>()).slot };
     Some((slot, SLOTS.get(slot)?, SCRATCH.get_ptr_mut(0)?))
 }
@@ -62,11 +57,17 @@ extern "C" fn run_lookup(i: u64, ctx: *mut c_void) -> i64 {
     let lookup = &config.lookups[i as usize & (MAX_LOOKUPS - 1)];
     // SAFETY: per-CPU memory, exclusive to this CPU while the program runs.
     let scratch = unsafe { &mut *scratch };
-    build_key(config, scratch, lookup.key);
-    // SAFETY: the value is a plain u64 in a map we own.
-    let value = unsafe { STATE.get(&scratch.key) }.copied().unwrap_or(0);
+    let tier = build_key(config, scratch, lookup.key);
+    let value = by_tier!(tier, read(scratch));
     scratch.event.values[lookup.dest as usize & (MAX_VALUES - 1)] = value;
     0
+}
+
+/// The keyed state under the scratch key, 0 when absent.
+#[inline(always)]
+fn read<T: Tier>(scratch: &Scratch) -> u64 {
+    // SAFETY: the value is a plain u64 in a map we own.
+    unsafe { T::state().get(T::key(&scratch.key)) }.copied().unwrap_or(0)
 }
 
 #[inline(never)]
@@ -85,71 +86,75 @@ extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
     };
     // SAFETY: per-CPU memory; the expression machine is done with it.
     let scratch = unsafe { &mut *scratch_ptr };
-    build_key(config, scratch, m.key);
-    apply(m, scratch, value);
+    let tier = build_key(config, scratch, m.key);
+    scratch.key.bucket = bucket(m, value);
+    if !by_tier!(tier, apply(m.kind, scratch, value)) {
+        bump(&MAP_FULL);
+    }
     0
 }
 
+/// The histogram bucket + 1 of `value` for hist and lhist; 0 otherwise.
 #[inline(always)]
-fn apply(m: &MapOp, scratch: &mut Scratch, value: u64) {
-    let v = value as i64;
-    let ok = match m.kind {
-        map_op::COUNT => aggregate(scratch, 0, |a| a.count += 1),
-        map_op::SUM => aggregate(scratch, 0, |a| {
-            a.count += 1;
-            a.sum = a.sum.wrapping_add(value);
-        }),
-        map_op::MIN => aggregate(scratch, 0, |a| {
-            if a.count == 0 || v < a.min {
-                a.min = v;
-            }
-            a.count += 1;
-        }),
-        map_op::MAX => aggregate(scratch, 0, |a| {
-            if a.count == 0 || v > a.max {
-                a.max = v;
-            }
-            a.count += 1;
-        }),
-        map_op::HIST => aggregate(scratch, log2_bucket(v) + 1, |a| a.count += 1),
-        map_op::LHIST => aggregate(scratch, linear_bucket(v, m) + 1, |a| a.count += 1),
-        map_op::ASSIGN => STATE.insert(&scratch.key, &value, 0).is_ok(),
+fn bucket(m: &MapOp, value: u64) -> u32 {
+    match m.kind {
+        map_op::HIST => log2_bucket(value as i64) + 1,
+        map_op::LHIST => linear_bucket(value as i64, m) + 1,
+        _ => 0,
+    }
+}
+
+/// Applies an operation of `kind` under the scratch key in tier `T`; false
+/// when the map is full. Only the map accesses depend on the tier, and each
+/// is written once: the verifier walks this once per tier.
+#[inline(always)]
+fn apply<T: Tier>(kind: u16, scratch: &Scratch, value: u64) -> bool {
+    let key = T::key(&scratch.key);
+    match kind {
+        map_op::ASSIGN => T::state().insert(key, &value, 0).is_ok(),
         // The key is in one of the two maps (aggregates without buckets).
         map_op::DELETE => {
-            let _ = STATE.remove(&scratch.key);
-            let _ = AGG.remove(&scratch.key);
+            let _ = T::state().remove(key);
+            let _ = T::agg().remove(key);
             true
         }
         // Read-modify-write, as bpftrace does for `@x++` on a hash map: the
         // BPF target offers Rust no atomic add.
-        map_op::ADD => match STATE.get_ptr_mut(&scratch.key) {
+        map_op::ADD => match T::state().get_ptr_mut(key) {
             Some(p) => {
                 // SAFETY: a u64 value in map memory.
                 unsafe { *p = (*p).wrapping_add(value) };
                 true
             }
-            None => STATE.insert(&scratch.key, &value, 0).is_ok(),
+            None => T::state().insert(key, &value, 0).is_ok(),
         },
-        _ => true,
-    };
-    if !ok {
-        bump(&MAP_FULL);
+        // This CPU's aggregate, created when absent.
+        _ => match T::agg().get_ptr_mut(key) {
+            Some(a) => {
+                // SAFETY: this CPU's value; per-CPU maps need no atomics.
+                fold(unsafe { &mut *a }, kind, value);
+                true
+            }
+            None => {
+                let mut a = Agg::default();
+                fold(&mut a, kind, value);
+                T::agg().insert(key, &a, 0).is_ok()
+            }
+        },
     }
 }
 
-/// Updates this CPU's aggregate for the scratch key (with `bucket`), creating
-/// it when absent. Returns false when the map is full.
+/// Adds `value` to an aggregate by operation `kind`.
 #[inline(always)]
-fn aggregate(scratch: &mut Scratch, bucket: u32, f: impl FnOnce(&mut Agg)) -> bool {
-    scratch.key.bucket = bucket;
-    if let Some(a) = AGG.get_ptr_mut(&scratch.key) {
-        // SAFETY: this CPU's value; per-CPU maps need no atomics.
-        f(unsafe { &mut *a });
-        return true;
+fn fold(a: &mut Agg, kind: u16, value: u64) {
+    let v = value as i64;
+    match kind {
+        map_op::SUM => a.sum = a.sum.wrapping_add(value),
+        map_op::MIN if a.count == 0 || v < a.min => a.min = v,
+        map_op::MAX if a.count == 0 || v > a.max => a.max = v,
+        _ => {}
     }
-    let mut a = Agg::default();
-    f(&mut a);
-    AGG.insert(&scratch.key, &a, 0).is_ok()
+    a.count += 1;
 }
 
 /// bpftrace's log2 buckets: 0 for negatives, 1 for zero, 2 + floor(log2 v)
@@ -180,12 +185,17 @@ fn linear_bucket(v: i64, m: &MapOp) -> u32 {
 }
 
 /// Writes key spec `spec` into the scratch key: the map id, then each part's
-/// value or string words, packed; everything else zero.
+/// value or string words, packed; the rest of its tier's width zero.
+/// Returns the tier.
 #[inline(always)]
-fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) {
+fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) -> u8 {
     let spec = &config.keys[spec as usize & (MAX_KEYS - 1)];
+    let width = KEY_TIERS[(spec.tier as usize).min(KEY_TIERS.len() - 1)];
     let words = scratch.key.words.as_mut_ptr();
     for w in 0..KEY_WORDS {
+        if w >= width {
+            break;
+        }
         // SAFETY: in bounds. Volatile: a plain loop becomes a byte-wise memset.
         unsafe { words.add(w).write_volatile(0) };
     }
@@ -211,4 +221,5 @@ fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) {
             }
         }
     }
+    spec.tier
 }

@@ -11,6 +11,8 @@ mod maps;
 mod perf_event;
 mod raw_tracepoint;
 mod slot;
+mod steps;
+mod tier;
 mod tracepoint;
 mod uprobe;
 mod vm;

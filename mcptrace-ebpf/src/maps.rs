@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, PerfEventArray, RingBuf, StackTrace},
 };
 use mcptrace_common::{
-    Agg, Event, MapKey, SlotConfig,
+    Agg, Event, MapKey, MediumKey, NarrowKey, SlotConfig, SmallKey,
     limits::{MAP_ENTRIES, MAX_RECORD, MAX_SLOTS, OP_STACK, RING_BYTES, STACK_ENTRIES},
 };
 
@@ -30,16 +30,29 @@ pub static TRANSPORT: u32 = 0;
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Aggregations of every user map (count, sum, min, max, avg, stats, hist,
-/// lhist), per CPU so updates never contend; user space merges on read.
-/// Not preallocated: a preallocated per-CPU hash this size costs ~7 ms to load.
-#[map]
-pub static AGG: PerCpuHashMap<MapKey, Agg> =
-    PerCpuHashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+/// Declares the aggregation map and the keyed-state map of one key width.
+macro_rules! tier_maps {
+    ($($agg:ident, $state:ident: $key:ty;)*) => {$(
+        #[map]
+        pub static $agg: PerCpuHashMap<$key, Agg> =
+            PerCpuHashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+        #[map]
+        pub static $state: HashMap<$key, u64> =
+            HashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+    )*};
+}
 
-/// Keyed state (`@start[tid] = nsecs`), read back by later probe hits.
-#[map]
-pub static STATE: HashMap<MapKey, u64> = HashMap::with_max_entries(MAP_ENTRIES, BPF_F_NO_PREALLOC);
+// Aggregations of every user map (count, sum, min, max, avg, stats, hist,
+// lhist) are per CPU so updates never contend; user space merges on read.
+// Keyed state (`@start[tid] = nsecs`) is read back by later probe hits. One
+// pair per key width (see `tier`). Not preallocated: a preallocated per-CPU
+// hash this size costs ~7 ms to load.
+tier_maps! {
+    AGG_NARROW, STATE_NARROW: NarrowKey;
+    AGG_SMALL, STATE_SMALL: SmallKey;
+    AGG_MEDIUM, STATE_MEDIUM: MediumKey;
+    AGG_WIDE, STATE_WIDE: MapKey;
+}
 
 /// Kernel and user stacks, by the id `bpf_get_stackid` returns.
 #[map]

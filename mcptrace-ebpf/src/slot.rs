@@ -16,13 +16,13 @@ use core::ffi::c_void;
 use aya_ebpf::{
     EbpfContext,
     bindings::BPF_F_USER_STACK,
-    helpers::{bpf_get_stackid, generated::bpf_loop},
+    helpers::bpf_get_stackid,
 };
 
 use crate::{
     aggregate,
     maps::{EVENTS, LOST, PERF_EVENTS, SCRATCH, SLOTS, STACKS, Scratch, TRANSPORT, bump},
-    vm,
+    steps, vm,
 };
 
 /// Runs slot `slot` for one hit with context `ctx`.
@@ -95,8 +95,7 @@ fn captures(slot: u32, ctx: *const u8, start: u32, end: u32) {
     }
     let mut step = CaptureStep { slot, start, ctx };
     let n = (end - start).min(MAX_CAPTURES as u32);
-    // SAFETY: a callback of the signature bpf_loop expects; `step` outlives it.
-    unsafe { bpf_loop(n, run_capture as *mut c_void, (&raw mut step).cast(), 0) };
+    steps::repeat(n, run_capture, (&raw mut step).cast());
 }
 
 #[inline(never)]
@@ -119,7 +118,9 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
     {
         match c.source {
             source::COMM => {
-                let s = clear_string(scratch, c.dest);
+                // Not cleared first: the helper pads the 16 bytes with NULs,
+                // and nothing reads a comm beyond them.
+                let s = string(scratch, c.dest);
                 // Straight into the event: the safe wrapper zeroes and copies
                 // a stack buffer through byte-wise memset/memcpy calls.
                 // SAFETY: `s` has room for TASK_COMM_LEN (16) bytes.
@@ -213,11 +214,17 @@ fn stack_id(ctx: *const u8, user: bool) -> u64 {
     if id < 0 { u64::MAX } else { id as u64 }
 }
 
+/// String buffer `dest`.
+#[inline(always)]
+fn string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
+    // MAX_STRINGS is not a power of two: clamp instead of masking.
+    &mut scratch.event.strings[(dest as usize).min(MAX_STRINGS - 1)]
+}
+
 /// String buffer `dest`, zeroed word by word so no stale byte survives.
 #[inline(always)]
 fn clear_string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
-    // MAX_STRINGS is not a power of two: clamp instead of masking.
-    let s = &mut scratch.event.strings[(dest as usize).min(MAX_STRINGS - 1)];
+    let s = string(scratch, dest);
     let words = s.as_mut_ptr() as *mut u64;
     for w in 0..STR_LEN / 8 {
         // SAFETY: in bounds, and 8-aligned: strings follow u64 values in Event.

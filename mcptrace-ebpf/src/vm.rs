@@ -8,14 +8,16 @@
 
 use core::ffi::c_void;
 
-use aya_ebpf::helpers::generated::bpf_loop;
 use mcptrace_common::{
     SlotConfig,
     limits::{MAX_CONST_STRINGS, MAX_OPS, MAX_STRINGS, MAX_VALUES, OP_STACK, STR_LEN},
     slot::op,
 };
 
-use crate::maps::{SCRATCH, SLOTS, Scratch};
+use crate::{
+    maps::{SCRATCH, SLOTS, Scratch},
+    steps,
+};
 
 /// What the callback needs; scalars only, so nothing here is a pointer the
 /// verifier must track across the call.
@@ -40,11 +42,7 @@ pub fn eval(slot: u32, start: u32, len: u32, scratch: *mut Scratch) -> Option<u6
     unsafe { (*scratch).sp = 0 };
     let mut step = Step { slot, start, bad: 0 };
     let n = len.min(MAX_OPS as u32);
-    // SAFETY: the callback has the signature bpf_loop expects and only uses
-    // `step` through the pointer for the duration of the call.
-    unsafe {
-        bpf_loop(n, run_op as *mut c_void, (&raw mut step).cast(), 0);
-    }
+    steps::repeat(n, run_op, (&raw mut step).cast());
     // SAFETY: as above.
     (step.bad == 0).then(|| unsafe { (*scratch).stack[top((*scratch).sp)] })
 }

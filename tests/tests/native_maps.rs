@@ -41,7 +41,7 @@ fn run(slots: &[(bool, SlotBuilder)]) -> (Merged, Session) {
     }
     held.go();
     let mut merged = BTreeMap::new();
-    for (key, per_cpu) in session.aggregates().unwrap() {
+    for (key, per_cpu) in session.keyed().aggregates().unwrap() {
         let MapKey { map, bucket, words, .. } = key;
         let mut total = Agg { count: 0, sum: 0, min: i64::MAX, max: i64::MIN };
         for a in per_cpu.iter().filter(|a| a.count > 0) {
@@ -128,7 +128,8 @@ fn keyed_state_pairs_entry_and_return() {
     let d = maps[&no_key(7, 0)];
     // retval is 2i, so each difference is i.
     assert_eq!((d.count, d.sum), (CALLS, CALLS * (CALLS + 1) / 2));
-    let left: Vec<_> = session.state().unwrap().into_iter().filter(|(k, _)| k.map == 6).collect();
+    let left: Vec<_> =
+        session.keyed().state().unwrap().into_iter().filter(|(k, _)| k.map == 6).collect();
     assert!(left.is_empty(), "delete() left {left:?}");
 }
 

@@ -33,7 +33,7 @@ pub fn dump(
     };
     let mut entries: Vec<(Vec<Value>, MapValue)> = Vec::new();
     if let MapAgg::Value { signed } = info.agg {
-        for (key, bits) in session.state()? {
+        for (key, bits) in session.keyed().state()? {
             if key.map == info.id {
                 entries.push((decode_key(&key), MapValue::Scalar(Value::Int { bits, signed })));
             }
@@ -41,7 +41,7 @@ pub fn dump(
     } else {
         // Merge CPUs, then gather buckets under their key.
         let mut by_key: BTreeMap<Vec<u64>, Vec<(u32, Agg)>> = BTreeMap::new();
-        for (key, per_cpu) in session.aggregates()? {
+        for (key, per_cpu) in session.keyed().aggregates()? {
             if key.map == info.id {
                 by_key.entry(key.words.to_vec()).or_default().push((key.bucket, merge(&per_cpu)));
             }

@@ -4,6 +4,7 @@
 mod error;
 pub mod eval;
 pub mod ir;
+mod keyed_maps;
 pub mod maps;
 mod object;
 pub mod regs;
@@ -13,5 +14,6 @@ pub mod slot_builder;
 pub mod transport;
 
 pub use error::NativeError;
+pub use keyed_maps::KeyedMaps;
 pub use session::{AttachPoint, Sample, Session, Software, UprobeLocation};
 pub use transport::Transport;

@@ -250,12 +250,12 @@ impl Effects for World<'_> {
     }
 
     fn clear(&mut self, map: u16) {
-        let r = self.session.clear(map);
+        let r = self.session.keyed_mut().clear(map);
         self.keep(r);
     }
 
     fn zero(&mut self, map: u16) {
-        let r = self.session.zero(map);
+        let r = self.session.keyed_mut().zero(map);
         self.keep(r);
     }
 }

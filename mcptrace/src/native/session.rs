@@ -11,7 +11,7 @@ use super::transport::{Events, Transport};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap},
+    maps::{Array, MapData, PerCpuArray, StackTraceMap},
     programs::{
         Program,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -19,12 +19,12 @@ use aya::{
     },
 };
 use mcptrace_common::{
-    Agg, Event, MapKey, SlotConfig,
+    Event, SlotConfig,
     limits::SLOTS_PER_KIND,
     slot::{first_slot, kind},
 };
 
-use super::{NativeError, object::OBJECT};
+use super::{NativeError, keyed_maps::KeyedMaps, object::OBJECT};
 
 /// Where a slot's program attaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,8 +160,7 @@ pub struct Session {
     events: Events,
     lost: PerCpuArray<MapData, u64>,
     map_full: PerCpuArray<MapData, u64>,
-    agg: PerCpuHashMap<MapData, MapKey, Agg>,
-    state: HashMap<MapData, MapKey, u64>,
+    keyed: KeyedMaps,
     stacks: StackTraceMap<MapData>,
     /// Slots handed out so far, per kind.
     used: [u32; 5],
@@ -181,10 +180,9 @@ impl Session {
         let events = Events::open(&mut ebpf, transport)?;
         let lost = take_map(&mut ebpf, "LOST")?;
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
-        let agg = take_map(&mut ebpf, "AGG")?;
-        let state = take_map(&mut ebpf, "STATE")?;
+        let keyed = KeyedMaps::take(&mut ebpf)?;
         let stacks = take_map(&mut ebpf, "STACKS")?;
-        Ok(Self { ebpf, slots, events, lost, map_full, agg, state, stacks, used: [0; 5] })
+        Ok(Self { ebpf, slots, events, lost, map_full, keyed, stacks, used: [0; 5] })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -249,40 +247,13 @@ impl Session {
         sum_counter(&self.map_full)
     }
 
-    /// Every aggregation entry with its per-CPU values (CPUs that never saw
-    /// the key have `count == 0`).
-    pub fn aggregates(&self) -> Result<Vec<(MapKey, Vec<Agg>)>, NativeError> {
-        let fail = |source| NativeError::Map { what: "reading aggregations", source };
-        self.agg
-            .iter()
-            .map(|entry| entry.map(|(k, per_cpu)| (k, per_cpu.iter().copied().collect())))
-            .collect::<Result<_, _>>()
-            .map_err(fail)
+    /// The aggregation and keyed-state maps.
+    pub fn keyed(&self) -> &KeyedMaps {
+        &self.keyed
     }
 
-    /// Every keyed-state entry.
-    pub fn state(&self) -> Result<Vec<(MapKey, u64)>, NativeError> {
-        let fail = |source| NativeError::Map { what: "reading keyed state", source };
-        self.state.iter().collect::<Result<_, _>>().map_err(fail)
-    }
-
-    /// Sets every value of user map `map` to zero, keeping its keys (`zero()`).
-    pub fn zero(&mut self, map: u16) -> Result<(), NativeError> {
-        let fail = |source| NativeError::Map { what: "zeroing a map", source };
-        let cpus = aya::util::nr_cpus().map_err(|(_, e)| NativeError::Cpus(e))?;
-        let agg_keys: Vec<MapKey> =
-            self.agg.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
-        for k in agg_keys {
-            let zeros = aya::maps::PerCpuValues::try_from(vec![Agg::default(); cpus])
-                .map_err(NativeError::Cpus)?;
-            self.agg.insert(k, zeros, 0).map_err(fail)?;
-        }
-        let state_keys: Vec<MapKey> =
-            self.state.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
-        for k in state_keys {
-            self.state.insert(k, 0, 0).map_err(fail)?;
-        }
-        Ok(())
+    pub fn keyed_mut(&mut self) -> &mut KeyedMaps {
+        &mut self.keyed
     }
 
     /// The instruction pointers of stack `id`, innermost first; empty when
@@ -292,22 +263,6 @@ impl Session {
             .get(&id, 0)
             .map(|s| s.frames().iter().map(|f| f.ip).collect())
             .unwrap_or_default()
-    }
-
-    /// Deletes every entry of user map `map` from both maps (`clear()`).
-    pub fn clear(&mut self, map: u16) -> Result<(), NativeError> {
-        let fail = |source| NativeError::Map { what: "clearing a map", source };
-        let agg_keys: Vec<MapKey> =
-            self.agg.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
-        for k in agg_keys {
-            self.agg.remove(&k).map_err(fail)?;
-        }
-        let state_keys: Vec<MapKey> =
-            self.state.keys().filter_map(Result::ok).filter(|k| k.map == map).collect();
-        for k in state_keys {
-            self.state.remove(&k).map_err(fail)?;
-        }
-        Ok(())
     }
 }
 
@@ -368,7 +323,7 @@ fn sum_counter(counter: &PerCpuArray<MapData, u64>) -> u64 {
     counter.get(&0, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
 }
 
-fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, NativeError>
+pub(super) fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, NativeError>
 where
     M: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {

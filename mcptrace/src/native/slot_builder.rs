@@ -12,6 +12,7 @@ use mcptrace_common::{
         Compute, ConstString, KeyPart, KeySpec, Lookup, MapOp, Op, action, flags, is_string_source,
         op, source,
     },
+    tier_of,
 };
 
 /// A fixed-size part of the slot layout ran out.
@@ -216,7 +217,8 @@ impl SlotBuilder {
         if words > KEY_WORDS {
             return Err(full("key bytes", KEY_WORDS * 8));
         }
-        let mut spec = KeySpec { map, nparts: parts.len() as u16, ..Default::default() };
+        let mut spec =
+            KeySpec { map, nparts: parts.len() as u8, tier: tier_of(words), ..Default::default() };
         spec.parts[..parts.len()].copy_from_slice(&key_parts(parts));
         let i = self.key_words.len();
         self.config.keys[i] = spec;

@@ -1,0 +1,144 @@
+//! The kernel's aggregation and keyed-state maps: one pair per key width
+//! (tier, see `limits::KEY_TIERS`). User space sees every key at the widest
+//! width, whichever tier holds it.
+
+use aya::{
+    Ebpf,
+    maps::{HashMap, MapData, PerCpuHashMap, PerCpuValues},
+};
+use mcptrace_common::{Agg, MapKey, TierKey, limits::KEY_TIERS};
+
+use super::{NativeError, session::take_map};
+
+pub struct KeyedMaps {
+    narrow: TierMaps<{ KEY_TIERS[0] }>,
+    small: TierMaps<{ KEY_TIERS[1] }>,
+    medium: TierMaps<{ KEY_TIERS[2] }>,
+    wide: TierMaps<{ KEY_TIERS[3] }>,
+}
+
+struct TierMaps<const W: usize> {
+    agg: PerCpuHashMap<MapData, TierKey<W>, Agg>,
+    state: HashMap<MapData, TierKey<W>, u64>,
+}
+
+impl KeyedMaps {
+    pub fn take(ebpf: &mut Ebpf) -> Result<Self, NativeError> {
+        Ok(Self {
+            narrow: TierMaps::take(ebpf, "AGG_NARROW", "STATE_NARROW")?,
+            small: TierMaps::take(ebpf, "AGG_SMALL", "STATE_SMALL")?,
+            medium: TierMaps::take(ebpf, "AGG_MEDIUM", "STATE_MEDIUM")?,
+            wide: TierMaps::take(ebpf, "AGG_WIDE", "STATE_WIDE")?,
+        })
+    }
+
+    fn tiers(&self) -> [&dyn Tier; 4] {
+        [&self.narrow, &self.small, &self.medium, &self.wide]
+    }
+
+    fn tiers_mut(&mut self) -> [&mut dyn Tier; 4] {
+        [&mut self.narrow, &mut self.small, &mut self.medium, &mut self.wide]
+    }
+
+    /// Every aggregation entry with its per-CPU values (CPUs that never saw
+    /// the key have `count == 0`).
+    pub fn aggregates(&self) -> Result<Vec<(MapKey, Vec<Agg>)>, NativeError> {
+        let mut out = Vec::new();
+        for tier in self.tiers() {
+            tier.aggregates(&mut out)
+                .map_err(|source| NativeError::Map { what: "reading aggregations", source })?;
+        }
+        Ok(out)
+    }
+
+    /// Every keyed-state entry.
+    pub fn state(&self) -> Result<Vec<(MapKey, u64)>, NativeError> {
+        let mut out = Vec::new();
+        for tier in self.tiers() {
+            tier.state(&mut out)
+                .map_err(|source| NativeError::Map { what: "reading keyed state", source })?;
+        }
+        Ok(out)
+    }
+
+    /// Sets every value of user map `map` to zero, keeping its keys (`zero()`).
+    pub fn zero(&mut self, map: u16) -> Result<(), NativeError> {
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| NativeError::Cpus(e))?;
+        for tier in self.tiers_mut() {
+            tier.zero(map, cpus)
+                .map_err(|source| NativeError::Map { what: "zeroing a map", source })?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry of user map `map` (`clear()`).
+    pub fn clear(&mut self, map: u16) -> Result<(), NativeError> {
+        for tier in self.tiers_mut() {
+            tier.clear(map)
+                .map_err(|source| NativeError::Map { what: "clearing a map", source })?;
+        }
+        Ok(())
+    }
+}
+
+/// What every tier offers, whatever its key width.
+trait Tier {
+    fn aggregates(&self, out: &mut Vec<(MapKey, Vec<Agg>)>) -> Result<(), aya::maps::MapError>;
+    fn state(&self, out: &mut Vec<(MapKey, u64)>) -> Result<(), aya::maps::MapError>;
+    fn zero(&mut self, map: u16, cpus: usize) -> Result<(), aya::maps::MapError>;
+    fn clear(&mut self, map: u16) -> Result<(), aya::maps::MapError>;
+}
+
+impl<const W: usize> TierMaps<W> {
+    fn take(ebpf: &mut Ebpf, agg: &'static str, state: &'static str) -> Result<Self, NativeError> {
+        Ok(Self { agg: take_map(ebpf, agg)?, state: take_map(ebpf, state)? })
+    }
+
+    fn agg_keys(&self, map: u16) -> Vec<TierKey<W>> {
+        self.agg.keys().filter_map(Result::ok).filter(|k| k.map == map).collect()
+    }
+
+    fn state_keys(&self, map: u16) -> Vec<TierKey<W>> {
+        self.state.keys().filter_map(Result::ok).filter(|k| k.map == map).collect()
+    }
+}
+
+impl<const W: usize> Tier for TierMaps<W> {
+    fn aggregates(&self, out: &mut Vec<(MapKey, Vec<Agg>)>) -> Result<(), aya::maps::MapError> {
+        for entry in self.agg.iter() {
+            let (key, per_cpu) = entry?;
+            out.push((key.resize(), per_cpu.iter().copied().collect()));
+        }
+        Ok(())
+    }
+
+    fn state(&self, out: &mut Vec<(MapKey, u64)>) -> Result<(), aya::maps::MapError> {
+        for entry in self.state.iter() {
+            let (key, value) = entry?;
+            out.push((key.resize(), value));
+        }
+        Ok(())
+    }
+
+    fn zero(&mut self, map: u16, cpus: usize) -> Result<(), aya::maps::MapError> {
+        for key in self.agg_keys(map) {
+            let zeros = PerCpuValues::try_from(vec![Agg::default(); cpus])
+                .map_err(aya::maps::MapError::from)?;
+            self.agg.insert(key, zeros, 0)?;
+        }
+        for key in self.state_keys(map) {
+            self.state.insert(key, 0, 0)?;
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, map: u16) -> Result<(), aya::maps::MapError> {
+        for key in self.agg_keys(map) {
+            self.agg.remove(&key)?;
+        }
+        for key in self.state_keys(map) {
+            self.state.remove(&key)?;
+        }
+        Ok(())
+    }
+}
