@@ -111,7 +111,7 @@ fn bucket(m: &MapOp, value: u64) -> u32 {
 fn apply<T: Tier>(kind: u16, scratch: &Scratch, value: u64) -> bool {
     let key = T::key(&scratch.key);
     match kind {
-        map_op::ASSIGN => T::state().insert(key, &value, 0).is_ok(),
+        map_op::ASSIGN => T::state().insert(key, value, 0).is_ok(),
         // The key is in one of the two maps (aggregates without buckets).
         map_op::DELETE => {
             let _ = T::state().remove(key);
@@ -126,7 +126,7 @@ fn apply<T: Tier>(kind: u16, scratch: &Scratch, value: u64) -> bool {
                 unsafe { *p = (*p).wrapping_add(value) };
                 true
             }
-            None => T::state().insert(key, &value, 0).is_ok(),
+            None => T::state().insert(key, value, 0).is_ok(),
         },
         // This CPU's aggregate, created when absent.
         _ => match T::agg().get_ptr_mut(key) {
@@ -138,7 +138,7 @@ fn apply<T: Tier>(kind: u16, scratch: &Scratch, value: u64) -> bool {
             None => {
                 let mut a = Agg::default();
                 fold(&mut a, kind, value);
-                T::agg().insert(key, &a, 0).is_ok()
+                T::agg().insert(key, a, 0).is_ok()
             }
         },
     }
