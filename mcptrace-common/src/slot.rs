@@ -267,6 +267,12 @@ pub struct MapOp {
     /// (0 when `value_len` is 0).
     pub value_start: u16,
     pub value_len: u16,
+    /// The update runs only when ops `guard_start..guard_start+guard_len`
+    /// leave a non-zero value (if/else around it); always when `guard_len`
+    /// is 0.
+    pub guard_start: u16,
+    pub guard_len: u16,
+    pub _pad: u32,
     /// lhist bounds.
     pub min: i64,
     pub max: i64,

@@ -76,6 +76,11 @@ extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
         return 1;
     };
     let m = &config.map_ops[i as usize & (MAX_MAP_OPS - 1)];
+    if m.guard_len != 0
+        && vm::eval(slot, m.guard_start as u32, m.guard_len as u32, scratch_ptr).is_none_or(|g| g == 0)
+    {
+        return 0;
+    }
     let value = if m.value_len == 0 {
         0
     } else {

@@ -28,13 +28,15 @@ pub struct Case {
     /// Workload operations, run once the trace is attached.
     #[serde(default)]
     pub workload: Vec<String>,
-    /// Lines each backend's text output must contain (after substitution).
+    /// Lines each backend's text output must contain (`{path}` and `{pid}`
+    /// stand for the run's path and the workload's pid).
     #[serde(default)]
     pub expect: Vec<String>,
     /// Lines each backend's JSON output must contain.
     #[serde(default)]
     pub expect_json: Vec<String>,
-    /// Regexes each backend's output must match on some line.
+    /// Regexes each backend's output must match on some line (`{path}` and
+    /// `{pid}` as in `expect`).
     #[serde(default)]
     pub expect_match: Vec<String>,
     /// Lines neither output may contain.
@@ -84,6 +86,7 @@ pub enum Backend {
 
 /// One run's result.
 pub struct Run {
+    /// With the workload's pid written `{pid}`.
     pub stdout: String,
     pub stderr: String,
     pub status: Option<i32>,
@@ -95,7 +98,8 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
     let ops: Vec<String> = case.workload.iter().map(|o| o.replace("{path}", path)).collect();
     let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
     let held = HeldWorkload::spawn(&ops);
-    let program = substitute(&case.program, path, held.pid());
+    let held_pid = held.pid();
+    let program = substitute(&case.program, path, held_pid);
     let mut cmd = match backend {
         Backend::Native => {
             let mut c = mcptrace();
@@ -136,7 +140,11 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
         drop(held);
     }
     let status = wait(&mut child, Duration::from_secs(30));
-    Run { stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), status }
+    // The workload's pid as `{pid}`, so outputs of two runs compare and
+    // expectations can name it.
+    let pid = regex::Regex::new(&format!(r"\b{}\b", held_pid)).expect("a valid regex");
+    let stdout = pid.replace_all(&stdout.join().unwrap(), "{pid}").into_owned();
+    Run { stdout, stderr: stderr.join().unwrap(), status }
 }
 
 fn substitute(text: &str, path: &str, pid: u32) -> String {
@@ -312,7 +320,10 @@ pub fn check(case: &Case) -> Vec<String> {
                 }
             }
             for pattern in case.expect_match.iter().filter(|_| mode == "text") {
-                let re = regex::Regex::new(pattern).expect("a valid regex");
+                let pattern = pattern
+                    .replace("{path}", &regex::escape(path))
+                    .replace("{pid}", &regex::escape("{pid}"));
+                let re = regex::Regex::new(&pattern).expect("a valid regex");
                 if !r.stdout.lines().any(|l| re.is_match(l)) {
                     failures.push(format!(
                         "[{mode}] {name} has no line matching `{pattern}`:\n{}",

@@ -46,7 +46,7 @@ fn native_and_bpftrace_agree_on_every_case() {
     let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
-        "{} of {} cases failed:\n\n{}",
+        "{} failures in {} cases:\n\n{}",
         failures.len(),
         files.len(),
         failures.join("\n\n")

@@ -74,15 +74,15 @@ fn count_sum_min_max_hist_lhist() {
     for (map, kind) in [(0, map_op::COUNT), (1, map_op::SUM), (2, map_op::MIN), (3, map_op::MAX)] {
         let key = first.key(map, &[]).unwrap();
         let value = if kind == map_op::COUNT { vec![] } else { v.clone() };
-        first.map_op(kind, key, value).unwrap();
+        first.map_op(kind, key, value, vec![]).unwrap();
     }
     let mut second = SlotBuilder::new();
     second.emit(false);
     let v = arg0(&mut second);
     let hist = second.key(4, &[]).unwrap();
-    second.map_op(map_op::HIST, hist, v.clone()).unwrap();
+    second.map_op(map_op::HIST, hist, v.clone(), vec![]).unwrap();
     let lhist = second.key(5, &[]).unwrap();
-    let m = second.map_op(map_op::LHIST, lhist, v).unwrap();
+    let m = second.map_op(map_op::LHIST, lhist, v, vec![]).unwrap();
     (m.min, m.max, m.step) = (0, 50, 10);
 
     let (maps, _session) = run(&[(false, first), (false, second)]);
@@ -110,7 +110,7 @@ fn keyed_state_pairs_entry_and_return() {
     let v = arg0(&mut entry);
     let tid = entry.builtin(source::TID).unwrap();
     let start = entry.key(6, &[Part::Value(tid)]).unwrap();
-    entry.map_op(map_op::ASSIGN, start, v).unwrap();
+    entry.map_op(map_op::ASSIGN, start, v, vec![]).unwrap();
     // uretprobe /@start[tid]/ { @d = sum(retval - @start[tid]); delete(@start[tid]); }
     let mut ret = SlotBuilder::new();
     ret.emit(false);
@@ -121,8 +121,8 @@ fn keyed_state_pairs_entry_and_return() {
     ret.predicate([op(op::VALUE, begun.0, 0)]);
     let d = ret.key(7, &[]).unwrap();
     let diff = vec![op(op::VALUE, retval.0, 0), op(op::VALUE, begun.0, 0), op(op::SUB, 0, 0)];
-    ret.map_op(map_op::SUM, d, diff).unwrap();
-    ret.map_op(map_op::DELETE, key, vec![]).unwrap();
+    ret.map_op(map_op::SUM, d, diff, vec![]).unwrap();
+    ret.map_op(map_op::DELETE, key, vec![], vec![]).unwrap();
 
     let (maps, session) = run(&[(false, entry), (true, ret)]);
     let d = maps[&no_key(7, 0)];
@@ -142,7 +142,7 @@ fn multi_part_keys_with_strings() {
     let comm = b.string(source::COMM, 0, 16).unwrap();
     let low = b.field(regs::CALL_ARGS[0], 1, false).unwrap();
     let key = b.key(8, &[Part::Str(comm, 2), Part::Value(low)]).unwrap();
-    b.map_op(map_op::COUNT, key, vec![]).unwrap();
+    b.map_op(map_op::COUNT, key, vec![], vec![]).unwrap();
     let (maps, _session) = run(&[(false, b)]);
     let entries: Vec<_> = maps.iter().filter(|(k, _)| k.0 == 8).collect();
     assert_eq!(entries.len(), CALLS as usize, "one key per distinct argument");
@@ -172,7 +172,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     let stack = u.builtin(source::USTACK).unwrap();
     let pid = u.builtin(source::PID).unwrap();
     let key = u.key(9, &[Part::Value(stack), Part::Value(pid)]).unwrap();
-    u.map_op(map_op::COUNT, key, vec![]).unwrap();
+    u.map_op(map_op::COUNT, key, vec![], vec![]).unwrap();
     // tracepoint:syscalls:sys_enter_getpid /pid == child/ { @k[kstack] = count(); }
     // The workload waits again after its calls, so its mappings still exist
     // when user frames are resolved.
@@ -183,7 +183,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     k.predicate([op(op::VALUE, kpid.0, 0), op(op::IMM, 0, held.pid() as u64), op(op::EQ, 0, 0)]);
     let kstack = k.builtin(source::KSTACK).unwrap();
     let kkey = k.key(10, &[Part::Value(kstack)]).unwrap();
-    k.map_op(map_op::COUNT, kkey, vec![]).unwrap();
+    k.map_op(map_op::COUNT, kkey, vec![], vec![]).unwrap();
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     session.attach(&target(held.pid(), false), &u.build().unwrap()).unwrap();

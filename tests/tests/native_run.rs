@@ -35,9 +35,9 @@ fn begin_events_exit_end_and_maps_in_order() {
     let a = b.field(regs::CALL_ARGS[0], 8, true).unwrap();
     b.predicate([op(op::VALUE, a.0, 0), op(op::IMM, 0, 5), op(op::GT, 0, 0)]);
     let n = b.key(0, &[]).unwrap();
-    b.map_op(map_op::COUNT, n, vec![]).unwrap();
+    b.map_op(map_op::COUNT, n, vec![], vec![]).unwrap();
     let h = b.key(1, &[]).unwrap();
-    b.map_op(map_op::HIST, h, vec![op(op::VALUE, a.0, 0)]).unwrap();
+    b.map_op(map_op::HIST, h, vec![op(op::VALUE, a.0, 0)], vec![]).unwrap();
     let arg0 = Expr::Captured { at: a, signed: true };
     let program = NativeProgram {
         attach_count: 3,

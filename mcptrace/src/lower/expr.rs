@@ -2,7 +2,7 @@
 //! every leaf is captured in the kernel, to expression-machine operations
 //! (predicates pushed into the kernel, map operands).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
 
@@ -41,13 +41,53 @@ pub struct Exprs<'a> {
     pub maps: &'a mut MapTable,
     /// `$name` → (slot, type), for the probe invocation.
     pub vars: HashMap<String, (usize, Ty)>,
+    /// The if/else conditions around the statement being lowered.
+    pub guard: Guard,
+    /// Maps this probe has updated so far: keyed state is read once per hit,
+    /// before any update, so a later read would see the old value.
+    pub updated: HashSet<String>,
+}
+
+/// What must hold for the statement being lowered to run.
+#[derive(Clone, Debug)]
+pub enum Guard {
+    Always,
+    /// The expression machine evaluates it: these ops leave it on the stack.
+    Kernel(Ops),
+    /// Some enclosing condition is evaluated only in user space, here.
+    User(Span),
+}
+
+impl Guard {
+    /// This guard and `cond` (or its negation) both.
+    pub fn and(&self, cond: Option<&Ops>, negate: bool, span: Span) -> Guard {
+        let Some(cond) = cond else { return Guard::User(span) };
+        let mut ops = cond.clone();
+        if negate {
+            ops.push(mk(op::LNOT, 0, 0));
+        }
+        match self {
+            Guard::Always => Guard::Kernel(ops),
+            Guard::Kernel(outer) => {
+                let mut both = outer.clone();
+                both.extend(ops);
+                both.push(mk(op::LAND, 0, 0));
+                Guard::Kernel(both)
+            }
+            Guard::User(span) => Guard::User(*span),
+        }
+    }
 }
 
 fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
     Unsupported::new(span, what.into())
 }
 
-impl Exprs<'_> {
+impl<'a> Exprs<'a> {
+    pub fn new(cx: Option<&'a mut ProbeCx>, maps: &'a mut MapTable) -> Self {
+        Self { cx, maps, vars: HashMap::new(), guard: Guard::Always, updated: HashSet::new() }
+    }
+
     fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
         self.cx.as_deref_mut().ok_or_else(|| unsupported(span, format!("`{what}` in BEGIN or END")))
     }
@@ -103,6 +143,14 @@ impl Exprs<'_> {
                 }
             }
             ExprKind::Map { name, keys } => {
+                if self.updated.contains(&map_name(name)) {
+                    return Err(unsupported(
+                        span,
+                        format!(
+                            "reading @{name} after updating it in the same probe is not native yet"
+                        ),
+                    ));
+                }
                 if self.maps.is_aggregate(name) == Some(true) {
                     return Err(unsupported(
                         span,

@@ -88,11 +88,11 @@ pub fn lower(
         if points.iter().all(|p| *p == Resolved::Begin)
             || points.iter().all(|p| *p == Resolved::End)
         {
-            let mut ex = Exprs { cx: None, maps: &mut maps, vars: HashMap::new() };
+            let mut ex = Exprs::new(None, &mut maps);
             if let Some(pred) = &probe.predicate {
                 return Err(Unsupported::new(pred.span, "a predicate on BEGIN or END".into()));
             }
-            let block = ex.block(&probe.body, false)?;
+            let block = ex.block(&probe.body)?;
             if points.first() == Some(&Resolved::Begin) {
                 native.begin.push(block);
             } else {
@@ -197,7 +197,7 @@ fn kernel_probe(
         }
         pred_ops.extend([mk(op::VALUE, nr.0, 0), mk(op::IN_NR_SET, 0, 0)]);
     }
-    let mut ex = Exprs { cx: Some(&mut cx), maps, vars: HashMap::new() };
+    let mut ex = Exprs::new(Some(&mut cx), maps);
     let mut user_predicate = None;
     if let Some(p) = &probe.predicate {
         match ex.kernel(p)? {
@@ -211,7 +211,7 @@ fn kernel_probe(
             None => user_predicate = Some(ex.user(p)?.0),
         }
     }
-    let body = ex.block(&probe.body, false)?;
+    let body = ex.block(&probe.body)?;
     drop(ex);
     let built = cx.builder.build().map_err(site::slot_full(probe.span))?;
     if user_predicate.is_some() && built.nmap_ops > 0 {

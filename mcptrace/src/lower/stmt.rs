@@ -5,7 +5,7 @@ use mcptrace_common::slot::{map_op, op};
 
 use super::{
     Unsupported,
-    expr::{Exprs, Ty, describe, map_name},
+    expr::{Exprs, Guard, Ty, describe, map_name},
 };
 use crate::{
     lang::ast::{BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
@@ -20,23 +20,30 @@ fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
     Unsupported::new(span, what.into())
 }
 
+/// How a statement writes a map: `=`, `op=`, or `++`/`--`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    Assign,
+    Compound,
+    Step,
+}
+
 impl Exprs<'_> {
-    /// Lowers a probe body; `conditional` is set inside if/else, where map
-    /// updates cannot go (kernel map operations are unconditional).
-    pub fn block(&mut self, block: &Block, conditional: bool) -> Result<ir::Block, Unsupported> {
+    /// Lowers a probe body, or a branch of one under `self.guard`.
+    pub fn block(&mut self, block: &Block) -> Result<ir::Block, Unsupported> {
         let mut out = Vec::new();
         for s in &block.stmts {
-            if let Some(stmt) = self.stmt(s, conditional)? {
+            if let Some(stmt) = self.stmt(s)? {
                 out.push(stmt);
             }
         }
         Ok(out)
     }
 
-    fn stmt(&mut self, s: &Stmt, conditional: bool) -> Result<Option<ir::Stmt>, Unsupported> {
+    fn stmt(&mut self, s: &Stmt) -> Result<Option<ir::Stmt>, Unsupported> {
         let span = s.span;
         Ok(Some(match &s.kind {
-            StmtKind::Expr(e) => return self.call_stmt(e, conditional),
+            StmtKind::Expr(e) => return self.call_stmt(e),
             StmtKind::Assign { target, op, value } => match &target.kind {
                 ExprKind::Var(name) => {
                     let value = match op {
@@ -60,20 +67,28 @@ impl Exprs<'_> {
                     ir::Stmt::Assign { var: slot, value: e }
                 }
                 ExprKind::Map { name, keys } => {
-                    self.map_write(name, keys, *op, value, conditional, span)?;
+                    let how = if op.is_some() { Written::Compound } else { Written::Assign };
+                    self.map_write(name, keys, *op, value, how, span)?;
                     return Ok(None);
                 }
                 _ => return Err(unsupported(span, "assignment to this target")),
             },
-            StmtKind::If { cond, then, otherwise } => {
-                let (cond, _) = self.user(cond)?;
-                let then = self.block(then, true)?;
+            StmtKind::If { cond: c, then, otherwise } => {
+                let (cond, _) = self.user(c)?;
+                // Map updates in the branches run in the kernel, guarded by
+                // the condition when the expression machine can evaluate it.
+                let kernel = self.kernel(c)?.map(|(ops, _)| ops);
+                let outer = self.guard.clone();
+                self.guard = outer.and(kernel.as_ref(), false, c.span);
+                let then = self.block(then);
+                self.guard = outer.and(kernel.as_ref(), true, c.span);
                 let otherwise = match otherwise {
-                    None => Vec::new(),
-                    Some(Else::Block(b)) => self.block(b, true)?,
-                    Some(Else::If(stmt)) => self.stmt(stmt, true)?.into_iter().collect(),
+                    None => Ok(Vec::new()),
+                    Some(Else::Block(b)) => self.block(b),
+                    Some(Else::If(stmt)) => self.stmt(stmt).map(|s| s.into_iter().collect()),
                 };
-                ir::Stmt::If { cond, then, otherwise }
+                self.guard = outer;
+                ir::Stmt::If { cond, then: then?, otherwise: otherwise? }
             }
             StmtKind::Unroll { .. } => return Err(unsupported(span, "`unroll` is not native yet")),
             StmtKind::While { .. } => return Err(unsupported(span, "`while` is not native yet")),
@@ -85,18 +100,22 @@ impl Exprs<'_> {
     }
 
     /// A call (or `@x++`) in statement position.
-    fn call_stmt(&mut self, e: &Expr, conditional: bool) -> Result<Option<ir::Stmt>, Unsupported> {
+    fn call_stmt(&mut self, e: &Expr) -> Result<Option<ir::Stmt>, Unsupported> {
         let span = e.span;
         let (name, args) = match &e.kind {
             ExprKind::Call { name, args } => (name.as_str(), args.as_slice()),
             ExprKind::Step { increment, target, .. } => {
                 let one = Expr { kind: ExprKind::Int(1), span };
                 let op = if *increment { BinaryOp::Add } else { BinaryOp::Sub };
+                if let ExprKind::Map { name, keys } = &target.kind {
+                    self.map_write(name, keys, Some(op), &one, Written::Step, span)?;
+                    return Ok(None);
+                }
                 let assign = Stmt {
                     kind: StmtKind::Assign { target: (**target).clone(), op: Some(op), value: one },
                     span,
                 };
-                return self.stmt(&assign, conditional);
+                return self.stmt(&assign);
             }
             _ => return Err(unsupported(span, "an expression statement with no effect")),
         };
@@ -155,7 +174,7 @@ impl Exprs<'_> {
                 let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
                     return Err(unsupported(span, "delete() of this argument"));
                 };
-                self.kernel_map_op(m, keys, map_op::DELETE, Vec::new(), None, conditional, span)?;
+                self.kernel_map_op(m, keys, map_op::DELETE, Vec::new(), None, span)?;
                 return Ok(None);
             }
             other => {
@@ -182,7 +201,7 @@ impl Exprs<'_> {
         keys: &[Expr],
         op: Option<BinaryOp>,
         value: &Expr,
-        conditional: bool,
+        how: Written,
         span: Span,
     ) -> Result<(), Unsupported> {
         if let (None, ExprKind::Call { name: f, args }) = (op, &value.kind) {
@@ -220,7 +239,7 @@ impl Exprs<'_> {
                     _ => return Err(unsupported(span, format!("{f}() here"))),
                 };
                 let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
-                return self.kernel_map_op(name, keys, kind, ops, Some(agg), conditional, span);
+                return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
             }
             if matches!(
                 f.as_str(),
@@ -249,7 +268,14 @@ impl Exprs<'_> {
         let Ty::Int { signed } = ty else {
             return Err(unsupported(span, "maps of strings are not native yet"));
         };
-        self.kernel_map_op(name, keys, kind, ops, Some(MapAgg::Value { signed }), conditional, span)
+        // bpftrace types a map that `+=`/`-=` writes as unsigned and one
+        // that `++`/`--` writes as signed, whatever the operand.
+        let signed = match how {
+            Written::Assign => signed,
+            Written::Compound => false,
+            Written::Step => true,
+        };
+        self.kernel_map_op(name, keys, kind, ops, Some(MapAgg::Value { signed }), span)
     }
 
     /// A map operand the kernel computes.
@@ -260,7 +286,7 @@ impl Exprs<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A map update of `kind` with operand `ops`, under the current guard.
     fn kernel_map_op(
         &mut self,
         name: &str,
@@ -268,12 +294,21 @@ impl Exprs<'_> {
         kind: u16,
         ops: Ops,
         agg: Option<MapAgg>,
-        conditional: bool,
         span: Span,
     ) -> Result<(), Unsupported> {
-        if conditional {
-            return Err(unsupported(span, "map updates inside if/else are not native yet"));
-        }
+        let guard = match &self.guard {
+            Guard::Always => Vec::new(),
+            Guard::Kernel(ops) => ops.clone(),
+            Guard::User(at) => {
+                return Err(unsupported(
+                    span,
+                    format!(
+                        "a map update under a condition evaluated in user space (at {at}) \
+                         is not native yet"
+                    ),
+                ));
+            }
+        };
         if self.cx.is_none() {
             return Err(unsupported(span, "map updates in BEGIN or END are not native yet"));
         }
@@ -287,10 +322,11 @@ impl Exprs<'_> {
         let cx = self.cx.as_deref_mut().expect("checked above");
         let full_err = super::site::slot_full(span);
         let key = cx.builder.key(id, &parts).map_err(&full_err)?;
-        let m = cx.builder.map_op(kind, key, ops).map_err(&full_err)?;
+        let m = cx.builder.map_op(kind, key, ops, guard).map_err(&full_err)?;
         if let Some(MapAgg::Lhist { min, max, step }) = lhist {
             (m.min, m.max, m.step) = (min, max, step);
         }
+        self.updated.insert(full);
         Ok(())
     }
 }

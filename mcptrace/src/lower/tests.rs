@@ -130,8 +130,13 @@ fn fallback_reasons_name_the_construct_and_its_position() {
         "map key: `curtask` is not native yet (at 1:42)"
     );
     assert_eq!(
-        reason("tracepoint:syscalls:sys_enter_openat { if (pid > 1) { @c = count(); } }", tps()),
-        "map updates inside if/else are not native yet (at 1:55)"
+        reason("tracepoint:syscalls:sys_enter_openat { $x = 1; if ($x) { @c = count(); } }", tps()),
+        "a map update under a condition evaluated in user space (at 1:52) is not native yet \
+         (at 1:58)"
+    );
+    assert_eq!(
+        reason("tracepoint:syscalls:sys_enter_openat { @c[tid]++; @d = sum(@c[tid]); }", tps()),
+        "reading @c after updating it in the same probe is not native yet (at 1:60)"
     );
     assert!(
         reason("tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", $1); }", tps())
@@ -146,6 +151,25 @@ fn fallback_reasons_name_the_construct_and_its_position() {
     assert!(
         reason("kprobe:f { }", vec![vec![kprobe]]).starts_with("kprobe probes are not native yet")
     );
+}
+
+#[test]
+fn map_updates_under_if_else_carry_their_guards() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { if (pid > 1) { @a = count(); @b = count(); } \
+         else { @c = count(); } }",
+        vec![vec![tp("sys_enter_openat", OPENAT)]],
+    );
+    let c = &p.probes[0].config;
+    assert_eq!(c.npred, 0, "the condition is no predicate");
+    let guard = |i: usize| {
+        let m = &c.map_ops[i];
+        let ops = &c.ops[m.guard_start as usize..(m.guard_start + m.guard_len) as usize];
+        ops.iter().map(|o| o.code).collect::<Vec<_>>()
+    };
+    assert_eq!(guard(0), [op::VALUE, op::IMM, op::UGT]);
+    assert_eq!(c.map_ops[0].guard_start, c.map_ops[1].guard_start, "one guard, placed once");
+    assert_eq!(guard(2), [op::VALUE, op::IMM, op::UGT, op::LNOT]);
 }
 
 /// `NATIVE_HELPERS` stays true to the code: a program using each listed

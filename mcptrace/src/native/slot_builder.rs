@@ -62,7 +62,7 @@ pub struct SlotBuilder {
     consts: u16,
     key_words: Vec<usize>,
     predicate: Ops,
-    map_ops: Vec<(MapOp, Ops)>,
+    map_ops: Vec<PendingMapOp>,
     computes: Vec<(ValueRef, Ops)>,
 }
 
@@ -253,14 +253,21 @@ impl SlotBuilder {
     }
 
     /// A map update of `kind` (see `map_op`) under `key`, whose operand is
-    /// the result of `value` (empty for count and delete).
-    pub fn map_op(&mut self, kind: u16, key: KeyRef, value: Ops) -> Result<&mut MapOp, SlotFull> {
+    /// the result of `value` (empty for count and delete), made only when
+    /// `guard` leaves a non-zero value (empty: always).
+    pub fn map_op(
+        &mut self,
+        kind: u16,
+        key: KeyRef,
+        value: Ops,
+        guard: Ops,
+    ) -> Result<&mut MapOp, SlotFull> {
         if self.map_ops.len() >= MAX_MAP_OPS {
             return Err(full("map updates", MAX_MAP_OPS));
         }
         let m = MapOp { kind, key: key.0, ..Default::default() };
-        self.map_ops.push((m, value));
-        Ok(&mut self.map_ops.last_mut().unwrap().0)
+        self.map_ops.push(PendingMapOp { op: m, value, guard });
+        Ok(&mut self.map_ops.last_mut().unwrap().op)
     }
 
     /// The configuration: predicate and map operands laid out in the op
@@ -268,29 +275,20 @@ impl SlotBuilder {
     /// them) run ahead of it.
     pub fn build(&self) -> Result<SlotConfig, SlotFull> {
         let mut config = self.config;
-        let total = self.predicate.len()
-            + self.map_ops.iter().map(|(_, v)| v.len()).sum::<usize>()
-            + self.computes.iter().map(|(_, v)| v.len()).sum::<usize>();
-        if total > MAX_OPS {
-            return Err(full("expression operations", MAX_OPS));
-        }
-        config.ops[..self.predicate.len()].copy_from_slice(&self.predicate);
-        config.npred = self.predicate.len() as u32;
-        let mut at = self.predicate.len();
-        for (i, (m, value)) in self.map_ops.iter().enumerate() {
-            config.map_ops[i] =
-                MapOp { value_start: at as u16, value_len: value.len() as u16, ..*m };
-            config.ops[at..at + value.len()].copy_from_slice(value);
-            at += value.len();
+        let mut layout = OpLayout::default();
+        config.npred = layout.place(&self.predicate)?.1 as u32;
+        for (i, m) in self.map_ops.iter().enumerate() {
+            let (value_start, value_len) = layout.place(&m.value)?;
+            let (guard_start, guard_len) = layout.place(&m.guard)?;
+            config.map_ops[i] = MapOp { value_start, value_len, guard_start, guard_len, ..m.op };
         }
         config.nmap_ops = self.map_ops.len() as u32;
         for (i, (dest, ops)) in self.computes.iter().enumerate() {
-            config.computes[i] =
-                Compute { start: at as u16, len: ops.len() as u16, dest: dest.0, _pad: 0 };
-            config.ops[at..at + ops.len()].copy_from_slice(ops);
-            at += ops.len();
+            let (start, len) = layout.place(ops)?;
+            config.computes[i] = Compute { start, len, dest: dest.0, _pad: 0 };
         }
         config.ncomputes = self.computes.len() as u32;
+        config.ops = layout.ops;
 
         let captures = &config.captures[..config.ncaptures as usize];
         let position = |is_string: bool, dest: u16| {
@@ -311,6 +309,42 @@ impl SlotBuilder {
         config.nphase1 =
             from_predicate.chain(from_lookups).map(|p| p as u32 + 1).max().unwrap_or(0);
         Ok(config)
+    }
+}
+
+/// A map update waiting for its operand and guard to be laid out.
+#[derive(Clone, Debug)]
+struct PendingMapOp {
+    op: MapOp,
+    value: Ops,
+    guard: Ops,
+}
+
+/// The slot's one op array, filled with sequences in order; a sequence
+/// already there (a guard shared by several updates) is placed once.
+#[derive(Default)]
+struct OpLayout {
+    ops: [Op; MAX_OPS],
+    len: usize,
+}
+
+impl OpLayout {
+    /// Places `seq` and returns where it starts and its length.
+    fn place(&mut self, seq: &[Op]) -> Result<(u16, u16), SlotFull> {
+        if seq.is_empty() {
+            return Ok((0, 0));
+        }
+        let placed = &self.ops[..self.len];
+        if let Some(at) = placed.windows(seq.len()).position(|w| w == seq) {
+            return Ok((at as u16, seq.len() as u16));
+        }
+        if self.len + seq.len() > MAX_OPS {
+            return Err(full("expression operations", MAX_OPS));
+        }
+        let at = self.len;
+        self.ops[at..at + seq.len()].copy_from_slice(seq);
+        self.len += seq.len();
+        Ok((at as u16, seq.len() as u16))
     }
 }
 
@@ -383,14 +417,15 @@ mod tests {
             map_op::HIST,
             hist,
             vec![op(op::VALUE, 0, 0), op(op::VALUE, 2, 0), op(op::SUB, 0, 0)],
+            vec![],
         )
         .unwrap();
-        b.map_op(map_op::DELETE, key, vec![]).unwrap();
+        b.map_op(map_op::DELETE, key, vec![], vec![]).unwrap();
         let c = b.build().unwrap();
         assert_eq!(c.nphase1, 2, "tid is a lookup key part");
         assert_eq!((c.npred, c.nmap_ops, c.nlookups), (1, 2, 1));
         assert_eq!((c.map_ops[0].value_start, c.map_ops[0].value_len), (1, 3));
-        assert_eq!((c.map_ops[1].value_start, c.map_ops[1].value_len), (4, 0));
+        assert_eq!((c.map_ops[1].value_start, c.map_ops[1].value_len), (0, 0));
         assert_eq!(c.keys[1].map, 4);
     }
 
