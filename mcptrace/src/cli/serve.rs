@@ -12,6 +12,8 @@ pub struct ServeArgs {
     /// The bpftrace binary for programs that do not run natively.
     #[arg(long, default_value = "bpftrace")]
     bpftrace: PathBuf,
+    #[command(flatten)]
+    policy: super::PolicyArgs,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -23,8 +25,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let executor = Arc::new(Executor::new(args.bpftrace));
-    match runtime.block_on(mcp::serve(executor)) {
+    let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy()));
+    let outcome = runtime.block_on(mcp::serve(executor));
+    // The stdin reader blocks in a thread of its own while the client holds
+    // the pipe open (as after a SIGTERM); dropping the runtime would wait for
+    // it forever.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mcptrace: {e}");

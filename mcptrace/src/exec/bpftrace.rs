@@ -14,6 +14,7 @@ use std::{
 use tokio::sync::oneshot;
 
 use super::execution::{Execution, Status, StopReason};
+use crate::check::Policy;
 
 /// How long bpftrace gets to finish after SIGINT before SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -24,11 +25,16 @@ const MEMLOCK_NOISE: &str = "couldn't set RLIMIT_MEMLOCK";
 pub fn start(
     exec: Arc<Execution>,
     bpftrace: &Path,
+    policy: Policy,
     program: String,
     attached: oneshot::Sender<Result<(), String>>,
 ) {
     let mut cmd = Command::new(bpftrace);
-    cmd.args(["-e", &program]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(policy.allow_unsafe.then_some("--unsafe"))
+        .args(["-e", &program])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // SAFETY: async-signal-safe calls only, between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
