@@ -242,18 +242,18 @@ async fn a_crashing_bpftrace_fails_its_execution_and_keeps_its_output() {
 fn events_are_delivered_or_reported_lost_never_dropped_silently() {
     require_root();
     let _one = ONE_AT_A_TIME.blocking_lock();
-    const EVENTS: u64 = 300_000;
+    const EVENTS: u64 = 1_000_000;
     let case: Case = toml::from_str(&format!(
         r#"
         description = "a printf per getpid"
-        program = 'tracepoint:syscalls:sys_enter_getpid /pid == {{pid}}/ {{ printf("e\n"); }}'
+        program = 'tracepoint:syscalls:sys_enter_getpid /pid == {{pid}}/ {{ printf("e %s\n", comm); }}'
         workload = ["getpid", "{EVENTS}"]
         "#
     ))
     .unwrap();
     for backend in [Backend::Native, Backend::Bpftrace] {
         let run = differential::run(&case, backend, "text", "/");
-        let delivered = run.stdout.lines().filter(|l| *l == "e").count() as u64;
+        let delivered = run.stdout.lines().filter(|l| *l == "e mcpt-workload").count() as u64;
         let lost: u64 = run
             .stdout
             .lines()
