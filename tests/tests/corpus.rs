@@ -200,3 +200,36 @@ fn corpus_programs_round_trip_through_the_printer() {
         );
     }
 }
+
+/// The inputs that once broke the front end under the fuzzer
+/// (`mcptrace/fuzz/regressions/`), replayed as the `frontend` fuzz target
+/// runs them: whatever parses prints and parses back to the same tree, and
+/// checking and planning end with a result or a rendered error.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mcptrace/fuzz/regressions");
+    let mut replayed = 0;
+    for entry in fs::read_dir(&dir).expect("the fuzz regressions exist") {
+        let path = entry.expect("directory entry").path();
+        let bytes = fs::read(&path).expect("readable regression");
+        let Ok(source) = std::str::from_utf8(&bytes) else { continue };
+        replayed += 1;
+        let program = match lang::parse(source) {
+            Ok(p) => p,
+            Err(e) => {
+                e.render(source, "fuzz");
+                continue;
+            }
+        };
+        let printed = lang::pretty::program(&program);
+        let again = lang::parse(&printed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(program, again, "{}: the round trip changed the tree", path.display());
+        let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
+        lang::parse(&for_bpftrace).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        match check::check(program, SystemHost::shared(), check::Policy::default()) {
+            Ok(checked) => drop(plan::plan(&checked, source)),
+            Err(e) => drop(e.render(source, "fuzz")),
+        }
+    }
+    assert!(replayed >= 8, "only {replayed} regressions in {}", dir.display());
+}
