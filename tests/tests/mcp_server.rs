@@ -25,7 +25,8 @@ async fn tools_and_a_first_native_trace() {
             "list_executions",
             "list_helpers",
             "list_probes",
-            "stop_execution"
+            "stop_execution",
+            "validate_program"
         ]
     );
     let id = c.exec(r#"BEGIN { printf("hello %d\n", 42); exit(); }"#, 5.0).await;

@@ -76,10 +76,8 @@ impl Executor {
             .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
         privileges::check().map_err(ExecError::Privileges)?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
-        let (backend, reason) = match &plan.fallback {
-            None => (Backend::Native, "every construct runs natively".to_string()),
-            Some(why) => (Backend::Bpftrace, why.to_string()),
-        };
+        let backend = if plan.fallback.is_none() { Backend::Native } else { Backend::Bpftrace };
+        let reason = plan.backend_reason();
         let exec = {
             let mut table = self.table();
             evict(&mut table);

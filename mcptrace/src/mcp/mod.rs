@@ -2,6 +2,7 @@
 //! listing and the catalog. No tracing logic lives here.
 
 mod types;
+mod validate;
 
 use std::{sync::Arc, time::Duration};
 
@@ -31,7 +32,7 @@ pub struct Server {
 #[tool_router]
 impl Server {
     pub fn new(executor: Arc<Executor>) -> Self {
-        Self { executor, tool_router: Self::tool_router() }
+        Self { executor, tool_router: Self::tool_router() + Self::validate_router() }
     }
 
     #[tool(

@@ -1,0 +1,33 @@
+//! `validate_program`: the front end's verdict on a program, without running it.
+
+use rmcp::{
+    handler::server::wrapper::{Json, Parameters},
+    tool, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Server;
+use crate::{
+    check::SystemHost,
+    validate::{self, Validation},
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ValidateParams {
+    /// The bpftrace program.
+    pub program: String,
+}
+
+#[tool_router(router = validate_router, vis = "pub(super)")]
+impl Server {
+    #[tool(
+        description = "Check a bpftrace program without running it: parse, check against this kernel, and plan. Returns `valid`, errors with line, column and a caret excerpt, warnings (such as an unfiltered high-rate probe that prints on every event), the backend that would run it (native or bpftrace) and why, and the probes it would attach after wildcard expansion with their count."
+    )]
+    async fn validate_program(
+        &self,
+        Parameters(p): Parameters<ValidateParams>,
+    ) -> Json<Validation> {
+        Json(validate::validate(&p.program, SystemHost::shared()))
+    }
+}
