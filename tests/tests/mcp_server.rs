@@ -25,6 +25,7 @@ async fn tools_and_a_first_native_trace() {
             "list_executions",
             "list_helpers",
             "list_probes",
+            "probe_info",
             "stop_execution",
             "validate_program"
         ]

@@ -1,6 +1,7 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+mod probe_info;
 mod types;
 mod validate;
 
@@ -32,7 +33,10 @@ pub struct Server {
 #[tool_router]
 impl Server {
     pub fn new(executor: Arc<Executor>) -> Self {
-        Self { executor, tool_router: Self::tool_router() + Self::validate_router() }
+        Self {
+            executor,
+            tool_router: Self::tool_router() + Self::validate_router() + Self::probe_info_router(),
+        }
     }
 
     #[tool(
