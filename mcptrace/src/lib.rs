@@ -15,6 +15,7 @@ pub mod lang;
 pub mod lower;
 pub mod mcp;
 pub mod native;
+pub mod oneliners;
 pub mod output;
 pub mod plan;
 pub mod probes;

@@ -3,6 +3,7 @@
 
 mod probe_info;
 mod progress;
+mod prompts;
 mod resources;
 mod types;
 mod validate;
@@ -16,7 +17,8 @@ use rmcp::{
         wrapper::{Json, Parameters},
     },
     model::{
-        Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
         ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
@@ -180,15 +182,22 @@ impl Server {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Trace this Linux host with bpftrace programs. Use list_probes to find probes \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Trace this Linux host with bpftrace programs. Use list_probes to find probes \
                  and probe_info to see what one offers, validate_program to check a program \
                  without running it, exec_program to start it (it returns once attached), and \
-                 get_result to read its output; finished executions are also resources. Common \
+                 get_result to read its output; finished executions are also resources, and the \
+                 prompts hold vetted one-liners. Common \
                  programs run natively; others through bpftrace.",
-            )
+        )
     }
 
     async fn list_resources(
@@ -205,6 +214,22 @@ impl ServerHandler for Server {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.read_execution(&request.uri).map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request).map(Into::into)
     }
 }
 
