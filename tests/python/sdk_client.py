@@ -1,6 +1,7 @@
-"""The official MCP Python SDK driving `mcptrace serve` over stdio.
+"""The official MCP Python SDK driving `mcptrace serve`.
 
-usage: sdk_client.py MCPTRACE_BINARY
+usage: sdk_client.py stdio MCPTRACE_BINARY
+       sdk_client.py http URL [TOKEN]
 
 Lists the tools, validates a program, runs it with a progress token, reads
 its structured result, its resource and a prompt. Exits non-zero, with the
@@ -10,9 +11,13 @@ reason on stderr, on the first thing that is not as it should be; prints
 
 import sys
 
+from contextlib import asynccontextmanager
+
 import anyio
+import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 
 def check(condition, what):
@@ -20,7 +25,20 @@ def check(condition, what):
         raise AssertionError(what)
 
 
-async def main(binary):
+@asynccontextmanager
+async def connect(transport, target, token=None):
+    """The (read, write) streams to a server over `transport`."""
+    if transport == "stdio":
+        async with stdio_client(StdioServerParameters(command=target, args=["serve"])) as streams:
+            yield streams[0], streams[1]
+    else:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with streamable_http_client(target, http_client=http) as streams:
+                yield streams[0], streams[1]
+
+
+async def main(transport, target, token=None):
     progress = []
 
     async def on_message(message):
@@ -35,8 +53,7 @@ async def main(binary):
         # themselves are collected by on_message.
         pass
 
-    server = StdioServerParameters(command=binary, args=["serve"])
-    async with stdio_client(server) as (read, write):
+    async with connect(transport, target, token) as (read, write):
         async with ClientSession(read, write, message_handler=on_message) as session:
             await session.initialize()
 
@@ -90,7 +107,7 @@ async def main(binary):
 
 if __name__ == "__main__":
     try:
-        anyio.run(main, sys.argv[1])
+        anyio.run(main, *sys.argv[1:])
     except AssertionError as e:
         print(f"sdk_client: {e}", file=sys.stderr)
         sys.exit(1)

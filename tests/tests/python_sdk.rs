@@ -1,11 +1,12 @@
 //! The official MCP Python SDK as the client: tests/python/sdk_client.py
 //! lists, validates, runs with progress, and reads structured results,
-//! resources and prompts from `mcptrace serve` over stdio. The SDK is
-//! installed from PyPI into a virtualenv under target/ on first use.
+//! resources and prompts from `mcptrace serve`, over stdio and over HTTP
+//! with a bearer token. The SDK is installed from PyPI into a virtualenv
+//! under target/ on first use.
 
 use std::{path::Path, process::Command};
 
-use mcptrace_tests::{require_root, target_bin};
+use mcptrace_tests::{http::HttpServer, require_root, target_bin};
 
 /// The SDK version the script is written against.
 const SDK: &str = "mcp==2.3.0";
@@ -22,8 +23,14 @@ fn run(cmd: &mut Command, what: &str) -> std::process::Output {
     out
 }
 
-/// A virtualenv holding the SDK, made once per target dir.
+/// A virtualenv holding the SDK, made once per target dir; the tests of this
+/// file share one set-up.
 fn sdk_python() -> std::path::PathBuf {
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_sdk).clone()
+}
+
+fn install_sdk() -> std::path::PathBuf {
     let mcptrace = target_bin("mcptrace");
     let target = mcptrace.parent().and_then(Path::parent).expect("target dir");
     let venv = target.join("python-sdk");
@@ -43,12 +50,32 @@ fn sdk_python() -> std::path::PathBuf {
     python
 }
 
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sdk_client.py")
+}
+
 #[test]
-fn the_python_sdk_lists_validates_runs_and_reads() {
+fn the_python_sdk_over_stdio_lists_validates_runs_and_reads() {
     require_root();
     let python = sdk_python();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sdk_client.py");
-    let out =
-        run(Command::new(python).arg(script).arg(target_bin("mcptrace")), "the Python SDK client");
+    let out = run(
+        Command::new(python).arg(script()).arg("stdio").arg(target_bin("mcptrace")),
+        "the Python SDK client over stdio",
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+#[test]
+fn the_python_sdk_over_http_with_a_token_lists_validates_runs_and_reads() {
+    require_root();
+    let python = sdk_python();
+    let token = "python-sdk-token";
+    let server = HttpServer::start(Some(token));
+    let out = run(
+        Command::new(python).arg(script()).args(["http", &server.url, token]),
+        "the Python SDK client over HTTP",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{status}: {stderr}");
 }

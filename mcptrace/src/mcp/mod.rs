@@ -1,6 +1,7 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+pub mod http;
 mod probe_info;
 mod progress;
 mod prompts;
@@ -237,19 +238,36 @@ impl ServerHandler for Server {
 /// arrives; running executions are then stopped.
 pub async fn serve(executor: Arc<Executor>) -> Result<(), Box<dyn std::error::Error>> {
     let service = Server::new(executor.clone()).serve(rmcp::transport::stdio()).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = service.waiting() => { r?; }
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = stop_signal() => {}
     }
+    shutdown(&executor).await;
+    Ok(())
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Stops every execution and gives them a moment to run END and release
+/// their probes.
+async fn shutdown(executor: &Executor) {
     executor.stop_all();
-    // Give executions a moment to run END and release their probes.
     for _ in 0..100 {
         if executor.list().iter().all(|e| !e.is_running()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(())
 }
