@@ -137,13 +137,7 @@ impl Host for SystemHost {
             ProbeKind::Uprobe | ProbeKind::Uretprobe | ProbeKind::Usdt => f.uprobe.clone(),
             ProbeKind::Kfunc | ProbeKind::Kretfunc => match &f.btf {
                 Support::No(why) => Support::No(why.clone()),
-                // Detecting BPF tracing-program support needs a trial load,
-                // which the host readers do not do yet.
-                Support::Yes => Support::No(
-                    "fentry/fexit need BPF tracing programs, which mcptrace cannot \
-                     detect or attach on this host"
-                        .into(),
-                ),
+                Support::Yes => crate::host::fentry::support(),
             },
             ProbeKind::Hardware => {
                 if Path::new("/sys/bus/event_source/devices/cpu/events").is_dir() {

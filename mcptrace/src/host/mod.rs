@@ -1,8 +1,11 @@
 //! Facts about the running kernel and binaries: tracefs and tracepoint
-//! formats, kernel symbols, ELF symbols, and which probe kinds attach here.
+//! formats, kernel symbols, ELF symbols, user names, and which probe kinds
+//! attach here.
 
 pub mod elf;
 pub mod features;
+pub mod fentry;
 pub mod kallsyms;
 pub mod symbolize;
 pub mod tracefs;
+pub mod users;

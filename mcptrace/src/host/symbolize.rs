@@ -20,8 +20,17 @@ fn kallsyms() -> &'static Kallsyms {
 pub fn kernel(address: u64) -> String {
     match kallsyms().resolve(address) {
         Some((sym, off)) => format!("{}+{off}", sym.name),
-        None => format!("0x{address:x}"),
+        None => hex(address),
     }
+}
+
+/// The kernel symbol holding `address` (`ksym()`), or `0x…`.
+pub fn kernel_name(address: u64) -> String {
+    kallsyms().resolve(address).map_or_else(|| hex(address), |(sym, _)| sym.name.clone())
+}
+
+fn hex(address: u64) -> String {
+    format!("0x{address:x}")
 }
 
 /// Resolves user addresses of processes, caching each file's symbols.
@@ -41,10 +50,17 @@ impl UserSymbols {
     /// `sym+off` for `address` in process `pid`, or `0x…` when the process
     /// is gone or the address is in no symbol.
     pub fn resolve(&self, pid: u32, address: u64) -> String {
-        self.lookup(pid, address).unwrap_or_else(|| format!("0x{address:x}"))
+        self.lookup(pid, address)
+            .map_or_else(|| hex(address), |(name, off)| format!("{name}+{off}"))
     }
 
-    fn lookup(&self, pid: u32, address: u64) -> Option<String> {
+    /// The symbol holding `address` in process `pid` (`usym()`), or `0x…`.
+    pub fn name(&self, pid: u32, address: u64) -> String {
+        self.lookup(pid, address).map_or_else(|| hex(address), |(name, _)| name)
+    }
+
+    /// The function holding `address` in process `pid`, and the offset in it.
+    fn lookup(&self, pid: u32, address: u64) -> Option<(String, u64)> {
         let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
         let m =
             maps.lines().filter_map(parse_mapping).find(|m| (m.start..m.end).contains(&address))?;
@@ -55,7 +71,7 @@ impl UserSymbols {
             .iter()
             .filter(|f| f.address <= file_address && file_address < f.address + f.size.max(1))
             .max_by_key(|f| f.address)?;
-        Some(format!("{}+{}", f.name, file_address - f.address))
+        Some((f.name.clone(), file_address - f.address))
     }
 
     fn symbols(&self, path: &Path) -> Option<Arc<elf::Symbols>> {

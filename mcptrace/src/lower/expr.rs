@@ -123,6 +123,12 @@ impl<'a> Exprs<'a> {
                 let (r, signed) = self.cx(span, "args")?.arg_field(field, span)?;
                 Leaf::Int(r, signed)
             }
+            ExprKind::Call { name, args } if name == "reg" => {
+                let [Expr { kind: ExprKind::Str(reg), .. }] = args.as_slice() else {
+                    return Err(unsupported(span, "reg() takes one register name"));
+                };
+                Leaf::Int(self.cx(span, name)?.reg(reg, span)?, false)
+            }
             ExprKind::Call { name, args } if name == "str" => {
                 let size = match args.get(1) {
                     None => STR_LEN as u32,
@@ -227,32 +233,54 @@ impl<'a> Exprs<'a> {
                         None => kinds.push(KeyKind::KStack { depth: 127 }),
                     }
                 }
-                _ => match self.leaf(k)? {
-                    Some(Leaf::Int(v, signed)) => {
-                        parts.push(Part::Value(v));
-                        kinds.push(KeyKind::Int { signed });
+                ExprKind::Ident(n) if n == "username" => {
+                    let uid = self.cx(cx_span, n)?.builtin(source::UID, cx_span)?;
+                    parts.push(Part::Value(uid));
+                    kinds.push(KeyKind::User);
+                }
+                ExprKind::Call { name, args } if is_symbol_call(name, args) => {
+                    let (addr, _) = self.kernel_int(&args[0])?;
+                    parts.push(Part::Value(addr));
+                    let user = name == "usym";
+                    if user {
+                        let pid = self.cx(cx_span, name)?.builtin(source::PID, cx_span)?;
+                        parts.push(Part::Value(pid));
                     }
+                    kinds.push(KeyKind::Symbol { user });
+                }
+                _ => match self.leaf(k)? {
                     Some(Leaf::Str(s)) => {
                         let words = if self.is_comm(k) { 2 } else { (STR_LEN / 8) as u8 };
                         parts.push(Part::Str(s, words));
                         kinds.push(KeyKind::Str { words });
                     }
-                    _ => match self.kernel(k)? {
-                        // Computed in the kernel just before the update.
-                        Some((ops, Ty::Int { signed })) => {
-                            let cx = self.cx(cx_span, "map key")?;
-                            let v =
-                                cx.builder.compute(ops).map_err(super::site::slot_full(cx_span))?;
-                            parts.push(Part::Value(v));
-                            kinds.push(KeyKind::Int { signed });
-                        }
-                        _ => return Err(unsupported(cx_span, format!("map key: {}", describe(k)))),
-                    },
+                    _ => {
+                        let (v, signed) = self.kernel_int(k)?;
+                        parts.push(Part::Value(v));
+                        kinds.push(KeyKind::Int { signed });
+                    }
                 },
             }
         }
         let _ = span;
         Ok((parts, kinds))
+    }
+
+    /// An integer known in the kernel: captured, or computed just before the
+    /// map operation that uses it.
+    fn kernel_int(&mut self, e: &Expr) -> Result<(ValueRef, bool), Unsupported> {
+        let span = e.span;
+        if let Some(Leaf::Int(v, signed)) = self.leaf(e)? {
+            return Ok((v, signed));
+        }
+        match self.kernel(e)? {
+            Some((ops, Ty::Int { signed })) => {
+                let cx = self.cx(span, "map key")?;
+                let v = cx.builder.compute(ops).map_err(super::site::slot_full(span))?;
+                Ok((v, signed))
+            }
+            _ => Err(unsupported(span, format!("map key: {}", describe(e)))),
+        }
     }
 
     fn is_comm(&self, e: &Expr) -> bool {
@@ -416,6 +444,18 @@ impl<'a> Exprs<'a> {
                 let (id, pid) = self.stack(name == "ustack", span)?;
                 return Ok((ir::Expr::Stack { id, pid, depth: depth as usize }, Ty::Stack));
             }
+            ExprKind::Ident(n) if n == "username" => {
+                let uid = self.cx(span, n)?.builtin(source::UID, span)?;
+                return Ok((ir::Expr::Username(uid), Ty::Str));
+            }
+            ExprKind::Call { name, args } if is_symbol_call(name, args) => {
+                let (addr, _) = self.user(&args[0])?;
+                let pid = match name.as_str() {
+                    "usym" => Some(self.cx(span, name)?.builtin(source::PID, span)?),
+                    _ => None,
+                };
+                return Ok((ir::Expr::Symbol { addr: Box::new(addr), pid }, Ty::Str));
+            }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (a, ta) = self.user(lhs)?;
                 let (b, tb) = self.user(rhs)?;
@@ -503,6 +543,11 @@ fn is_comparison(op: BinaryOp) -> bool {
     )
 }
 
+/// `ksym(addr)` or `usym(addr)`.
+fn is_symbol_call(name: &str, args: &[Expr]) -> bool {
+    matches!(name, "ksym" | "usym") && args.len() == 1
+}
+
 /// Whether `e` is made only of what the expression machine evaluates.
 fn kernel_shaped(e: &Expr) -> bool {
     match &e.kind {
@@ -511,7 +556,7 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
-        ExprKind::Call { name, .. } => name == "str",
+        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg"),
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)

@@ -36,7 +36,8 @@ use crate::{
 pub const NATIVE_HELPERS: &[&str] = &[
     "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
     "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
-    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "clear", "zero",
+    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "clear", "zero", "ksym",
+    "usym", "reg", "username",
 ];
 
 /// Whether the native backend runs catalog entry `name`.

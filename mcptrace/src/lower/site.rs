@@ -247,6 +247,17 @@ impl ProbeCx {
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
 
+    /// `reg(name)`: a register at the probed instruction (uprobes, whose
+    /// context is the registers).
+    pub fn reg(&mut self, name: &str, span: Span) -> Result<ValueRef, Unsupported> {
+        if !matches!(self.site, Site::Uprobe { .. }) {
+            return Err(Unsupported::new(span, "reg() outside uprobes".to_string()));
+        }
+        let offset = regs::named(name)
+            .ok_or_else(|| Unsupported::new(span, format!("reg(\"{name}\"): no such register")))?;
+        self.value(Cap::Field { offset, size: 8, signed: false }, span)
+    }
+
     /// `retval` of a uretprobe.
     pub fn retval(&mut self, span: Span) -> Result<ValueRef, Unsupported> {
         match self.site {

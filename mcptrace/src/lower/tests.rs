@@ -200,6 +200,10 @@ fn the_native_helper_list_matches_what_lowers() {
             "tracepoint:syscalls:sys_enter_openat { @[str(args->filename)] = count(); }",
             open(),
         ),
+        ("ksym", "u:/bin/sh:main { @[ksym(arg0)] = count(); }", vec![vec![uprobe(false)]]),
+        ("usym", "u:/bin/sh:main { printf(\"%s\\n\", usym(arg0)); }", vec![vec![uprobe(false)]]),
+        ("reg", "u:/bin/sh:main { @[reg(\"ip\")] = count(); }", vec![vec![uprobe(false)]]),
+        ("username", "u:/bin/sh:main { @[username] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Resolved::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Resolved::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Resolved::Begin]]),
@@ -238,7 +242,7 @@ fn the_native_helper_list_matches_what_lowers() {
     }
     for (name, src) in [
         ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
-        ("ksym", "u:/bin/sh:main { printf(\"%s\\n\", ksym(arg0)); }"),
+        ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }"),
         ("system", "u:/bin/sh:main { system(\"true\"); }"),
     ] {
         assert!(!super::is_native(name));

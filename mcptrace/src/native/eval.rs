@@ -8,7 +8,7 @@ use super::{
     slot_builder::ValueRef,
 };
 use crate::{
-    host::symbolize::format_stack,
+    host::{symbolize::format_stack, users},
     output::{Record, Value, printf::Arg},
 };
 
@@ -25,6 +25,9 @@ pub struct Frame<'a> {
 pub trait Effects {
     /// Stack `id` as printed frames (user frames of `pid` when given).
     fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Vec<String>;
+    /// The symbol holding `address`: in process `pid` when given, else in
+    /// the kernel.
+    fn symbol(&self, address: u64, pid: Option<u32>) -> String;
     fn emit(&mut self, record: Record);
     fn print_map(&mut self, map: u16, top: u64, div: u64);
     fn clear(&mut self, map: u16);
@@ -114,6 +117,13 @@ impl<'a> Frame<'a> {
                 let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
                 Value::Str(format_stack(&frames, 8).into_bytes())
             }
+            Expr::Symbol { addr, pid } => {
+                let Value::Int { bits, .. } = self.eval(addr, fx) else {
+                    return Value::Str(Vec::new());
+                };
+                Value::Str(fx.symbol(bits, pid.as_ref().map(|p| value(p) as u32)).into_bytes())
+            }
+            Expr::Username(uid) => Value::Str(users::name(value(uid)).into_bytes()),
         }
     }
 }
@@ -259,6 +269,9 @@ mod tests {
         }
         fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Vec<String> {
             vec![format!("frame{id}")]
+        }
+        fn symbol(&self, address: u64, pid: Option<u32>) -> String {
+            format!("sym{address}@{pid:?}")
         }
         fn print_map(&mut self, _: u16, _: u64, _: u64) {}
         fn clear(&mut self, _: u16) {}

@@ -80,6 +80,13 @@ pub enum KeyKind {
     UStack {
         depth: usize,
     },
+    /// An address printed as its symbol (`ksym()`); with `user`, then the
+    /// pid whose mappings resolve it (`usym()`, two words).
+    Symbol {
+        user: bool,
+    },
+    /// A uid printed as its user name (`username`).
+    User,
 }
 
 impl KeyKind {
@@ -87,7 +94,7 @@ impl KeyKind {
     pub fn words(&self) -> usize {
         match self {
             KeyKind::Str { words } => *words as usize,
-            KeyKind::UStack { .. } => 2,
+            KeyKind::UStack { .. } | KeyKind::Symbol { user: true } => 2,
             _ => 1,
         }
     }
@@ -181,6 +188,13 @@ pub enum Expr {
         pid: Option<ValueRef>,
         depth: usize,
     },
+    /// `ksym(addr)`, or with the pid whose mappings resolve it, `usym(addr)`.
+    Symbol {
+        addr: Box<Expr>,
+        pid: Option<ValueRef>,
+    },
+    /// `username`: the name of a captured uid.
+    Username(ValueRef),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

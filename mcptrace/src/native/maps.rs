@@ -11,7 +11,10 @@ use super::{
     eval::cstr,
     ir::{KeyKind, MapAgg, MapInfo},
 };
-use crate::host::symbolize::{self, UserSymbols, format_stack};
+use crate::host::{
+    symbolize::{self, UserSymbols, format_stack},
+    users,
+};
 use crate::output::{
     Value,
     maps::{MapDump, MapKind, MapValue},
@@ -108,6 +111,8 @@ fn decode_key(
             let words = &key.words[at..(at + part.words()).min(key.words.len())];
             at += part.words();
             let first = words.first().copied().unwrap_or(0);
+            // The pid that follows a user address.
+            let second = || words.get(1).copied().unwrap_or(0) as u32;
             match part {
                 KeyKind::Int { .. } => Value::int(first as i64),
                 KeyKind::Str { .. } => {
@@ -125,10 +130,14 @@ fn decode_key(
                     Value::Str(format_stack(&frames, 4).into_bytes())
                 }
                 KeyKind::UStack { depth } => {
-                    let pid = words.get(1).copied().unwrap_or(0) as u32;
-                    let frames = stack_frames(session, symbols, first, Some(pid), *depth);
+                    let frames = stack_frames(session, symbols, first, Some(second()), *depth);
                     Value::Str(format_stack(&frames, 4).into_bytes())
                 }
+                KeyKind::Symbol { user } => {
+                    let pid = user.then(second);
+                    Value::Str(symbol(symbols, first, pid).into_bytes())
+                }
+                KeyKind::User => Value::Str(users::name(first).into_bytes()),
             }
         })
         .collect()
@@ -155,6 +164,14 @@ pub fn stack_frames(
             None => symbolize::kernel(ip),
         })
         .collect()
+}
+
+/// The symbol holding `address`: in process `pid`'s mappings, or the kernel's.
+pub fn symbol(symbols: &UserSymbols, address: u64, pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => symbols.name(pid, address),
+        None => symbolize::kernel_name(address),
+    }
 }
 
 /// The name of x86-64 syscall `nr`, as the syscall tracepoints spell it.

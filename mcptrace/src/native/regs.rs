@@ -20,3 +20,28 @@ const CX: u32 = 88;
 const DX: u32 = 96;
 const SI: u32 = 104;
 const DI: u32 = 112;
+
+/// `struct pt_regs` in order, by the names bpftrace's `reg()` takes.
+const NAMED: [&str; 21] = [
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
+    "orig_ax", "ip", "cs", "flags", "sp", "ss",
+];
+
+/// The offset of register `name` in `struct pt_regs`.
+pub fn named(name: &str) -> Option<u32> {
+    NAMED.iter().position(|n| *n == name).map(|i| 8 * i as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_agree_with_the_offsets() {
+        for (name, offset) in [("r10", R10), ("ax", AX), ("di", DI), ("orig_ax", ORIG_AX)] {
+            assert_eq!(named(name), Some(offset), "{name}");
+        }
+        assert_eq!(named("ss"), Some(SIZE - 8));
+        assert_eq!(named("eax"), None);
+    }
+}

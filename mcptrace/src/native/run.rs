@@ -233,6 +233,10 @@ impl Effects for World<'_> {
         maps::stack_frames(self.session, self.symbols, id, pid, depth)
     }
 
+    fn symbol(&self, address: u64, pid: Option<u32>) -> String {
+        maps::symbol(self.symbols, address, pid)
+    }
+
     fn emit(&mut self, record: Record) {
         if self.open {
             self.open = self.sink.record(record);
