@@ -92,7 +92,15 @@ async fn a_kernel_function_says_whether_it_attaches_and_what_to_use_instead() {
     );
     let missing = info(&c, "kfunc:no_such_function_xyz").await.unwrap();
     assert_eq!(missing["kernel_function"]["exists"], false);
-    assert_eq!(missing["kernel_function"]["fentry"]["available"], false, "{missing}");
+    // fentry availability is the checker's own answer: a kfunc program on an
+    // existing function passes the checks exactly when it says available.
+    let fentry = &missing["kernel_function"]["fentry"];
+    let planned = Command::new(target_bin("mcptrace"))
+        .args(["plan", "-e", "kfunc:vfs_read { }"])
+        .output()
+        .unwrap();
+    assert_eq!(fentry["available"], planned.status.success(), "{missing}");
+    assert_eq!(fentry.get("reason").is_some(), !planned.status.success(), "{missing}");
     c.close().await;
 }
 
