@@ -14,6 +14,8 @@ fn a_token_is_required_on_every_request_once_set_and_never_logged() {
     assert_eq!(server.post("/mcp", &["Authorization: Bearer wrong"], INITIALIZE), 401);
     let good = format!("Authorization: Bearer {token}");
     assert_eq!(server.post("/mcp", &[&good], INITIALIZE), 200);
+    let lowercase = format!("Authorization: bearer {token}");
+    assert_eq!(server.post("/mcp", &[&lowercase], INITIALIZE), 200);
     assert_eq!(server.post("/elsewhere", &[&good], INITIALIZE), 404);
     let (status, stderr) = server.stop();
     assert!(status.success(), "{status}: {stderr}");

@@ -72,7 +72,7 @@ pub async fn serve(
         sessions,
         config,
     );
-    let expected: Option<Arc<[u8]>> = token.map(|t| format!("Bearer {t}").into_bytes().into());
+    let expected: Option<Arc<[u8]>> = token.map(|t| t.into_bytes().into());
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
@@ -113,7 +113,7 @@ fn refuse(req: &Request<Incoming>, expected: Option<&[u8]>) -> Option<Response<B
     }
     let expected = expected?;
     let given = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
-    if same(given, expected) {
+    if bearer(given).is_some_and(|token| same(token, expected)) {
         return None;
     }
     let mut response = plain(StatusCode::UNAUTHORIZED, "a bearer token is required".into());
@@ -129,6 +129,13 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
     response
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value (the scheme is
+/// case-insensitive, RFC 7235).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+}
+
 /// Compares without stopping at the first difference, so the time taken
 /// does not tell how much of a guessed token was right.
 fn same(given: &[u8], expected: &[u8]) -> bool {
@@ -138,7 +145,15 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{bearer, same};
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abcdef"), None);
+        assert_eq!(bearer(b"Bear"), None);
+    }
 
     #[test]
     fn tokens_compare_whole() {
