@@ -104,7 +104,8 @@ impl Executor {
             None => {
                 // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
                 let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
-                bpftrace::start(exec.clone(), &self.bpftrace, text, tx);
+                let awaited = bpftrace::awaited_probes(&checked);
+                bpftrace::start(exec.clone(), &self.bpftrace, text, awaited, tx);
             }
         }
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
