@@ -249,3 +249,23 @@ async fn a_missing_bpftrace_is_a_clear_error_and_native_runs_on() {
     assert_eq!(c.finished(&id).await["status"], "completed");
     c.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bpftrace_run_stopped_at_once_still_ends_gracefully() {
+    require_root();
+    let c = Client::start().await;
+    // bpftrace 0.17 ignores a SIGINT that comes right after it says it is
+    // attaching; the stop must still end it gracefully, with END run.
+    let id = c
+        .exec(
+            "interval:s:30 { } END { $x = 1; unroll(2) { $x++; } printf(\"end %d\\n\", $x); }",
+            30.0,
+        )
+        .await;
+    let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
+    let r = if r["status"] == "running" { c.finished(&id).await } else { r };
+    assert_eq!((&r["backend"], &r["status"]), (&json!("bpftrace"), &json!("completed")), "{r}");
+    assert_eq!(r["stop_reason"], "stopped", "{r}");
+    assert!(lines(&r).contains(&"end 3".to_string()), "{r}");
+    c.close().await;
+}
