@@ -62,7 +62,7 @@ async def main(transport, target, token=None):
                 check(name in tools, f"no tool {name}: {sorted(tools)}")
                 check(tools[name].output_schema is not None, f"{name} declares no output schema")
 
-            program = 'interval:ms:100 { printf("tick\\n"); } interval:s:2 { exit(); }'
+            program = 'interval:ms:100 { printf("tick\\n"); @ticks = count(); } interval:s:2 { exit(); }'
             verdict = await session.call_tool("validate_program", {"program": program})
             v = verdict.structured_content
             check(v["valid"] and v["backend"] == "native", f"validate_program: {v}")
@@ -83,6 +83,8 @@ async def main(transport, target, token=None):
                 await anyio.sleep(0.05)
             check(result["status"] == "completed" and result["stop_reason"] == "exit", f"get_result: {result}")
             check(result["output"].count("tick") >= 10, f"output: {result['output']}")
+            ticks = result["output"].count("tick")
+            check({"type": "map", "data": {"@ticks": ticks}} in result["records"], f"records: {result}")
 
             for _ in range(100):
                 if progress and "completed" in (progress[-1].message or ""):
