@@ -15,3 +15,14 @@ pub struct Event {
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for Event {}
+
+impl Event {
+    /// The bytes of an event that uses `values` integers and `strings`
+    /// strings: the record is sent cut there, so that a small event takes a
+    /// small share of the ring buffer (a whole one is 264 bytes).
+    pub const fn len_for(values: usize, strings: usize) -> u32 {
+        let ints = 8 + 8 * values;
+        let len = if strings == 0 { ints } else { 8 + 8 * MAX_VALUES + STR_LEN * strings };
+        len as u32
+    }
+}

@@ -301,6 +301,8 @@ pub struct SlotConfig {
     pub nmap_ops: u32,
     pub nlookups: u32,
     pub ncomputes: u32,
+    /// The bytes of the event sent to user space ([`crate::event::Event::len_for`]).
+    pub event_len: u32,
     pub captures: [Capture; MAX_CAPTURES],
     pub lookups: [Lookup; MAX_LOOKUPS],
     /// Values computed just before the map operations (computed keys).
@@ -335,6 +337,7 @@ impl Default for SlotConfig {
             nmap_ops: 0,
             nlookups: 0,
             ncomputes: 0,
+            event_len: size_of::<crate::event::Event>() as u32,
             captures: [Capture::default(); MAX_CAPTURES],
             lookups: [Lookup::default(); MAX_LOOKUPS],
             computes: [Compute::default(); MAX_COMPUTES],

@@ -51,7 +51,7 @@ pub fn run(slot: u32, ctx: *const u8) {
     }
     captures(slot, ctx, phase1, config.ncaptures);
     if config.action & action::EMIT != 0 {
-        emit(ctx, unsafe { &(*ptr).event });
+        emit(ctx, unsafe { &(*ptr).event }, config.event_len);
     }
     if config.nmap_ops != 0 {
         compute(config, slot, ptr);
@@ -183,12 +183,18 @@ fn compute(config: &SlotConfig, slot: u32, ptr: *mut Scratch) {
 
 /// Sends the event through the transport user space chose.
 #[inline(always)]
-fn emit(ctx: *const u8, event: &Event) {
+fn emit(ctx: *const u8, event: &Event, len: u32) {
     // SAFETY: a global set once at load time.
     if unsafe { core::ptr::read_volatile(&raw const TRANSPORT) } == 1 {
         // Perf buffers count their own losses and report them in-band.
         PERF_EVENTS.output(&RawContext(ctx as *mut c_void), event, 0);
-    } else if EVENTS.output::<Event>(event, 0).is_err() {
+        return;
+    }
+    // Only the bytes in use: a ring buffer holds many more small events.
+    let len = (len as usize).min(size_of::<Event>());
+    // SAFETY: `len` bytes of the event, which is `size_of::<Event>()` long.
+    let bytes = unsafe { core::slice::from_raw_parts((event as *const Event).cast::<u8>(), len) };
+    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         bump(&LOST);
     }
 }

@@ -2,7 +2,7 @@
 //! server and the executors.
 
 use crate::{
-    check::{self, CheckErrors, Checked, Host},
+    check::{self, CheckErrors, Checked, Host, Policy},
     lang::{self, ParseError, ast::Span},
     plan::{self, Plan},
 };
@@ -33,20 +33,21 @@ impl FrontendError {
     }
 }
 
-/// Parses, checks against `host`, and plans `source`.
+/// Parses, checks against `host` under the default (safe) policy, and plans `source`.
 pub fn prepare(source: &str, host: &dyn Host) -> Result<(Checked, Plan), FrontendError> {
-    prepare_with(source, &[], host)
+    prepare_with(source, &[], host, Policy::default())
 }
 
 /// As [`prepare`], with positional parameters (`$1`, `$#`) filled in from
-/// `params`, as `bpftrace PROGRAM ARGS...` does.
+/// `params`, as `bpftrace PROGRAM ARGS...` does, under `policy`.
 pub fn prepare_with(
     source: &str,
     params: &[String],
     host: &dyn Host,
+    policy: Policy,
 ) -> Result<(Checked, Plan), FrontendError> {
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
-    let checked = check::check(program, host)?;
+    let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source);
     Ok((checked, plan))
 }

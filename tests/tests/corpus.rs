@@ -91,7 +91,7 @@ fn mcptrace_outcome(case: &Case) -> Result<(Outcome, String), String> {
         Ok(p) => p,
         Err(e) => return Ok((Outcome::ParseError, e.render(&case.source, "corpus"))),
     };
-    match check::check(program, SystemHost::shared()) {
+    match check::check(program, SystemHost::shared(), check::Policy::default()) {
         Ok(checked) => {
             let plan = plan::plan(&checked, &case.source);
             if plan.attach_count == 0 {

@@ -107,3 +107,19 @@ async fn a_fallback_names_bpftrace_and_the_construct() {
     assert_eq!(v["probes"], json!(["BEGIN"]));
     c.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_policy_and_size_limit_apply() {
+    require_root();
+    let c = Client::start().await;
+    let v = validate(&c, "BEGIN { system(\"id\"); }").await;
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("unsafe"), "{v}");
+    let huge = format!("BEGIN {{ {} }}", "$x = 1; ".repeat(10_000));
+    let err = c.call("validate_program", json!({ "program": huge })).await.unwrap_err();
+    assert!(err.contains("the limit is"), "{err}");
+    c.close().await;
+    let unsafe_ok = Client::start_with(&["--allow-unsafe"], None).await;
+    assert_eq!(validate(&unsafe_ok, "BEGIN { system(\"id\"); }").await["valid"], true);
+    unsafe_ok.close().await;
+}

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(program, again, "round trip changed the tree:\n{printed}");
     let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
     lang::parse(&for_bpftrace).expect("the bpftrace 0.17 rendering parses");
-    match check::check(program, check::SystemHost::shared()) {
+    match check::check(program, check::SystemHost::shared(), check::Policy::default()) {
         Ok(checked) => {
             let _ = plan::plan(&checked, source);
         }

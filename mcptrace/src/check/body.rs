@@ -25,6 +25,7 @@ pub const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats
 
 pub struct BodyChecker<'a> {
     pub host: &'a dyn Host,
+    pub policy: super::Policy,
     /// The kinds of the probe's attach points.
     pub kinds: Vec<ProbeKind>,
     /// The probe's tracepoints, as `(category, name)`.
@@ -133,7 +134,7 @@ impl BodyChecker<'_> {
             return self.error(CheckErrorKind::UnknownFunction(name.into()), span);
         };
         self.valid_here(name, entry, span);
-        if entry.is_unsafe {
+        if entry.is_unsafe && !self.policy.allow_unsafe {
             self.error(CheckErrorKind::Unsafe(name.into()), span);
         }
         let got = args.len();

@@ -22,7 +22,7 @@ pub enum CheckErrorKind {
     NotValidHere { name: String, kind: &'static str, valid: String },
     #[error("{name}() takes {expected} argument(s), got {got}")]
     ArgumentCount { name: String, expected: String, got: usize },
-    #[error("{0}() is an unsafe function; mcptrace does not run programs in unsafe mode")]
+    #[error("{0}() is an unsafe function, refused unless mcptrace was started with --allow-unsafe")]
     Unsafe(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
     NotAssignedToMap(String),

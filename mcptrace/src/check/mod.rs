@@ -47,8 +47,16 @@ impl Checked {
     }
 }
 
-/// Checks `program` against `host`, reporting every error found.
-pub fn check(program: Program, host: &dyn Host) -> Result<Checked, CheckErrors> {
+/// What the operator allows beyond bpftrace's safe subset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// bpftrace's unsafe functions (`system`, `signal`, `override`, …),
+    /// refused unless the server or `run` was started with `--allow-unsafe`.
+    pub allow_unsafe: bool,
+}
+
+/// Checks `program` against `host` under `policy`, reporting every error found.
+pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checked, CheckErrors> {
     let mut errors = Vec::new();
     let mut formats = BTreeMap::new();
     let assigned_maps = assigned_maps(&program);
@@ -75,6 +83,7 @@ pub fn check(program: Program, host: &dyn Host) -> Result<Checked, CheckErrors> 
         kinds.dedup();
         let mut checker = body::BodyChecker {
             host,
+            policy,
             kinds,
             tracepoints,
             assigned_maps: &assigned_maps,

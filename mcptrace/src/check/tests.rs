@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use super::{CheckErrorKind, Checked, Host, HostError, check};
+use super::{CheckErrorKind, Checked, Host, HostError, Policy, check};
 use crate::{
     host::{
         features::Support,
@@ -71,12 +71,13 @@ impl Host for FakeHost {
 
 fn ok(src: &str) -> Checked {
     let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
-    check(program, &FakeHost).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")))
+    check(program, &FakeHost, Policy::default())
+        .unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")))
 }
 
 fn errors(src: &str) -> Vec<CheckErrorKind> {
     let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
-    match check(program, &FakeHost) {
+    match check(program, &FakeHost, Policy::default()) {
         Ok(_) => panic!("{src}: accepted"),
         Err(e) => e.0.into_iter().map(|e| e.kind).collect(),
     }
@@ -176,6 +177,8 @@ fn calls_match_the_catalog() {
     ));
     assert!(matches!(&errors("BEGIN { exit(1) }")[0], CheckErrorKind::ArgumentCount { .. }));
     assert_eq!(errors("BEGIN { system(\"ls\") }"), [CheckErrorKind::Unsafe("system".into())]);
+    let program = parse("BEGIN { system(\"ls\") }").unwrap();
+    assert!(check(program, &FakeHost, Policy { allow_unsafe: true }).is_ok());
     assert_eq!(errors("BEGIN { count() }"), [CheckErrorKind::NotAssignedToMap("count".into())]);
     assert_eq!(errors("BEGIN { $x = hist(1) }"), [CheckErrorKind::NotAssignedToMap("hist".into())]);
     assert!(matches!(
@@ -223,7 +226,7 @@ fn every_error_is_reported_in_source_order() {
 #[test]
 fn errors_render_with_their_span() {
     let src = "BEGIN {\n  @ = retval;\n}";
-    let err = check(parse(src).unwrap(), &FakeHost).unwrap_err();
+    let err = check(parse(src).unwrap(), &FakeHost, Policy::default()).unwrap_err();
     let text = err.render(src, "stdin");
     assert!(
         text.starts_with("stdin:2:7-13: ERROR: `retval` is not valid in BEGIN probes"),

@@ -7,7 +7,9 @@ mod signals;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::check::Policy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +30,21 @@ enum Command {
     Run(run::RunArgs),
     /// Serve MCP on stdin/stdout.
     Serve(serve::ServeArgs),
+}
+
+/// The operator's policy, shared by every subcommand that checks programs.
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// Allow bpftrace's unsafe functions (system, signal, override, ...);
+    /// such programs run through `bpftrace --unsafe`.
+    #[arg(long)]
+    allow_unsafe: bool,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> Policy {
+        Policy { allow_unsafe: self.allow_unsafe }
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {

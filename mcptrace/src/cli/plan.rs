@@ -22,6 +22,8 @@ pub struct PlanArgs {
     program: Option<String>,
     /// A file holding the program.
     file: Option<PathBuf>,
+    #[command(flatten)]
+    policy: super::PolicyArgs,
 }
 
 #[derive(Serialize)]
@@ -36,9 +38,9 @@ struct Report<'a> {
 }
 
 pub fn run(args: PlanArgs) -> ExitCode {
-    let (source, origin) = match (args.program, args.file) {
+    let (source, origin) = match (args.program, args.file.as_ref()) {
         (Some(program), _) => (program, "stdin".to_string()),
-        (None, Some(path)) => match std::fs::read_to_string(&path) {
+        (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(text) => (text, path.display().to_string()),
             Err(e) => {
                 eprintln!("mcptrace: cannot read {}: {e}", path.display());
@@ -47,13 +49,14 @@ pub fn run(args: PlanArgs) -> ExitCode {
         },
         (None, None) => unreachable!("clap requires a program or a file"),
     };
-    let (checked, plan) = match frontend::prepare(&source, SystemHost::shared()) {
-        Ok(done) => done,
-        Err(e) => {
-            eprintln!("{}", e.render(&source, &origin));
-            return ExitCode::FAILURE;
-        }
-    };
+    let (checked, plan) =
+        match frontend::prepare_with(&source, &[], SystemHost::shared(), args.policy.policy()) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("{}", e.render(&source, &origin));
+                return ExitCode::FAILURE;
+            }
+        };
     let validated = validate::Report::of(&checked, &plan, &source);
     let report = Report {
         plan: &plan,

@@ -10,9 +10,12 @@ use clap::{Args, ValueEnum};
 
 use super::signals;
 use crate::{
-    check::SystemHost,
+    check::{Policy, SystemHost},
     frontend,
-    native::{Transport, run as native_run},
+    native::{
+        Transport,
+        run::{self as native_run, RecordSink},
+    },
     output::{Format, Record},
 };
 
@@ -30,6 +33,8 @@ pub struct RunArgs {
     /// How native events travel from the kernel.
     #[arg(long, value_enum, default_value_t = Transport::RingBuffer)]
     transport: Transport,
+    #[command(flatten)]
+    policy: super::PolicyArgs,
     /// The program text.
     #[arg(short = 'e')]
     program: Option<String>,
@@ -85,20 +90,22 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (_checked, plan) = match frontend::prepare_with(&source, &params, SystemHost::shared()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprint!("{}", e.render(&source, &origin));
-            return ExitCode::FAILURE;
-        }
-    };
+    let policy = args.policy.policy();
+    let (_checked, plan) =
+        match frontend::prepare_with(&source, &params, SystemHost::shared(), policy) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint!("{}", e.render(&source, &origin));
+                return ExitCode::FAILURE;
+            }
+        };
     let format = match args.format {
         OutputArg::Text => Format::Text,
         OutputArg::Json => Format::Json,
     };
     let timeout = args.timeout.map(Duration::from_secs_f64);
     match (args.backend, plan.native, plan.fallback) {
-        (BackendChoice::Bpftrace, ..) => bpftrace(&source, &params, args.format, timeout),
+        (BackendChoice::Bpftrace, ..) => bpftrace(&source, &params, args.format, timeout, policy),
         (_, Some(program), _) => {
             native(std::sync::Arc::unwrap_or_clone(program.0), format, timeout, args.transport)
         }
@@ -110,7 +117,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         (BackendChoice::Auto, _, why) => {
             let why = why.map(|w| w.to_string()).unwrap_or_default();
             eprintln!("mcptrace: running with bpftrace: {why}");
-            bpftrace(&source, &params, args.format, timeout)
+            bpftrace(&source, &params, args.format, timeout, policy)
         }
     }
 }
@@ -131,14 +138,7 @@ fn native(
             return ExitCode::from(ATTACH_FAILED);
         }
     };
-    let mut out = std::io::stdout().lock();
-    let mut buf = Vec::new();
-    // Line-buffered like bpftrace: each record is written out whole.
-    let mut sink = |record: Record| {
-        buf.clear();
-        format.render(&record, &mut buf);
-        out.write_all(&buf).and_then(|()| out.flush()).is_ok()
-    };
+    let mut sink = Stdout { out: std::io::stdout().lock(), buf: Vec::new(), format };
     // No time limit: until exit() or a signal.
     let limit = timeout.unwrap_or(Duration::from_secs(u32::MAX as u64));
     match attached.run(limit, &mut sink, &stop) {
@@ -153,6 +153,28 @@ fn native(
     }
 }
 
+/// Records to stdout, written once per batch of events (and whenever a
+/// batch grows large) rather than once per record: a write per event caps
+/// the event rate a run keeps up with.
+struct Stdout {
+    out: std::io::StdoutLock<'static>,
+    buf: Vec<u8>,
+    format: Format,
+}
+
+impl RecordSink for Stdout {
+    fn record(&mut self, record: Record) -> bool {
+        self.format.render(&record, &mut self.buf);
+        self.buf.len() < 1 << 16 || self.flush()
+    }
+
+    fn flush(&mut self) -> bool {
+        let ok = self.out.write_all(&self.buf).and_then(|()| self.out.flush()).is_ok();
+        self.buf.clear();
+        ok
+    }
+}
+
 /// Runs the program through the `bpftrace` binary, with our stdio. Its
 /// process group is ours, so a terminal's Ctrl-C reaches it too; the time
 /// limit is an interrupt, so END runs as bpftrace runs it.
@@ -161,21 +183,21 @@ fn bpftrace(
     params: &[String],
     format: OutputArg,
     timeout: Option<Duration>,
+    policy: Policy,
 ) -> ExitCode {
     let f = match format {
         OutputArg::Text => "text",
         OutputArg::Json => "json",
     };
-    let mut child =
-        match Command::new("bpftrace").args(["-f", f, "-e", source]).args(params).spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)"
-                );
-                return ExitCode::FAILURE;
-            }
-        };
+    let mut cmd = Command::new("bpftrace");
+    cmd.args(policy.allow_unsafe.then_some("--unsafe")).args(["-f", f, "-e", source]).args(params);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(stop) = stop_on_signals() else {
         return ExitCode::FAILURE;
     };

@@ -21,6 +21,8 @@ pub struct ServeArgs {
     /// in MCPTRACE_TOKEN; when set, every request must carry it.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    #[command(flatten)]
+    policy: super::PolicyArgs,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -32,15 +34,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let executor = Arc::new(Executor::new(args.bpftrace));
-    let served = match args.http {
+    let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy()));
+    let outcome = match args.http {
         None => runtime.block_on(mcp::serve(executor)),
         Some(addr) => {
             let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
             runtime.block_on(mcp::http::serve(executor, addr, token)).map_err(Into::into)
         }
     };
-    match served {
+    // The stdin reader blocks in a thread of its own while the client holds
+    // the pipe open (as after a SIGTERM); dropping the runtime would wait for
+    // it forever.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mcptrace: {e}");

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::execution::{Execution, Status, StopReason};
 use crate::{
-    check::Checked,
+    check::{Checked, Policy},
     host::attached,
     output::{Format, Record, from_json},
 };
@@ -46,13 +46,15 @@ pub fn awaited_probes(checked: &Checked) -> usize {
 pub fn start(
     exec: Arc<Execution>,
     bpftrace: &Path,
+    policy: Policy,
     program: String,
     awaited: usize,
     attached: oneshot::Sender<Result<(), String>>,
 ) {
     let mut cmd = Command::new(bpftrace);
     // JSON mode: records are kept as data, and rendered as text here.
-    cmd.args(["-f", "json", "-e", &program])
+    cmd.args(policy.allow_unsafe.then_some("--unsafe"))
+        .args(["-f", "json", "-e", &program])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -19,12 +19,15 @@ use tokio::sync::oneshot;
 pub use execution::{Backend, Execution, MAX_LINES, Status, StopReason};
 
 use crate::{
-    check::SystemHost,
+    check::{Policy, SystemHost},
     frontend,
     lang::{dialect, pretty},
     native::run::StopSignal,
 };
 
+/// The longest program accepted, in bytes: far beyond any real script, and
+/// small enough that parsing and keeping it cost nothing.
+pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
 /// Executions running at once.
 pub const MAX_RUNNING: usize = 5;
 /// Time limits, in seconds.
@@ -42,6 +45,10 @@ pub enum ExecError {
     /// A syntax or semantic error, rendered with line, column and caret.
     #[error("{0}")]
     Program(String),
+    #[error("the program is {0} bytes; the limit is {MAX_PROGRAM_BYTES}")]
+    TooLarge(usize),
+    #[error("timeout must be a positive number of seconds, not {0}")]
+    BadTimeout(f64),
     #[error("{MAX_RUNNING} executions are already running; stop one or wait for one to end")]
     TooMany,
     #[error("{0}")]
@@ -54,12 +61,13 @@ pub enum ExecError {
 
 pub struct Executor {
     bpftrace: PathBuf,
+    policy: Policy,
     executions: Mutex<HashMap<String, Arc<Execution>>>,
 }
 
 impl Executor {
-    pub fn new(bpftrace: PathBuf) -> Self {
-        Self { bpftrace, executions: Mutex::new(HashMap::new()) }
+    pub fn new(bpftrace: PathBuf, policy: Policy) -> Self {
+        Self { bpftrace, policy, executions: Mutex::new(HashMap::new()) }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Execution>>> {
@@ -72,8 +80,15 @@ impl Executor {
         program: &str,
         timeout: Option<f64>,
     ) -> Result<Arc<Execution>, ExecError> {
-        let (checked, plan) = frontend::prepare(program, SystemHost::shared())
-            .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
+        if program.len() > MAX_PROGRAM_BYTES {
+            return Err(ExecError::TooLarge(program.len()));
+        }
+        if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return Err(ExecError::BadTimeout(t));
+        }
+        let (checked, plan) =
+            frontend::prepare_with(program, &[], SystemHost::shared(), self.policy)
+                .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
         privileges::check().map_err(ExecError::Privileges)?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
         let backend = if plan.fallback.is_none() { Backend::Native } else { Backend::Bpftrace };
@@ -105,7 +120,7 @@ impl Executor {
                 // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
                 let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
                 let awaited = bpftrace::awaited_probes(&checked);
-                bpftrace::start(exec.clone(), &self.bpftrace, text, awaited, tx);
+                bpftrace::start(exec.clone(), &self.bpftrace, self.policy, text, awaited, tx);
             }
         }
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
@@ -124,6 +139,11 @@ impl Executor {
         };
         self.table().remove(&exec.id);
         Err(ExecError::Attach(failure))
+    }
+
+    /// The policy programs are checked under.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {
@@ -154,14 +174,16 @@ pub fn clamp_timeout(timeout: Option<f64>) -> f64 {
 }
 
 /// Drops finished executions past their retention time, and the oldest
-/// finished ones beyond the count kept.
+/// finished ones beyond the count kept, less one: room for the execution
+/// about to start, so that once it ends no more than the count are kept.
 fn evict(table: &mut HashMap<String, Arc<Execution>>) {
     table.retain(|_, e| e.state().ended.is_none_or(|t| t.elapsed() < KEEP_FOR));
     let mut finished: Vec<_> =
         table.values().filter_map(|e| e.state().ended.map(|t| (t, e.id.clone()))).collect();
-    if finished.len() > KEEP_FINISHED {
+    let keep = KEEP_FINISHED - 1;
+    if finished.len() > keep {
         finished.sort();
-        for (_, id) in &finished[..finished.len() - KEEP_FINISHED] {
+        for (_, id) in &finished[..finished.len() - keep] {
             table.remove(id);
         }
     }

@@ -27,7 +27,12 @@ use rmcp::{
 };
 
 use self::types::*;
-use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
+use crate::{
+    check::SystemHost,
+    exec::{Executor, MAX_LINES},
+    lang::catalog,
+    lower, probes,
+};
 
 /// Probes one list_probes page holds at most.
 const MAX_PAGE: usize = 5000;
@@ -135,9 +140,20 @@ impl Server {
         Parameters(p): Parameters<ResultParams>,
     ) -> Result<Json<ResultResponse>, ErrorData> {
         let e = self.find(&p.execution_id)?;
-        let limit = p.limit.map_or(1000, |l| l as usize);
-        let offset = p.offset.unwrap_or(0) as usize;
-        Ok(Json(ResultResponse::page(&e, offset, limit)))
+        let limit = match p.limit {
+            None => 1000,
+            Some(0) => return Err(ErrorData::invalid_params("limit must be at least 1", None)),
+            Some(l) => l.min(MAX_LINES as u64) as usize,
+        };
+        let offset = p.offset.unwrap_or(0);
+        let total = e.state().lines.len() as u64;
+        if offset > total {
+            return Err(ErrorData::invalid_params(
+                format!("offset {offset} is past the end of the output ({total} lines so far)"),
+                None,
+            ));
+        }
+        Ok(Json(ResultResponse::page(&e, offset as usize, limit)))
     }
 
     #[tool(

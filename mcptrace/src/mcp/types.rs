@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::exec::{Backend, Execution, Status, StopReason};
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListProbesParams {
     /// bpftrace-style glob, e.g. `tracepoint:syscalls:sys_enter_open*`.
     pub filter: Option<String>,
@@ -16,23 +17,27 @@ pub struct ListProbesParams {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExecParams {
     /// The bpftrace program.
     pub program: String,
-    /// Time limit in seconds (default 10, clamped to 1..60).
+    /// Time limit in seconds (default 10; positive, read as 1..60).
     pub timeout: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResultParams {
     pub execution_id: String,
     /// First line to return (default 0).
     pub offset: Option<u64>,
-    /// Lines to return at most (default 1000).
+    /// Lines to return at most (default 1000, at least 1; more than 10,000
+    /// is read as 10,000).
     pub limit: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IdParams {
     pub execution_id: String,
 }

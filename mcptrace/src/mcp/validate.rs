@@ -1,6 +1,7 @@
 //! `validate_program`: the front end's verdict on a program, without running it.
 
 use rmcp::{
+    ErrorData,
     handler::server::wrapper::{Json, Parameters},
     tool, tool_router,
 };
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use super::Server;
 use crate::{
     check::SystemHost,
+    exec::{ExecError, MAX_PROGRAM_BYTES},
     validate::{self, Validation},
 };
 
@@ -27,7 +29,12 @@ impl Server {
     async fn validate_program(
         &self,
         Parameters(p): Parameters<ValidateParams>,
-    ) -> Json<Validation> {
-        Json(validate::validate(&p.program, SystemHost::shared()))
+    ) -> Result<Json<Validation>, ErrorData> {
+        // The same bound exec_program applies, before any parsing.
+        if p.program.len() > MAX_PROGRAM_BYTES {
+            let e = ExecError::TooLarge(p.program.len());
+            return Err(ErrorData::invalid_params(e.to_string(), None));
+        }
+        Ok(Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy())))
     }
 }

@@ -21,6 +21,12 @@ use crate::{host::symbolize::UserSymbols, output::Record};
 /// Receives records; returns false when it can take no more (output cap).
 pub trait RecordSink {
     fn record(&mut self, record: Record) -> bool;
+    /// Called once the events at hand are handled: a sink that batches its
+    /// writes delivers them now, so output is prompt without a write per
+    /// event. False when it can take no more.
+    fn flush(&mut self) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(Record) -> bool> RecordSink for F {
@@ -141,6 +147,7 @@ impl Attached {
                 break;
             }
         }
+        fx.open = fx.open && fx.sink.flush();
         let mut names = Names::default();
         let mut batch = Vec::new();
         while reason.is_none() {
@@ -173,6 +180,7 @@ impl Attached {
                     break;
                 }
             }
+            fx.open = fx.open && fx.sink.flush();
             if woken && reason.is_none() {
                 reason = Some(EndReason::Stopped);
             }
@@ -192,6 +200,7 @@ impl Attached {
         for info in maps {
             fx.print_map(info.id, 0, 1);
         }
+        fx.open = fx.open && fx.sink.flush();
         if let Some(e) = fx.error.take() {
             return Err(e);
         }

@@ -3,7 +3,7 @@
 //! hold. The planner lowers a probe through it; tests use it directly.
 
 use mcptrace_common::{
-    Capture, SlotConfig,
+    Capture, Event, SlotConfig,
     limits::{
         CTX_COPY, KEY_WORDS, MAX_CAPTURES, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS,
         MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES,
@@ -288,6 +288,7 @@ impl SlotBuilder {
             config.computes[i] = Compute { start, len, dest: dest.0, _pad: 0 };
         }
         config.ncomputes = self.computes.len() as u32;
+        config.event_len = Event::len_for(self.values as usize, self.strings as usize);
         config.ops = layout.ops;
 
         let captures = &config.captures[..config.ncaptures as usize];

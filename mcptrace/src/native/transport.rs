@@ -133,14 +133,40 @@ impl Events {
 
 /// An event from a record that may wrap around the buffer's end.
 fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
-    let size = size_of::<Event>();
-    if head.len() + tail.len() < size {
+    // Events arrive cut after their last field in use; the rest reads as 0.
+    let size = (head.len() + tail.len()).min(size_of::<Event>());
+    if size < Event::len_for(0, 0) as usize {
         return None;
     }
     let mut bytes = [0u8; size_of::<Event>()];
     let from_head = head.len().min(size);
     bytes[..from_head].copy_from_slice(&head[..from_head]);
-    bytes[from_head..].copy_from_slice(&tail[..size - from_head]);
+    bytes[from_head..size].copy_from_slice(&tail[..size - from_head]);
     // SAFETY: `bytes` holds a whole Event, which is plain old data.
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Event>()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use mcptrace_common::limits::{MAX_VALUES, STR_LEN};
+
+    use super::*;
+
+    #[test]
+    fn events_cut_short_read_as_zero_past_their_end() {
+        // Slot 3, two values; the perf path may split a record in two.
+        let mut record = Vec::new();
+        for word in [3u64, 7, 9] {
+            record.extend_from_slice(&word.to_ne_bytes());
+        }
+        assert_eq!(record.len(), Event::len_for(2, 0) as usize);
+        for split in [record.len(), 5, 12] {
+            let event = decode(&record[..split], &record[split..]).expect("a whole record");
+            assert_eq!((event.slot, event.values[0], event.values[1]), (3, 7, 9));
+            assert!(event.values[2..].iter().all(|v| *v == 0));
+            assert!(event.strings.iter().flatten().all(|b| *b == 0));
+        }
+        assert!(decode(&record[..4], &[]).is_none(), "shorter than a header");
+        assert_eq!(Event::len_for(1, 1) as usize, 8 + 8 * MAX_VALUES + STR_LEN);
+    }
 }

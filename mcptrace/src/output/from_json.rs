@@ -19,7 +19,10 @@ pub fn record(json: &Json) -> Option<Record> {
     let data = json.get("data")?;
     Some(match json.get("type")?.as_str()? {
         "attached_probes" => Record::AttachedProbes(data.get("probes")?.as_u64()? as usize),
-        "printf" => Record::Printf(data.as_str()?.as_bytes().to_vec()),
+        // cat() and system() output is written as it comes.
+        "printf" | "cat" | "syscall" => Record::Printf(data.as_str()?.as_bytes().to_vec()),
+        // join() ends its line in text mode, not in JSON.
+        "join" => Record::Printf(format!("{}\n", data.as_str()?).into_bytes()),
         "time" => Record::Time(data.as_str()?.as_bytes().to_vec()),
         "value" => Record::Value(value(data)?),
         "lost_events" => Record::LostEvents(data.get("events")?.as_u64()?),
@@ -140,11 +143,15 @@ mod tests {
 
     /// What bpftrace 0.17 printed with `-f json` and as text, for programs
     /// printing values, a map with string keys, two keys, string values,
-    /// hist, lhist with both open ends, stats and avg (blank lines left out).
+    /// hist, lhist with both open ends, stats and avg, cat(), system() and
+    /// join() (blank lines left out).
     const JSON: &str = r#"{"type": "attached_probes", "data": {"probes": 1}}
 {"type": "value", "data": [1,"a"]}
 {"type": "value", "data": 5}
 {"type": "printf", "data": "p\n"}
+{"type": "cat", "data": "hello-cat\n"}
+{"type": "syscall", "data": "from-system\n"}
+{"type": "join", "data": "bash -c /bin/true x y"}
 {"type": "map", "data": {"@a": {"x": 1, "y": 2}}}
 {"type": "hist", "data": {"@h": [{"min": 4, "max": 7, "count": 1}, {"min": 8, "max": 15, "count": 0}, {"min": 16, "max": 31, "count": 0}, {"min": 32, "max": 63, "count": 0}, {"min": 64, "max": 127, "count": 1}]}}
 {"type": "map", "data": {"@k": {"1,two": 3}}}
@@ -158,6 +165,9 @@ mod tests {
 (1, a)
 5
 p
+hello-cat
+from-system
+bash -c /bin/true x y
 @a[x]: 1
 @a[y]: 2
 @h: 

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::{
-    check::{Checked, Host},
+    check::{Checked, Host, Policy},
     frontend,
     lang::{ast::Span, error::excerpt},
     plan::{Backend, Plan},
@@ -77,9 +77,10 @@ pub struct Validation {
     pub probe_count: usize,
 }
 
-/// Parses, checks against `host` and plans `source`, without running it.
-pub fn validate(source: &str, host: &dyn Host) -> Validation {
-    match frontend::prepare(source, host) {
+/// Parses, checks against `host` under `policy` and plans `source`, without
+/// running it.
+pub fn validate(source: &str, host: &dyn Host, policy: Policy) -> Validation {
+    match frontend::prepare_with(source, &[], host, policy) {
         Ok((checked, plan)) => {
             let r = Report::of(&checked, &plan, source);
             Validation {
