@@ -5,7 +5,7 @@
 pub const SLOTS_PER_KIND: u32 = 16;
 /// Program kinds with slots: tracepoint, raw tracepoint, perf event, uprobe,
 /// uretprobe (see `slot::kind`).
-pub const KINDS: u32 = 5;
+pub const KINDS: u32 = 7;
 /// Total slots in the configuration map, across all kinds.
 pub const MAX_SLOTS: u32 = SLOTS_PER_KIND * KINDS;
 /// Integer values one probe hit can capture.

@@ -18,6 +18,8 @@ pub mod kind {
     pub const PERF_EVENT: u32 = 2;
     pub const UPROBE: u32 = 3;
     pub const URETPROBE: u32 = 4;
+    pub const KPROBE: u32 = 5;
+    pub const KRETPROBE: u32 = 6;
 }
 
 /// First slot number of program kind `kind`.

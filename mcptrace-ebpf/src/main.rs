@@ -7,6 +7,7 @@
 #![no_main]
 
 mod aggregate;
+mod kprobe;
 mod maps;
 mod perf_event;
 mod raw_tracepoint;

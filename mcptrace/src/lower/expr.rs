@@ -183,7 +183,7 @@ impl<'a> Exprs<'a> {
             ExprKind::Ident(n) if n.starts_with("arg") || n == "retval" => {
                 // A pointer in a register: a user string for uprobes.
                 let cx = self.cx(span, n)?;
-                if !matches!(cx.site, Site::Uprobe { .. }) {
+                if !matches!(cx.site, Site::Function { kernel: false, .. }) {
                     return Err(unsupported(span, format!("str({n}) outside uprobes")));
                 }
                 let Some(Leaf::Int(v, _)) = self.leaf(arg)? else {
@@ -422,8 +422,8 @@ impl<'a> Exprs<'a> {
             }
             ExprKind::Ident(n) if n == "func" => {
                 let cx = self.cx(span, "func")?;
-                let Site::Uprobe { symbol, .. } = &cx.site else {
-                    return Err(unsupported(span, "`func` outside uprobes"));
+                let Site::Function { symbol, .. } = &cx.site else {
+                    return Err(unsupported(span, "`func` outside uprobes and kprobes"));
                 };
                 return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));
             }

@@ -160,6 +160,8 @@ fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported
         AttachPoint::PerfEvent { .. } => "perf event",
         AttachPoint::Uprobe { ret: false, .. } => "uprobe",
         AttachPoint::Uprobe { ret: true, .. } => "uretprobe",
+        AttachPoint::Kprobe { ret: false, .. } => "kprobe",
+        AttachPoint::Kprobe { ret: true, .. } => "kretprobe",
     };
     let mut counts: HashMap<&str, u32> = HashMap::new();
     for (p, span) in probes.iter().zip(spans) {
@@ -287,13 +289,17 @@ fn site_of(point: &Resolved, cpus: &[u32], span: Span) -> Result<(Site, AttachPo
             (Site::RawTracepoint, AttachPoint::RawTracepoint { name: name.clone() })
         }
         Resolved::Uprobe { binary, symbol, ret } => (
-            Site::Uprobe { ret: *ret, symbol: symbol.clone() },
+            Site::Function { ret: *ret, symbol: symbol.clone(), kernel: false },
             AttachPoint::Uprobe {
                 binary: binary.clone(),
                 location: UprobeLocation::Symbol(symbol.clone()),
                 ret: *ret,
                 pid: None,
             },
+        ),
+        Resolved::Kprobe { function, ret } => (
+            Site::Function { ret: *ret, symbol: function.clone(), kernel: true },
+            AttachPoint::Kprobe { function: function.clone(), ret: *ret },
         ),
         Resolved::Profile { sample, .. } => (Site::Perf, clock(*sample, cpus.to_vec())),
         Resolved::Software { event, count, .. } => (

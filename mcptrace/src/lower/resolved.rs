@@ -27,6 +27,10 @@ pub enum Resolved {
         symbol: String,
         ret: bool,
     },
+    Kprobe {
+        function: String,
+        ret: bool,
+    },
     /// `profile:*`: sampled on every CPU; `text` as written.
     Profile {
         sample: Sample,
@@ -61,6 +65,9 @@ impl Resolved {
             Resolved::Uprobe { binary, symbol, ret } => {
                 let kind = if *ret { "uretprobe" } else { "uprobe" };
                 format!("{kind}:{}:{symbol}", binary.display())
+            }
+            Resolved::Kprobe { function, ret } => {
+                format!("{}:{function}", if *ret { "kretprobe" } else { "kprobe" })
             }
             Resolved::Profile { text, .. }
             | Resolved::Interval { text, .. }
@@ -117,6 +124,10 @@ fn parse(full: &str, checked: &Checked) -> Resolved {
             }
             _ => other(kind),
         },
+        // `func+off` locations are not native yet.
+        ProbeKind::Kprobe | ProbeKind::Kretprobe if !rest.is_empty() && !rest.contains('+') => {
+            Resolved::Kprobe { function: rest.into(), ret: kind == ProbeKind::Kretprobe }
+        }
         ProbeKind::Profile | ProbeKind::Interval => {
             let (unit, count) = rest.split_once(':').unwrap_or(("hz", rest));
             let Ok(count) = count.parse::<u64>() else { return other(kind) };

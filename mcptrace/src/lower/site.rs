@@ -33,9 +33,12 @@ pub enum Site {
         formats: Vec<Format>,
     },
     RawTracepoint,
-    Uprobe {
+    /// A function's entry or return: uprobes, or with `kernel`, kprobes.
+    /// The context is the registers either way.
+    Function {
         ret: bool,
         symbol: String,
+        kernel: bool,
     },
     Perf,
 }
@@ -237,31 +240,31 @@ impl ProbeCx {
         }
     }
 
-    /// `argN`: uprobe call arguments, or raw tracepoint arguments.
+    /// `argN`: call arguments at a function entry, or raw tracepoint arguments.
     pub fn arg_n(&mut self, n: usize, span: Span) -> Result<ValueRef, Unsupported> {
         let offset = match &self.site {
-            Site::Uprobe { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
+            Site::Function { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
             Site::RawTracepoint if n < 8 => 8 * n as u32,
             _ => return Err(Unsupported::new(span, format!("arg{n} here"))),
         };
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
 
-    /// `reg(name)`: a register at the probed instruction (uprobes, whose
-    /// context is the registers).
+    /// `reg(name)`: a register at the probed instruction (function probes,
+    /// whose context is the registers).
     pub fn reg(&mut self, name: &str, span: Span) -> Result<ValueRef, Unsupported> {
-        if !matches!(self.site, Site::Uprobe { .. }) {
-            return Err(Unsupported::new(span, "reg() outside uprobes".to_string()));
+        if !matches!(self.site, Site::Function { .. }) {
+            return Err(Unsupported::new(span, "reg() outside uprobes and kprobes".to_string()));
         }
         let offset = regs::named(name)
             .ok_or_else(|| Unsupported::new(span, format!("reg(\"{name}\"): no such register")))?;
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
 
-    /// `retval` of a uretprobe.
+    /// `retval` of a uretprobe or kretprobe.
     pub fn retval(&mut self, span: Span) -> Result<ValueRef, Unsupported> {
         match self.site {
-            Site::Uprobe { ret: true, .. } => {
+            Site::Function { ret: true, .. } => {
                 self.value(Cap::Field { offset: regs::AX, size: 8, signed: false }, span)
             }
             _ => Err(Unsupported::new(span, "`retval` outside return probes".to_string())),

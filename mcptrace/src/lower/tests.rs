@@ -249,3 +249,33 @@ fn the_native_helper_list_matches_what_lowers() {
         reason(src, vec![vec![uprobe(false)]]);
     }
 }
+
+#[test]
+fn kprobes_lower_like_uprobes_on_kernel_registers() {
+    let kprobe = |ret| Resolved::Kprobe { function: "vfs_read".into(), ret };
+    let entry = lowered(
+        r#"kprobe:vfs_read /arg2 > 100/ { printf("%s %d %x\n", func, arg2, reg("ip")); }"#,
+        vec![vec![kprobe(false)]],
+    );
+    let k = &entry.probes[0];
+    assert_eq!(k.point, AttachPoint::Kprobe { function: "vfs_read".into(), ret: false });
+    assert!(k.predicate.is_none(), "arg2 > 100 runs in the kernel");
+    let offsets: Vec<u16> =
+        k.config.captures[..k.config.ncaptures as usize].iter().map(|c| c.offset).collect();
+    // arg2 is rdx (offset 96 in pt_regs), ip is at 128.
+    assert_eq!(offsets, [96, 128]);
+    let exit = lowered("kretprobe:vfs_read { @ = hist(retval); }", vec![vec![kprobe(true)]]);
+    assert_eq!(
+        exit.probes[0].point,
+        AttachPoint::Kprobe { function: "vfs_read".into(), ret: true }
+    );
+    assert_eq!(exit.probes[0].config.action, 0, "the histogram stays in the kernel");
+    assert!(
+        reason("kprobe:vfs_read { printf(\"%s\\n\", str(arg1)); }", vec![vec![kprobe(false)]])
+            .contains("str(arg1)")
+    );
+    assert!(
+        reason("kretprobe:vfs_read { @[arg0] = count(); }", vec![vec![kprobe(true)]])
+            .contains("arg0")
+    );
+}

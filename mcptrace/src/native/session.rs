@@ -20,7 +20,7 @@ use aya::{
 };
 use mcptrace_common::{
     Event, SlotConfig,
-    limits::SLOTS_PER_KIND,
+    limits::{KINDS, SLOTS_PER_KIND},
     slot::{first_slot, kind},
 };
 
@@ -47,6 +47,11 @@ pub enum AttachPoint {
         location: UprobeLocation,
         ret: bool,
         pid: Option<u32>,
+    },
+    /// A kernel function's entry, or with `ret` its return.
+    Kprobe {
+        function: String,
+        ret: bool,
     },
 }
 
@@ -121,6 +126,8 @@ impl AttachPoint {
             AttachPoint::PerfEvent { .. } => kind::PERF_EVENT,
             AttachPoint::Uprobe { ret: false, .. } => kind::UPROBE,
             AttachPoint::Uprobe { ret: true, .. } => kind::URETPROBE,
+            AttachPoint::Kprobe { ret: false, .. } => kind::KPROBE,
+            AttachPoint::Kprobe { ret: true, .. } => kind::KRETPROBE,
         }
     }
 
@@ -138,6 +145,9 @@ impl AttachPoint {
                     UprobeLocation::Offset(o) => format!("{o:#x}"),
                 }
             ),
+            AttachPoint::Kprobe { function, ret } => {
+                format!("{}:{function}", if *ret { "kretprobe" } else { "kprobe" })
+            }
         }
     }
 }
@@ -149,7 +159,9 @@ fn program_name(k: u32, n: u32) -> String {
         kind::RAW_TRACEPOINT => "rtp",
         kind::PERF_EVENT => "pe",
         kind::UPROBE => "up",
-        _ => "urp",
+        kind::URETPROBE => "urp",
+        kind::KPROBE => "kp",
+        _ => "krp",
     };
     format!("{prefix}_{n}")
 }
@@ -163,7 +175,7 @@ pub struct Session {
     keyed: KeyedMaps,
     stacks: StackTraceMap<MapData>,
     /// Slots handed out so far, per kind.
-    used: [u32; 5],
+    used: [u32; KINDS as usize],
 }
 
 impl Session {
@@ -182,7 +194,7 @@ impl Session {
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
         let keyed = KeyedMaps::take(&mut ebpf)?;
         let stacks = take_map(&mut ebpf, "STACKS")?;
-        Ok(Self { ebpf, slots, events, lost, map_full, keyed, stacks, used: [0; 5] })
+        Ok(Self { ebpf, slots, events, lost, map_full, keyed, stacks, used: [0; KINDS as usize] })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -314,6 +326,12 @@ fn attach_program(
                 None => UProbeScope::AllProcesses,
             };
             p.attach(location, binary, scope).map(drop)
+        }
+        (Program::KProbe(p), AttachPoint::Kprobe { function, .. }) => {
+            if !loaded {
+                p.load()?;
+            }
+            p.attach(function.as_str(), 0).map(drop)
         }
         _ => Err(Wrong),
     }
