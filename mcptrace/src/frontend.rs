@@ -3,7 +3,7 @@
 
 use crate::{
     check::{self, CheckErrors, Checked, Host, Policy},
-    lang::{self, ParseError},
+    lang::{self, ParseError, ast::Span},
     plan::{self, Plan},
 };
 
@@ -21,6 +21,14 @@ impl FrontendError {
         match self {
             Self::Parse(e) => e.render(source, origin),
             Self::Check(e) => e.render(source, origin),
+        }
+    }
+
+    /// Each error's position and message, in source order.
+    pub fn messages(&self) -> Vec<(Span, String)> {
+        match self {
+            Self::Parse(e) => vec![(e.span, e.kind.to_string())],
+            Self::Check(e) => e.0.iter().map(|e| (e.span, e.kind.to_string())).collect(),
         }
     }
 }

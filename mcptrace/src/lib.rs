@@ -4,6 +4,7 @@
 //! The pipeline, one module per pass: `lang` (parse) → `check` (against the
 //! running kernel) → `plan` (native or bpftrace, and why) → `lower` (native
 //! IR) → `native` (load, attach, run) → `output` (bpftrace's formats).
+//! `validate` reports what the first three passes learn without running.
 
 pub mod check;
 pub mod cli;
@@ -14,6 +15,8 @@ pub mod lang;
 pub mod lower;
 pub mod mcp;
 pub mod native;
+pub mod oneliners;
 pub mod output;
 pub mod plan;
 pub mod probes;
+pub mod validate;

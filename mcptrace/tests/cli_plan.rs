@@ -82,3 +82,16 @@ fn a_program_or_a_file_is_required() {
     let out = plan(&["-e", "BEGIN { }", "file.bt"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn warnings_show_with_their_position_and_excerpt() {
+    let out = plan(&["-e", "tracepoint:raw_syscalls:sys_exit { printf(\"%d\\n\", pid); }"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let warning = stdout.split_once("warning: 1:1: ").map(|(_, w)| w).unwrap_or_default();
+    assert!(warning.contains("without a predicate"), "{stdout}");
+    let probe = "tracepoint:raw_syscalls:sys_exit";
+    let excerpt =
+        format!("{probe} {{ printf(\"%d\\n\", pid); }}\n^{}\n", "~".repeat(probe.len() - 1));
+    assert!(warning.ends_with(&excerpt), "{stdout}");
+}

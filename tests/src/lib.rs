@@ -1,6 +1,7 @@
 //! Shared pieces of the integration tests.
 
 pub mod differential;
+pub mod http;
 pub mod mcp;
 
 use std::{

@@ -1,8 +1,12 @@
 //! A real MCP client over stdio for the server tests: spawns `mcptrace
-//! serve` and calls its tools.
+//! serve`, calls its tools, and records the progress notifications it sends.
+
+use std::sync::{Arc, Mutex};
 
 use rmcp::{
-    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
+    ClientHandler, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, ProgressNotificationParam},
+    service::{NotificationContext, RunningService},
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
@@ -10,8 +14,24 @@ use serde_json::{Value, json};
 use crate::target_bin;
 
 pub struct Client {
-    service: RunningService<RoleClient, ()>,
+    pub service: RunningService<RoleClient, Recorder>,
     pub server_pid: u32,
+}
+
+/// The client side's handler: keeps every progress notification received.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
 }
 
 impl Client {
@@ -40,7 +60,7 @@ impl Client {
         cmd.arg("serve").args(args);
         let transport = TokioChildProcess::new(cmd).expect("spawn mcptrace serve");
         let server_pid = transport.id().expect("server pid");
-        let service = ().serve(transport).await.expect("MCP handshake");
+        let service = Recorder::default().serve(transport).await.expect("MCP handshake");
         Client { service, server_pid }
     }
 
@@ -87,6 +107,11 @@ impl Client {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("execution {id} still running after 20 s");
+    }
+
+    /// Progress notifications received so far, in arrival order.
+    pub fn progress(&self) -> Vec<ProgressNotificationParam> {
+        self.service.service().progress.lock().unwrap().clone()
     }
 
     pub async fn close(self) {

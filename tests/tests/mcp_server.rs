@@ -25,7 +25,9 @@ async fn tools_and_a_first_native_trace() {
             "list_executions",
             "list_helpers",
             "list_probes",
-            "stop_execution"
+            "probe_info",
+            "stop_execution",
+            "validate_program"
         ]
     );
     let id = c.exec(r#"BEGIN { printf("hello %d\n", 42); exit(); }"#, 5.0).await;
@@ -244,5 +246,25 @@ async fn a_missing_bpftrace_is_a_clear_error_and_native_runs_on() {
     assert!(message.contains("cannot run bpftrace (/nonexistent/bpftrace)"), "{message}");
     let id = c.exec("BEGIN { exit(); }", 2.0).await;
     assert_eq!(c.finished(&id).await["status"], "completed");
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bpftrace_run_stopped_at_once_still_ends_gracefully() {
+    require_root();
+    let c = Client::start().await;
+    // bpftrace 0.17 ignores a SIGINT that comes right after it says it is
+    // attaching; the stop must still end it gracefully, with END run.
+    let id = c
+        .exec(
+            "interval:s:30 { } END { $x = 1; unroll(2) { $x++; } printf(\"end %d\\n\", $x); }",
+            30.0,
+        )
+        .await;
+    let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
+    let r = if r["status"] == "running" { c.finished(&id).await } else { r };
+    assert_eq!((&r["backend"], &r["status"]), (&json!("bpftrace"), &json!("completed")), "{r}");
+    assert_eq!(r["stop_reason"], "stopped", "{r}");
+    assert!(lines(&r).contains(&"end 3".to_string()), "{r}");
     c.close().await;
 }

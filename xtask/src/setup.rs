@@ -98,11 +98,20 @@ fn bpf_linker() -> Result<(), String> {
 }
 
 fn debian_packages() -> Result<(), String> {
-    let missing: Vec<&str> = [("bpftrace", "bpftrace"), ("bpftool", "bpftool")]
-        .into_iter()
-        .filter(|(bin, _)| !on_path(bin))
-        .map(|(_, pkg)| pkg)
-        .collect();
+    // python3 (with venv) runs the MCP Python SDK test and has the USDT
+    // notes probe_info is tested on; readelf counts those notes independently;
+    // npm installs the MCP Inspector for its test.
+    let missing: Vec<&str> = [
+        ("bpftrace", "bpftrace"),
+        ("bpftool", "bpftool"),
+        ("python3", "python3-venv"),
+        ("readelf", "binutils"),
+        ("npm", "npm"),
+    ]
+    .into_iter()
+    .filter(|(bin, _)| !on_path(bin))
+    .map(|(_, pkg)| pkg)
+    .collect();
     if missing.is_empty() {
         return Ok(());
     }

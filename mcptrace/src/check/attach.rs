@@ -185,8 +185,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// A probe that works here and observes the same thing, for a kernel
-/// function probe: the syscall tracepoint of the syscall the function
-/// implements, else a tracepoint named like the function.
+/// function probe.
 fn suggest(host: &dyn Host, ap: &AttachPoint) -> Option<String> {
     let returning = matches!(ap.kind, ProbeKind::Kretprobe | ProbeKind::Kretfunc);
     let function = ap.parts.first()?.split('+').next()?;
@@ -198,6 +197,13 @@ fn suggest(host: &dyn Host, ap: &AttachPoint) -> Option<String> {
     {
         return None;
     }
+    tracepoint_instead(host, function, returning)
+}
+
+/// The tracepoint to use instead of probing kernel function `function` (on
+/// return when `returning`): the syscall tracepoint of the syscall the
+/// function implements, else a tracepoint named like the function.
+pub fn tracepoint_instead(host: &dyn Host, function: &str, returning: bool) -> Option<String> {
     const PREFIXES: [&str; 8] = [
         "__x64_sys_",
         "__arm64_sys_",

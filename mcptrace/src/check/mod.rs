@@ -14,7 +14,7 @@ use std::{
     sync::Arc,
 };
 
-pub use attach::{SOFTWARE_EVENTS, glob};
+pub use attach::{SOFTWARE_EVENTS, glob, tracepoint_instead};
 pub use error::{CheckError, CheckErrorKind, CheckErrors};
 pub use host::{Host, HostError, SystemHost};
 

@@ -5,9 +5,10 @@ use std::{path::PathBuf, process::ExitCode};
 use serde::Serialize;
 
 use crate::{
-    check::{Checked, SystemHost},
+    check::SystemHost,
     frontend,
     plan::Plan,
+    validate::{self, Diagnostic},
 };
 
 #[derive(Debug, clap::Args)]
@@ -32,7 +33,8 @@ struct Report<'a> {
     /// The fallback as one sentence, as the text output shows it.
     reason: Option<String>,
     /// The concrete probes, after wildcard expansion.
-    attach_points: Vec<&'a str>,
+    attach_points: Vec<String>,
+    warnings: Vec<Diagnostic>,
 }
 
 pub fn run(args: PlanArgs) -> ExitCode {
@@ -55,10 +57,12 @@ pub fn run(args: PlanArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let validated = validate::Report::of(&checked, &plan, &source);
     let report = Report {
         plan: &plan,
         reason: plan.fallback.as_ref().map(ToString::to_string),
-        attach_points: attach_points(&checked),
+        attach_points: validated.probes,
+        warnings: validated.warnings,
     };
     if args.json {
         match serde_json::to_string_pretty(&report) {
@@ -74,10 +78,6 @@ pub fn run(args: PlanArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn attach_points(checked: &Checked) -> Vec<&str> {
-    checked.probes.iter().flat_map(|p| &p.attach_points).flatten().map(String::as_str).collect()
-}
-
 fn text(report: &Report) -> String {
     let backend = match report.plan.backend {
         crate::plan::Backend::Native => "native",
@@ -91,6 +91,9 @@ fn text(report: &Report) -> String {
     out.push_str(&format!("attaching {n} probe{}:\n", if n == 1 { "" } else { "s" }));
     for ap in &report.attach_points {
         out.push_str(&format!("  {ap}\n"));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("warning: {}:{}: {}\n{}\n", w.line, w.column, w.message, w.excerpt));
     }
     out
 }

@@ -1,17 +1,26 @@
-//! `mcptrace serve`: the MCP server on stdio. stdout is the protocol
-//! channel; every diagnostic goes to stderr.
+//! `mcptrace serve`: the MCP server, on stdio (stdout is the protocol
+//! channel; every diagnostic goes to stderr) or on streamable HTTP.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Args;
 
 use crate::{exec::Executor, mcp};
+
+/// The environment variable holding the HTTP bearer token; an argument would
+/// show in `ps`.
+const TOKEN_VAR: &str = "MCPTRACE_TOKEN";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The bpftrace binary for programs that do not run natively.
     #[arg(long, default_value = "bpftrace")]
     bpftrace: PathBuf,
+    /// Serve streamable HTTP at ADDR (e.g. 127.0.0.1:8765) instead of stdio,
+    /// at the path /mcp. An address other than loopback needs a bearer token
+    /// in MCPTRACE_TOKEN; when set, every request must carry it.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
     #[command(flatten)]
     policy: super::PolicyArgs,
 }
@@ -26,7 +35,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
             }
         };
     let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy()));
-    let outcome = runtime.block_on(mcp::serve(executor));
+    let outcome = match args.http {
+        None => runtime.block_on(mcp::serve(executor)),
+        Some(addr) => {
+            let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+            runtime.block_on(mcp::http::serve(executor, addr, token)).map_err(Into::into)
+        }
+    };
     // The stdin reader blocks in a thread of its own while the client holds
     // the pipe open (as after a SIGTERM); dropping the runtime would wait for
     // it forever.

@@ -61,6 +61,9 @@ pub enum Backend {
 pub struct State {
     pub status: Status,
     pub lines: Vec<String>,
+    /// Maps, histograms, stats and print() values as bpftrace's `-f json`
+    /// records, at most [`MAX_LINES`].
+    pub records: Vec<serde_json::Value>,
     /// Bytes after the last newline.
     partial: Vec<u8>,
     pub truncated: bool,
@@ -105,6 +108,7 @@ impl Execution {
             state: Mutex::new(State {
                 status: Status::Running,
                 lines: Vec::new(),
+                records: Vec::new(),
                 partial: Vec::new(),
                 truncated: false,
                 lost_events: 0,
@@ -142,6 +146,14 @@ impl Execution {
             s.partial.clear();
         }
         true
+    }
+
+    /// Keeps one data record (see [`State::records`]).
+    pub fn push_record(&self, record: serde_json::Value) {
+        let mut s = self.state();
+        if s.records.len() < MAX_LINES {
+            s.records.push(record);
+        }
     }
 
     /// Ends the execution; the first end wins.

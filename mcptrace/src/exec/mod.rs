@@ -91,10 +91,8 @@ impl Executor {
                 .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
         privileges::check().map_err(ExecError::Privileges)?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
-        let (backend, reason) = match &plan.fallback {
-            None => (Backend::Native, "every construct runs natively".to_string()),
-            Some(why) => (Backend::Bpftrace, why.to_string()),
-        };
+        let backend = if plan.fallback.is_none() { Backend::Native } else { Backend::Bpftrace };
+        let reason = plan.backend_reason();
         let exec = {
             let mut table = self.table();
             evict(&mut table);
@@ -121,7 +119,8 @@ impl Executor {
             None => {
                 // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
                 let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
-                bpftrace::start(exec.clone(), &self.bpftrace, self.policy, text, tx);
+                let awaited = bpftrace::awaited_probes(&checked);
+                bpftrace::start(exec.clone(), &self.bpftrace, self.policy, text, awaited, tx);
             }
         }
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
@@ -140,6 +139,11 @@ impl Executor {
         };
         self.table().remove(&exec.id);
         Err(ExecError::Attach(failure))
+    }
+
+    /// The policy programs are checked under.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {

@@ -29,6 +29,14 @@ pub fn start(
         let _ = attached.send(Ok(()));
         let mut buf = Vec::new();
         let mut sink = |record: Record| {
+            if record.is_data() {
+                buf.clear();
+                Format::Json.render(&record, &mut buf);
+                // Empty maps render as nothing.
+                if let Ok(json) = serde_json::from_slice(&buf) {
+                    exec.push_record(json);
+                }
+            }
             buf.clear();
             Format::Text.render(&record, &mut buf);
             exec.push(&buf)

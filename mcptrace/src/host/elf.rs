@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
@@ -95,6 +95,75 @@ fn function_symbols(file: &object::File<'_>) -> Vec<ElfFunction> {
     out
 }
 
+/// A USDT probe, from a `.note.stapsdt` ELF note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsdtNote {
+    pub provider: String,
+    pub name: String,
+    /// The probe site's address in the file.
+    pub address: u64,
+    /// The is-enabled semaphore's address; 0 when the probe has none.
+    pub semaphore: u64,
+    /// The argument specs as the assembler wrote them (`-4@%eax 8@%rdx`).
+    pub args: String,
+}
+
+/// USDT probes of the binary at `path`; empty when it has none.
+pub fn usdt_notes(path: &Path) -> Result<Vec<UsdtNote>, ElfError> {
+    let data = read(path)?;
+    let file = parse(path, &data)?;
+    let Some(section) = file.section_by_name(".note.stapsdt") else { return Ok(Vec::new()) };
+    let Ok(notes) = section.data() else { return Ok(Vec::new()) };
+    Ok(parse_stapsdt(notes, file.is_little_endian(), if file.is_64() { 8 } else { 4 }))
+}
+
+/// Walks ELF notes (namesz, descsz, type, name, desc; each padded to 4
+/// bytes) and decodes those named `stapsdt` of type 3: three addresses (pc,
+/// base, semaphore), then provider, name and arguments as C strings.
+fn parse_stapsdt(mut notes: &[u8], little: bool, word: usize) -> Vec<UsdtNote> {
+    const NT_STAPSDT: u32 = 3;
+    let pad = |n: usize| n.div_ceil(4) * 4;
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        let bytes: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(if little { u32::from_le_bytes(bytes) } else { u32::from_be_bytes(bytes) })
+    };
+    let word_at = |b: &[u8], at: usize| -> Option<u64> {
+        let bytes = b.get(at..at + word)?;
+        let mut full = [0u8; 8];
+        if little {
+            full[..word].copy_from_slice(bytes);
+            Some(u64::from_le_bytes(full))
+        } else {
+            full[8 - word..].copy_from_slice(bytes);
+            Some(u64::from_be_bytes(full))
+        }
+    };
+    let mut out = Vec::new();
+    while let (Some(namesz), Some(descsz), Some(kind)) =
+        (u32_at(notes, 0), u32_at(notes, 4), u32_at(notes, 8))
+    {
+        let (namesz, descsz) = (namesz as usize, descsz as usize);
+        let name_end = 12 + pad(namesz);
+        let Some(desc) = notes.get(name_end..name_end + descsz) else { break };
+        if kind == NT_STAPSDT && notes.get(12..12 + namesz) == Some(b"stapsdt\0") {
+            let mut strings = desc.get(3 * word..).unwrap_or_default().split(|&b| b == 0);
+            let mut text =
+                || String::from_utf8_lossy(strings.next().unwrap_or_default()).into_owned();
+            if let (Some(address), Some(semaphore)) = (word_at(desc, 0), word_at(desc, 2 * word)) {
+                out.push(UsdtNote {
+                    provider: text(),
+                    name: text(),
+                    address,
+                    semaphore,
+                    args: text(),
+                });
+            }
+        }
+        notes = notes.get(name_end + pad(descsz)..).unwrap_or_default();
+    }
+    out
+}
+
 /// An absolute path for a uprobe target: paths are taken as they are, bare
 /// names are looked up on PATH as bpftrace does.
 pub fn resolve_binary(name: &str) -> Result<PathBuf, ElfError> {
@@ -128,6 +197,38 @@ mod tests {
         let err = functions(&path).unwrap_err();
         fs::remove_file(&path).unwrap();
         assert!(matches!(err, ElfError::NotElf { .. }), "{err}");
+    }
+
+    #[test]
+    fn decodes_stapsdt_notes_and_skips_others() {
+        let mut notes = Vec::new();
+        let mut note = |name: &[u8], kind: u32, desc: &[u8]| {
+            notes.extend((name.len() as u32).to_le_bytes());
+            notes.extend((desc.len() as u32).to_le_bytes());
+            notes.extend(kind.to_le_bytes());
+            notes.extend(name);
+            notes.resize(notes.len().div_ceil(4) * 4, 0);
+            notes.extend(desc);
+            notes.resize(notes.len().div_ceil(4) * 4, 0);
+        };
+        note(b"GNU\0", 1, &[0; 16]);
+        let mut desc = Vec::new();
+        for word in [0x1234u64, 0x2000, 0x3000] {
+            desc.extend(word.to_le_bytes());
+        }
+        desc.extend(b"python\0function__entry\08@%rbx -4@%eax\0");
+        note(b"stapsdt\0", 3, &desc);
+        let found = parse_stapsdt(&notes, true, 8);
+        assert_eq!(
+            found,
+            [UsdtNote {
+                provider: "python".into(),
+                name: "function__entry".into(),
+                address: 0x1234,
+                semaphore: 0x3000,
+                args: "8@%rbx -4@%eax".into(),
+            }]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! formats, kernel symbols, ELF symbols, user names, and which probe kinds
 //! attach here.
 
+pub mod attached;
 pub mod elf;
 pub mod features;
 pub mod fentry;

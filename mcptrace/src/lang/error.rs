@@ -56,6 +56,27 @@ impl ParseError {
 
 /// `origin:line:col-endcol: ERROR: message`, the source line, and `^~~~` under the span.
 pub fn render(source: &str, origin: &str, span: Span, message: &str) -> String {
+    let (start_col, width) = columns(source, span);
+    format!(
+        "{origin}:{}:{}-{}: ERROR: {message}\n{}",
+        span.line,
+        start_col,
+        start_col + width,
+        excerpt(source, span)
+    )
+}
+
+/// The source line `span` starts on, and `^~~~` under the span.
+pub fn excerpt(source: &str, span: Span) -> String {
+    let line_text = source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
+    let (start_col, width) = columns(source, span);
+    let indent: String =
+        line_text.chars().take(start_col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    format!("{line_text}\n{indent}^{}", "~".repeat(width - 1))
+}
+
+/// The first column of `span` (1-based) and how many columns of its line it covers.
+fn columns(source: &str, span: Span) -> (usize, usize) {
     let line_text = source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
     let start_col = span.col.max(1) as usize;
     let chars_in_line = line_text.chars().count();
@@ -63,13 +84,5 @@ pub fn render(source: &str, origin: &str, span: Span, message: &str) -> String {
         .get(span.offset as usize..(span.offset + span.len) as usize)
         .map_or(1, |t| t.chars().take_while(|c| *c != '\n').count())
         .clamp(1, (chars_in_line + 1).saturating_sub(start_col).max(1));
-    let indent: String =
-        line_text.chars().take(start_col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    format!(
-        "{origin}:{}:{}-{}: ERROR: {message}\n{line_text}\n{indent}^{}",
-        span.line,
-        start_col,
-        start_col + width,
-        "~".repeat(width - 1)
-    )
+    (start_col, width)
 }

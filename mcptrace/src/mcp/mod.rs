@@ -1,17 +1,28 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+pub mod http;
+mod probe_info;
+mod progress;
+mod prompts;
+mod resources;
 mod types;
+mod validate;
 
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    ErrorData, ServerHandler, ServiceExt,
+    ErrorData, Peer, RoleServer, ServerHandler, ServiceExt,
     handler::server::{
         router::tool::ToolRouter,
         wrapper::{Json, Parameters},
     },
-    model::{Implementation, ServerCapabilities, ServerConfig},
+    model::{
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
     tool, tool_handler, tool_router,
 };
 
@@ -36,7 +47,10 @@ pub struct Server {
 #[tool_router]
 impl Server {
     pub fn new(executor: Arc<Executor>) -> Self {
-        Self { executor, tool_router: Self::tool_router() }
+        Self {
+            executor,
+            tool_router: Self::tool_router() + Self::validate_router() + Self::probe_info_router(),
+        }
     }
 
     #[tool(
@@ -83,21 +97,31 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed."
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output stays readable as the resource mcptrace://executions/<id> once it ends."
     )]
-    async fn exec_program(&self, Parameters(p): Parameters<ExecParams>) -> Json<ExecResponse> {
+    async fn exec_program(
+        &self,
+        Parameters(p): Parameters<ExecParams>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+    ) -> Json<ExecResponse> {
         Json(match self.executor.start(&p.program, p.timeout).await {
-            Ok(e) => ExecResponse {
-                status: "success".into(),
-                execution_id: Some(e.id.clone()),
-                message: format!(
-                    "attached; running with the {} backend for at most {} s",
-                    backend_name(e.backend),
-                    e.timeout.as_secs_f64()
-                ),
-                backend: Some(e.backend),
-                backend_reason: Some(e.backend_reason.clone()),
-            },
+            Ok(e) => {
+                if let Some(token) = meta.get_progress_token() {
+                    progress::spawn(e.clone(), peer, token);
+                }
+                ExecResponse {
+                    status: "success".into(),
+                    execution_id: Some(e.id.clone()),
+                    message: format!(
+                        "attached; running with the {} backend for at most {} s",
+                        backend_name(e.backend),
+                        e.timeout.as_secs_f64()
+                    ),
+                    backend: Some(e.backend),
+                    backend_reason: Some(e.backend_reason.clone()),
+                }
+            }
             Err(err) => ExecResponse {
                 status: "error".into(),
                 execution_id: None,
@@ -175,13 +199,54 @@ impl Server {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Trace this Linux host with bpftrace programs. Use list_probes to find probes, \
-                 exec_program to start a program (it returns once attached), get_result to read \
-                 its output. Common programs run natively; others through bpftrace.",
-            )
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Trace this Linux host with bpftrace programs. Use list_probes to find probes \
+                 and probe_info to see what one offers, validate_program to check a program \
+                 without running it, exec_program to start it (it returns once attached), and \
+                 get_result to read its output; finished executions are also resources, and the \
+                 prompts hold vetted one-liners. Common \
+                 programs run natively; others through bpftrace.",
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(self.execution_resources())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.read_execution(&request.uri).map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request).map(Into::into)
     }
 }
 
@@ -189,19 +254,36 @@ impl ServerHandler for Server {
 /// arrives; running executions are then stopped.
 pub async fn serve(executor: Arc<Executor>) -> Result<(), Box<dyn std::error::Error>> {
     let service = Server::new(executor.clone()).serve(rmcp::transport::stdio()).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = service.waiting() => { r?; }
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = stop_signal() => {}
     }
+    shutdown(&executor).await;
+    Ok(())
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Stops every execution and gives them a moment to run END and release
+/// their probes.
+async fn shutdown(executor: &Executor) {
     executor.stop_all();
-    // Give executions a moment to run END and release their probes.
     for _ in 0..100 {
         if executor.list().iter().all(|e| !e.is_running()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(())
 }

@@ -86,6 +86,10 @@ pub struct ResultResponse {
     pub offset: usize,
     pub output: Vec<String>,
     pub has_more: bool,
+    /// Maps, histograms, stats and print() values as data: bpftrace's
+    /// `-f json` records (`{"type": "map"|"hist"|"stats"|"value", "data":
+    /// ...}`), from either backend; all of them, whatever the page.
+    pub records: Vec<serde_json::Value>,
     pub backend: Backend,
     pub backend_reason: String,
     /// Why it ended, once it has.
@@ -112,6 +116,7 @@ impl ResultResponse {
             offset,
             has_more: offset.saturating_add(output.len()) < s.lines.len(),
             output,
+            records: s.records.clone(),
             backend: e.backend,
             backend_reason: e.backend_reason.clone(),
             stop_reason: s.stop_reason,

@@ -38,3 +38,11 @@ pub enum Record {
     /// A map, at exit or by `print(@m)`.
     Map(MapDump),
 }
+
+impl Record {
+    /// Maps and print() values: what a client computes on, kept as data
+    /// beside the text.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Record::Map(_) | Record::Value(_))
+    }
+}

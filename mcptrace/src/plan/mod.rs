@@ -16,7 +16,7 @@ use crate::{
     native::ir::NativeProgram,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Native,
@@ -33,6 +33,16 @@ pub struct Plan {
     /// The lowered program, when native.
     #[serde(skip)]
     pub native: Option<Lowered>,
+}
+
+impl Plan {
+    /// Why this backend runs the program, as one sentence.
+    pub fn backend_reason(&self) -> String {
+        match &self.fallback {
+            None => "every construct runs natively".to_string(),
+            Some(why) => why.to_string(),
+        }
+    }
 }
 
 /// A lowered program, shared; plans compare equal by identity.

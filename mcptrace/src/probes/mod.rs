@@ -2,6 +2,8 @@
 //! and raw tracepoints from tracefs, kernel functions from kallsyms, software
 //! events, timers, BEGIN/END, and a binary's functions for uprobes.
 
+pub mod info;
+
 use serde::Serialize;
 
 use crate::{

@@ -1,0 +1,37 @@
+//! `probe_info`: what one probe offers a program.
+
+use rmcp::{
+    ErrorData,
+    handler::server::wrapper::{Json, Parameters},
+    tool, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Server;
+use crate::{
+    check::SystemHost,
+    probes::info::{self, ProbeInfo},
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ProbeInfoParams {
+    /// `tracepoint:CATEGORY:NAME`, `uprobe:BINARY[:PATTERN]`, or
+    /// `kprobe:FUNCTION` / `kfunc:FUNCTION`.
+    pub probe: String,
+}
+
+#[tool_router(router = probe_info_router, vis = "pub(super)")]
+impl Server {
+    #[tool(
+        description = "Describe one probe. `tracepoint:CATEGORY:NAME`: its fields with C type, size, offset and signedness (read them as `args.NAME`). `uprobe:BINARY[:PATTERN]`: the binary's function symbols matching the glob, and its USDT probes. `kprobe:NAME` or `kfunc:NAME`: whether the kernel function exists, whether kprobes and fentry attach on this host (and why not), and tracepoints to use instead."
+    )]
+    async fn probe_info(
+        &self,
+        Parameters(p): Parameters<ProbeInfoParams>,
+    ) -> Result<Json<ProbeInfo>, ErrorData> {
+        info::describe(SystemHost::shared(), &p.probe)
+            .map(Json)
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))
+    }
+}

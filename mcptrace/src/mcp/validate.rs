@@ -1,0 +1,40 @@
+//! `validate_program`: the front end's verdict on a program, without running it.
+
+use rmcp::{
+    ErrorData,
+    handler::server::wrapper::{Json, Parameters},
+    tool, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Server;
+use crate::{
+    check::SystemHost,
+    exec::{ExecError, MAX_PROGRAM_BYTES},
+    validate::{self, Validation},
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ValidateParams {
+    /// The bpftrace program.
+    pub program: String,
+}
+
+#[tool_router(router = validate_router, vis = "pub(super)")]
+impl Server {
+    #[tool(
+        description = "Check a bpftrace program without running it: parse, check against this kernel, and plan. Returns `valid`, errors with line, column and a caret excerpt, warnings (such as an unfiltered high-rate probe that prints on every event), the backend that would run it (native or bpftrace) and why, and the probes it would attach after wildcard expansion with their count."
+    )]
+    async fn validate_program(
+        &self,
+        Parameters(p): Parameters<ValidateParams>,
+    ) -> Result<Json<Validation>, ErrorData> {
+        // The same bound exec_program applies, before any parsing.
+        if p.program.len() > MAX_PROGRAM_BYTES {
+            let e = ExecError::TooLarge(p.program.len());
+            return Err(ErrorData::invalid_params(e.to_string(), None));
+        }
+        Ok(Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy())))
+    }
+}

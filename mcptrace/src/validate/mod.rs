@@ -1,0 +1,110 @@
+//! What the front end knows about a program without running it: its errors
+//! with positions, warnings, the backend that would run it and why, and the
+//! probes it would attach. `mcptrace plan` and the MCP `validate_program`
+//! tool both report this, so they cannot disagree.
+
+mod warnings;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::{
+    check::{Checked, Host, Policy},
+    frontend,
+    lang::{ast::Span, error::excerpt},
+    plan::{Backend, Plan},
+};
+
+/// One error or warning, at a place in the program.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Diagnostic {
+    pub message: String,
+    /// 1-based.
+    pub line: u32,
+    /// 1-based, in characters.
+    pub column: u32,
+    /// The source line and a caret under the offending text.
+    pub excerpt: String,
+}
+
+impl Diagnostic {
+    pub fn new(source: &str, span: Span, message: String) -> Self {
+        Self { message, line: span.line, column: span.col, excerpt: excerpt(source, span) }
+    }
+}
+
+/// What a program that passed the checks would do.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Report {
+    pub backend: Backend,
+    pub backend_reason: String,
+    /// The concrete probes, after wildcard expansion.
+    pub probes: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn of(checked: &Checked, plan: &Plan, source: &str) -> Self {
+        Self {
+            backend: plan.backend,
+            backend_reason: plan.backend_reason(),
+            probes: checked
+                .probes
+                .iter()
+                .flat_map(|p| &p.attach_points)
+                .flatten()
+                .cloned()
+                .collect(),
+            warnings: warnings::of(checked, source),
+        }
+    }
+}
+
+/// The answer to "would this program run, and how".
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Validation {
+    pub valid: bool,
+    /// Syntax and semantic errors, in source order; empty when valid.
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    /// The backend that would run it; absent when invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
+    /// The probes it would attach, after wildcard expansion.
+    pub probes: Vec<String>,
+    pub probe_count: usize,
+}
+
+/// Parses, checks against `host` under `policy` and plans `source`, without
+/// running it.
+pub fn validate(source: &str, host: &dyn Host, policy: Policy) -> Validation {
+    match frontend::prepare_with(source, &[], host, policy) {
+        Ok((checked, plan)) => {
+            let r = Report::of(&checked, &plan, source);
+            Validation {
+                valid: true,
+                errors: Vec::new(),
+                warnings: r.warnings,
+                backend: Some(r.backend),
+                backend_reason: Some(r.backend_reason),
+                probe_count: r.probes.len(),
+                probes: r.probes,
+            }
+        }
+        Err(e) => Validation {
+            valid: false,
+            errors: e
+                .messages()
+                .into_iter()
+                .map(|(span, message)| Diagnostic::new(source, span, message))
+                .collect(),
+            warnings: Vec::new(),
+            backend: None,
+            backend_reason: None,
+            probes: Vec::new(),
+            probe_count: 0,
+        },
+    }
+}

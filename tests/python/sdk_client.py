@@ -1,0 +1,115 @@
+"""The official MCP Python SDK driving `mcptrace serve`.
+
+usage: sdk_client.py stdio MCPTRACE_BINARY
+       sdk_client.py http URL [TOKEN]
+
+Lists the tools, validates a program, runs it with a progress token, reads
+its structured result, its resource and a prompt. Exits non-zero, with the
+reason on stderr, on the first thing that is not as it should be; prints
+`ok` on success. Run by tests/tests/python_sdk.rs, which installs the SDK.
+"""
+
+import sys
+
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx2
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+@asynccontextmanager
+async def connect(transport, target, token=None):
+    """The (read, write) streams to a server over `transport`."""
+    if transport == "stdio":
+        async with stdio_client(StdioServerParameters(command=target, args=["serve"])) as streams:
+            yield streams[0], streams[1]
+    else:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with streamable_http_client(target, http_client=http) as streams:
+                yield streams[0], streams[1]
+
+
+async def main(transport, target, token=None):
+    progress = []
+
+    async def on_message(message):
+        # Reports that arrive after exec_program answered reach the session's
+        # message handler rather than the per-request callback.
+        root = getattr(message, "root", message)
+        if getattr(root, "method", None) == "notifications/progress":
+            progress.append(root.params)
+
+    async def with_token(value, total, message):
+        # A callback makes the SDK send a progress token; the reports
+        # themselves are collected by on_message.
+        pass
+
+    async with connect(transport, target, token) as (read, write):
+        async with ClientSession(read, write, message_handler=on_message) as session:
+            await session.initialize()
+
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            for name in ["validate_program", "probe_info", "exec_program", "get_result"]:
+                check(name in tools, f"no tool {name}: {sorted(tools)}")
+                check(tools[name].output_schema is not None, f"{name} declares no output schema")
+
+            program = 'interval:ms:100 { printf("tick\\n"); @ticks = count(); } interval:s:2 { exit(); }'
+            verdict = await session.call_tool("validate_program", {"program": program})
+            v = verdict.structured_content
+            check(v["valid"] and v["backend"] == "native", f"validate_program: {v}")
+            check(v["probes"] == ["interval:ms:100", "interval:s:2"], f"probes: {v}")
+
+            started = await session.call_tool(
+                "exec_program", {"program": program, "timeout": 10}, progress_callback=with_token
+            )
+            s = started.structured_content
+            check(s["status"] == "success", f"exec_program: {s}")
+            execution = s["execution_id"]
+
+            result = None
+            for _ in range(400):
+                result = (await session.call_tool("get_result", {"execution_id": execution})).structured_content
+                if result["status"] != "running":
+                    break
+                await anyio.sleep(0.05)
+            check(result["status"] == "completed" and result["stop_reason"] == "exit", f"get_result: {result}")
+            check(result["output"].count("tick") >= 10, f"output: {result['output']}")
+            ticks = result["output"].count("tick")
+            check({"type": "map", "data": {"@ticks": ticks}} in result["records"], f"records: {result}")
+
+            for _ in range(100):
+                if progress and "completed" in (progress[-1].message or ""):
+                    break
+                await anyio.sleep(0.05)
+            check(progress, "no progress notification arrived")
+            check("completed (exit)" in progress[-1].message, f"last progress: {progress[-1]}")
+            check(len({p.progress_token for p in progress}) == 1, f"tokens: {progress}")
+            values = [p.progress for p in progress]
+            check(values == sorted(values) and len(set(values)) == len(values), f"progress values: {values}")
+
+            uri = f"mcptrace://executions/{execution}"
+            listed = [str(r.uri) for r in (await session.list_resources()).resources]
+            check(uri in listed, f"{uri} not in {listed}")
+            contents = (await session.read_resource(uri)).contents
+            check(contents[0].text == "\n".join(result["output"]), f"resource text: {contents}")
+
+            prompt = await session.get_prompt("file_opens_by_pid", {"pid": "1"})
+            check("pid == 1" in prompt.messages[0].content.text, f"prompt: {prompt}")
+    print("ok")
+
+
+if __name__ == "__main__":
+    try:
+        anyio.run(main, *sys.argv[1:])
+    except AssertionError as e:
+        print(f"sdk_client: {e}", file=sys.stderr)
+        sys.exit(1)
