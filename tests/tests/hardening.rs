@@ -92,6 +92,11 @@ async fn bad_arguments_get_specific_errors_and_the_server_serves_on() {
         ("stop_execution", json!({"execution_id": "gone"}), "unknown execution id"),
         ("list_probes", json!({"limit": -3}), "invalid value"),
         ("list_probes", json!({"filter": ["x"]}), "invalid type"),
+        ("validate_program", json!({}), "missing field `program`"),
+        ("validate_program", json!({"program": "BEGIN { }", "x": 1}), "unknown field `x`"),
+        ("probe_info", json!({"probe": 3}), "invalid type"),
+        ("probe_info", json!({"probe": "tracepoint:nosuch:probe"}), "nosuch"),
+        ("probe_info", json!({"probe": "uprobe:/etc/passwd"}), "not an ELF object"),
     ];
     for (tool, args, expected) in table {
         let shown = args.to_string().chars().take(80).collect::<String>();

@@ -22,13 +22,15 @@ use tokio::{
 };
 
 /// Tools the first input byte picks from.
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 8] = [
     "list_probes",
     "list_helpers",
     "exec_program",
     "get_result",
     "stop_execution",
     "list_executions",
+    "validate_program",
+    "probe_info",
 ];
 
 struct World {

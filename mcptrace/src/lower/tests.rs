@@ -146,10 +146,10 @@ fn fallback_reasons_name_the_construct_and_its_position() {
         reason("tracepoint:syscalls:sys_enter_openat { @x = args->nope; }", tps())
             .contains("no field `nope`")
     );
-    let kprobe =
-        Resolved::Other { kind: crate::lang::ast::ProbeKind::Kprobe, text: "kprobe:f".into() };
+    let kfunc =
+        Resolved::Other { kind: crate::lang::ast::ProbeKind::Kfunc, text: "kfunc:f".into() };
     assert!(
-        reason("kprobe:f { }", vec![vec![kprobe]]).starts_with("kprobe probes are not native yet")
+        reason("kfunc:f { }", vec![vec![kfunc]]).starts_with("kfunc probes are not native yet")
     );
 }
 

@@ -15,6 +15,7 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeInfoParams {
     /// `tracepoint:CATEGORY:NAME`, `uprobe:BINARY[:PATTERN]`, or
     /// `kprobe:FUNCTION` / `kfunc:FUNCTION`.

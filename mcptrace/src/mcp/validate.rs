@@ -16,6 +16,7 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ValidateParams {
     /// The bpftrace program.
     pub program: String,

@@ -35,7 +35,7 @@ fn native_programs_carry_their_lowered_form() {
 #[test]
 fn fallbacks_name_the_construct_and_its_position() {
     let cases = [
-        ("kprobe:vfs_read { }", "`kprobe:vfs_read { }` at 1:1: kprobe probes are not native yet"),
+        ("kfunc:vfs_read { }", "`kfunc:vfs_read { }` at 1:1: kfunc probes are not native yet"),
         ("BEGIN { unroll(2) { } }", "`unroll(2) { }` at 1:9: `unroll` is not native yet"),
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
