@@ -7,8 +7,14 @@ use crate::{
     plan::{self, Plan},
 };
 
+/// The longest program accepted, in bytes: far beyond any real script, and
+/// small enough that parsing and keeping it cost nothing.
+pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrontendError {
+    #[error("the program is {0} bytes; the limit is {MAX_PROGRAM_BYTES}")]
+    TooLarge(usize),
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error(transparent)]
@@ -19,6 +25,7 @@ impl FrontendError {
     /// bpftrace-style messages for a program read from `origin` (`stdin` or a file name).
     pub fn render(&self, source: &str, origin: &str) -> String {
         match self {
+            Self::TooLarge(_) => format!("{origin}: ERROR: {self}\n"),
             Self::Parse(e) => e.render(source, origin),
             Self::Check(e) => e.render(source, origin),
         }
@@ -27,6 +34,7 @@ impl FrontendError {
     /// Each error's position and message, in source order.
     pub fn messages(&self) -> Vec<(Span, String)> {
         match self {
+            Self::TooLarge(_) => vec![(Span::default(), self.to_string())],
             Self::Parse(e) => vec![(e.span, e.kind.to_string())],
             Self::Check(e) => e.0.iter().map(|e| (e.span, e.kind.to_string())).collect(),
         }
@@ -46,6 +54,9 @@ pub fn prepare_with(
     host: &dyn Host,
     policy: Policy,
 ) -> Result<(Checked, Plan), FrontendError> {
+    if source.len() > MAX_PROGRAM_BYTES {
+        return Err(FrontendError::TooLarge(source.len()));
+    }
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
     let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source);

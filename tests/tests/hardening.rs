@@ -311,3 +311,44 @@ async fn many_executions_keep_memory_and_descriptors_bounded() {
     assert!(kept <= 64, "{kept} finished executions kept");
     c.close().await;
 }
+
+/// The command line's bad inputs: each exits non-zero at once with a
+/// message naming the problem, and never panics.
+#[test]
+fn bad_command_lines_get_specific_errors() {
+    require_root();
+    let dir = std::env::temp_dir().join(format!("mcptrace-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_utf8 = dir.join("not-utf8.bt");
+    std::fs::write(&not_utf8, b"BEGIN { printf(\"\xff\xfe\"); exit(); }").unwrap();
+    let huge = dir.join("huge.bt");
+    std::fs::write(&huge, "BEGIN { printf(\"x\"); }\n".repeat(48 * 1024)).unwrap();
+    let (not_utf8, huge) = (not_utf8.to_str().unwrap(), huge.to_str().unwrap());
+    let table: &[(&[&str], &str)] = &[
+        (&["run"], "give a program with -e PROGRAM or a FILE"),
+        (&["run", "/no/such/file.bt"], "/no/such/file.bt"),
+        (&["run", not_utf8], "valid UTF-8"),
+        (&["run", huge], "the limit is 65536"),
+        (&["run", "--timeout", "-1", "-e", "BEGIN { }"], "positive number of seconds"),
+        (&["run", "--timeout", "0", "-e", "BEGIN { }"], "positive number of seconds"),
+        (&["run", "--backend", "bogus", "-e", "BEGIN { }"], "invalid value 'bogus'"),
+        (&["run", "-f", "xml", "-e", "BEGIN { }"], "invalid value 'xml'"),
+        (&["run", "-e", "BEGIN { printf(\"%d\\n\") }"], "conversion"),
+        (&["run", "-e", "tracepoint:nosuch:probe { }"], "nosuch"),
+        (&["run", "-e", "uprobe:/etc/passwd:f { }"], "not an ELF object"),
+        (&["run", "-e", "BEGIN { system(\"true\") }"], "--allow-unsafe"),
+        (&["run", "--backend", "native", "-e", "BEGIN { unroll(2) { } }"], "cannot run"),
+        (&["plan"], "required arguments"),
+        (&["plan", "/no/such"], "/no/such"),
+        (&["serve", "--http", "not-an-address"], "invalid socket address"),
+        (&["bogus"], "unrecognized subcommand"),
+    ];
+    for (args, expected) in table {
+        let out = mcptrace().args(*args).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: `{stderr}` lacks `{expected}`");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -25,7 +25,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
     /// Stop after this many seconds (END runs and maps print).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_seconds)]
     timeout: Option<f64>,
     /// Output format, as bpftrace's `-f`.
     #[arg(short = 'f', value_enum, default_value_t = OutputArg::Text)]
@@ -42,6 +42,14 @@ pub struct RunArgs {
     /// parameters ($1, $2, ...).
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        Ok(_) => Err("a time limit is a positive number of seconds".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -25,9 +25,6 @@ use crate::{
     native::run::StopSignal,
 };
 
-/// The longest program accepted, in bytes: far beyond any real script, and
-/// small enough that parsing and keeping it cost nothing.
-pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
 /// Executions running at once.
 pub const MAX_RUNNING: usize = 5;
 /// Time limits, in seconds.
@@ -45,8 +42,6 @@ pub enum ExecError {
     /// A syntax or semantic error, rendered with line, column and caret.
     #[error("{0}")]
     Program(String),
-    #[error("the program is {0} bytes; the limit is {MAX_PROGRAM_BYTES}")]
-    TooLarge(usize),
     #[error("timeout must be a positive number of seconds, not {0}")]
     BadTimeout(f64),
     #[error("{MAX_RUNNING} executions are already running; stop one or wait for one to end")]
@@ -80,9 +75,6 @@ impl Executor {
         program: &str,
         timeout: Option<f64>,
     ) -> Result<Arc<Execution>, ExecError> {
-        if program.len() > MAX_PROGRAM_BYTES {
-            return Err(ExecError::TooLarge(program.len()));
-        }
         if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(ExecError::BadTimeout(t));
         }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::Server;
 use crate::{
     check::SystemHost,
-    exec::{ExecError, MAX_PROGRAM_BYTES},
     validate::{self, Validation},
 };
 
@@ -31,11 +30,6 @@ impl Server {
         &self,
         Parameters(p): Parameters<ValidateParams>,
     ) -> Result<Json<Validation>, ErrorData> {
-        // The same bound exec_program applies, before any parsing.
-        if p.program.len() > MAX_PROGRAM_BYTES {
-            let e = ExecError::TooLarge(p.program.len());
-            return Err(ErrorData::invalid_params(e.to_string(), None));
-        }
         Ok(Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy())))
     }
 }
