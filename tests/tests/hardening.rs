@@ -352,3 +352,23 @@ fn bad_command_lines_get_specific_errors() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Programs reach bpftrace as one argument, never through a shell: shell
+/// syntax in a program is just text, on both backends.
+#[tokio::test(flavor = "multi_thread")]
+async fn programs_never_pass_through_a_shell() {
+    require_root();
+    let _one = ONE_AT_A_TIME.lock().await;
+    // bpftrace takes string literals of up to 64 bytes.
+    let marker = std::path::PathBuf::from(format!("/tmp/m{}", std::process::id()));
+    let text = format!("$(touch {0});`touch {0}`", marker.display());
+    let c = Client::start().await;
+    for body in ["", "unroll(1) { } "] {
+        let program = format!("BEGIN {{ {body}printf(\"%s\\n\", \"{text}\"); exit(); }}");
+        let id = c.exec(&program, 5.0).await;
+        let r = c.finished(&id).await;
+        assert!(lines(&r).contains(&text), "{r}");
+    }
+    assert!(!marker.exists(), "a shell ran the program's text");
+    c.close().await;
+}
