@@ -24,6 +24,8 @@ pub enum CheckErrorKind {
     ArgumentCount { name: String, expected: String, got: usize },
     #[error("{0}() is an unsafe function, refused unless mcptrace was started with --allow-unsafe")]
     Unsafe(String),
+    #[error("String is too long (over 64 bytes): {0}")]
+    StringTooLong(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
     NotAssignedToMap(String),
     #[error("{name}() expects {what}")]
