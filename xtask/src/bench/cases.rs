@@ -295,10 +295,10 @@ fn throughput(env: &Rc<Env>) -> Case {
                 Tracer::spawn(&mut env.tracer(backend, &program, None), Some(counted.clone()))?;
             tracer.wait_go()?;
             let (start, _) = held.run()?;
-            // Until every event is in, or none came for a while (lost).
+            // Until every event is in, or none came for a second (lost).
             let mut seen = counted.get().0;
             while seen < env.events {
-                thread::sleep(Duration::from_millis(300));
+                thread::sleep(Duration::from_secs(1));
                 let now = counted.get().0;
                 if now == seen {
                     break;
