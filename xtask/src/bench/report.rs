@@ -105,11 +105,14 @@ pub fn ratio_text(r: Option<f64>) -> String {
     }
 }
 
-fn cell(s: &Stats, unit: &str, spread: bool) -> String {
-    if spread && s.min != s.max {
-        format!("{} {unit} ({}–{})", figure(s.median), figure(s.min), figure(s.max))
+fn cell(s: &Stats, unit: &str) -> String {
+    // A factor reads 2.1×, a quantity 2.1 ms.
+    let gap = if unit == "×" { "" } else { " " };
+    let median = format!("{}{gap}{unit}", figure(s.median));
+    if s.min == s.max {
+        median
     } else {
-        format!("{} {unit}", figure(s.median))
+        format!("{median} ({}–{})", figure(s.min), figure(s.max))
     }
 }
 
@@ -123,8 +126,8 @@ pub fn text(rows: &[Row], machine: &Machine) -> String {
             t,
             "{:<w$}  {:>28}  {:>28}  {:>7}",
             r.label(),
-            cell(&r.native, r.metric.unit, true),
-            cell(&r.bpftrace, r.metric.unit, true),
+            cell(&r.native, r.metric.unit),
+            cell(&r.bpftrace, r.metric.unit),
             ratio_text(r.ratio())
         );
     }
@@ -150,8 +153,8 @@ pub fn markdown(rows: &[Row], machine: &Machine) -> String {
             t,
             "| {} | {} | {} | {ratio} |",
             r.label().replace('|', "\\|"),
-            cell(&r.native, r.metric.unit, true),
-            cell(&r.bpftrace, r.metric.unit, true),
+            cell(&r.native, r.metric.unit),
+            cell(&r.bpftrace, r.metric.unit),
         );
     }
     t.push_str("\n![bpftrace/native ratio per case, log scale](docs/bench.svg)\n");
@@ -315,5 +318,8 @@ mod tests {
         assert_eq!(figure(20.0), "20");
         assert_eq!(figure(0.0), "0");
         assert_eq!(figure(2.345), "2.35");
+        let s = |median, min, max| Stats { median, min, max };
+        assert_eq!(cell(&s(2.5, 2.5, 2.5), "×"), "2.50×");
+        assert_eq!(cell(&s(31.0, 30.0, 40.0), "ms"), "31 ms (30–40)");
     }
 }
