@@ -300,12 +300,13 @@ pub fn ms_between(a: Instant, b: Instant) -> f64 {
     }
 }
 
-/// Median, least and greatest of one figure over the runs.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One figure over the runs: median, least, greatest, and each run's.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Stats {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    pub runs: Vec<f64>,
 }
 
 impl Stats {
@@ -321,6 +322,7 @@ impl Stats {
             median,
             min: v.first().copied().unwrap_or(f64::NAN),
             max: v.last().copied().unwrap_or(f64::NAN),
+            runs: values.to_vec(),
         }
     }
 }
@@ -331,7 +333,8 @@ mod tests {
 
     #[test]
     fn median_of_odd_and_even_counts() {
-        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Stats { median: 2.0, min: 1.0, max: 3.0 });
+        let runs = vec![3.0, 1.0, 2.0];
+        assert_eq!(Stats::of(&runs), Stats { median: 2.0, min: 1.0, max: 3.0, runs: runs.clone() });
         assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
         assert!(Stats::of(&[]).median.is_nan());
     }

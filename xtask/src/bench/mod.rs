@@ -55,6 +55,9 @@ fn options(args: &[String]) -> Result<Options, String> {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let o = options(args)?;
+    if !is_root() {
+        return Err("bench loads and attaches BPF programs: run it as root".into());
+    }
     shell::cargo(&["build", "--release", "-p", "mcptrace", "-p", "mcptrace-tests", "--bins"])?;
     let release = root().join("target/release");
     let env = Rc::new(Env {
@@ -147,6 +150,16 @@ fn write_results(rows: &[Row], machine: &Machine) -> Result<(), String> {
     write(&out.join("bench.svg"), &svg::chart(rows, machine))?;
     eprintln!("bench: wrote {}/results.{{json,csv}} and bench.svg", out.display());
     Ok(())
+}
+
+/// Effective uid 0, from /proc (xtask takes no libc crate).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .is_some_and(|euid| euid == "0")
 }
 
 fn read(path: &Path) -> Result<String, String> {

@@ -199,7 +199,14 @@ fn csv_field(f: &str) -> String {
 pub fn json(rows: &[Row], machine: &Machine) -> String {
     let num = |v: f64| if v.is_finite() { v.to_string() } else { "null".into() };
     let stats = |s: &Stats| {
-        format!(r#"{{"median": {}, "min": {}, "max": {}}}"#, num(s.median), num(s.min), num(s.max))
+        let runs: Vec<String> = s.runs.iter().map(|&v| num(v)).collect();
+        format!(
+            r#"{{"median": {}, "min": {}, "max": {}, "runs": [{}]}}"#,
+            num(s.median),
+            num(s.min),
+            num(s.max),
+            runs.join(", ")
+        )
     };
     let rows: Vec<String> = rows
         .iter()
@@ -242,7 +249,7 @@ mod tests {
     use crate::bench::json;
 
     fn row(better: Better, n: f64, b: f64) -> Row {
-        let s = |v| Stats { median: v, min: v, max: v };
+        let s = |v| Stats { median: v, min: v, max: v, runs: vec![v] };
         Row {
             case: "a, \"quoted\" case".into(),
             metric: Metric { label: "", unit: "ms", better, chart: true },
@@ -288,6 +295,7 @@ mod tests {
         assert_eq!(rows[0].get("case").as_str(), Some("a, \"quoted\" case"));
         assert_eq!(rows[0].get("ratio"), &json::Value::Number(5.0));
         assert_eq!(rows[1].get("ratio"), &json::Value::Null);
+        assert_eq!(rows[0].get("native").get("runs").as_array(), &[json::Value::Number(10.0)]);
     }
 
     #[test]
@@ -318,7 +326,7 @@ mod tests {
         assert_eq!(figure(20.0), "20");
         assert_eq!(figure(0.0), "0");
         assert_eq!(figure(2.345), "2.35");
-        let s = |median, min, max| Stats { median, min, max };
+        let s = |median, min, max| Stats { median, min, max, runs: vec![] };
         assert_eq!(cell(&s(2.5, 2.5, 2.5), "×"), "2.50×");
         assert_eq!(cell(&s(31.0, 30.0, 40.0), "ms"), "31 ms (30–40)");
     }

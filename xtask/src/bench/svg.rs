@@ -96,7 +96,7 @@ mod tests {
     };
 
     fn row(label: &'static str, chart: bool, n: f64, b: f64) -> Row {
-        let s = |v| Stats { median: v, min: v, max: v };
+        let s = |v| Stats { median: v, min: v, max: v, runs: vec![v] };
         Row {
             case: "case <a> & b".into(),
             metric: Metric { label, unit: "ms", better: Better::Lower, chart },
