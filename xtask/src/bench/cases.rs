@@ -105,7 +105,6 @@ const SYS_GETPID: u32 = 39;
 pub fn all(env: Rc<Env>) -> Vec<Case> {
     let me = std::process::id();
     let workload = env.workload.display().to_string();
-    let calls = env.calls;
     vec![
         start_up(&env, "BEGIN only", r#"BEGIN { printf("hit\n"); exit(); }"#.into(), None),
         start_up(
@@ -138,7 +137,7 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
             "100 ms @[comm] = count()",
             "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } interval:ms:100 { exit(); }",
         ),
-        overhead(&env, format!("overhead: {} getpid() under @[comm] = count()", short(calls))),
+        overhead(&env),
         throughput(&env),
         mcp_round_trip(&env),
     ]
@@ -243,8 +242,9 @@ fn whole_run(env: &Rc<Env>, what: &str, program: &'static str) -> Case {
 }
 
 /// The same getpid() loop alone and under the tracer, back to back.
-fn overhead(env: &Rc<Env>, name: String) -> Case {
+fn overhead(env: &Rc<Env>) -> Case {
     let env = env.clone();
+    let name = format!("overhead: {} getpid() under @[comm] = count()", short(env.calls));
     let program =
         r#"tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } BEGIN { printf("go\n"); }"#;
     Case {
