@@ -172,3 +172,32 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{cases::short, options};
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let o = options(&args(&["--runs", "3", "--only", "MCP", "--calls", "1000"])).unwrap();
+        assert_eq!((o.runs, o.only.as_deref(), o.calls), (3, Some("MCP"), Some(1000)));
+        assert!(!o.quick && !o.write_readme);
+        let o = options(&args(&["--runs", "9", "--quick", "--write-readme"])).unwrap();
+        assert_eq!(o.runs, 1);
+        assert!(o.quick && o.write_readme);
+        assert!(options(&args(&["--runs", "0"])).is_err());
+        assert!(options(&args(&["--runs"])).is_err());
+        assert!(options(&args(&["--fast"])).is_err());
+    }
+
+    #[test]
+    fn short_counts() {
+        assert_eq!(short(10_000_000), "10M");
+        assert_eq!(short(200_000), "200k");
+        assert_eq!(short(1234), "1234");
+    }
+}
