@@ -106,13 +106,15 @@ pub fn ratio_text(r: Option<f64>) -> String {
 }
 
 fn cell(s: &Stats, unit: &str) -> String {
+    // Long times read in seconds.
+    let (scale, unit) = if unit == "ms" && s.median >= 1e4 { (1e-3, "s") } else { (1.0, unit) };
     // A factor reads 2.1×, a quantity 2.1 ms.
     let gap = if unit == "×" { "" } else { " " };
-    let median = format!("{}{gap}{unit}", figure(s.median));
+    let median = format!("{}{gap}{unit}", figure(s.median * scale));
     if s.min == s.max {
         median
     } else {
-        format!("{median} ({}–{})", figure(s.min), figure(s.max))
+        format!("{median} ({}–{})", figure(s.min * scale), figure(s.max * scale))
     }
 }
 
@@ -329,5 +331,6 @@ mod tests {
         let s = |median, min, max| Stats { median, min, max, runs: vec![] };
         assert_eq!(cell(&s(2.5, 2.5, 2.5), "×"), "2.50×");
         assert_eq!(cell(&s(31.0, 30.0, 40.0), "ms"), "31 ms (30–40)");
+        assert_eq!(cell(&s(27_600.0, 27_000.0, 28_000.0), "ms"), "27.6 s (27–28)");
     }
 }
