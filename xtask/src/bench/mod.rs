@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: native runs against the bpftrace CLI, measured side
 //! by side in one invocation (alternating, after a warm-up), reported as
-//! medians, spreads and ratios, written to target/bench/results.{json,csv}
-//! and docs/bench.svg, and with `--write-readme` into README.md. Figures,
-//! never pass/fail.
+//! medians, spreads and ratios, written to target/bench/ (results.json,
+//! results.csv, bench.svg), and with `--write-readme` into README.md's
+//! figures block and docs/bench.svg. Figures, never pass/fail.
 
 mod cases;
 mod json;
