@@ -132,7 +132,15 @@ impl Tracer {
         }
         let (exited, status) = match self.exited.recv_timeout(PATIENCE) {
             Ok(done) => done,
-            Err(_) => return Err(format!("{}: did not end; killed", self.what)),
+            Err(_) => {
+                // Where it is stuck, for the report; Drop then kills it.
+                let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", self.pid));
+                return Err(format!(
+                    "{}: did not end (waiting in {}); killed",
+                    self.what,
+                    wchan.unwrap_or_default()
+                ));
+            }
         };
         self.reaped = true;
         let lines = self.lines.iter().collect();

@@ -117,7 +117,13 @@ fn measure_case(mut case: Case, runs: usize, warm_up: bool) -> Result<Vec<Row>, 
             [Backend::Bpftrace, Backend::Native]
         };
         for backend in order {
+            // One retry: bpftrace 0.17 now and then does not end on SIGINT,
+            // which should not cost the whole case; the retry is said.
             let figures = (case.run)(backend)
+                .or_else(|e| {
+                    eprintln!("bench: {} run failed, once more: {e}", backend.name());
+                    (case.run)(backend)
+                })
                 .map_err(|e| format!("{} ({}): {e}", case.name, backend.name()))?;
             if i > 0 {
                 samples[backend as usize].push(figures);
