@@ -194,9 +194,9 @@ fn exit_to_exit(env: &Rc<Env>, me: u32) -> Case {
     }
 }
 
-/// From the time limit to the last line of results (the map). Natively the
-/// limit is `--timeout`; bpftrace has none, so the harness interrupts it
-/// at the same moment, as mcptrace does for bpftrace.
+/// From the time limit to the line of results (the map). Natively the limit
+/// is `--timeout`; bpftrace has none, so the harness interrupts it once it
+/// is ready and the limit has passed, as mcptrace does for bpftrace.
 fn limit_to_results(env: &Rc<Env>, me: u32) -> Case {
     let env = env.clone();
     let program = format!(
@@ -211,7 +211,12 @@ fn limit_to_results(env: &Rc<Env>, me: u32) -> Case {
             let native = backend == Backend::Native;
             let tracer =
                 Tracer::spawn(&mut env.tracer(backend, &program, native.then_some(limit)), None)?;
-            let due = tracer.wait_go()? + Duration::from_secs_f64(limit);
+            // Native starts its clock as it writes the attach line: counting
+            // from that line's arrival makes the pipe's delay cancel out, as
+            // the map's line comes through the same pipe.
+            let attached = tracer.wait_for(|l| l.starts_with("Attaching"))?;
+            let go = tracer.wait_go()?;
+            let due = if native { attached } else { go } + Duration::from_secs_f64(limit);
             if !native {
                 thread::sleep(due.saturating_duration_since(Instant::now()));
             }
