@@ -13,7 +13,12 @@ commands:
   build              setup, then build mcptrace (release)
   test [ARGS...]     setup, then run every test (ARGS go to cargo test)
   run [-- ARGS...]   setup, then build and run mcptrace with ARGS
-  bench [--runs N]   setup, then measure native runs against bpftrace";
+  bench [--runs N] [--quick] [--only SUBSTR] [--calls N] [--write-readme]
+                     setup, then measure native runs against bpftrace: N runs
+                     each (5; --quick: 1, small workloads), cases whose name
+                     holds SUBSTR, N getpid() calls in the overhead case (10M);
+                     results in target/bench/, --write-readme puts the table
+                     in README.md and the chart in docs/bench.svg";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

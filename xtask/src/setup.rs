@@ -100,13 +100,15 @@ fn bpf_linker() -> Result<(), String> {
 fn debian_packages() -> Result<(), String> {
     // python3 (with venv) runs the MCP Python SDK test and has the USDT
     // notes probe_info is tested on; readelf counts those notes independently;
-    // npm installs the MCP Inspector for its test.
+    // npm installs the MCP Inspector for its test; GNU time reports the peak
+    // RSS `cargo xtask bench` shows.
     let missing: Vec<&str> = [
         ("bpftrace", "bpftrace"),
         ("bpftool", "bpftool"),
         ("python3", "python3-venv"),
         ("readelf", "binutils"),
         ("npm", "npm"),
+        ("time", "time"),
     ]
     .into_iter()
     .filter(|(bin, _)| !on_path(bin))

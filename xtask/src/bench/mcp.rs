@@ -1,0 +1,133 @@
+//! A bare MCP client: JSON-RPC lines over `mcptrace serve`'s stdio, the way
+//! any MCP client talks to it (initialize, initialized, tools/call).
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::Path,
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc::{self, Receiver},
+    thread,
+    time::Duration,
+};
+
+use super::{
+    json::{self, Value, quote},
+    measure::PATIENCE,
+};
+
+/// How often get_result is asked while the execution runs.
+const POLL: Duration = Duration::from_millis(2);
+
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    next_id: u64,
+}
+
+impl Server {
+    /// Starts the server and completes the handshake.
+    pub fn start(mcptrace: &Path) -> Result<Server, String> {
+        let mut child = Command::new(mcptrace)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("mcptrace serve: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut server = Server { child, stdin, lines, next_id: 1 };
+        server.request(
+            "initialize",
+            r#"{"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "xtask-bench", "version": "0"}}"#,
+        )?;
+        server.send(r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#)?;
+        Ok(server)
+    }
+
+    /// Runs `program` and waits for its result; checks the server chose
+    /// `backend`. Returns the output lines.
+    pub fn exec_and_wait(&mut self, program: &str, backend: &str) -> Result<Vec<String>, String> {
+        let started = self.call(
+            "exec_program",
+            &format!(r#"{{"program": {}, "timeout": 10}}"#, quote(program)),
+        )?;
+        let Some(id) = started.get("execution_id").as_str().map(str::to_string) else {
+            return Err(format!("exec_program: {started:?}"));
+        };
+        if started.get("backend").as_str() != Some(backend) {
+            return Err(format!("exec_program ran {:?}, not {backend}", started.get("backend")));
+        }
+        loop {
+            let result =
+                self.call("get_result", &format!(r#"{{"execution_id": {}}}"#, quote(&id)))?;
+            match result.get("status").as_str() {
+                Some("running") => thread::sleep(POLL),
+                Some("completed") => {
+                    let output = result.get("output").as_array().iter();
+                    return Ok(output.filter_map(Value::as_str).map(str::to_string).collect());
+                }
+                _ => return Err(format!("get_result: {result:?}")),
+            }
+        }
+    }
+
+    /// tools/call; the structured result, or the tool's error.
+    fn call(&mut self, tool: &str, arguments: &str) -> Result<Value, String> {
+        let params = format!(r#"{{"name": {}, "arguments": {arguments}}}"#, quote(tool));
+        let result = self.request("tools/call", &params)?;
+        if result.get("isError") == &Value::Bool(true) {
+            return Err(format!("{tool}: {:?}", result.get("content")));
+        }
+        Ok(result.get("structuredContent").clone())
+    }
+
+    /// A request and its response's result; other messages are skipped.
+    fn request(&mut self, method: &str, params: &str) -> Result<Value, String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&format!(
+            r#"{{"jsonrpc": "2.0", "id": {id}, "method": {}, "params": {params}}}"#,
+            quote(method)
+        ))?;
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(PATIENCE)
+                .map_err(|_| format!("mcptrace serve: no answer to {method}"))?;
+            let message = json::parse(&line)?;
+            if message.get("id") != &Value::Number(id as f64) {
+                continue;
+            }
+            if message.get("error") != &Value::Null {
+                return Err(format!("{method}: {:?}", message.get("error")));
+            }
+            return Ok(message.get("result").clone());
+        }
+    }
+
+    fn send(&mut self, message: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("server stdin closed")?;
+        writeln!(stdin, "{message}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("mcptrace serve: {e}"))
+    }
+}
+
+impl Drop for Server {
+    /// End of input ends the server.
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
