@@ -5,6 +5,8 @@
 
 use std::io;
 
+use super::bpf_syscall;
+
 const BPF_TASK_FD_QUERY: libc::c_long = 20;
 
 /// `union bpf_attr` as BPF_TASK_FD_QUERY reads and writes it.
@@ -30,16 +32,8 @@ pub fn count(pid: u32) -> io::Result<usize> {
             continue;
         };
         let mut attr = TaskFdQuery { pid, fd, ..TaskFdQuery::default() };
-        // SAFETY: `attr` is a valid, writable bpf_attr prefix of the stated size.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_TASK_FD_QUERY,
-                &mut attr as *mut TaskFdQuery,
-                std::mem::size_of::<TaskFdQuery>() as u32,
-            )
-        };
-        if rc == 0 {
+        // SAFETY: BPF_TASK_FD_QUERY's bpf_attr, with no pointers set.
+        if unsafe { bpf_syscall::call(BPF_TASK_FD_QUERY, &mut attr) }.is_ok() {
             n += 1;
         }
     }

@@ -6,14 +6,14 @@
 
 use std::{
     io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    os::fd::{AsRawFd, OwnedFd},
     sync::OnceLock,
 };
 
 use aya::{Btf, BtfError};
 use aya_obj::btf::BtfKind;
 
-use super::features::Support;
+use super::{bpf_syscall, features::Support};
 
 /// Functions tried as the trial program's target, the first present wins:
 /// `bpf_fentry_test1` exists for exactly this; the others are always built.
@@ -63,46 +63,66 @@ fn trial() -> Result<(), Trial> {
     Ok(())
 }
 
+/// `union bpf_attr` for BPF_PROG_LOAD, up to `attach_btf_id`.
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+}
+
+const _: () = assert!(std::mem::offset_of!(ProgLoad, attach_btf_id) == 108);
+
+/// `union bpf_attr` for BPF_RAW_TRACEPOINT_OPEN.
+#[repr(C)]
+#[derive(Default)]
+struct RawTracepointOpen {
+    name: u64,
+    prog_fd: u32,
+    _pad: u32,
+}
+
 /// `r0 = 0; exit`, as a program of `prog_type` (for fentry: attached to BTF
 /// function `btf_id`).
 fn load(prog_type: u32, attach_type: u32, btf_id: u32) -> io::Result<OwnedFd> {
     let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
     let license = c"GPL";
-    // union bpf_attr for BPF_PROG_LOAD, up to attach_btf_id (offset 108).
-    let mut attr = [0u8; 128];
-    put32(&mut attr, 0, prog_type);
-    put32(&mut attr, 4, insns.len() as u32);
-    put64(&mut attr, 8, insns.as_ptr() as u64);
-    put64(&mut attr, 16, license.as_ptr() as u64);
-    put32(&mut attr, 68, attach_type);
-    put32(&mut attr, 108, btf_id);
-    bpf(BPF_PROG_LOAD, &attr)
+    let mut attr = ProgLoad {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        expected_attach_type: attach_type,
+        attach_btf_id: btf_id,
+        ..ProgLoad::default()
+    };
+    // SAFETY: BPF_PROG_LOAD's bpf_attr; `insns` and `license` outlive the call.
+    unsafe { bpf_syscall::call_for_fd(BPF_PROG_LOAD, &mut attr) }
 }
 
 /// Attaches a tracing program (BPF_RAW_TRACEPOINT_OPEN with no name).
 fn attach(prog: &OwnedFd) -> io::Result<OwnedFd> {
-    let mut attr = [0u8; 16];
-    put32(&mut attr, 8, prog.as_raw_fd() as u32);
-    bpf(BPF_RAW_TRACEPOINT_OPEN, &attr)
-}
-
-fn bpf(cmd: libc::c_long, attr: &[u8]) -> io::Result<OwnedFd> {
-    // SAFETY: `attr` is a zero-padded bpf_attr of the size passed, and every
-    // pointer in it outlives the call; a non-negative result is a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_ptr(), attr.len() as u32) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn put32(attr: &mut [u8], at: usize, v: u32) {
-    attr[at..at + 4].copy_from_slice(&v.to_ne_bytes());
-}
-
-fn put64(attr: &mut [u8], at: usize, v: u64) {
-    attr[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+    let mut attr = RawTracepointOpen { prog_fd: prog.as_raw_fd() as u32, ..Default::default() };
+    // SAFETY: BPF_RAW_TRACEPOINT_OPEN's bpf_attr, with no pointers set.
+    unsafe { bpf_syscall::call_for_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }
 }
 
 #[cfg(test)]

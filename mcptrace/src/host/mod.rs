@@ -3,6 +3,7 @@
 //! attach here.
 
 pub mod attached;
+mod bpf_syscall;
 pub mod elf;
 pub mod features;
 pub mod fentry;
