@@ -239,7 +239,8 @@ impl<'a> Exprs<'a> {
                     kinds.push(KeyKind::User);
                 }
                 ExprKind::Call { name, args } if is_symbol_call(name, args) => {
-                    let (addr, _) = self.kernel_int(&args[0])?;
+                    let leaf = self.leaf(&args[0])?;
+                    let (addr, _) = self.kernel_int(&args[0], leaf)?;
                     parts.push(Part::Value(addr));
                     let user = name == "usym";
                     if user {
@@ -248,29 +249,33 @@ impl<'a> Exprs<'a> {
                     }
                     kinds.push(KeyKind::Symbol { user });
                 }
-                _ => match self.leaf(k)? {
-                    Some(Leaf::Str(s)) => {
+                _ => {
+                    let leaf = self.leaf(k)?;
+                    if let Some(Leaf::Str(s)) = leaf {
                         let words = if self.is_comm(k) { 2 } else { (STR_LEN / 8) as u8 };
                         parts.push(Part::Str(s, words));
                         kinds.push(KeyKind::Str { words });
-                    }
-                    _ => {
-                        let (v, signed) = self.kernel_int(k)?;
+                    } else {
+                        let (v, signed) = self.kernel_int(k, leaf)?;
                         parts.push(Part::Value(v));
                         kinds.push(KeyKind::Int { signed });
                     }
-                },
+                }
             }
         }
         let _ = span;
         Ok((parts, kinds))
     }
 
-    /// An integer known in the kernel: captured, or computed just before the
-    /// map operation that uses it.
-    fn kernel_int(&mut self, e: &Expr) -> Result<(ValueRef, bool), Unsupported> {
+    /// An integer known in the kernel: `e`'s captured `leaf`, or computed
+    /// just before the map operation that uses it.
+    fn kernel_int(
+        &mut self,
+        e: &Expr,
+        leaf: Option<Leaf>,
+    ) -> Result<(ValueRef, bool), Unsupported> {
         let span = e.span;
-        if let Some(Leaf::Int(v, signed)) = self.leaf(e)? {
+        if let Some(Leaf::Int(v, signed)) = leaf {
             return Ok((v, signed));
         }
         match self.kernel(e)? {
