@@ -147,7 +147,7 @@ impl Attached {
                 break;
             }
         }
-        fx.open = fx.open && fx.sink.flush();
+        fx.flush();
         let mut names = Names::default();
         let mut batch = Vec::new();
         while reason.is_none() {
@@ -180,7 +180,7 @@ impl Attached {
                     break;
                 }
             }
-            fx.open = fx.open && fx.sink.flush();
+            fx.flush();
             if woken && reason.is_none() {
                 reason = Some(EndReason::Stopped);
             }
@@ -200,7 +200,7 @@ impl Attached {
         for info in maps {
             fx.print_map(info.id, 0, 1);
         }
-        fx.open = fx.open && fx.sink.flush();
+        fx.flush();
         if let Some(e) = fx.error.take() {
             return Err(e);
         }
@@ -233,6 +233,15 @@ impl World<'_> {
     fn keep(&mut self, result: Result<(), NativeError>) {
         if let Err(e) = result {
             self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl World<'_> {
+    /// Lets a batching sink deliver what it holds, as emit() hands it on.
+    fn flush(&mut self) {
+        if self.open {
+            self.open = self.sink.flush();
         }
     }
 }
