@@ -235,9 +235,7 @@ impl World<'_> {
             self.error.get_or_insert(e);
         }
     }
-}
 
-impl World<'_> {
     /// Lets a batching sink deliver what it holds, as emit() hands it on.
     fn flush(&mut self) {
         if self.open {
