@@ -43,9 +43,12 @@ fn world() -> &'static World {
     WORLD.get_or_init(|| {
         // SAFETY: plain syscalls, made before any other thread exists.
         unsafe {
-            assert!(libc::setgroups(0, std::ptr::null()) == 0 || libc::geteuid() != 0);
-            libc::setgid(65534);
-            libc::setuid(65534);
+            if libc::geteuid() == 0 {
+                assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "dropping groups");
+                assert_eq!(libc::setgid(65534), 0, "dropping to gid 65534");
+                assert_eq!(libc::setuid(65534), 0, "dropping to uid 65534");
+            }
+            assert_ne!(libc::geteuid(), 0, "the MCP fuzzer must not run as root");
         }
         World {
             runtime: tokio::runtime::Builder::new_multi_thread()
