@@ -4,18 +4,21 @@
 /// Probe slots per program kind (copies of each generic program).
 pub const SLOTS_PER_KIND: u32 = 16;
 /// Program kinds with slots: tracepoint, raw tracepoint, perf event, uprobe,
-/// uretprobe (see `slot::kind`).
+/// uretprobe, kprobe, kretprobe (see `slot::kind`).
 pub const KINDS: u32 = 7;
 /// Total slots in the configuration map, across all kinds.
 pub const MAX_SLOTS: u32 = SLOTS_PER_KIND * KINDS;
 /// Integer values one probe hit can capture.
 pub const MAX_VALUES: usize = 8;
 /// Strings one probe hit can capture (comm counts as one).
-pub const MAX_STRINGS: usize = 3;
+pub const MAX_STRINGS: usize = 4;
 /// Bytes per captured string, NUL included: bpftrace's default `strlen`.
 pub const STR_LEN: usize = 64;
 /// Captures (values and strings) per slot.
 pub const MAX_CAPTURES: usize = MAX_VALUES + MAX_STRINGS;
+/// The capture table's size: a power of two, so a capture index is masked,
+/// not clamped (see the note at the end of this file).
+pub const CAPTURE_SLOTS: usize = MAX_CAPTURES.next_power_of_two();
 /// Bytes of the context copied in one read, and where the copy of the
 /// memory that context word `deref_offset` points to begins.
 pub const CTX_COPY: usize = 256;
@@ -40,6 +43,10 @@ pub const MAX_LOOKUPS: usize = 2;
 pub const MAX_KEY_PARTS: usize = 4;
 /// 8-byte words of a map key's data: two full strings and four integers.
 pub const KEY_WORDS: usize = 2 * (STR_LEN / 8) + 4;
+/// A key word index is masked with `KEY_WORD_MASK`: the kernel side writes
+/// key words through a pointer into its scratch memory, which extends at
+/// least this far past the key's first word (asserted there).
+pub const KEY_WORD_MASK: usize = KEY_WORDS.next_power_of_two() - 1;
 /// Key widths (in words) of the map tiers. A key lives in the narrowest tier
 /// that holds it: the kernel hashes and compares the whole key on every
 /// update, so `@[comm]` in a 160-byte key cost ~50 ns more per event.
@@ -53,3 +60,22 @@ pub const MAX_SYSCALL_NR: usize = 512;
 pub const RING_BYTES: u32 = 1 << 22;
 /// Distinct stacks the stack map holds.
 pub const STACK_ENTRIES: u32 = 16384;
+
+// Every index the eBPF programs take from configuration is masked with one
+// of these, never clamped with `min`: a clamp compiles to a compare with a
+// constant held in a register, which verifiers before ~6.8 cannot decide, so
+// they walk an impossible branch, lose the index's bounds, and refuse the
+// access (seen on Debian's 6.1: `R6 invalid mem access 'scalar'`). A mask
+// leaves no branch to walk. So each of these must be a power of two.
+const _: () = {
+    assert!(CTX_COPY.is_power_of_two() && MAX_RECORD.is_power_of_two());
+    assert!(MAX_VALUES.is_power_of_two() && MAX_STRINGS.is_power_of_two());
+    assert!(CAPTURE_SLOTS.is_power_of_two() && CAPTURE_SLOTS >= MAX_CAPTURES);
+    assert!(MAX_OPS.is_power_of_two() && OP_STACK.is_power_of_two());
+    assert!(MAX_CONST_STRINGS.is_power_of_two() && MAX_MAP_OPS.is_power_of_two());
+    assert!(MAX_KEYS.is_power_of_two() && MAX_LOOKUPS.is_power_of_two());
+    assert!(MAX_KEY_PARTS.is_power_of_two() && KEY_TIERS.len().is_power_of_two());
+    assert!(MAX_COMPUTES.is_power_of_two());
+    assert!(KEY_WORDS == KEY_TIERS[KEY_TIERS.len() - 1]);
+    assert!((MAX_SYSCALL_NR / 64).is_power_of_two());
+};

@@ -7,7 +7,7 @@
 //! captures; emit the event; apply the map operations.
 
 use crate::limits::{
-    CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,
+    CAPTURE_SLOTS, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,
     MAX_MAP_OPS, MAX_OPS, MAX_SYSCALL_NR, SLOTS_PER_KIND, STR_LEN,
 };
 
@@ -234,7 +234,8 @@ pub mod map_op {
     pub const ASSIGN: u16 = 7;
     /// `delete(@m[k])` from the keyed-state map.
     pub const DELETE: u16 = 8;
-    /// `@m[k] += v`, `@m[k]++` in the keyed-state map, atomically.
+    /// `@m[k] += v`, `@m[k]++` in the keyed-state map, by read-modify-write
+    /// as bpftrace does (two CPUs adding at once may lose an update).
     pub const ADD: u16 = 9;
 }
 
@@ -305,7 +306,7 @@ pub struct SlotConfig {
     pub ncomputes: u32,
     /// The bytes of the event sent to user space ([`crate::event::Event::len_for`]).
     pub event_len: u32,
-    pub captures: [Capture; MAX_CAPTURES],
+    pub captures: [Capture; CAPTURE_SLOTS],
     pub lookups: [Lookup; MAX_LOOKUPS],
     /// Values computed just before the map operations (computed keys).
     pub computes: [Compute; MAX_COMPUTES],
@@ -340,7 +341,7 @@ impl Default for SlotConfig {
             nlookups: 0,
             ncomputes: 0,
             event_len: size_of::<crate::event::Event>() as u32,
-            captures: [Capture::default(); MAX_CAPTURES],
+            captures: [Capture::default(); CAPTURE_SLOTS],
             lookups: [Lookup::default(); MAX_LOOKUPS],
             computes: [Compute::default(); MAX_COMPUTES],
             ops: [Op::default(); MAX_OPS],
@@ -351,8 +352,6 @@ impl Default for SlotConfig {
         }
     }
 }
-
-const _: () = assert!(CTX_COPY.is_power_of_two() && MAX_OPS.is_power_of_two());
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for SlotConfig {}

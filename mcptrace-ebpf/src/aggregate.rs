@@ -4,13 +4,13 @@
 //! Like the expression machine, each map operation runs in a `bpf_loop`
 //! callback so the verifier checks it once, whatever the number of operations.
 
-use core::ffi::c_void;
+use core::{ffi::c_void, mem::offset_of};
 
 use mcptrace_common::{
     Agg, SlotConfig,
     limits::{
-        KEY_TIERS, KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_STRINGS, MAX_VALUES,
-        STR_LEN,
+        KEY_TIERS, KEY_WORD_MASK, KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS,
+        MAX_STRINGS, MAX_VALUES, STR_LEN,
     },
     slot::{MapOp, map_op},
 };
@@ -77,7 +77,8 @@ extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
     };
     let m = &config.map_ops[i as usize & (MAX_MAP_OPS - 1)];
     if m.guard_len != 0
-        && vm::eval(slot, m.guard_start as u32, m.guard_len as u32, scratch_ptr).is_none_or(|g| g == 0)
+        && vm::eval(slot, m.guard_start as u32, m.guard_len as u32, scratch_ptr)
+            .is_none_or(|g| g == 0)
     {
         return 0;
     }
@@ -195,14 +196,13 @@ fn linear_bucket(v: i64, m: &MapOp) -> u32 {
 #[inline(always)]
 fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) -> u8 {
     let spec = &config.keys[spec as usize & (MAX_KEYS - 1)];
-    let width = KEY_TIERS[(spec.tier as usize).min(KEY_TIERS.len() - 1)];
-    let words = scratch.key.words.as_mut_ptr();
+    let width = KEY_TIERS[spec.tier as usize & (KEY_TIERS.len() - 1)];
     for w in 0..KEY_WORDS {
         if w >= width {
             break;
         }
-        // SAFETY: in bounds. Volatile: a plain loop becomes a byte-wise memset.
-        unsafe { words.add(w).write_volatile(0) };
+        // Volatile: a plain loop becomes a byte-wise memset.
+        key_word(scratch, w).write_volatile(0);
     }
     scratch.key.map = spec.map;
     scratch.key.bucket = 0;
@@ -213,18 +213,51 @@ fn build_key(config: &SlotConfig, scratch: &mut Scratch, spec: u16) -> u8 {
         let part = spec.parts[p];
         let at = part.at as usize;
         if part.words == 0 {
-            scratch.key.words[at.min(KEY_WORDS - 1)] =
-                scratch.event.values[part.index as usize & (MAX_VALUES - 1)];
+            let v = scratch.event.values[part.index as usize & (MAX_VALUES - 1)];
+            key_word(scratch, at).write(v);
             continue;
         }
-        let s = scratch.event.strings[(part.index as usize).min(MAX_STRINGS - 1)].as_ptr()
-            as *const u64;
+        let s =
+            scratch.event.strings[part.index as usize & (MAX_STRINGS - 1)].as_ptr() as *const u64;
         for j in 0..STR_LEN / 8 {
             if j < part.words as usize {
                 // SAFETY: j < STR_LEN / 8 words of an 8-aligned string buffer.
-                scratch.key.words[(at + j).min(KEY_WORDS - 1)] = unsafe { s.add(j).read() };
+                let v = unsafe { s.add(j).read() };
+                key_word(scratch, at + j).write(v);
             }
         }
     }
     spec.tier
+}
+
+/// Word `index` of the scratch key, masked rather than clamped (see
+/// `limits`): user space keeps every part within `KEY_WORDS`, and the mask
+/// keeps even a wrong index inside the scratch memory, which is what the
+/// verifier checks.
+#[inline(always)]
+fn key_word(scratch: &mut Scratch, index: usize) -> KeyWord {
+    let base = (scratch as *mut Scratch).cast::<u8>();
+    let offset = offset_of!(Scratch, key.words) + (index & KEY_WORD_MASK) * 8;
+    // SAFETY: in bounds of `Scratch` by the assertion below.
+    KeyWord(unsafe { base.add(offset) }.cast())
+}
+
+const _: () =
+    assert!(offset_of!(Scratch, key.words) + (KEY_WORD_MASK + 1) * 8 <= size_of::<Scratch>());
+
+/// A word of the scratch key.
+struct KeyWord(*mut u64);
+
+impl KeyWord {
+    #[inline(always)]
+    fn write(self, v: u64) {
+        // SAFETY: points into per-CPU scratch memory (see `key_word`), 8-aligned.
+        unsafe { self.0.write(v) }
+    }
+
+    #[inline(always)]
+    fn write_volatile(self, v: u64) {
+        // SAFETY: as for `write`.
+        unsafe { self.0.write_volatile(v) }
+    }
 }

@@ -1,23 +1,22 @@
 //! One probe hit: copy the record, capture, filter, emit.
 
 use aya_ebpf::helpers::{
-    bpf_get_current_cgroup_id, bpf_get_current_pid_tgid,
-    bpf_get_current_uid_gid, bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel_buf,
+    bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+    bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel_buf,
     bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes, generated,
 };
 use mcptrace_common::{
     Capture, Event, SlotConfig,
-    limits::{CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS, MAX_VALUES, STR_LEN},
+    limits::{
+        CAPTURE_SLOTS, CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS, MAX_VALUES,
+        STR_LEN,
+    },
     slot::{action, flags, source},
 };
 
 use core::ffi::c_void;
 
-use aya_ebpf::{
-    EbpfContext,
-    bindings::BPF_F_USER_STACK,
-    helpers::bpf_get_stackid,
-};
+use aya_ebpf::{EbpfContext, bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
 
 use crate::{
     aggregate,
@@ -107,7 +106,7 @@ extern "C" fn run_capture(i: u64, step: *mut c_void) -> i64 {
     };
     // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
     let scratch = unsafe { &mut *scratch };
-    let i = (step.start as usize + i as usize).min(MAX_CAPTURES - 1);
+    let i = (step.start as usize + i as usize) & (CAPTURE_SLOTS - 1);
     capture(&config.captures[i], scratch, step.ctx);
     0
 }
@@ -214,17 +213,15 @@ fn stack_id(ctx: *const u8, user: bool) -> u64 {
     let flags = if user { BPF_F_USER_STACK as u64 } else { 0 };
     // SAFETY: `ctx` is this program's context; the map pointer is the stack
     // map's definition, as the helper expects.
-    let id = unsafe {
-        bpf_get_stackid(ctx as *mut c_void, (&raw const STACKS) as *mut c_void, flags)
-    };
+    let id =
+        unsafe { bpf_get_stackid(ctx as *mut c_void, (&raw const STACKS) as *mut c_void, flags) };
     if id < 0 { u64::MAX } else { id as u64 }
 }
 
 /// String buffer `dest`.
 #[inline(always)]
 fn string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
-    // MAX_STRINGS is not a power of two: clamp instead of masking.
-    &mut scratch.event.strings[(dest as usize).min(MAX_STRINGS - 1)]
+    &mut scratch.event.strings[dest as usize & (MAX_STRINGS - 1)]
 }
 
 /// String buffer `dest`, zeroed word by word so no stale byte survives.

@@ -167,8 +167,8 @@ fn in_nr_set(config: &SlotConfig, nr: u64) -> bool {
 /// the constant's mask (its characters and terminating NUL).
 #[inline(always)]
 fn str_eq(config: &SlotConfig, scratch: &Scratch, s: u16, c: u64) -> bool {
-    let s = &scratch.event.strings[(s as usize).min(MAX_STRINGS - 1)];
-    let c = &config.consts[(c as usize).min(MAX_CONST_STRINGS - 1)];
+    let s = &scratch.event.strings[s as usize & (MAX_STRINGS - 1)];
+    let c = &config.consts[c as usize & (MAX_CONST_STRINGS - 1)];
     let words = s.as_ptr() as *const u64;
     let mut diff = 0u64;
     for w in 0..STR_LEN / 8 {

@@ -303,7 +303,9 @@ mod tests {
     #[test]
     fn captured_values_come_from_the_event() {
         use super::super::slot_builder::{StrRef, ValueRef};
-        let mut ev = Event { slot: 0, _pad: 0, values: [0; 8], strings: [[0; 64]; 3] };
+        use mcptrace_common::limits::{MAX_STRINGS, STR_LEN};
+        let mut ev =
+            Event { slot: 0, _pad: 0, values: [0; 8], strings: [[0; STR_LEN]; MAX_STRINGS] };
         ev.values[2] = 1_500;
         ev.strings[1][..4].copy_from_slice(b"bash");
         let f = Frame::new(Some(&ev), "p", 1_000);
