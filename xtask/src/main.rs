@@ -1,8 +1,10 @@
-//! `cargo xtask setup|build|test|run|bench`: the project's own commands.
+//! `cargo xtask setup|build|test|run|bench|vmtest`: the project's own commands.
 
 mod bench;
+mod kernels;
 mod setup;
 mod shell;
+mod vmtest;
 
 use std::process::ExitCode;
 
@@ -18,7 +20,13 @@ commands:
                      each (5; --quick: 1, small workloads), cases whose name
                      holds SUBSTR, N getpid() calls in the overhead case (10M);
                      results in target/bench/, --write-readme puts the table
-                     in README.md and the chart in docs/bench.svg";
+                     in README.md and the chart in docs/bench.svg
+  vmtest [--kernel 6.1|6.12|all] [--list] [-- FILTER...]
+                     setup (with qemu, virtme-ng and Debian's newest 6.1 and
+                     6.12 kernels), then run the kernel-dependent tests in one
+                     guest per kernel (all), FILTER going to each test binary;
+                     logs in target/vmtest/<kernel>/; --list: which tests
+                     run in guests and why";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
         "test" => setup::run().and_then(|()| test(rest)),
         "run" => setup::run().and_then(|()| run(rest)),
         "bench" => setup::run().and_then(|()| bench::run(rest)),
+        "vmtest" => vmtest::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

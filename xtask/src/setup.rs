@@ -8,7 +8,10 @@ use std::{
     process::Command,
 };
 
-use crate::shell::{output, status};
+use crate::{
+    kernels,
+    shell::{output, status},
+};
 
 /// bpf-linker is pinned: its LLVM feature must match rustc's LLVM major.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -19,6 +22,67 @@ pub fn run() -> Result<(), String> {
     debian_packages()?;
     tracefs()?;
     Ok(())
+}
+
+/// What `cargo xtask vmtest` needs on top of [`run`]: the programs that boot
+/// a guest and the kernels to boot.
+pub struct VmTools {
+    /// virtme-ng's `vng`, from its own venv.
+    pub vng: PathBuf,
+    /// The release (`uname -r`) of each kernel asked for, in order.
+    pub releases: Vec<String>,
+}
+
+/// virtme-ng is pinned to the release verified with this machine's qemu and
+/// Debian's kernels; its wheel carries a prebuilt guest init.
+const VIRTME_NG_VERSION: &str = "1.42";
+
+pub fn vm_extras(series: &[&'static kernels::Series]) -> Result<VmTools, String> {
+    // qemu boots the guests; virtme-ng puts busybox (static: it runs before
+    // any library is mounted) into each guest's initramfs; python3-venv
+    // holds virtme-ng.
+    apt_install(
+        &["qemu-system-x86", "busybox-static", "python3-venv"]
+            .into_iter()
+            .filter(|p| !dpkg_installed(p))
+            .collect::<Vec<_>>(),
+    )?;
+    let vng = virtme_ng()?;
+    let releases = kernels::install_newest(series, &cache_dir())?;
+    Ok(VmTools { vng, releases })
+}
+
+pub fn dpkg_installed(package: &str) -> bool {
+    output("dpkg-query", &["-W", "-f=${Status}", package])
+        .is_some_and(|s| s.trim() == "install ok installed")
+}
+
+/// virtme-ng in a venv of Debian's python under the cache dir, not in
+/// whichever python is first on PATH.
+fn virtme_ng() -> Result<PathBuf, String> {
+    let venv = cache_dir().join("vng-venv");
+    let vng = venv.join("bin/vng");
+    let want = format!("virtme-ng {VIRTME_NG_VERSION}");
+    if output(vng.to_str().unwrap_or_default(), &["--version"]).is_some_and(|v| v.trim() == want) {
+        return Ok(vng);
+    }
+    step(&format!("installing {want} into {}", venv.display()));
+    let hint = format!(
+        "by hand: python3 -m venv {0} && {0}/bin/pip install virtme-ng=={VIRTME_NG_VERSION}",
+        venv.display()
+    );
+    let python =
+        if Path::new("/usr/bin/python3").is_file() { "/usr/bin/python3" } else { "python3" };
+    status(Command::new(python).args(["-m", "venv", "--clear"]).arg(&venv))
+        .and_then(|()| {
+            status(
+                Command::new(venv.join("bin/pip"))
+                    .args(["install", "-q", "--disable-pip-version-check"])
+                    .arg(format!("virtme-ng=={VIRTME_NG_VERSION}")),
+            )
+        })
+        .map_err(|e| format!("{e}\n{hint}"))?;
+    Ok(vng)
 }
 
 fn step(what: &str) {
@@ -114,6 +178,11 @@ fn debian_packages() -> Result<(), String> {
     .filter(|(bin, _)| !on_path(bin))
     .map(|(_, pkg)| pkg)
     .collect();
+    apt_install(&missing)
+}
+
+/// Installs the Debian packages `missing` (none: nothing to do).
+fn apt_install(missing: &[&str]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -123,7 +192,7 @@ fn debian_packages() -> Result<(), String> {
     status(
         Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
+            .args(missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .map_err(|e| format!("{e}\n{hint}"))
@@ -157,7 +226,7 @@ fn cargo_bin() -> PathBuf {
         .join("bin")
 }
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     let dir = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join(".cache"))

@@ -5,7 +5,7 @@
 //! figures block and docs/bench.svg. Figures, never pass/fail.
 
 mod cases;
-mod json;
+pub mod json;
 mod mcp;
 mod measure;
 mod report;
