@@ -4,9 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use mcptrace::native::{
-    AttachPoint, Session, Transport, UprobeLocation, regs,
-    slot_builder::{Ops, Part, SlotBuilder, op},
+use mcptrace::{
+    ir::{
+        AttachPoint, UprobeLocation, regs,
+        slot::{Ops, Part, SlotBuilder, op},
+    },
+    native::{Session, Transport},
 };
 use mcptrace_common::{
     Agg, MapKey,
@@ -160,10 +163,8 @@ fn stacks_as_keys_resolve_to_symbols() {
     require_root();
     use mcptrace::{
         host::symbolize::UserSymbols,
-        native::{
-            ir::{KeyKind, MapAgg, MapInfo},
-            maps::dump,
-        },
+        ir::{KeyKind, MapAgg, MapInfo},
+        native::maps::dump,
         output::{Value, maps::MapValue},
     };
     // uprobe:mcpt_target { @u[ustack] = count(); }

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use mcptrace::{
     host::tracefs,
-    native::{
-        AttachPoint, Sample, Session, Software, Transport, UprobeLocation, regs,
-        slot_builder::{SlotBuilder, op},
+    ir::{
+        AttachPoint, Sample, UprobeLocation, regs,
+        slot::{SlotBuilder, op},
     },
+    native::{Session, Transport},
+    probe::Software,
 };
 use mcptrace_common::{
     Event,
@@ -127,9 +129,11 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
     let mut b = SlotBuilder::new();
     only_workload(&mut b);
     let pid = b.builtin(source::PID).unwrap();
-    let cpus = (0..std::thread::available_parallelism().unwrap().get() as u32).collect();
-    let point =
-        AttachPoint::PerfEvent { event: Software::CpuClock, sample: Sample::Frequency(199), cpus };
+    let point = AttachPoint::PerfEvent {
+        event: Software::CpuClock,
+        sample: Sample::Frequency(199),
+        every_cpu: true,
+    };
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session.attach(&point, &b.build().unwrap()).unwrap();
     let child = run_workload(&["spin", "300"]);

@@ -5,14 +5,17 @@
 use std::time::Duration;
 
 use mcptrace::{
-    native::{
-        AttachPoint, Transport, UprobeLocation,
-        ir::{BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt},
-        regs,
-        run::{EndReason, StopSignal, attach},
-        slot_builder::{SlotBuilder, op},
+    ir::{
+        AttachPoint, BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt,
+        UprobeLocation, regs,
+        slot::{SlotBuilder, op},
     },
-    output::{Format, Record, printf::FormatString},
+    lang::printf::FormatString,
+    native::{
+        Transport,
+        run::{EndReason, StopSignal, attach},
+    },
+    output::{Format, Record},
 };
 use mcptrace_common::slot::{map_op, op};
 use mcptrace_tests::{HeldWorkload, require_root, target_bin};

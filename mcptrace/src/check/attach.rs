@@ -8,11 +8,11 @@ use super::{
 use crate::{
     host::features::Support,
     lang::ast::{AttachPoint, ProbeKind},
+    probe::{HARDWARE_EVENTS, Probe, Rate, RateUnit, Software, UserLocation},
 };
 
-/// The concrete probes one attach point stands for, as full probe names
-/// (`tracepoint:syscalls:sys_enter_openat`).
-pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckError> {
+/// The concrete probes one attach point stands for.
+pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckError> {
     let err = |kind| CheckError { kind, span: ap.span };
     if let Support::No(reason) = host.support(ap.kind) {
         let suggestion = suggest(host, ap);
@@ -25,20 +25,22 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckErr
     };
     let no_match =
         |kind: &'static str, pattern: String| err(CheckErrorKind::NoMatch { kind, pattern });
-    let name = ap.kind.name();
+    let ret = matches!(ap.kind, ProbeKind::Kretprobe | ProbeKind::Kretfunc | ProbeKind::Uretprobe);
     match ap.kind {
-        ProbeKind::Begin | ProbeKind::End => Ok(vec![name.to_string()]),
+        ProbeKind::Begin => Ok(vec![Probe::Begin]),
+        ProbeKind::End => Ok(vec![Probe::End]),
         ProbeKind::Tracepoint => {
             let [category, event] = parts[..] else {
                 return Err(bad("expected tracepoint:category:name"));
             };
             let pattern = format!("{category}:{event}");
-            let matches: Vec<String> = host
+            let matches: Vec<Probe> = host
                 .tracepoints()
                 .map_err(host_err)?
                 .iter()
                 .filter(|tp| glob(&pattern, tp))
-                .map(|tp| format!("{name}:{tp}"))
+                .filter_map(|tp| tp.split_once(':'))
+                .map(|(c, n)| Probe::Tracepoint { category: c.into(), name: n.into() })
                 .collect();
             if matches.is_empty() {
                 return Err(no_match("tracepoint", pattern));
@@ -47,30 +49,35 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckErr
         }
         ProbeKind::RawTracepoint => {
             let [event] = parts[..] else { return Err(bad("expected rawtracepoint:name")) };
-            let mut matches: Vec<String> = host
-                .tracepoints()
-                .map_err(host_err)?
+            let tracepoints = host.tracepoints().map_err(host_err)?;
+            let mut names: Vec<&str> = tracepoints
                 .iter()
                 .filter_map(|tp| tp.split_once(':').map(|(_, n)| n))
                 .filter(|n| glob(event, n))
-                .map(|n| format!("{name}:{n}"))
                 .collect();
-            matches.sort();
-            matches.dedup();
-            if matches.is_empty() {
+            names.sort_unstable();
+            names.dedup();
+            if names.is_empty() {
                 return Err(no_match("raw tracepoint", event.to_string()));
             }
-            Ok(matches)
+            Ok(names.into_iter().map(|n| Probe::RawTracepoint { name: n.into() }).collect())
         }
         ProbeKind::Kprobe | ProbeKind::Kretprobe | ProbeKind::Kfunc | ProbeKind::Kretfunc => {
             let [function] = parts[..] else { return Err(bad("expected a kernel function")) };
-            let function = function.split('+').next().unwrap_or(function);
-            let matches: Vec<String> = host
+            let (function, offset) = split_offset(function).ok_or_else(|| bad("bad offset"))?;
+            if offset != 0 && ap.kind != ProbeKind::Kprobe {
+                return Err(bad("only kprobes take an offset"));
+            }
+            let fentry = matches!(ap.kind, ProbeKind::Kfunc | ProbeKind::Kretfunc);
+            let matches: Vec<Probe> = host
                 .kernel_functions()
                 .map_err(host_err)?
                 .iter()
                 .filter(|f| glob(function, f))
-                .map(|f| format!("{name}:{f}"))
+                .map(|f| match fentry {
+                    true => Probe::Kfunc { function: f.clone(), ret },
+                    false => Probe::Kprobe { function: f.clone(), offset, ret },
+                })
                 .collect();
             if matches.is_empty() {
                 return Err(no_match("kernel function", function.to_string()));
@@ -82,14 +89,19 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckErr
                 return Err(bad("expected uprobe:binary:function"));
             };
             let (path, functions) = host.user_functions(binary).map_err(host_err)?;
+            let probe = |location| Probe::Uprobe { binary: path.clone(), location, ret };
             if function.starts_with("0x") || function.bytes().all(|b| b.is_ascii_digit()) {
-                return Ok(vec![format!("{name}:{}:{function}", path.display())]);
+                let address = parse_number(function).ok_or_else(|| bad("bad address"))?;
+                return Ok(vec![probe(UserLocation::Address(address))]);
             }
-            let symbol = function.split('+').next().unwrap_or(function);
-            let matches: Vec<String> = functions
+            let (symbol, offset) = split_offset(function).ok_or_else(|| bad("bad offset"))?;
+            if offset != 0 && ret {
+                return Err(bad("only uprobes take an offset"));
+            }
+            let matches: Vec<Probe> = functions
                 .iter()
                 .filter(|f| glob(symbol, f))
-                .map(|f| format!("{name}:{}:{f}", path.display()))
+                .map(|f| probe(UserLocation::Symbol { name: f.clone(), offset }))
                 .collect();
             if matches.is_empty() {
                 return Err(no_match("function", format!("{}:{symbol}", path.display())));
@@ -102,64 +114,58 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<String>, CheckErr
                 [unit, count] => (unit, count),
                 _ => return Err(bad("expected a unit and a count, as in interval:s:1")),
             };
-            if !["hz", "s", "ms", "us"].contains(&unit) {
+            let Some(unit) = RateUnit::from_name(unit) else {
                 return Err(bad(&format!("unknown unit `{unit}` (hz, s, ms, us)")));
-            }
-            if count.parse::<u64>().map_or(true, |n| n == 0) {
+            };
+            let Some(count) = count.parse::<u64>().ok().filter(|n| *n > 0) else {
                 return Err(bad(&format!("`{count}` is not a positive count")));
-            }
-            Ok(vec![format!("{name}:{unit}:{count}")])
+            };
+            let rate = Rate { unit, count };
+            Ok(vec![match ap.kind {
+                ProbeKind::Profile => Probe::Profile(rate),
+                _ => Probe::Interval(rate),
+            }])
         }
         ProbeKind::Software | ProbeKind::Hardware => {
-            let (event, events) = match (ap.kind, parts.first()) {
-                (ProbeKind::Software, Some(e)) => (*e, SOFTWARE_EVENTS),
-                (_, Some(e)) => (*e, HARDWARE_EVENTS),
-                (_, None) => return Err(bad("expected an event name")),
+            let Some(&name) = parts.first() else { return Err(bad("expected an event name")) };
+            let count = match parts[1..] {
+                [] => None,
+                [c] => Some(c.parse::<u64>().map_err(|_| bad("expected event[:count]"))?),
+                _ => return Err(bad("expected event[:count]")),
             };
-            if !events.contains(&event) {
-                return Err(bad(&format!("unknown event `{event}` ({})", events.join(", "))));
+            if ap.kind == ProbeKind::Hardware {
+                if !HARDWARE_EVENTS.contains(&name) {
+                    let known = HARDWARE_EVENTS.join(", ");
+                    return Err(bad(&format!("unknown event `{name}` ({known})")));
+                }
+                return Ok(vec![Probe::Hardware { event: name.into(), count }]);
             }
-            if parts.len() > 2 || parts.get(1).is_some_and(|c| c.parse::<u64>().is_err()) {
-                return Err(bad("expected event[:count]"));
-            }
-            Ok(vec![ap.text()])
+            let Some(event) = Software::from_name(name) else {
+                let known: Vec<&str> = Software::NAMES.iter().map(|(n, _)| *n).collect();
+                return Err(bad(&format!("unknown event `{name}` ({})", known.join(", "))));
+            };
+            Ok(vec![Probe::Software { event, name: name.into(), count }])
         }
         ProbeKind::Usdt | ProbeKind::Watchpoint | ProbeKind::AsyncWatchpoint | ProbeKind::Iter => {
-            Ok(vec![ap.text()])
+            Ok(vec![Probe::Other { kind: ap.kind, text: ap.text() }])
         }
     }
 }
 
-pub const SOFTWARE_EVENTS: &[&str] = &[
-    "cpu-clock",
-    "cpu",
-    "task-clock",
-    "page-faults",
-    "faults",
-    "context-switches",
-    "cs",
-    "cpu-migrations",
-    "minor-faults",
-    "major-faults",
-    "alignment-faults",
-    "emulation-faults",
-    "dummy",
-    "bpf-output",
-];
-const HARDWARE_EVENTS: &[&str] = &[
-    "cpu-cycles",
-    "cycles",
-    "instructions",
-    "cache-references",
-    "cache-misses",
-    "branch-instructions",
-    "branches",
-    "branch-misses",
-    "bus-cycles",
-    "frontend-stalls",
-    "backend-stalls",
-    "ref-cycles",
-];
+/// `name+offset` (decimal or 0x hex) or `name`: the name and the offset.
+fn split_offset(text: &str) -> Option<(&str, u64)> {
+    match text.split_once('+') {
+        None => Some((text, 0)),
+        Some((name, offset)) => Some((name, parse_number(offset)?)),
+    }
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
 
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob(pattern: &str, text: &str) -> bool {

@@ -10,13 +10,13 @@ use std::{
 use super::{
     error::{CheckError, CheckErrorKind},
     host::Host,
-    printf,
 };
 use crate::{
     host::tracefs::Format,
     lang::{
         ast::{Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
         catalog::{self, Entry},
+        printf::FormatString,
     },
 };
 
@@ -189,13 +189,10 @@ impl BodyChecker<'_> {
             return self
                 .error(CheckErrorKind::BadArgument { name: name.into(), what }, args[0].span);
         };
-        match printf::conversions(format) {
-            Ok(conversions) if conversions != args.len() - 1 => {
-                let kind = CheckErrorKind::FormatArgs { conversions, args: args.len() - 1 };
-                self.error(kind, args[0].span)
-            }
-            Ok(_) => {}
-            Err(kind) => self.error(kind, args[0].span),
+        let conversions = FormatString::parse(format).arg_count();
+        if conversions != args.len() - 1 {
+            let kind = CheckErrorKind::FormatArgs { conversions, args: args.len() - 1 };
+            self.error(kind, args[0].span)
         }
     }
 

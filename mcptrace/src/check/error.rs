@@ -32,8 +32,6 @@ pub enum CheckErrorKind {
     BadArgument { name: String, what: &'static str },
     #[error("printf format has {conversions} conversion(s) but {args} argument(s) follow")]
     FormatArgs { conversions: usize, args: usize },
-    #[error("invalid format conversion `{0}`")]
-    BadConversion(String),
     #[error("only maps and $variables can be incremented or decremented")]
     NotAssignable,
     #[error("@{name} is used with {got} key(s) here but {expected} elsewhere")]

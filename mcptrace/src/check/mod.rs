@@ -5,22 +5,24 @@
 mod attach;
 mod body;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake_host;
 pub mod host;
 mod maps;
-mod printf;
 
 use std::{
     collections::{BTreeMap, HashSet},
     sync::Arc,
 };
 
-pub use attach::{SOFTWARE_EVENTS, glob, tracepoint_instead};
+pub use attach::{glob, tracepoint_instead};
 pub use error::{CheckError, CheckErrorKind, CheckErrors};
 pub use host::{Host, HostError, SystemHost};
 
 use crate::{
     host::tracefs::Format,
     lang::ast::{ExprKind, ProbeKind, Program, StmtKind},
+    probe::Probe,
 };
 
 /// A program that passed the checks, with what checking learned about it.
@@ -37,13 +39,25 @@ pub struct Checked {
 #[derive(Clone, Debug)]
 pub struct CheckedProbe {
     /// For each attach point, the concrete probes it expands to.
-    pub attach_points: Vec<Vec<String>>,
+    pub attach_points: Vec<Vec<Probe>>,
+}
+
+impl CheckedProbe {
+    /// Every concrete probe, attach point after attach point.
+    pub fn probes(&self) -> impl Iterator<Item = &Probe> {
+        self.attach_points.iter().flatten()
+    }
 }
 
 impl Checked {
     /// How many probes attach: bpftrace's "Attaching N probes" number.
     pub fn attach_count(&self) -> usize {
-        self.probes.iter().flat_map(|p| &p.attach_points).map(Vec::len).sum()
+        self.all_probes().count()
+    }
+
+    /// Every concrete probe of the program, in order.
+    pub fn all_probes(&self) -> impl Iterator<Item = &Probe> {
+        self.probes.iter().flat_map(CheckedProbe::probes)
     }
 }
 
@@ -75,9 +89,10 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
         let tracepoints = expanded
             .iter()
             .flatten()
-            .filter_map(|name| name.strip_prefix("tracepoint:"))
-            .filter_map(|tp| tp.split_once(':'))
-            .map(|(c, n)| (c.to_string(), n.to_string()))
+            .filter_map(|probe| match probe {
+                Probe::Tracepoint { category, name } => Some((category.clone(), name.clone())),
+                _ => None,
+            })
             .collect();
         let mut kinds: Vec<ProbeKind> = probe.attach_points.iter().map(|a| a.kind).collect();
         kinds.dedup();

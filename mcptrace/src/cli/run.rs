@@ -131,7 +131,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 fn native(
-    program: crate::native::ir::NativeProgram,
+    program: crate::ir::NativeProgram,
     format: Format,
     timeout: Option<Duration>,
     transport: Transport,

@@ -35,10 +35,20 @@ const MEMLOCK_NOISE: &str = "couldn't set RLIMIT_MEMLOCK";
 /// descriptor (tracepoints, kprobes, uprobes): what [`start`] waits for.
 /// Timers, software events and BEGIN/END are not reported, and not awaited.
 pub fn awaited_probes(checked: &Checked) -> usize {
-    const REPORTED: [&str; 7] =
-        ["tracepoint", "rawtracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt"];
-    let names = checked.probes.iter().flat_map(|p| &p.attach_points).flatten();
-    names.filter(|n| n.split(':').next().is_some_and(|kind| REPORTED.contains(&kind))).count()
+    use crate::lang::ast::ProbeKind as K;
+    let reported = |kind| {
+        matches!(
+            kind,
+            K::Tracepoint
+                | K::RawTracepoint
+                | K::Kprobe
+                | K::Kretprobe
+                | K::Uprobe
+                | K::Uretprobe
+                | K::Usdt
+        )
+    };
+    checked.all_probes().filter(|p| reported(p.kind())).count()
 }
 
 /// Starts `program` under bpftrace; `attached` hears once bpftrace has

@@ -7,7 +7,8 @@ use tokio::sync::oneshot;
 
 use super::execution::{Execution, Status, StopReason};
 use crate::{
-    native::{Transport, ir::NativeProgram, run},
+    ir::NativeProgram,
+    native::{Transport, run},
     output::{Format, Record},
 };
 

@@ -9,5 +9,6 @@ pub mod features;
 pub mod fentry;
 pub mod kallsyms;
 pub mod symbolize;
+pub mod syscalls;
 pub mod tracefs;
 pub mod users;

@@ -87,7 +87,7 @@ impl Field {
 }
 
 /// A tracepoint's `format` file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Format {
     pub id: u32,
     pub fields: Vec<Field>,

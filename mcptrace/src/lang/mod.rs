@@ -12,6 +12,7 @@ pub mod error;
 mod expr;
 pub(crate) mod lexical;
 pub mod pretty;
+pub mod printf;
 mod probe;
 mod stmt;
 

@@ -350,8 +350,11 @@ fn nesting_is_bounded_and_the_limit_fits_a_small_stack() {
                 let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render(src, "stdin")));
                 let printed = pretty::program(&program);
                 assert_eq!(parse(&printed).unwrap(), program);
-                let begin = vec![vec![crate::lower::resolved::Resolved::Begin]];
-                let _ = crate::lower::lower(&program, &begin);
+                let probes = vec![crate::check::CheckedProbe {
+                    attach_points: vec![vec![crate::probe::Probe::Begin]],
+                }];
+                let formats = Default::default();
+                let _ = crate::lower::lower(&crate::check::Checked { program, probes, formats });
             }
         })
         .unwrap()

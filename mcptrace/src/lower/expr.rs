@@ -12,11 +12,11 @@ use super::{
     site::{ProbeCx, Site},
 };
 use crate::{
-    lang::ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
-    native::{
-        ir::{self, BinOp, KeyKind, ProbeName, UnOp},
-        slot_builder::{Ops, Part, StrRef, ValueRef, op as mk},
+    ir::{
+        self, BinOp, KeyKind, ProbeName, UnOp,
+        slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
+    lang::ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::Unsupported;
 use crate::{
+    ir::{KeyKind, MapAgg, MapInfo},
     lang::ast::Span,
-    native::ir::{KeyKind, MapAgg, MapInfo},
 };
 
 #[derive(Default)]

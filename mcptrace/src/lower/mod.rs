@@ -8,27 +8,28 @@
 
 mod expr;
 mod maps;
-pub mod resolved;
 mod site;
 mod stmt;
 
-use std::{collections::HashMap, fmt};
+use std::{collections::HashMap, fmt, sync::Arc};
 
-use mcptrace_common::slot::op;
+use mcptrace_common::{limits::SLOTS_PER_KIND, slot::op};
 
 use self::{
     expr::Exprs,
     maps::MapTable,
-    resolved::Resolved,
     site::{ProbeCx, Site},
 };
 use crate::{
-    lang::ast::{self, Span},
-    native::{
-        AttachPoint, Sample, Software, UprobeLocation,
-        ir::{KernelProbe, KeyKind, NativeProgram, ProbeName},
-        slot_builder::op as mk,
+    check::Checked,
+    host::tracefs::Format,
+    ir::{
+        AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample, UprobeLocation,
+        attach::kind_name,
+        slot::{ValueRef, op as mk},
     },
+    lang::ast::{self, Span},
+    probe::{Probe, RateUnit, Software, UserLocation},
 };
 
 /// Catalog names (builtins and functions) the lowering runs natively; the
@@ -64,44 +65,40 @@ impl fmt::Display for Unsupported {
     }
 }
 
-/// Lowers `program`, whose probes' attach points expand to `resolved`
-/// (one list per probe, in order).
-pub fn lower(
-    program: &ast::Program,
-    resolved: &[Vec<Resolved>],
-) -> Result<NativeProgram, Unsupported> {
+/// Lowers a checked program: each of its probes with the concrete probes
+/// its attach points expand to.
+pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
+    let program = &checked.program;
     if let Some(p) = program.preamble.iter().find(|p| !p.text.trim_start().starts_with("#include"))
     {
         return Err(Unsupported::new(p.span, "C definitions are not native yet".into()));
     }
     let mut maps = MapTable::default();
     let mut native = NativeProgram {
-        attach_count: resolved.iter().map(Vec::len).sum(),
+        attach_count: checked.attach_count(),
         begin: Vec::new(),
         probes: Vec::new(),
         end: Vec::new(),
         maps: Vec::new(),
     };
-    let cpus = online_cpus();
     // The source probe of each kernel probe, for errors about it.
     let mut spans = Vec::new();
-    for (probe, points) in program.probes.iter().zip(resolved) {
-        if points.iter().all(|p| *p == Resolved::Begin)
-            || points.iter().all(|p| *p == Resolved::End)
-        {
+    for (probe, expanded) in program.probes.iter().zip(&checked.probes) {
+        let points: Vec<&Probe> = expanded.probes().collect();
+        let only = |p: &Probe| points.iter().all(|q| *q == p);
+        if only(&Probe::Begin) || only(&Probe::End) {
             let mut ex = Exprs::new(None, &mut maps);
             if let Some(pred) = &probe.predicate {
                 return Err(Unsupported::new(pred.span, "a predicate on BEGIN or END".into()));
             }
             let block = ex.block(&probe.body)?;
-            if points.first() == Some(&Resolved::Begin) {
-                native.begin.push(block);
-            } else {
-                native.end.push(block);
+            match points.first() {
+                Some(Probe::Begin) => native.begin.push(block),
+                _ => native.end.push(block),
             }
             continue;
         }
-        if let Some((enter, formats, nrs)) = syscall_group(points) {
+        if let Some((enter, nrs)) = syscall_group(&points) {
             let index = native.probes.len() as u16;
             let prefix =
                 format!("tracepoint:syscalls:sys_{}_", if enter { "enter" } else { "exit" });
@@ -109,30 +106,24 @@ pub fn lower(
             let point = AttachPoint::RawTracepoint {
                 name: if enter { "sys_enter" } else { "sys_exit" }.into(),
             };
+            let formats = points.iter().map(|p| format_of(checked, p)).collect();
             let site = Site::RawSyscall { enter, formats };
-            native.probes.push(kernel_probe(
-                site,
-                name,
-                point,
-                probe,
-                index,
-                &mut maps,
-                Some(&nrs),
-            )?);
+            let nrs = Some(nrs.as_slice());
+            native.probes.push(kernel_probe(site, name, point, probe, index, &mut maps, nrs)?);
+            spans.push(probe.span);
             continue;
         }
         for point in points {
             let index = native.probes.len() as u16;
-            let fixed = point.name();
-            let (site, attach) = site_of(point, &cpus, probe.span)?;
-            let name = |_| ProbeName::Fixed(fixed.clone());
+            let (site, attach) = site_of(checked, point, probe.span)?;
+            let name = |_| ProbeName::Fixed(point.to_string());
             native.probes.push(kernel_probe(site, name, attach, probe, index, &mut maps, None)?);
             spans.push(probe.span);
         }
     }
     check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
-    let names: Vec<String> = native
+    let names: Arc<[String]> = native
         .probes
         .iter()
         .map(|p| match &p.name {
@@ -143,7 +134,7 @@ pub fn lower(
     for info in &mut native.maps {
         for k in &mut info.key {
             if let KeyKind::Probe { names: n } = k {
-                n.clone_from(&names);
+                *n = names.to_vec();
             }
         }
     }
@@ -151,29 +142,17 @@ pub fn lower(
 }
 
 /// Every kernel probe needs a slot of its program kind; say so at plan time
-/// rather than fail at attach time.
+/// rather than fail at attach time. `spans[i]` is where probe i was written.
 fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported> {
-    use mcptrace_common::limits::SLOTS_PER_KIND;
-    let kind = |p: &AttachPoint| match p {
-        AttachPoint::Tracepoint { .. } => "tracepoint",
-        AttachPoint::RawTracepoint { .. } => "raw tracepoint",
-        AttachPoint::PerfEvent { .. } => "perf event",
-        AttachPoint::Uprobe { ret: false, .. } => "uprobe",
-        AttachPoint::Uprobe { ret: true, .. } => "uretprobe",
-        AttachPoint::Kprobe { ret: false, .. } => "kprobe",
-        AttachPoint::Kprobe { ret: true, .. } => "kretprobe",
-    };
-    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let mut counts: HashMap<u32, u32> = HashMap::new();
     for (p, span) in probes.iter().zip(spans) {
-        let n = counts.entry(kind(&p.point)).or_default();
+        let n = counts.entry(p.point.kind()).or_default();
         *n += 1;
         if *n > SLOTS_PER_KIND {
+            let kind = kind_name(p.point.kind());
             return Err(Unsupported::new(
                 *span,
-                format!(
-                    "more than {SLOTS_PER_KIND} {} probes after wildcard expansion",
-                    kind(&p.point)
-                ),
+                format!("more than {SLOTS_PER_KIND} {kind} probes after wildcard expansion"),
             ));
         }
     }
@@ -184,7 +163,7 @@ fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported
 /// number capture (raw syscall sites) or ignores it.
 fn kernel_probe(
     site: Site,
-    name: impl Fn(crate::native::slot_builder::ValueRef) -> ProbeName,
+    name: impl Fn(ValueRef) -> ProbeName,
     point: AttachPoint,
     probe: &ast::Probe,
     index: u16,
@@ -192,7 +171,7 @@ fn kernel_probe(
     nrs: Option<&[u32]>,
 ) -> Result<KernelProbe, Unsupported> {
     let mut cx = ProbeCx::new(site, ProbeName::Fixed(String::new()), index);
-    cx.name = name(cx.nr.unwrap_or(crate::native::slot_builder::ValueRef(0)));
+    cx.name = name(cx.nr.unwrap_or(ValueRef(0)));
     let mut pred_ops = Vec::new();
     if let (Some(nrs), Some(nr)) = (nrs, cx.nr) {
         for n in nrs {
@@ -231,105 +210,106 @@ fn kernel_probe(
 }
 
 /// Syscall tracepoints of one direction that can share a raw syscall
-/// tracepoint: (entry?, their formats, their numbers).
-fn syscall_group(
-    points: &[Resolved],
-) -> Option<(bool, Vec<crate::host::tracefs::Format>, Vec<u32>)> {
+/// tracepoint: (entry?, their syscall numbers).
+fn syscall_group(points: &[&Probe]) -> Option<(bool, Vec<u32>)> {
     if points.len() < 2 {
         return None;
     }
     let mut enter = None;
-    let mut formats = Vec::new();
     let mut nrs = Vec::new();
     for p in points {
-        let Resolved::Tracepoint { category, name, format } = p else { return None };
-        if category != "syscalls" {
+        let syscall = p.syscall()?;
+        if *enter.get_or_insert(syscall.enter) != syscall.enter {
             return None;
         }
-        let (dir, syscall) = if let Some(s) = name.strip_prefix("sys_enter_") {
-            (true, s)
-        } else {
-            (false, name.strip_prefix("sys_exit_")?)
-        };
-        if *enter.get_or_insert(dir) != dir {
-            return None;
-        }
-        let nr = syscall_number(syscall)?;
-        nrs.push(nr);
-        formats.push(format.clone());
+        nrs.push(syscall.nr);
     }
-    Some((enter?, formats, nrs))
+    Some((enter?, nrs))
 }
 
-/// The number of the syscall a syscall tracepoint is named for. A few
-/// tracepoints carry the kernel's SYSCALL_DEFINE name, not the syscall's.
-fn syscall_number(tracepoint_name: &str) -> Option<u32> {
-    let name = match tracepoint_name {
-        "newfstat" => "fstat",
-        "newlstat" => "lstat",
-        "newstat" => "stat",
-        "newuname" => "uname",
-        "sendfile64" => "sendfile",
-        "umount" => "umount2",
-        other => other,
+/// The format of tracepoint `probe`, where the checker read it (it reads
+/// the formats of tracepoints whose fields a program uses).
+fn format_of(checked: &Checked, probe: &Probe) -> Format {
+    let Probe::Tracepoint { category, name } = probe else {
+        return Format::default();
     };
-    Some(name.parse::<syscalls::Sysno>().ok()?.id() as u32)
+    checked.formats.get(&format!("{category}:{name}")).map(|f| (**f).clone()).unwrap_or_default()
 }
 
-/// The site and attach point of one resolved probe.
-fn site_of(point: &Resolved, cpus: &[u32], span: Span) -> Result<(Site, AttachPoint), Unsupported> {
-    let clock =
-        |sample, cpus: Vec<u32>| AttachPoint::PerfEvent { event: Software::CpuClock, sample, cpus };
+/// The site and attach point of one concrete probe.
+fn site_of(
+    checked: &Checked,
+    point: &Probe,
+    span: Span,
+) -> Result<(Site, AttachPoint), Unsupported> {
+    let not_yet = |what: String| Err(Unsupported::new(span, what));
+    let perf = |event, sample, every_cpu| AttachPoint::PerfEvent { event, sample, every_cpu };
     Ok(match point {
-        Resolved::Tracepoint { category, name, format } => (
-            Site::Tracepoint { format: format.clone(), syscall: category == "syscalls" },
+        Probe::Tracepoint { category, name } => (
+            Site::Tracepoint { format: format_of(checked, point), syscall: category == "syscalls" },
             AttachPoint::Tracepoint { category: category.clone(), name: name.clone() },
         ),
-        Resolved::RawTracepoint { name } => {
+        Probe::RawTracepoint { name } => {
             (Site::RawTracepoint, AttachPoint::RawTracepoint { name: name.clone() })
         }
-        Resolved::Uprobe { binary, symbol, ret } => (
-            Site::Function { ret: *ret, symbol: symbol.clone(), kernel: false },
-            AttachPoint::Uprobe {
-                binary: binary.clone(),
-                location: UprobeLocation::Symbol(symbol.clone()),
-                ret: *ret,
-                pid: None,
-            },
-        ),
-        Resolved::Kprobe { function, ret } => (
+        Probe::Uprobe { binary, location, ret } => {
+            let symbol = match location {
+                UserLocation::Symbol { name, offset: 0 } => name,
+                // Entering a function mid-instruction corrupts the process:
+                // bpftrace checks the boundary, mcptrace cannot yet.
+                UserLocation::Symbol { offset, .. } => {
+                    return not_yet(format!(
+                        "uprobe offsets (+{offset}) are not native yet: bpftrace checks \
+                         that they fall on an instruction boundary"
+                    ));
+                }
+                UserLocation::Address(a) => {
+                    return not_yet(format!("uprobe addresses ({a:#x}) are not native yet"));
+                }
+            };
+            (
+                Site::Function { ret: *ret, symbol: symbol.clone(), kernel: false },
+                AttachPoint::Uprobe {
+                    binary: binary.clone(),
+                    location: UprobeLocation::Symbol(symbol.clone()),
+                    ret: *ret,
+                    pid: None,
+                },
+            )
+        }
+        // The kernel refuses a kprobe offset that is not an instruction
+        // boundary, so offsets are safe to pass on.
+        Probe::Kprobe { function, offset, ret } => (
             Site::Function { ret: *ret, symbol: function.clone(), kernel: true },
-            AttachPoint::Kprobe { function: function.clone(), ret: *ret },
+            AttachPoint::Kprobe { function: function.clone(), offset: *offset, ret: *ret },
         ),
-        Resolved::Profile { sample, .. } => (Site::Perf, clock(*sample, cpus.to_vec())),
-        Resolved::Software { event, count, .. } => (
-            Site::Perf,
-            AttachPoint::PerfEvent {
-                event: *event,
-                sample: Sample::Period(*count),
-                cpus: cpus.to_vec(),
-            },
-        ),
-        Resolved::Interval { period_ns, .. } => {
-            (Site::Perf, clock(Sample::Period(*period_ns), cpus.iter().take(1).copied().collect()))
+        Probe::Profile(rate) => {
+            let sample = match rate.unit {
+                RateUnit::Hz => Sample::Frequency(rate.count),
+                _ => Sample::Period(rate.period_ns()),
+            };
+            (Site::Perf, perf(Software::CpuClock, sample, true))
         }
-        Resolved::Other { kind, .. } => {
-            return Err(Unsupported::new(
-                span,
-                format!("{} probes are not native yet", kind.name()),
-            ));
+        Probe::Interval(rate) => {
+            (Site::Perf, perf(Software::CpuClock, Sample::Period(rate.period_ns()), false))
         }
-        Resolved::Begin | Resolved::End => {
-            return Err(Unsupported::new(
-                span,
-                "BEGIN/END mixed with other probes in one attach list".into(),
-            ));
+        Probe::Software { event, count: Some(count), .. } => {
+            (Site::Perf, perf(*event, Sample::Period(*count), true))
+        }
+        Probe::Software { .. } => {
+            return not_yet(
+                "software probes without a count are not native yet (bpftrace picks one \
+                 per event)"
+                    .into(),
+            );
+        }
+        Probe::Kfunc { .. } | Probe::Hardware { .. } | Probe::Other { .. } => {
+            return not_yet(format!("{} probes are not native yet", point.kind().name()));
+        }
+        Probe::Begin | Probe::End => {
+            return not_yet("BEGIN/END mixed with other probes in one attach list".into());
         }
     })
-}
-
-fn online_cpus() -> Vec<u32> {
-    aya::util::online_cpus().unwrap_or_else(|_| vec![0])
 }
 
 #[cfg(test)]

@@ -12,12 +12,11 @@ use mcptrace_common::{
 use super::Unsupported;
 use crate::{
     host::tracefs::{Field, Format},
-    lang::ast::Span,
-    native::{
-        ir::ProbeName,
-        regs,
-        slot_builder::{SlotBuilder, SlotFull, StrRef, ValueRef},
+    ir::{
+        ProbeName, regs,
+        slot::{SlotBuilder, SlotFull, StrRef, ValueRef},
     },
+    lang::ast::Span,
 };
 
 /// The kind of place a kernel probe sits.

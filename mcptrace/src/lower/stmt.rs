@@ -8,12 +8,12 @@ use super::{
     expr::{Exprs, Guard, Ty, describe, map_name},
 };
 use crate::{
-    lang::ast::{BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
-    native::{
-        ir::{self, MapAgg},
-        slot_builder::{Ops, op as mk},
+    ir::{
+        self, MapAgg,
+        slot::{Ops, op as mk},
     },
-    output::printf::FormatString,
+    lang::ast::{BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
+    lang::printf::{Conversion, FormatString},
 };
 
 fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
@@ -133,7 +133,7 @@ impl Exprs<'_> {
                     lowered.push(e);
                 }
                 format.check(&strings).map_err(|e| unsupported(span, e.to_string()))?;
-                if format.conversions().any(|c| c == crate::output::printf::Conversion::Buffer) {
+                if format.conversions().any(|c| c == Conversion::Buffer) {
                     return Err(unsupported(span, "printf %r (buffers) is not native yet"));
                 }
                 ir::Stmt::Printf { format, args: lowered }

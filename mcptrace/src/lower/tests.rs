@@ -3,14 +3,15 @@
 
 use mcptrace_common::slot::{map_op, op};
 
-use super::{lower, resolved::Resolved};
+use std::{collections::BTreeMap, sync::Arc};
+
+use super::lower;
 use crate::{
+    check::{Checked, CheckedProbe},
     host::tracefs::parse_format,
+    ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
     lang::parse,
-    native::{
-        AttachPoint,
-        ir::{KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
-    },
+    probe::{Probe, UserLocation},
 };
 
 const OPENAT: &str = "ID: 1
@@ -26,20 +27,31 @@ const EXIT: &str = "ID: 2
 \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;
 ";
 
-fn tp(name: &str, format: &str) -> Resolved {
-    Resolved::Tracepoint {
-        category: "syscalls".into(),
-        name: name.into(),
-        format: parse_format(format).unwrap(),
+fn tp(name: &str) -> Probe {
+    Probe::Tracepoint { category: "syscalls".into(), name: name.into() }
+}
+
+/// `src` as checked, each probe expanding to `probes` (one list per probe);
+/// syscall tracepoints get the entry or exit format above.
+fn checked(src: &str, probes: Vec<Vec<Probe>>) -> Checked {
+    let mut formats = BTreeMap::new();
+    for p in probes.iter().flatten() {
+        if let Probe::Tracepoint { category, name } = p {
+            let text = if name.starts_with("sys_enter") { OPENAT } else { EXIT };
+            formats.insert(format!("{category}:{name}"), Arc::new(parse_format(text).unwrap()));
+        }
     }
+    let probes =
+        probes.into_iter().map(|p| CheckedProbe { attach_points: vec![p] }).collect::<Vec<_>>();
+    Checked { program: parse(src).unwrap(), probes, formats }
 }
 
-fn lowered(src: &str, resolved: Vec<Vec<Resolved>>) -> NativeProgram {
-    lower(&parse(src).unwrap(), &resolved).unwrap_or_else(|e| panic!("{src}: {e}"))
+fn lowered(src: &str, probes: Vec<Vec<Probe>>) -> NativeProgram {
+    lower(&checked(src, probes)).unwrap_or_else(|e| panic!("{src}: {e}"))
 }
 
-fn reason(src: &str, resolved: Vec<Vec<Resolved>>) -> String {
-    match lower(&parse(src).unwrap(), &resolved) {
+fn reason(src: &str, probes: Vec<Vec<Probe>>) -> String {
+    match lower(&checked(src, probes)) {
         Ok(_) => panic!("{src} lowered natively"),
         Err(e) => e.to_string(),
     }
@@ -49,7 +61,7 @@ fn reason(src: &str, resolved: Vec<Vec<Resolved>>) -> String {
 fn a_filtered_printf_pushes_the_predicate_and_captures_the_args() {
     let p = lowered(
         r#"tracepoint:syscalls:sys_enter_openat /comm == "bash" && args->dfd < 0/ { printf("%s %s\n", comm, str(args->filename)); }"#,
-        vec![vec![tp("sys_enter_openat", OPENAT)]],
+        vec![vec![tp("sys_enter_openat")]],
     );
     assert_eq!(p.attach_count, 1);
     let k = &p.probes[0];
@@ -68,7 +80,7 @@ fn a_filtered_printf_pushes_the_predicate_and_captures_the_args() {
 fn aggregations_stay_in_the_kernel_and_send_no_events() {
     let p = lowered(
         "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); @s = sum(args->dfd); @h = hist(args->flags); }",
-        vec![vec![tp("sys_enter_openat", OPENAT)]],
+        vec![vec![tp("sys_enter_openat")]],
     );
     let k = &p.probes[0];
     assert_eq!(k.config.action, 0, "nothing for user space per event");
@@ -85,7 +97,7 @@ fn aggregations_stay_in_the_kernel_and_send_no_events() {
 fn syscall_wildcards_share_one_raw_tracepoint() {
     let p = lowered(
         "tracepoint:syscalls:sys_exit_openat, tracepoint:syscalls:sys_exit_read /args->ret < 0/ { @[probe] = count(); }",
-        vec![vec![tp("sys_exit_openat", EXIT), tp("sys_exit_read", EXIT)]],
+        vec![vec![tp("sys_exit_openat"), tp("sys_exit_read")]],
     );
     assert_eq!(p.attach_count, 2, "bpftrace's count: both tracepoints");
     assert_eq!(p.probes.len(), 1);
@@ -103,7 +115,7 @@ fn latency_pairs_read_keyed_state_before_the_predicate() {
     let p = lowered(
         "tracepoint:syscalls:sys_enter_openat { @start[tid] = nsecs; }
          tracepoint:syscalls:sys_exit_openat /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }",
-        vec![vec![tp("sys_enter_openat", OPENAT)], vec![tp("sys_exit_openat", EXIT)]],
+        vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
     );
     let exit = &p.probes[1].config;
     assert_eq!(exit.nlookups, 1, "one read, shared by predicate and value");
@@ -117,14 +129,14 @@ fn latency_pairs_read_keyed_state_before_the_predicate() {
 fn begin_and_end_run_in_user_space() {
     let p = lowered(
         r#"BEGIN { printf("hi\n"); } END { time("%H\n"); exit(); }"#,
-        vec![vec![Resolved::Begin], vec![Resolved::End]],
+        vec![vec![Probe::Begin], vec![Probe::End]],
     );
     assert_eq!((p.begin.len(), p.end.len(), p.probes.len(), p.attach_count), (1, 1, 0, 2));
 }
 
 #[test]
 fn fallback_reasons_name_the_construct_and_its_position() {
-    let tps = || vec![vec![tp("sys_enter_openat", OPENAT)]];
+    let tps = || vec![vec![tp("sys_enter_openat")]];
     assert_eq!(
         reason("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", tps()),
         "map key: `curtask` is not native yet (at 1:42)"
@@ -146,8 +158,7 @@ fn fallback_reasons_name_the_construct_and_its_position() {
         reason("tracepoint:syscalls:sys_enter_openat { @x = args->nope; }", tps())
             .contains("no field `nope`")
     );
-    let kfunc =
-        Resolved::Other { kind: crate::lang::ast::ProbeKind::Kfunc, text: "kfunc:f".into() };
+    let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
     assert!(
         reason("kfunc:f { }", vec![vec![kfunc]]).starts_with("kfunc probes are not native yet")
     );
@@ -158,7 +169,7 @@ fn map_updates_under_if_else_carry_their_guards() {
     let p = lowered(
         "tracepoint:syscalls:sys_enter_openat { if (pid > 1) { @a = count(); @b = count(); } \
          else { @c = count(); } }",
-        vec![vec![tp("sys_enter_openat", OPENAT)]],
+        vec![vec![tp("sys_enter_openat")]],
     );
     let c = &p.probes[0].config;
     assert_eq!(c.npred, 0, "the condition is no predicate");
@@ -176,9 +187,10 @@ fn map_updates_under_if_else_carry_their_guards() {
 /// name lowers, and names outside the list do not.
 #[test]
 fn the_native_helper_list_matches_what_lowers() {
-    let uprobe = |ret| Resolved::Uprobe { binary: "/bin/sh".into(), symbol: "main".into(), ret };
-    let open = || vec![vec![tp("sys_enter_openat", OPENAT)]];
-    let samples: &[(&str, &str, Vec<Vec<Resolved>>)] = &[
+    let main = UserLocation::Symbol { name: "main".into(), offset: 0 };
+    let uprobe = |ret| Probe::Uprobe { binary: "/bin/sh".into(), location: main.clone(), ret };
+    let open = || vec![vec![tp("sys_enter_openat")]];
+    let samples: &[(&str, &str, Vec<Vec<Probe>>)] = &[
         ("pid", "u:/bin/sh:main { @[pid] = count(); }", vec![vec![uprobe(false)]]),
         ("tid", "u:/bin/sh:main { @[tid] = count(); }", vec![vec![uprobe(false)]]),
         ("uid", "u:/bin/sh:main { @[uid] = count(); }", vec![vec![uprobe(false)]]),
@@ -204,10 +216,10 @@ fn the_native_helper_list_matches_what_lowers() {
         ("usym", "u:/bin/sh:main { printf(\"%s\\n\", usym(arg0)); }", vec![vec![uprobe(false)]]),
         ("reg", "u:/bin/sh:main { @[reg(\"ip\")] = count(); }", vec![vec![uprobe(false)]]),
         ("username", "u:/bin/sh:main { @[username] = count(); }", vec![vec![uprobe(false)]]),
-        ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Resolved::Begin]]),
-        ("print", "BEGIN { print(1); }", vec![vec![Resolved::Begin]]),
-        ("time", "BEGIN { time(); }", vec![vec![Resolved::Begin]]),
-        ("exit", "BEGIN { exit(); }", vec![vec![Resolved::Begin]]),
+        ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
+        ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
+        ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
+        ("exit", "BEGIN { exit(); }", vec![vec![Probe::Begin]]),
         ("count", "u:/bin/sh:main { @c = count(); }", vec![vec![uprobe(false)]]),
         ("sum", "u:/bin/sh:main { @c = sum(arg0); }", vec![vec![uprobe(false)]]),
         ("avg", "u:/bin/sh:main { @c = avg(arg0); }", vec![vec![uprobe(false)]]),
@@ -224,12 +236,12 @@ fn the_native_helper_list_matches_what_lowers() {
         (
             "clear",
             "u:/bin/sh:main { @c = count(); } END { clear(@c); }",
-            vec![vec![uprobe(false)], vec![Resolved::End]],
+            vec![vec![uprobe(false)], vec![Probe::End]],
         ),
         (
             "zero",
             "u:/bin/sh:main { @c = count(); } END { zero(@c); }",
-            vec![vec![uprobe(false)], vec![Resolved::End]],
+            vec![vec![uprobe(false)], vec![Probe::End]],
         ),
     ];
     for (name, src, resolved) in samples {
@@ -252,13 +264,13 @@ fn the_native_helper_list_matches_what_lowers() {
 
 #[test]
 fn kprobes_lower_like_uprobes_on_kernel_registers() {
-    let kprobe = |ret| Resolved::Kprobe { function: "vfs_read".into(), ret };
+    let kprobe = |ret| Probe::Kprobe { function: "vfs_read".into(), offset: 0, ret };
     let entry = lowered(
         r#"kprobe:vfs_read /arg2 > 100/ { printf("%s %d %x\n", func, arg2, reg("ip")); }"#,
         vec![vec![kprobe(false)]],
     );
     let k = &entry.probes[0];
-    assert_eq!(k.point, AttachPoint::Kprobe { function: "vfs_read".into(), ret: false });
+    assert_eq!(k.point, AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: false });
     assert!(k.predicate.is_none(), "arg2 > 100 runs in the kernel");
     let offsets: Vec<u16> =
         k.config.captures[..k.config.ncaptures as usize].iter().map(|c| c.offset).collect();
@@ -267,7 +279,7 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
     let exit = lowered("kretprobe:vfs_read { @ = hist(retval); }", vec![vec![kprobe(true)]]);
     assert_eq!(
         exit.probes[0].point,
-        AttachPoint::Kprobe { function: "vfs_read".into(), ret: true }
+        AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: true }
     );
     assert_eq!(exit.probes[0].config.action, 0, "the histogram stays in the kernel");
     assert!(

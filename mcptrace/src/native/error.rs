@@ -11,13 +11,16 @@ pub enum NativeError {
     MissingProgram { program: String },
     #[error("eBPF map {0} is missing from the embedded object")]
     MissingMap(&'static str),
-    #[error("{what}: no free probe slot (the native backend has {max} per probe kind)")]
-    NoSlot { what: String, max: u32 },
-    #[error("{what}: {source}")]
-    Program {
-        what: String,
+    #[error("no free {kind} slot (the native backend has {max} per probe kind)")]
+    NoSlot { kind: &'static str, max: u32 },
+    #[error(transparent)]
+    Program(aya::programs::ProgramError),
+    /// Attaching one probe of the program failed.
+    #[error("{probe}: {source}")]
+    Attach {
+        probe: String,
         #[source]
-        source: aya::programs::ProgramError,
+        source: Box<NativeError>,
     },
     #[error("{what}: {source}")]
     Map {
@@ -27,10 +30,10 @@ pub enum NativeError {
     },
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
-    #[error("waiting for events: {0}")]
-    Poll(#[source] std::io::Error),
     #[error("counting CPUs: {0}")]
     Cpus(#[source] std::io::Error),
+    #[error("waiting for events: {0}")]
+    Poll(#[source] std::io::Error),
     #[error("opening perf buffers: {0}")]
     PerfBuffer(#[source] aya::maps::perf::PerfBufferError),
 }

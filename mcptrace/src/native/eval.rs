@@ -3,12 +3,9 @@
 
 use mcptrace_common::Event;
 
-use super::{
-    ir::{BinOp, Block, Expr, Stmt, UnOp},
-    slot_builder::ValueRef,
-};
 use crate::{
     host::{symbolize::format_stack, users},
+    ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
     output::{Record, Value, printf::Arg},
 };
 
@@ -235,7 +232,7 @@ pub fn local_time(fmt: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::printf::FormatString;
+    use crate::lang::printf::FormatString;
 
     fn lit(v: i64) -> Expr {
         Expr::Int { bits: v as u64, signed: true }
@@ -302,7 +299,7 @@ mod tests {
 
     #[test]
     fn captured_values_come_from_the_event() {
-        use super::super::slot_builder::{StrRef, ValueRef};
+        use crate::ir::slot::{StrRef, ValueRef};
         use mcptrace_common::limits::{MAX_STRINGS, STR_LEN};
         let mut ev =
             Event { slot: 0, _pad: 0, values: [0; 8], strings: [[0; STR_LEN]; MAX_STRINGS] };

@@ -6,15 +6,12 @@ use std::collections::BTreeMap;
 
 use mcptrace_common::{Agg, MapKey};
 
-use super::{
-    NativeError, Session,
-    eval::cstr,
-    ir::{KeyKind, MapAgg, MapInfo},
-};
+use super::{NativeError, Session, eval::cstr};
 use crate::host::{
     symbolize::{self, UserSymbols, format_stack},
-    users,
+    syscalls, users,
 };
+use crate::ir::{KeyKind, MapAgg, MapInfo};
 use crate::output::{
     Value,
     maps::{MapDump, MapKind, MapValue},
@@ -123,7 +120,8 @@ fn decode_key(
                     Value::Str(names.get(first as usize).cloned().unwrap_or_default().into_bytes())
                 }
                 KeyKind::SyscallProbe { prefix } => {
-                    Value::Str(format!("{prefix}{}", syscall_name(first)).into_bytes())
+                    let name = syscalls::tracepoint_name(first);
+                    Value::Str(format!("{prefix}{name}").into_bytes())
                 }
                 KeyKind::KStack { depth } => {
                     let frames = stack_frames(session, symbols, first, None, *depth);
@@ -172,9 +170,4 @@ pub fn symbol(symbols: &UserSymbols, address: u64, pid: Option<u32>) -> String {
         Some(pid) => symbols.name(pid, address),
         None => symbolize::kernel_name(address),
     }
-}
-
-/// The name of x86-64 syscall `nr`, as the syscall tracepoints spell it.
-pub fn syscall_name(nr: u64) -> &'static str {
-    syscalls::Sysno::new(nr as usize).map_or("unknown", |s| s.name())
 }

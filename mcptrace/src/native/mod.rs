@@ -1,19 +1,17 @@
-//! The native backend: prebuilt eBPF programs from `mcptrace-ebpf`, configured
-//! per probe slot, with events read from a ring buffer.
+//! The native runtime: loads the prebuilt eBPF programs of `mcptrace-ebpf`,
+//! writes each probe's slot configuration (from the IR), attaches, reads
+//! events and maps, and runs the user-space part of the program.
 
 mod error;
 pub mod eval;
-pub mod ir;
 mod keyed_maps;
 pub mod maps;
 mod object;
-pub mod regs;
 pub mod run;
 mod session;
-pub mod slot_builder;
 pub mod transport;
 
 pub use error::NativeError;
 pub use keyed_maps::KeyedMaps;
-pub use session::{AttachPoint, Sample, Session, Software, UprobeLocation};
+pub use session::Session;
 pub use transport::Transport;

@@ -13,10 +13,13 @@ use mcptrace_common::{Event, limits::MAX_SLOTS};
 use super::{
     NativeError, Session, Transport,
     eval::{Control, Effects, Frame, truthy},
-    ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
     maps,
 };
-use crate::{host::symbolize::UserSymbols, output::Record};
+use crate::{
+    host::{symbolize::UserSymbols, syscalls},
+    ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
+    output::Record,
+};
 
 /// Receives records; returns false when it can take no more (output cap).
 pub trait RecordSink {
@@ -111,7 +114,9 @@ pub fn attach(program: NativeProgram, transport: Transport) -> Result<Attached, 
     let mut session = Session::load(transport)?;
     let mut by_slot = vec![None; MAX_SLOTS as usize];
     for (i, probe) in program.probes.iter().enumerate() {
-        let slot = session.attach(&probe.point, &probe.config)?;
+        let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
+            NativeError::Attach { probe: probe.name.to_string(), source: Box::new(source) }
+        })?;
         by_slot[slot as usize] = Some(i);
     }
     Ok(Attached { session, program, by_slot })
@@ -310,7 +315,7 @@ impl Names {
                 let nr = event.values[nr.0 as usize];
                 self.syscalls
                     .entry((prefix.clone(), nr))
-                    .or_insert_with(|| format!("{prefix}{}", maps::syscall_name(nr)))
+                    .or_insert_with(|| format!("{prefix}{}", syscalls::tracepoint_name(nr)))
             }
         }
     }

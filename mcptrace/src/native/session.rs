@@ -3,7 +3,6 @@
 
 use std::{
     os::fd::{AsRawFd, BorrowedFd},
-    path::PathBuf,
     time::Duration,
 };
 
@@ -25,131 +24,26 @@ use mcptrace_common::{
 };
 
 use super::{NativeError, keyed_maps::KeyedMaps, object::OBJECT};
+use crate::{
+    ir::{AttachPoint, Sample, UprobeLocation},
+    probe::Software,
+};
 
-/// Where a slot's program attaches.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AttachPoint {
-    Tracepoint {
-        category: String,
-        name: String,
-    },
-    RawTracepoint {
-        name: String,
-    },
-    /// A software perf event sampled on each of `cpus`.
-    PerfEvent {
-        event: Software,
-        sample: Sample,
-        cpus: Vec<u32>,
-    },
-    Uprobe {
-        binary: PathBuf,
-        location: UprobeLocation,
-        ret: bool,
-        pid: Option<u32>,
-    },
-    /// A kernel function's entry, or with `ret` its return.
-    Kprobe {
-        function: String,
-        ret: bool,
-    },
-}
-
-/// Software perf events, by bpftrace's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Software {
-    CpuClock,
-    TaskClock,
-    PageFaults,
-    ContextSwitches,
-    CpuMigrations,
-    MinorFaults,
-    MajorFaults,
-    AlignmentFaults,
-    EmulationFaults,
-    Dummy,
-}
-
-impl Software {
-    /// The event a `software:NAME:` probe names (with bpftrace's aliases).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "cpu-clock" | "cpu" => Software::CpuClock,
-            "task-clock" => Software::TaskClock,
-            "page-faults" | "faults" => Software::PageFaults,
-            "context-switches" | "cs" => Software::ContextSwitches,
-            "cpu-migrations" => Software::CpuMigrations,
-            "minor-faults" => Software::MinorFaults,
-            "major-faults" => Software::MajorFaults,
-            "alignment-faults" => Software::AlignmentFaults,
-            "emulation-faults" => Software::EmulationFaults,
-            "dummy" => Software::Dummy,
-            _ => return None,
-        })
-    }
-
-    fn config(self) -> PerfEventConfig {
-        PerfEventConfig::Software(match self {
-            Software::CpuClock => SoftwareEvent::CpuClock,
-            Software::TaskClock => SoftwareEvent::TaskClock,
-            Software::PageFaults => SoftwareEvent::PageFaults,
-            Software::ContextSwitches => SoftwareEvent::ContextSwitches,
-            Software::CpuMigrations => SoftwareEvent::CpuMigrations,
-            Software::MinorFaults => SoftwareEvent::PageFaultsMin,
-            Software::MajorFaults => SoftwareEvent::PageFaultsMaj,
-            Software::AlignmentFaults => SoftwareEvent::AlignmentFaults,
-            Software::EmulationFaults => SoftwareEvent::EmulationFaults,
-            Software::Dummy => SoftwareEvent::Dummy,
-        })
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sample {
-    /// Events per second.
-    Frequency(u64),
-    /// Nanoseconds between events.
-    Period(u64),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UprobeLocation {
-    Symbol(String),
-    Offset(u64),
-}
-
-impl AttachPoint {
-    fn kind(&self) -> u32 {
-        match self {
-            AttachPoint::Tracepoint { .. } => kind::TRACEPOINT,
-            AttachPoint::RawTracepoint { .. } => kind::RAW_TRACEPOINT,
-            AttachPoint::PerfEvent { .. } => kind::PERF_EVENT,
-            AttachPoint::Uprobe { ret: false, .. } => kind::UPROBE,
-            AttachPoint::Uprobe { ret: true, .. } => kind::URETPROBE,
-            AttachPoint::Kprobe { ret: false, .. } => kind::KPROBE,
-            AttachPoint::Kprobe { ret: true, .. } => kind::KRETPROBE,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            AttachPoint::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-            AttachPoint::RawTracepoint { name } => format!("rawtracepoint:{name}"),
-            AttachPoint::PerfEvent { sample, .. } => format!("perf event ({sample:?})"),
-            AttachPoint::Uprobe { binary, location, ret, .. } => format!(
-                "{}:{}:{}",
-                if *ret { "uretprobe" } else { "uprobe" },
-                binary.display(),
-                match location {
-                    UprobeLocation::Symbol(s) => s.clone(),
-                    UprobeLocation::Offset(o) => format!("{o:#x}"),
-                }
-            ),
-            AttachPoint::Kprobe { function, ret } => {
-                format!("{}:{function}", if *ret { "kretprobe" } else { "kprobe" })
-            }
-        }
-    }
+/// The perf event a software probe counts.
+fn software_config(event: Software) -> PerfEventConfig {
+    PerfEventConfig::Software(match event {
+        Software::CpuClock => SoftwareEvent::CpuClock,
+        Software::TaskClock => SoftwareEvent::TaskClock,
+        Software::PageFaults => SoftwareEvent::PageFaults,
+        Software::ContextSwitches => SoftwareEvent::ContextSwitches,
+        Software::CpuMigrations => SoftwareEvent::CpuMigrations,
+        Software::MinorFaults => SoftwareEvent::PageFaultsMin,
+        Software::MajorFaults => SoftwareEvent::PageFaultsMaj,
+        Software::AlignmentFaults => SoftwareEvent::AlignmentFaults,
+        Software::EmulationFaults => SoftwareEvent::EmulationFaults,
+        Software::Dummy => SoftwareEvent::Dummy,
+        Software::BpfOutput => SoftwareEvent::BpfOutput,
+    })
 }
 
 /// Program name of slot `n` of kind `k` in the object.
@@ -203,7 +97,8 @@ impl Session {
         let k = point.kind();
         let n = self.used[k as usize];
         if n >= SLOTS_PER_KIND {
-            return Err(NativeError::NoSlot { what: point.describe(), max: SLOTS_PER_KIND });
+            let kind = point.kind_name();
+            return Err(NativeError::NoSlot { kind, max: SLOTS_PER_KIND });
         }
         let slot = first_slot(k) + n;
         self.slots
@@ -214,8 +109,7 @@ impl Session {
             .ebpf
             .program_mut(&name)
             .ok_or_else(|| NativeError::MissingProgram { program: name.clone() })?;
-        let fail = |source| NativeError::Program { what: point.describe(), source };
-        attach_program(program, point).map_err(fail)?;
+        attach_program(program, point).map_err(NativeError::Program)?;
         self.used[k as usize] += 1;
         Ok(slot)
     }
@@ -299,11 +193,14 @@ fn attach_program(
             }
             p.attach(name).map(drop)
         }
-        (Program::PerfEvent(p), AttachPoint::PerfEvent { event, sample, cpus }) => {
+        (Program::PerfEvent(p), AttachPoint::PerfEvent { event, sample, every_cpu }) => {
             if !loaded {
                 p.load()?;
             }
-            let config = event.config();
+            let config = software_config(*event);
+            let online = aya::util::online_cpus()
+                .map_err(|(_, error)| aya::programs::ProgramError::IOError(error))?;
+            let cpus = if *every_cpu { &online[..] } else { &online[..online.len().min(1)] };
             let policy = match *sample {
                 Sample::Frequency(hz) => SamplePolicy::Frequency(hz),
                 Sample::Period(ns) => SamplePolicy::Period(ns),
@@ -327,11 +224,11 @@ fn attach_program(
             };
             p.attach(location, binary, scope).map(drop)
         }
-        (Program::KProbe(p), AttachPoint::Kprobe { function, .. }) => {
+        (Program::KProbe(p), AttachPoint::Kprobe { function, offset, .. }) => {
             if !loaded {
                 p.load()?;
             }
-            p.attach(function.as_str(), 0).map(drop)
+            p.attach(function.as_str(), *offset).map(drop)
         }
         _ => Err(Wrong),
     }

@@ -9,12 +9,7 @@ use std::{fmt, sync::Arc};
 
 use serde::Serialize;
 
-use crate::{
-    check::Checked,
-    lang::ast::Span,
-    lower::{self, resolved},
-    native::ir::NativeProgram,
-};
+use crate::{check::Checked, ir::NativeProgram, lang::ast::Span, lower};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -67,7 +62,7 @@ pub enum Fallback {
 /// Plans `checked`, whose text is `source` (for naming the construct).
 pub fn plan(checked: &Checked, source: &str) -> Plan {
     let attach_count = checked.attach_count();
-    match lower::lower(&checked.program, &resolved::from_checked(checked)) {
+    match lower::lower(checked) {
         Ok(program) => Plan {
             backend: Backend::Native,
             fallback: None,

@@ -1,22 +1,11 @@
-use std::collections::BTreeMap;
-
 use super::{Backend, plan};
 use crate::{
-    check::{Checked, CheckedProbe},
+    check::{Checked, Policy, check, fake_host::FakeHost},
     lang::parse,
 };
 
-/// A checked program whose attach points expand to themselves.
 fn checked(src: &str) -> Checked {
-    let program = parse(src).unwrap();
-    let probes = program
-        .probes
-        .iter()
-        .map(|p| CheckedProbe {
-            attach_points: p.attach_points.iter().map(|a| vec![a.text()]).collect(),
-        })
-        .collect();
-    Checked { program, probes, formats: BTreeMap::new() }
+    check(parse(src).unwrap(), &FakeHost, Policy::default()).unwrap()
 }
 
 #[test]

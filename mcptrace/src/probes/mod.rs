@@ -7,9 +7,10 @@ pub mod info;
 use serde::Serialize;
 
 use crate::{
-    check::{Host, HostError, SOFTWARE_EVENTS, glob},
+    check::{Host, HostError, glob},
     host::features::{self, Support},
     lang::ast::ProbeKind,
+    probe::Software,
 };
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -60,7 +61,7 @@ pub fn list(
     for fixed in ["BEGIN", "END", "interval:s:1", "interval:ms:100", "profile:hz:99"] {
         names.push(fixed.to_string());
     }
-    names.extend(SOFTWARE_EVENTS.iter().map(|s| format!("software:{s}:")));
+    names.extend(Software::NAMES.iter().map(|(s, _)| format!("software:{s}:")));
     let tracepoints = host.tracepoints()?;
     if wants(ProbeKind::Tracepoint) {
         names.extend(tracepoints.iter().map(|tp| format!("tracepoint:{tp}")));

@@ -48,13 +48,7 @@ impl Report {
         Self {
             backend: plan.backend,
             backend_reason: plan.backend_reason(),
-            probes: checked
-                .probes
-                .iter()
-                .flat_map(|p| &p.attach_points)
-                .flatten()
-                .cloned()
-                .collect(),
+            probes: checked.all_probes().map(ToString::to_string).collect(),
             warnings: warnings::of(checked, source),
         }
     }

@@ -38,9 +38,12 @@ pub fn of(checked: &Checked, source: &str) -> Vec<Diagnostic> {
                     if targets.len() > WIDE {
                         Some((ap, format!("stands for {} probes", targets.len())))
                     } else {
-                        let hot = targets.iter().find(|t| HOT.iter().any(|h| glob(h, t)))?;
+                        let hot = targets
+                            .iter()
+                            .map(ToString::to_string)
+                            .find(|t| HOT.iter().any(|h| glob(h, t)))?;
                         let named =
-                            if *hot == ap.text() { String::new() } else { format!(" (`{hot}`)") };
+                            if hot == ap.text() { String::new() } else { format!(" (`{hot}`)") };
                         Some((ap, format!("fires very often{named}")))
                     }
                 },

@@ -9,16 +9,12 @@
 //!   usleep N US     sleep US microseconds, N times
 //!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
 //!                   that returns i * 2)
-//!   spin MS         keep a CPU busy for MS milliseconds
+//!   spin MS         keep a CPU busy for MS milliseconds of CPU time
 //!   sleep MS        sleep MS milliseconds
 //!   wait            read a line from stdin first (so a test can learn the
 //!                   pid and scope its probes before anything happens)
 
-use std::{
-    ffi::CString,
-    process::ExitCode,
-    time::{Duration, Instant},
-};
+use std::{ffi::CString, process::ExitCode, time::Duration};
 
 /// The uprobe target: a real, unmangled, never-inlined function.
 #[unsafe(no_mangle)]
@@ -85,9 +81,11 @@ fn main() -> ExitCode {
                 }
                 std::hint::black_box(sum);
             }
+            // CPU time, not wall time: a sampling profiler then sees the
+            // same number of samples however loaded the machine is.
             "spin" => {
-                let end = Instant::now() + Duration::from_millis(count(&arg()));
-                while Instant::now() < end {
+                let end = cpu_time() + Duration::from_millis(count(&arg()));
+                while cpu_time() < end {
                     std::hint::spin_loop();
                 }
             }
@@ -107,4 +105,12 @@ fn main() -> ExitCode {
 
 fn count(s: &str) -> u64 {
     s.parse().unwrap_or_else(|_| panic!("not a count: `{s}`"))
+}
+
+/// CPU time this process has used.
+fn cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

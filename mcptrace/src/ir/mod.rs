@@ -1,14 +1,18 @@
-//! A program as the native backend runs it: kernel probes with their slot
-//! configurations, and the statements user space runs for each event, for
-//! BEGIN and for END. The planner lowers a checked program into this.
+//! The native IR: a program as the native backend runs it — kernel probes
+//! with their slot configurations, and the statements user space runs for
+//! each event, for BEGIN and for END. Lowering produces it; the native
+//! runtime runs it. Nothing here touches the kernel (no aya): `attach` says
+//! where a slot attaches, `slot` builds a slot's configuration.
+
+pub mod attach;
+pub mod regs;
+pub mod slot;
 
 use mcptrace_common::SlotConfig;
 
-use super::{
-    AttachPoint,
-    slot_builder::{StrRef, ValueRef},
-};
-use crate::output::printf::FormatString;
+pub use self::attach::{AttachPoint, Sample, UprobeLocation};
+use self::slot::{StrRef, ValueRef};
+use crate::lang::printf::FormatString;
 
 #[derive(Clone, Debug)]
 pub struct NativeProgram {
@@ -121,6 +125,16 @@ pub enum ProbeName {
         prefix: String,
         nr: ValueRef,
     },
+}
+
+impl std::fmt::Display for ProbeName {
+    /// The name, or for a syscall slot the family it serves.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeName::Fixed(name) => f.write_str(name),
+            ProbeName::Syscall { prefix, .. } => write!(f, "{prefix}*"),
+        }
+    }
 }
 
 pub type Block = Vec<Stmt>;

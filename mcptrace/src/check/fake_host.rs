@@ -1,0 +1,72 @@
+//! A host for tests of rules that must hold whatever machine runs them: a
+//! few tracepoints with known formats, two kernel functions, a `bash` with
+//! two functions, and no kprobes.
+
+use std::{path::PathBuf, sync::Arc};
+
+use super::{Host, HostError};
+use crate::{
+    host::{
+        features::Support,
+        tracefs::{Format, TracefsError, parse_format},
+    },
+    lang::ast::ProbeKind,
+};
+
+pub struct FakeHost;
+
+const OPENAT_FORMAT: &str = "name: sys_enter_openat\nID: 1\nformat:\n\
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+    \tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\
+    \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\
+    \tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\
+    \tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;\n";
+
+impl Host for FakeHost {
+    fn support(&self, kind: ProbeKind) -> Support {
+        match kind {
+            ProbeKind::Kprobe | ProbeKind::Kretprobe => Support::No("no kprobes here".into()),
+            _ => Support::Yes,
+        }
+    }
+    fn tracepoints(&self) -> Result<Arc<[String]>, HostError> {
+        let mut tps: Vec<String> = [
+            "sched:sched_switch",
+            "syscalls:sys_enter_openat",
+            "syscalls:sys_enter_read",
+            "syscalls:sys_exit_openat",
+            "syscalls:sys_exit_read",
+        ]
+        .map(String::from)
+        .into();
+        tps.sort();
+        Ok(tps.into())
+    }
+    fn tracepoint_format(&self, category: &str, name: &str) -> Result<Arc<Format>, HostError> {
+        if (category, name) == ("syscalls", "sys_enter_openat") {
+            return Ok(Arc::new(parse_format(OPENAT_FORMAT).expect("valid format")));
+        }
+        let format = "ID: 2\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+            \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n";
+        match name {
+            "sys_exit_openat" | "sys_exit_read" => Ok(Arc::new(parse_format(format).unwrap())),
+            _ => Err(TracefsError::UnknownTracepoint {
+                category: category.into(),
+                name: name.into(),
+            }
+            .into()),
+        }
+    }
+    fn kernel_functions(&self) -> Result<Arc<[String]>, HostError> {
+        Ok(vec!["do_sys_openat2".to_string(), "vfs_read".to_string()].into())
+    }
+    fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError> {
+        match binary {
+            "bash" | "/bin/bash" => Ok((
+                PathBuf::from("/bin/bash"),
+                vec!["readline".to_string(), "readline_internal".to_string()].into(),
+            )),
+            other => Err(crate::host::elf::ElfError::NotFound(other.into()).into()),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Concrete probes: what an attach point stands for once the checker has
+//! expanded its wildcards against the host, typed and parsed once. Lowering,
+//! the bpftrace backend, validation and the probe listing all read these;
+//! `Display` writes a probe's full name (what the `probe` builtin prints),
+//! and is the one place that does.
+
+use std::{fmt, path::PathBuf};
+
+use crate::{host::syscalls, lang::ast::ProbeKind};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Begin,
+    End,
+    Tracepoint {
+        category: String,
+        name: String,
+    },
+    RawTracepoint {
+        name: String,
+    },
+    /// `kprobe:FUNCTION[+OFFSET]`, or with `ret`, `kretprobe:FUNCTION`.
+    Kprobe {
+        function: String,
+        offset: u64,
+        ret: bool,
+    },
+    /// `kfunc:FUNCTION` (fentry), or with `ret`, `kretfunc:FUNCTION` (fexit).
+    Kfunc {
+        function: String,
+        ret: bool,
+    },
+    /// `uprobe:BINARY:LOCATION`, or with `ret`, `uretprobe:…`.
+    Uprobe {
+        binary: PathBuf,
+        location: UserLocation,
+        ret: bool,
+    },
+    Profile(Rate),
+    Interval(Rate),
+    /// `software:EVENT[:COUNT]`; `name` is the event as written (an alias
+    /// such as `cs` prints as written).
+    Software {
+        event: Software,
+        name: String,
+        count: Option<u64>,
+    },
+    Hardware {
+        event: String,
+        count: Option<u64>,
+    },
+    /// USDT probes, watchpoints and iterators: passed to bpftrace as written.
+    Other {
+        kind: ProbeKind,
+        text: String,
+    },
+}
+
+/// Where in a binary a uprobe sits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserLocation {
+    /// A function, and bytes into it.
+    Symbol { name: String, offset: u64 },
+    /// A virtual address in the binary.
+    Address(u64),
+}
+
+/// How often a timer probe fires: `COUNT` per second (`hz`), or every
+/// `COUNT` seconds, milliseconds or microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub unit: RateUnit,
+    pub count: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateUnit {
+    Hz,
+    S,
+    Ms,
+    Us,
+}
+
+impl RateUnit {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "hz" => Self::Hz,
+            "s" => Self::S,
+            "ms" => Self::Ms,
+            "us" => Self::Us,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hz => "hz",
+            Self::S => "s",
+            Self::Ms => "ms",
+            Self::Us => "us",
+        }
+    }
+}
+
+impl Rate {
+    /// Nanoseconds between two firings.
+    pub fn period_ns(self) -> u64 {
+        match self.unit {
+            RateUnit::Hz => 1_000_000_000 / self.count.max(1),
+            RateUnit::S => self.count.saturating_mul(1_000_000_000),
+            RateUnit::Ms => self.count.saturating_mul(1_000_000),
+            RateUnit::Us => self.count.saturating_mul(1000),
+        }
+    }
+}
+
+/// A syscall tracepoint's direction and syscall number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syscall {
+    pub enter: bool,
+    pub nr: u32,
+}
+
+impl Probe {
+    pub fn kind(&self) -> ProbeKind {
+        match self {
+            Probe::Begin => ProbeKind::Begin,
+            Probe::End => ProbeKind::End,
+            Probe::Tracepoint { .. } => ProbeKind::Tracepoint,
+            Probe::RawTracepoint { .. } => ProbeKind::RawTracepoint,
+            Probe::Kprobe { ret: false, .. } => ProbeKind::Kprobe,
+            Probe::Kprobe { ret: true, .. } => ProbeKind::Kretprobe,
+            Probe::Kfunc { ret: false, .. } => ProbeKind::Kfunc,
+            Probe::Kfunc { ret: true, .. } => ProbeKind::Kretfunc,
+            Probe::Uprobe { ret: false, .. } => ProbeKind::Uprobe,
+            Probe::Uprobe { ret: true, .. } => ProbeKind::Uretprobe,
+            Probe::Profile(_) => ProbeKind::Profile,
+            Probe::Interval(_) => ProbeKind::Interval,
+            Probe::Software { .. } => ProbeKind::Software,
+            Probe::Hardware { .. } => ProbeKind::Hardware,
+            Probe::Other { kind, .. } => *kind,
+        }
+    }
+
+    /// For `tracepoint:syscalls:sys_{enter,exit}_NAME`, which syscall.
+    pub fn syscall(&self) -> Option<Syscall> {
+        let Probe::Tracepoint { category, name } = self else { return None };
+        if category != "syscalls" {
+            return None;
+        }
+        let (enter, syscall) = match name.strip_prefix("sys_enter_") {
+            Some(s) => (true, s),
+            None => (false, name.strip_prefix("sys_exit_")?),
+        };
+        Some(Syscall { enter, nr: syscalls::number(syscall)? })
+    }
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind().name();
+        match self {
+            Probe::Begin | Probe::End => f.write_str(kind),
+            Probe::Tracepoint { category, name } => write!(f, "{kind}:{category}:{name}"),
+            Probe::RawTracepoint { name } => write!(f, "{kind}:{name}"),
+            Probe::Kprobe { function, offset: 0, .. } | Probe::Kfunc { function, .. } => {
+                write!(f, "{kind}:{function}")
+            }
+            Probe::Kprobe { function, offset, .. } => write!(f, "{kind}:{function}+{offset}"),
+            Probe::Uprobe { binary, location, .. } => {
+                write!(f, "{kind}:{}:{location}", binary.display())
+            }
+            Probe::Profile(rate) | Probe::Interval(rate) => {
+                write!(f, "{kind}:{}:{}", rate.unit.name(), rate.count)
+            }
+            Probe::Software { name: event, count, .. } | Probe::Hardware { event, count } => {
+                write!(f, "{kind}:{event}")?;
+                match count {
+                    Some(c) => write!(f, ":{c}"),
+                    None => Ok(()),
+                }
+            }
+            Probe::Other { text, .. } => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Display for UserLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserLocation::Symbol { name, offset: 0 } => f.write_str(name),
+            UserLocation::Symbol { name, offset } => write!(f, "{name}+{offset}"),
+            UserLocation::Address(a) => write!(f, "{a:#x}"),
+        }
+    }
+}
+
+/// Software perf events, with bpftrace's names and aliases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Software {
+    CpuClock,
+    TaskClock,
+    PageFaults,
+    ContextSwitches,
+    CpuMigrations,
+    MinorFaults,
+    MajorFaults,
+    AlignmentFaults,
+    EmulationFaults,
+    Dummy,
+    BpfOutput,
+}
+
+impl Software {
+    /// Every name bpftrace accepts, aliases after the long name.
+    pub const NAMES: [(&str, Software); 14] = [
+        ("cpu-clock", Software::CpuClock),
+        ("cpu", Software::CpuClock),
+        ("task-clock", Software::TaskClock),
+        ("page-faults", Software::PageFaults),
+        ("faults", Software::PageFaults),
+        ("context-switches", Software::ContextSwitches),
+        ("cs", Software::ContextSwitches),
+        ("cpu-migrations", Software::CpuMigrations),
+        ("minor-faults", Software::MinorFaults),
+        ("major-faults", Software::MajorFaults),
+        ("alignment-faults", Software::AlignmentFaults),
+        ("emulation-faults", Software::EmulationFaults),
+        ("dummy", Software::Dummy),
+        ("bpf-output", Software::BpfOutput),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+}
+
+/// Hardware perf events, by bpftrace's names.
+pub const HARDWARE_EVENTS: [&str; 12] = [
+    "cpu-cycles",
+    "cycles",
+    "instructions",
+    "cache-references",
+    "cache-misses",
+    "branch-instructions",
+    "branches",
+    "branch-misses",
+    "bus-cycles",
+    "frontend-stalls",
+    "backend-stalls",
+    "ref-cycles",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_as_bpftrace_prints_them() {
+        let cases = [
+            (Probe::Begin, "BEGIN"),
+            (
+                Probe::Tracepoint { category: "sched".into(), name: "sched_switch".into() },
+                "tracepoint:sched:sched_switch",
+            ),
+            (
+                Probe::Kprobe { function: "vfs_read".into(), offset: 16, ret: false },
+                "kprobe:vfs_read+16",
+            ),
+            (
+                Probe::Kprobe { function: "vfs_read".into(), offset: 0, ret: true },
+                "kretprobe:vfs_read",
+            ),
+            (Probe::Kfunc { function: "vfs_read".into(), ret: true }, "kretfunc:vfs_read"),
+            (
+                Probe::Uprobe {
+                    binary: "/bin/bash".into(),
+                    location: UserLocation::Symbol { name: "readline".into(), offset: 4 },
+                    ret: false,
+                },
+                "uprobe:/bin/bash:readline+4",
+            ),
+            (Probe::Profile(Rate { unit: RateUnit::Hz, count: 99 }), "profile:hz:99"),
+            (
+                Probe::Software {
+                    event: Software::ContextSwitches,
+                    name: "cs".into(),
+                    count: Some(1),
+                },
+                "software:cs:1",
+            ),
+        ];
+        for (probe, name) in cases {
+            assert_eq!(probe.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn syscall_tracepoints_know_their_syscall() {
+        let tp = |name: &str| Probe::Tracepoint { category: "syscalls".into(), name: name.into() };
+        assert_eq!(tp("sys_exit_newfstat").syscall(), Some(Syscall { enter: false, nr: 5 }));
+        assert_eq!(tp("sys_enter_openat").syscall().map(|s| s.enter), Some(true));
+        let other = Probe::Tracepoint { category: "sched".into(), name: "sys_enter_x".into() };
+        assert_eq!(other.syscall(), None);
+    }
+
+    #[test]
+    fn rates_become_periods() {
+        assert_eq!(Rate { unit: RateUnit::Hz, count: 100 }.period_ns(), 10_000_000);
+        assert_eq!(Rate { unit: RateUnit::Ms, count: 100 }.period_ns(), 100_000_000);
+    }
+}
