@@ -42,6 +42,11 @@ impl Client {
     /// `mcptrace serve ARGS`, optionally as another user (through setpriv,
     /// with no capabilities).
     pub async fn start_with(args: &[&str], user: Option<u32>) -> Client {
+        Self::start_env(args, user, &[]).await
+    }
+
+    /// As [`Client::start_with`], with `env` added to the server's environment.
+    pub async fn start_env(args: &[&str], user: Option<u32>, env: &[(&str, &str)]) -> Client {
         let bin = target_bin("mcptrace");
         let mut cmd = match user {
             None => tokio::process::Command::new(&bin),
@@ -57,7 +62,7 @@ impl Client {
                 c
             }
         };
-        cmd.arg("serve").args(args);
+        cmd.arg("serve").args(args).envs(env.iter().copied());
         let transport = TokioChildProcess::new(cmd).expect("spawn mcptrace serve");
         let server_pid = transport.id().expect("server pid");
         let service = Recorder::default().serve(transport).await.expect("MCP handshake");

@@ -2,9 +2,10 @@
 //! printf, in-kernel aggregation, exit(), END and the map dump, in bpftrace's
 //! order and format.
 
-use std::time::Duration;
+use std::{os::fd::AsFd, time::Duration};
 
 use mcptrace::{
+    exec::StopSignal,
     ir::{
         AttachPoint, BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt,
         UprobeLocation, regs,
@@ -13,7 +14,7 @@ use mcptrace::{
     lang::printf::FormatString,
     native::{
         Transport,
-        run::{EndReason, StopSignal, attach},
+        run::{EndReason, attach},
     },
     output::{Format, Record},
 };
@@ -86,7 +87,8 @@ fn begin_events_exit_end_and_maps_in_order() {
             records.push(r);
             true
         };
-        let (outcome, teardown) = attached.run(Duration::from_secs(10), &mut sink, &stop).unwrap();
+        let (outcome, teardown) =
+            attached.run(Duration::from_secs(10), &mut sink, stop.as_fd()).unwrap();
         drop(teardown);
         (outcome, records)
     });

@@ -79,11 +79,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
 }
 
 fn text(report: &Report) -> String {
-    let backend = match report.plan.backend {
-        crate::plan::Backend::Native => "native",
-        crate::plan::Backend::Bpftrace => "bpftrace",
-    };
-    let mut out = format!("backend: {backend}\n");
+    let mut out = format!("backend: {}\n", report.plan.backend);
     if let Some(reason) = &report.reason {
         out.push_str(&format!("fallback: {reason}\n"));
     }

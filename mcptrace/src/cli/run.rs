@@ -1,29 +1,28 @@
 //! `mcptrace run`: run a program and write exactly what bpftrace would write.
 
-use std::{
-    io::Write,
-    process::{Command, ExitCode},
-    time::Duration,
-};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, ValueEnum};
 
 use super::signals;
 use crate::{
-    check::{Policy, SystemHost},
-    frontend,
-    native::{
-        Transport,
-        run::{self as native_run, RecordSink},
+    check::SystemHost,
+    exec::{
+        StopSignal,
+        bpftrace::BpftraceError,
+        launch::{self, Choice, LaunchError, Request, Started},
     },
-    output::{Format, Record},
+    frontend,
+    native::Transport,
+    output::{Format, Record, RecordSink},
+    plan::Backend,
 };
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Which backend runs the program; `auto` runs natively when it can.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = Choice::Auto)]
+    backend: Choice,
     /// Stop after this many seconds (END runs and maps print).
     #[arg(long, value_parser = positive_seconds)]
     timeout: Option<f64>,
@@ -33,6 +32,9 @@ pub struct RunArgs {
     /// How native events travel from the kernel.
     #[arg(long, value_enum, default_value_t = Transport::RingBuffer)]
     transport: Transport,
+    /// The bpftrace binary for programs that do not run natively.
+    #[arg(long, default_value = "bpftrace")]
+    bpftrace: PathBuf,
     #[command(flatten)]
     policy: super::PolicyArgs,
     /// The program text.
@@ -53,13 +55,6 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
-    Auto,
-    Native,
-    Bpftrace,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OutputArg {
     Text,
     Json,
@@ -67,8 +62,8 @@ enum OutputArg {
 
 /// A stop signal that SIGINT and SIGTERM raise; None (reported) if the
 /// system refuses one.
-fn stop_on_signals() -> Option<native_run::StopSignal> {
-    match native_run::StopSignal::new() {
+fn stop_on_signals() -> Option<StopSignal> {
+    match StopSignal::new() {
         Ok(stop) => {
             signals::stop_on_signals(&stop);
             Some(stop)
@@ -82,6 +77,8 @@ fn stop_on_signals() -> Option<native_run::StopSignal> {
 
 /// bpftrace's exit status when attaching fails.
 const ATTACH_FAILED: u8 = 255;
+/// The exit status when `--backend native` cannot run a program natively.
+const NOT_NATIVE: u8 = 2;
 
 pub fn run(args: RunArgs) -> ExitCode {
     let (source, origin, params) = match (&args.program, args.args.split_first()) {
@@ -99,7 +96,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let policy = args.policy.policy();
-    let (_checked, plan) =
+    let (checked, plan) =
         match frontend::prepare_with(&source, &params, SystemHost::shared(), policy) {
             Ok(p) => p,
             Err(e) => {
@@ -107,56 +104,47 @@ pub fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
+    };
     let format = match args.format {
         OutputArg::Text => Format::Text,
         OutputArg::Json => Format::Json,
     };
-    let timeout = args.timeout.map(Duration::from_secs_f64);
-    match (args.backend, plan.native, plan.fallback) {
-        (BackendChoice::Bpftrace, ..) => bpftrace(&source, &params, args.format, timeout, policy),
-        (_, Some(program), _) => {
-            native(std::sync::Arc::unwrap_or_clone(program.0), format, timeout, args.transport)
-        }
-        (BackendChoice::Native, _, why) => {
-            let why = why.map(|w| w.to_string()).unwrap_or_default();
-            eprintln!("mcptrace: the native backend cannot run this program: {why}");
-            ExitCode::from(2)
-        }
-        (BackendChoice::Auto, _, why) => {
-            let why = why.map(|w| w.to_string()).unwrap_or_default();
-            eprintln!("mcptrace: running with bpftrace: {why}");
-            bpftrace(&source, &params, args.format, timeout, policy)
-        }
-    }
-}
-
-fn native(
-    program: crate::ir::NativeProgram,
-    format: Format,
-    timeout: Option<Duration>,
-    transport: Transport,
-) -> ExitCode {
-    let Some(stop) = stop_on_signals() else {
-        return ExitCode::FAILURE;
-    };
-    let attached = match native_run::attach(program, transport) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("mcptrace: {e}");
-            return ExitCode::from(ATTACH_FAILED);
-        }
+    let request = Request {
+        checked,
+        plan,
+        choice: args.backend,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+        bpftrace: args.bpftrace,
+        policy,
+        transport: args.transport,
     };
     let mut sink = Stdout { out: std::io::stdout().lock(), buf: Vec::new(), format };
-    // No time limit: until exit() or a signal.
-    let limit = timeout.unwrap_or(Duration::from_secs(u32::MAX as u64));
-    match attached.run(limit, &mut sink, &stop) {
-        Ok((_outcome, teardown)) => {
-            drop(teardown);
+    let mut attached = false;
+    let mut on_started = |started: &Started| {
+        attached = true;
+        if started.backend == Backend::Bpftrace && args.backend == Choice::Auto {
+            eprintln!("mcptrace: running with bpftrace: {}", started.reason);
+        }
+    };
+    match launch::run(request, &mut sink, &stop, &mut on_started) {
+        Ok(ended) => {
+            drop(ended.teardown);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("mcptrace: {e}");
-            ExitCode::FAILURE
+            match e {
+                LaunchError::NotNative(_) | LaunchError::NativeRefused(_) => {
+                    ExitCode::from(NOT_NATIVE)
+                }
+                LaunchError::Bpftrace(BpftraceError::Failed { status, .. }) => {
+                    ExitCode::from(status.code().unwrap_or(1) as u8)
+                }
+                _ if !attached => ExitCode::from(ATTACH_FAILED),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -180,48 +168,5 @@ impl RecordSink for Stdout {
         let ok = self.out.write_all(&self.buf).and_then(|()| self.out.flush()).is_ok();
         self.buf.clear();
         ok
-    }
-}
-
-/// Runs the program through the `bpftrace` binary, with our stdio. Its
-/// process group is ours, so a terminal's Ctrl-C reaches it too; the time
-/// limit is an interrupt, so END runs as bpftrace runs it.
-fn bpftrace(
-    source: &str,
-    params: &[String],
-    format: OutputArg,
-    timeout: Option<Duration>,
-    policy: Policy,
-) -> ExitCode {
-    let f = match format {
-        OutputArg::Text => "text",
-        OutputArg::Json => "json",
-    };
-    let mut cmd = Command::new("bpftrace");
-    cmd.args(policy.allow_unsafe.then_some("--unsafe")).args(["-f", f, "-e", source]).args(params);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcptrace: cannot run bpftrace: {e} (install it, or use --backend native)");
-            return ExitCode::FAILURE;
-        }
-    };
-    let Some(stop) = stop_on_signals() else {
-        return ExitCode::FAILURE;
-    };
-    let pid = child.id() as i32;
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    let mut interrupted = false;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return ExitCode::from(status.code().unwrap_or(1) as u8);
-        }
-        let due = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-        if !interrupted && (due || stop.is_set()) {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(pid, libc::SIGINT) };
-            interrupted = true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -2,9 +2,12 @@
 //! bpftrace. The handler only writes to the run's eventfd, which is
 //! async-signal-safe.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::{
+    os::fd::AsRawFd,
+    sync::atomic::{AtomicI32, Ordering},
+};
 
-use crate::native::run::StopSignal;
+use crate::exec::StopSignal;
 
 static STOP_FD: AtomicI32 = AtomicI32::new(-1);
 

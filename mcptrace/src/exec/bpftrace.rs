@@ -1,23 +1,24 @@
 //! The bpftrace backend: the `bpftrace` binary as a child process in its own
-//! process group, dying with the server (parent-death signal), stopped with
-//! SIGINT so END runs and maps print, killed if it does not go.
+//! process group, dying with us (parent-death signal), stopped with SIGINT
+//! so END runs and maps print, killed if it does not go. It runs in JSON
+//! mode: its records reach the sink as data, and every front end renders
+//! them with the one renderer the native backend uses too.
 
 use std::{
     io::{BufRead, BufReader, Read},
     os::unix::process::CommandExt,
-    path::Path,
-    process::{Command, Stdio},
-    sync::Arc,
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+    sync::mpsc::{self, RecvTimeoutError},
     time::{Duration, Instant},
 };
 
-use tokio::sync::oneshot;
-
-use super::execution::{Execution, Status, StopReason};
+use super::{StopReason, stop::StopSignal};
 use crate::{
-    check::{Checked, Policy},
+    check::Checked,
     host::attached,
-    output::{Format, Record, from_json},
+    lang::ast::ProbeKind,
+    output::{Record, RecordSink, from_json},
 };
 
 /// How long bpftrace gets to finish after SIGINT before SIGKILL.
@@ -27,15 +28,44 @@ const GRACE: Duration = Duration::from_secs(5);
 const ATTACH_WAIT: Duration = Duration::from_secs(5);
 /// How often SIGINT is repeated until bpftrace ends.
 const REPEAT_INTERRUPT: Duration = Duration::from_millis(250);
+/// How often the child's state, the time limit and the stop signal are
+/// looked at while no output arrives.
+const TICK: Duration = Duration::from_millis(10);
 
 /// A harmless complaint bpftrace 0.17 prints in containers on every run.
 const MEMLOCK_NOISE: &str = "couldn't set RLIMIT_MEMLOCK";
 
+#[derive(Debug, thiserror::Error)]
+pub enum BpftraceError {
+    #[error("cannot run bpftrace ({}): {source}", path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// bpftrace ended with a failure; `stderr` says why, when it said.
+    #[error("{}", if stderr.is_empty() { format!("bpftrace failed: {status}") } else { stderr.clone() })]
+    Failed { status: ExitStatus, stderr: String },
+}
+
+/// One bpftrace run: which binary, with which rights, on what program.
+pub struct BpftraceRun<'a> {
+    pub binary: &'a Path,
+    /// Pass `--unsafe` (the operator allowed unsafe functions).
+    pub allow_unsafe: bool,
+    /// The program, in the dialect this bpftrace reads.
+    pub text: String,
+    /// Probes whose attachment the kernel reports (see [`awaited_probes`]).
+    pub awaited: usize,
+    pub timeout: Option<Duration>,
+}
+
 /// The probes of `checked` whose attachment the kernel reports per
-/// descriptor (tracepoints, kprobes, uprobes): what [`start`] waits for.
-/// Timers, software events and BEGIN/END are not reported, and not awaited.
+/// descriptor (tracepoints, kprobes, uprobes): what a run waits for before
+/// calling itself attached. Timers, software events and BEGIN/END are not
+/// reported, and not awaited.
 pub fn awaited_probes(checked: &Checked) -> usize {
-    use crate::lang::ast::ProbeKind as K;
+    use ProbeKind as K;
     let reported = |kind| {
         matches!(
             kind,
@@ -51,20 +81,18 @@ pub fn awaited_probes(checked: &Checked) -> usize {
     checked.all_probes().filter(|p| reported(p.kind())).count()
 }
 
-/// Starts `program` under bpftrace; `attached` hears once bpftrace has
-/// attached `awaited` probes (see [`awaited_probes`]), or of its failure.
-pub fn start(
-    exec: Arc<Execution>,
-    bpftrace: &Path,
-    policy: Policy,
-    program: String,
-    awaited: usize,
-    attached: oneshot::Sender<Result<(), String>>,
-) {
-    let mut cmd = Command::new(bpftrace);
-    // JSON mode: records are kept as data, and rendered as text here.
-    cmd.args(policy.allow_unsafe.then_some("--unsafe"))
-        .args(["-f", "json", "-e", &program])
+/// Runs bpftrace until it ends, on this thread, handing its records to
+/// `sink`; `attached` is called once its probes are in place. Returns how it
+/// ended.
+pub fn run(
+    job: BpftraceRun<'_>,
+    sink: &mut dyn RecordSink,
+    stop: &StopSignal,
+    attached: &mut dyn FnMut(),
+) -> Result<StopReason, BpftraceError> {
+    let mut cmd = Command::new(job.binary);
+    cmd.args(job.allow_unsafe.then_some("--unsafe"))
+        .args(["-f", "json", "-e", &job.text])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -76,111 +104,116 @@ pub fn start(
             Ok(())
         });
     }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let message = format!("cannot run bpftrace ({}): {e}", bpftrace.display());
-            exec.finish(Status::Failed, StopReason::Error, Some(message.clone()));
-            let _ = attached.send(Err(message));
-            return;
-        }
-    };
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| BpftraceError::Spawn { path: job.binary.to_path_buf(), source })?;
     let pid = child.id() as i32;
-    let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let errors = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
         s.lines().filter(|l| !l.contains(MEMLOCK_NOISE)).collect::<Vec<_>>().join("\n")
     });
-    let out_exec = exec.clone();
+    // Lines are read on a thread of their own and handled here, where the
+    // sink lives and the time limit is kept.
+    let (lines, incoming) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
-        let mut attached = Some(attached);
-        let mut text = Vec::new();
         for line in BufReader::new(stdout).split(b'\n') {
-            let Ok(mut line) = line else { break };
-            let json = serde_json::from_slice(&line).ok();
-            let record = json.as_ref().and_then(from_json::record);
-            let full = match record {
-                Some(record) => {
-                    // bpftrace 0.17 says it is attaching before it attaches: the
-                    // report waits until its probes are in place.
-                    if let Record::AttachedProbes(_) = record
-                        && let Some(tx) = attached.take()
-                    {
-                        wait_attached(pid, awaited);
-                        let _ = tx.send(Ok(()));
-                    }
-                    if let Record::LostEvents(n) = record {
-                        out_exec.state().lost_events += n;
-                    }
-                    if let Some(json) = json.filter(|_| record.is_data()) {
-                        out_exec.push_record(json);
-                    }
-                    text.clear();
-                    Format::Text.render(&record, &mut text);
-                    !out_exec.push(&text)
-                }
-                // Blank lines, and anything bpftrace writes outside JSON.
-                None => {
-                    line.push(b'\n');
-                    !out_exec.push(&line)
-                }
-            };
-            if full {
-                out_exec.stop.stop();
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
             }
         }
-        attached
     });
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + exec.timeout;
-        let mut interrupted: Option<Instant> = None;
-        let mut last_interrupt = Instant::now();
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
+
+    let deadline = job.timeout.map(|t| Instant::now() + t);
+    let mut interrupted: Option<Instant> = None;
+    let mut last_interrupt = Instant::now();
+    let mut open = true;
+    let mut announced = false;
+    let mut pipe_open = true;
+    let mut exited: Option<Instant> = None;
+    let status = loop {
+        match incoming.recv_timeout(TICK) {
+            Ok(line) => {
+                let record = parse(line);
+                if let Record::AttachedProbes(_) = record
+                    && !announced
+                {
+                    // bpftrace 0.17 says it is attaching before it attaches.
+                    wait_attached(pid, job.awaited);
+                    announced = true;
+                    attached();
+                }
+                if open {
+                    open = sink.record(record) && sink.flush();
+                    if !open {
+                        stop.stop();
+                    }
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => pipe_open = false,
+        }
+        // Its output is read to the end, unless something it started holds
+        // the pipe open past the grace period.
+        if let Ok(Some(status)) = child.try_wait() {
+            let exited_at = *exited.get_or_insert_with(Instant::now);
+            if !pipe_open || exited_at.elapsed() > GRACE {
                 break status;
             }
-            let now = Instant::now();
-            // SAFETY (both kills): signalling the child's own process group.
-            match interrupted {
-                None if now >= deadline || exec.stop.is_set() => {
-                    unsafe { libc::kill(-pid, libc::SIGINT) };
-                    interrupted = Some(now);
-                    last_interrupt = now;
-                }
-                Some(at) if now.duration_since(at) > GRACE => {
-                    unsafe { libc::kill(-pid, libc::SIGKILL) };
-                }
-                // bpftrace 0.17 prints "Attaching" before it handles SIGINT,
-                // and ignores one that comes earlier: say it again until it
-                // goes (a repeat once it handles them changes nothing).
-                Some(_) if now.duration_since(last_interrupt) >= REPEAT_INTERRUPT => {
-                    unsafe { libc::kill(-pid, libc::SIGINT) };
-                    last_interrupt = now;
-                }
-                _ => {}
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let unsent = reader.join().ok().flatten();
-        let stderr = errors.join().unwrap_or_default();
-        if status.success() {
-            let reason = match interrupted {
-                None => StopReason::Exit,
-                Some(_) if exec.stop.is_set() => StopReason::Stopped,
-                Some(_) => StopReason::TimeLimit,
-            };
-            exec.finish(Status::Completed, reason, None);
-        } else {
-            let message =
-                if stderr.is_empty() { format!("bpftrace failed: {status}") } else { stderr };
-            exec.finish(Status::Failed, StopReason::Error, Some(message.clone()));
-            if let Some(tx) = unsent {
-                let _ = tx.send(Err(message));
-            }
         }
-    });
+        let now = Instant::now();
+        // SAFETY (both kills): signalling the child's own process group.
+        match interrupted {
+            None if deadline.is_some_and(|d| now >= d) || stop.is_set() => {
+                unsafe { libc::kill(-pid, libc::SIGINT) };
+                interrupted = Some(now);
+                last_interrupt = now;
+            }
+            Some(at) if now.duration_since(at) > GRACE => {
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            // bpftrace 0.17 ignores a SIGINT that comes before it handles
+            // them: say it again until it goes.
+            Some(_) if now.duration_since(last_interrupt) >= REPEAT_INTERRUPT => {
+                unsafe { libc::kill(-pid, libc::SIGINT) };
+                last_interrupt = now;
+            }
+            _ => {}
+        }
+        if !pipe_open {
+            std::thread::sleep(TICK);
+        }
+    };
+    if !pipe_open {
+        let _ = reader.join();
+    }
+    let stderr = errors.join().unwrap_or_default();
+    if !status.success() {
+        return Err(BpftraceError::Failed { status, stderr });
+    }
+    Ok(match interrupted {
+        _ if !open => StopReason::BufferFull,
+        None => StopReason::Exit,
+        Some(_) if stop.is_set() => StopReason::Stopped,
+        Some(_) => StopReason::TimeLimit,
+    })
+}
+
+/// One line of bpftrace's JSON output as a record; anything else (blank
+/// lines, text bpftrace writes outside JSON) passes as text.
+fn parse(mut line: Vec<u8>) -> Record {
+    let json = serde_json::from_slice(&line).ok();
+    match json.as_ref().and_then(from_json::record) {
+        Some(record) => record,
+        None => {
+            line.push(b'\n');
+            Record::Text(line)
+        }
+    }
 }
 
 /// Waits until process `pid` has `probes` BPF programs attached, it has

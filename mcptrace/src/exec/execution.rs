@@ -2,13 +2,18 @@
 //! shared between the thread that runs it and the requests that read it.
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
     time::{Duration, Instant, SystemTime},
 };
 
 use serde::Serialize;
 
-use crate::native::run::{EndReason, StopSignal};
+use super::{launch::Started, stop::StopSignal};
+use crate::{
+    native::run::EndReason,
+    output::{Format, Record, RecordSink},
+    plan::Backend,
+};
 
 /// Lines one execution keeps; past this it stops and says so.
 pub const MAX_LINES: usize = 10_000;
@@ -32,8 +37,6 @@ pub enum StopReason {
     Stopped,
     /// The 10,000-line buffer filled.
     BufferFull,
-    /// The program ended by itself (bpftrace exited on its own).
-    Finished,
     /// It failed; see the error.
     Error,
 }
@@ -47,13 +50,6 @@ impl From<EndReason> for StopReason {
             EndReason::OutputFull => StopReason::BufferFull,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    Native,
-    Bpftrace,
 }
 
 /// What an execution has produced so far.
@@ -77,9 +73,11 @@ pub struct State {
 pub struct Execution {
     pub id: String,
     pub program: String,
-    pub backend: Backend,
-    /// Why this backend: the fallback reason for bpftrace runs.
-    pub backend_reason: String,
+    /// The backend the plan chose, and why.
+    planned: Started,
+    /// The backend that attached, once one has: the kernel may refuse the
+    /// planned native programs.
+    attached: OnceLock<Started>,
     pub timeout: Duration,
     pub started: Instant,
     pub started_at: SystemTime,
@@ -91,16 +89,15 @@ impl Execution {
     pub fn new(
         id: String,
         program: String,
-        backend: Backend,
-        backend_reason: String,
+        planned: Started,
         timeout: Duration,
         stop: StopSignal,
     ) -> Arc<Self> {
         Arc::new(Self {
             id,
             program,
-            backend,
-            backend_reason,
+            planned,
+            attached: OnceLock::new(),
             timeout,
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -117,6 +114,21 @@ impl Execution {
                 ended: None,
             }),
         })
+    }
+
+    /// Records which backend attached.
+    pub fn attached(&self, started: &Started) {
+        let _ = self.attached.set(started.clone());
+    }
+
+    /// The backend running this execution (the planned one until attached).
+    pub fn backend(&self) -> Backend {
+        self.attached.get().unwrap_or(&self.planned).backend
+    }
+
+    /// Why that backend.
+    pub fn backend_reason(&self) -> &str {
+        &self.attached.get().unwrap_or(&self.planned).reason
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -178,20 +190,46 @@ impl Execution {
     }
 }
 
+/// An execution's buffer as a record sink: each record as text lines, maps
+/// and values also as JSON data, lost events counted.
+pub struct ExecutionSink {
+    exec: Arc<Execution>,
+    buf: Vec<u8>,
+}
+
+impl ExecutionSink {
+    pub fn new(exec: Arc<Execution>) -> Self {
+        Self { exec, buf: Vec::new() }
+    }
+}
+
+impl RecordSink for ExecutionSink {
+    fn record(&mut self, record: Record) -> bool {
+        if let Record::LostEvents(n) = record {
+            self.exec.state().lost_events += n;
+        }
+        if record.is_data() {
+            self.buf.clear();
+            Format::Json.render(&record, &mut self.buf);
+            // Empty maps render as nothing.
+            if let Ok(json) = serde_json::from_slice(&self.buf) {
+                self.exec.push_record(json);
+            }
+        }
+        self.buf.clear();
+        Format::Text.render(&record, &mut self.buf);
+        self.exec.push(&self.buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn exec() -> Arc<Execution> {
         let stop = StopSignal::new().unwrap();
-        Execution::new(
-            "x".into(),
-            "BEGIN{}".into(),
-            Backend::Native,
-            String::new(),
-            Duration::from_secs(1),
-            stop,
-        )
+        let planned = Started { backend: Backend::Native, reason: String::new() };
+        Execution::new("x".into(), "BEGIN{}".into(), planned, Duration::from_secs(1), stop)
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! output, enforce the limits, stop it, and forget it after a while. Nothing
 //! here knows MCP; the server is a thin layer over [`Executor`].
 
-mod bpftrace;
+pub mod bpftrace;
 pub mod execution;
-mod native;
+pub mod launch;
 pub mod privileges;
+pub mod stop;
 
 use std::{
     collections::HashMap,
@@ -16,13 +17,17 @@ use std::{
 
 use tokio::sync::oneshot;
 
-pub use execution::{Backend, Execution, MAX_LINES, Status, StopReason};
+pub use execution::{Execution, MAX_LINES, Status, StopReason};
+pub use stop::StopSignal;
 
+use self::{
+    execution::ExecutionSink,
+    launch::{Choice, Request, Started},
+};
 use crate::{
     check::{Policy, SystemHost},
     frontend,
-    lang::{dialect, pretty},
-    native::run::StopSignal,
+    native::Transport,
 };
 
 /// Executions running at once.
@@ -83,8 +88,7 @@ impl Executor {
                 .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
         privileges::check().map_err(ExecError::Privileges)?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
-        let backend = if plan.fallback.is_none() { Backend::Native } else { Backend::Bpftrace };
-        let reason = plan.backend_reason();
+        let planned = Started { backend: plan.backend, reason: plan.backend_reason() };
         let exec = {
             let mut table = self.table();
             evict(&mut table);
@@ -95,8 +99,7 @@ impl Executor {
             let exec = Execution::new(
                 id.clone(),
                 program.to_string(),
-                backend,
-                reason,
+                planned,
                 timeout,
                 StopSignal::new()?,
             );
@@ -104,17 +107,16 @@ impl Executor {
             exec
         };
         let (tx, rx) = oneshot::channel();
-        match plan.native {
-            Some(native) => {
-                native::start(exec.clone(), std::sync::Arc::unwrap_or_clone(native.0), tx)
-            }
-            None => {
-                // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
-                let text = pretty::program(&dialect::for_bpftrace_017(&checked.program));
-                let awaited = bpftrace::awaited_probes(&checked);
-                bpftrace::start(exec.clone(), &self.bpftrace, self.policy, text, awaited, tx);
-            }
-        }
+        let request = Request {
+            checked,
+            plan,
+            choice: Choice::Auto,
+            timeout: Some(timeout),
+            bpftrace: self.bpftrace.clone(),
+            policy: self.policy,
+            transport: Transport::RingBuffer,
+        };
+        run(exec.clone(), request, tx);
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
         let failure = match outcome {
             Ok(Ok(Ok(()))) => return Ok(exec),
@@ -155,6 +157,35 @@ impl Executor {
             e.stop.stop();
         }
     }
+}
+
+/// Runs `request` for `exec` on a thread of its own; `attached` hears once
+/// it is attached, or why it could not attach.
+fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<(), String>>) {
+    std::thread::spawn(move || {
+        let mut attached = Some(attached);
+        let mut sink = ExecutionSink::new(exec.clone());
+        let mut on_started = |started: &Started| {
+            exec.attached(started);
+            if let Some(tx) = attached.take() {
+                let _ = tx.send(Ok(()));
+            }
+        };
+        let stop = exec.stop.clone();
+        match launch::run(request, &mut sink, &stop, &mut on_started) {
+            Ok(ended) => {
+                exec.finish(Status::Completed, ended.reason, None);
+                drop(ended.teardown);
+            }
+            Err(e) => {
+                let message = e.to_string();
+                exec.finish(Status::Failed, StopReason::Error, Some(message.clone()));
+                if let Some(tx) = attached.take() {
+                    let _ = tx.send(Err(message));
+                }
+            }
+        }
+    });
 }
 
 /// The time limit in seconds: default 10, clamped to 1..=60.

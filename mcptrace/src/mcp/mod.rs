@@ -115,11 +115,11 @@ impl Server {
                     execution_id: Some(e.id.clone()),
                     message: format!(
                         "attached; running with the {} backend for at most {} s",
-                        backend_name(e.backend),
+                        e.backend(),
                         e.timeout.as_secs_f64()
                     ),
-                    backend: Some(e.backend),
-                    backend_reason: Some(e.backend_reason.clone()),
+                    backend: Some(e.backend()),
+                    backend_reason: Some(e.backend_reason().to_string()),
                 }
             }
             Err(err) => ExecResponse {

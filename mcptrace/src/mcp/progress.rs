@@ -10,7 +10,6 @@ use rmcp::{
     model::{ProgressNotificationParam, ProgressToken},
 };
 
-use super::types::backend_name;
 use crate::exec::{Execution, Status};
 
 const EVERY: Duration = Duration::from_secs(1);
@@ -41,7 +40,7 @@ fn snapshot(exec: &Execution) -> (f64, String, bool) {
         "{} lines buffered, {} events lost ({} backend)",
         s.lines.len(),
         s.lost_events,
-        backend_name(exec.backend)
+        exec.backend()
     );
     let running = s.status == Status::Running;
     if !running {

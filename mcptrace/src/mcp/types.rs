@@ -3,7 +3,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::exec::{Backend, Execution, Status, StopReason};
+use crate::{
+    exec::{Execution, Status, StopReason},
+    plan::Backend,
+};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -117,8 +120,8 @@ impl ResultResponse {
             has_more: offset.saturating_add(output.len()) < s.lines.len(),
             output,
             records: s.records.clone(),
-            backend: e.backend,
-            backend_reason: e.backend_reason.clone(),
+            backend: e.backend(),
+            backend_reason: e.backend_reason().to_string(),
             stop_reason: s.stop_reason,
             lost_events: s.lost_events,
             truncated: s.truncated,
@@ -143,7 +146,7 @@ impl Summary {
         Self {
             execution_id: e.id.clone(),
             status: s.status,
-            backend: e.backend,
+            backend: e.backend(),
             program: e.program.clone(),
             lines_total: s.lines.len(),
         }
@@ -153,11 +156,4 @@ impl Summary {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ExecutionsResponse {
     pub executions: Vec<Summary>,
-}
-
-pub fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Native => "native",
-        Backend::Bpftrace => "bpftrace",
-    }
 }

@@ -3,8 +3,7 @@
 
 use std::{
     collections::HashMap,
-    os::fd::{AsFd, FromRawFd, OwnedFd},
-    sync::Arc,
+    os::fd::BorrowedFd,
     time::{Duration, Instant},
 };
 
@@ -18,61 +17,8 @@ use super::{
 use crate::{
     host::{symbolize::UserSymbols, syscalls},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
-    output::Record,
+    output::{Record, RecordSink},
 };
-
-/// Receives records; returns false when it can take no more (output cap).
-pub trait RecordSink {
-    fn record(&mut self, record: Record) -> bool;
-    /// Called once the events at hand are handled: a sink that batches its
-    /// writes delivers them now, so output is prompt without a write per
-    /// event. False when it can take no more.
-    fn flush(&mut self) -> bool {
-        true
-    }
-}
-
-impl<F: FnMut(Record) -> bool> RecordSink for F {
-    fn record(&mut self, record: Record) -> bool {
-        self(record)
-    }
-}
-
-/// Asks a running program to stop as if interrupted: END runs, maps print.
-/// Cheap to clone; usable from any thread.
-#[derive(Clone, Debug)]
-pub struct StopSignal(Arc<OwnedFd>);
-
-impl StopSignal {
-    pub fn new() -> std::io::Result<Self> {
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor we own.
-        Ok(Self(Arc::new(unsafe { OwnedFd::from_raw_fd(fd) })))
-    }
-
-    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&*self.0)
-    }
-
-    /// Whether a stop was requested (without consuming it).
-    pub fn is_set(&self) -> bool {
-        let mut fd = libc::pollfd { fd: self.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd, no wait.
-        unsafe { libc::poll(&mut fd, 1, 0) > 0 }
-    }
-
-    pub fn stop(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our eventfd.
-        unsafe {
-            libc::write(std::os::fd::AsRawFd::as_raw_fd(&*self.0), (&raw const one).cast(), 8)
-        };
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,13 +69,14 @@ pub fn attach(program: NativeProgram, transport: Transport) -> Result<Attached, 
 }
 
 impl Attached {
-    /// Runs BEGIN, then events until exit(), `timeout`, `stop` or a full
-    /// sink, then END, the end-of-events marker and every map by name.
+    /// Runs BEGIN, then events until exit(), `timeout`, `stop` becoming
+    /// readable or a full sink, then END, the end-of-events marker and every
+    /// map by name.
     pub fn run(
         self,
         timeout: Duration,
         sink: &mut dyn RecordSink,
-        stop: &StopSignal,
+        stop: BorrowedFd<'_>,
     ) -> Result<(Outcome, Teardown), NativeError> {
         let Attached { mut session, program, by_slot } = self;
         let start_ns = monotonic_ns();
@@ -165,7 +112,7 @@ impl Attached {
                 reason = Some(EndReason::TimeLimit);
                 break;
             }
-            let woken = fx.session.wait(Some(stop.0.as_fd()), Some(deadline - now))?;
+            let woken = fx.session.wait(Some(stop), Some(deadline - now))?;
             // Events are copied out first: statements may read maps.
             batch.clear();
             fx.session.drain(|event| {

@@ -77,11 +77,19 @@ impl Session {
     /// a slot is attached, so unused copies cost nothing.
     pub fn load(transport: Transport) -> Result<Self, NativeError> {
         // The object has no CO-RE relocations: skip parsing kernel BTF.
-        let mut ebpf = EbpfLoader::new()
-            .btf(None)
-            .override_global("TRANSPORT", &transport.global(), true)
-            .load(OBJECT)
-            .map_err(NativeError::Load)?;
+        let global = transport.global();
+        let mut loader = EbpfLoader::new();
+        loader.btf(None).override_global("TRANSPORT", &global, true);
+        // A seam for the tests of what follows a kernel refusal: in debug
+        // builds, MCPTRACE_TEST_EMPTY_MAP=NAME asks for that map with no
+        // entries, which the kernel refuses to create.
+        #[cfg(debug_assertions)]
+        let empty = std::env::var("MCPTRACE_TEST_EMPTY_MAP").ok();
+        #[cfg(debug_assertions)]
+        if let Some(name) = &empty {
+            loader.map_max_entries(name, 0);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(NativeError::Load)?;
         let slots = take_map(&mut ebpf, "SLOTS")?;
         let events = Events::open(&mut ebpf, transport)?;
         let lost = take_map(&mut ebpf, "LOST")?;

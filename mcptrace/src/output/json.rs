@@ -12,6 +12,7 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
         Record::LostEvents(n) => ("lost_events", format!("{{\"events\": {n}}}")),
         // Written to stdout in JSON mode too (bpftrace 0.17).
         Record::EndOfEvents => return out.extend_from_slice(b"\n\n"),
+        Record::Text(bytes) => return out.extend_from_slice(bytes),
         Record::Map(map) => return map.render_json(out),
     };
     out.extend_from_slice(format!("{{\"type\": \"{kind}\", \"data\": {data}}}\n").as_bytes());

@@ -6,9 +6,11 @@ pub mod json;
 pub mod maps;
 pub mod printf;
 pub mod record;
+pub mod sink;
 pub mod text;
 
 pub use record::{Record, Value};
+pub use sink::RecordSink;
 
 /// bpftrace's `-f` option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

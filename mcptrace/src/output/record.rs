@@ -37,6 +37,9 @@ pub enum Record {
     EndOfEvents,
     /// A map, at exit or by `print(@m)`.
     Map(MapDump),
+    /// A line a tracer wrote outside its records (bpftrace's warnings on
+    /// stdout), newline included, passed on as written.
+    Text(Vec<u8>),
 }
 
 impl Record {
