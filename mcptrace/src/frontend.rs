@@ -3,6 +3,7 @@
 
 use crate::{
     check::{self, CheckErrors, Checked, Host, Policy},
+    diagnostic::{Diagnostic, Severity},
     lang::{self, ParseError, ast::Span},
     plan::{self, Plan},
 };
@@ -31,12 +32,19 @@ impl FrontendError {
         }
     }
 
-    /// Each error's position and message, in source order.
-    pub fn messages(&self) -> Vec<(Span, String)> {
+    /// Each error, in source order.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::TooLarge(_) => vec![(Span::default(), self.to_string())],
-            Self::Parse(e) => vec![(e.span, e.kind.to_string())],
-            Self::Check(e) => e.0.iter().map(|e| (e.span, e.kind.to_string())).collect(),
+            Self::TooLarge(_) => {
+                vec![Diagnostic::new(
+                    Severity::Error,
+                    "too_large",
+                    Span::default(),
+                    self.to_string(),
+                )]
+            }
+            Self::Parse(e) => vec![e.diagnostic()],
+            Self::Check(e) => e.0.iter().map(|e| e.diagnostic()).collect(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod diagnostic;
 pub mod exec;
 pub mod frontend;
 pub mod host;

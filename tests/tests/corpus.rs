@@ -10,6 +10,7 @@ use std::{
 
 use mcptrace::{
     check::{self, SystemHost},
+    host::{features, fentry},
     lang, plan,
 };
 
@@ -33,12 +34,33 @@ struct Case {
     rewritten_accepts: Option<bool>,
 }
 
+/// Header `key`'s value; `// KEY without FEATURE:` wins where this host
+/// lacks FEATURE (kprobe, fentry), so one file states what each kind of
+/// kernel does.
 fn header(source: &str, key: &str) -> Option<String> {
-    source
-        .lines()
-        .take_while(|l| l.starts_with("//"))
-        .find_map(|l| l.strip_prefix(&format!("// {key}:")))
-        .map(|v| v.trim().to_string())
+    let value = |key: &str| {
+        source
+            .lines()
+            .take_while(|l| l.starts_with("//"))
+            .find_map(|l| l.strip_prefix(&format!("// {key}:")))
+            .map(|v| v.trim().to_string())
+    };
+    missing_features()
+        .iter()
+        .find_map(|f| value(&format!("{key} without {f}")))
+        .or_else(|| value(key))
+}
+
+/// The kernel-function probe kinds this host cannot attach.
+fn missing_features() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !features::get().kprobe.is_yes() {
+        missing.push("kprobe");
+    }
+    if !fentry::support().is_yes() {
+        missing.push("fentry");
+    }
+    missing
 }
 
 fn load(path: &Path) -> Case {

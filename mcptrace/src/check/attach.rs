@@ -6,7 +6,7 @@ use super::{
     host::Host,
 };
 use crate::{
-    host::features::Support,
+    host::{features::Support, traceable::Traceability},
     lang::ast::{AttachPoint, ProbeKind},
     probe::{HARDWARE_EVENTS, Probe, Rate, RateUnit, Software, UserLocation},
 };
@@ -69,18 +69,26 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckErro
                 return Err(bad("only kprobes take an offset"));
             }
             let fentry = matches!(ap.kind, ProbeKind::Kfunc | ProbeKind::Kretfunc);
-            let matches: Vec<Probe> = host
-                .kernel_functions()
-                .map_err(host_err)?
-                .iter()
-                .filter(|f| glob(function, f))
-                .map(|f| match fentry {
-                    true => Probe::Kfunc { function: f.clone(), ret },
-                    false => Probe::Kprobe { function: f.clone(), offset, ret },
-                })
-                .collect();
+            let probe = |f: &str| match fentry {
+                true => Probe::Kfunc { function: f.into(), ret },
+                false => Probe::Kprobe { function: f.into(), offset, ret },
+            };
+            let functions = host.kernel_functions().map_err(host_err)?;
+            if !function.contains('*') {
+                return match functions.traceability(function) {
+                    Traceability::Traceable => Ok(vec![probe(function)]),
+                    Traceability::Missing => {
+                        Err(err(CheckErrorKind::NoKernelFunction { function: function.into() }))
+                    }
+                    Traceability::Blacklisted => {
+                        Err(err(CheckErrorKind::Blacklisted { function: function.into() }))
+                    }
+                };
+            }
+            let matches: Vec<Probe> =
+                functions.traceable().filter(|f| glob(function, f)).map(|f| probe(f)).collect();
             if matches.is_empty() {
-                return Err(no_match("kernel function", function.to_string()));
+                return Err(no_match("traceable kernel function", function.to_string()));
             }
             Ok(matches)
         }

@@ -1,15 +1,29 @@
 //! Semantic errors, each with the span it is about.
 
-use crate::lang::{ast::Span, error::render};
+use crate::{
+    diagnostic::{Diagnostic, Severity},
+    lang::ast::Span,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CheckErrorKind {
-    #[error("{kind} probes cannot attach on this host: {reason}{}", suggestion_text(.suggestion))]
+    /// The suggestion is the diagnostic's hint.
+    #[error("{kind} probes cannot attach on this host: {reason}")]
     Unsupported { kind: &'static str, reason: String, suggestion: Option<String> },
     #[error("{0}")]
     BadAttachPoint(String),
     #[error("no {kind} matches `{pattern}`")]
     NoMatch { kind: &'static str, pattern: String },
+    #[error(
+        "kernel function `{function}` does not exist here: it is not in /proc/kallsyms \
+         (it may be inlined, or named otherwise in this kernel)"
+    )]
+    NoKernelFunction { function: String },
+    #[error(
+        "kernel function `{function}` cannot be probed: it is on the kernel's kprobe \
+         blacklist (/sys/kernel/debug/kprobes/blacklist)"
+    )]
+    Blacklisted { function: String },
     #[error("cannot read what `{target}` needs: {reason}")]
     Host { target: String, reason: String },
     #[error("tracepoint {tracepoint} has no field `{field}`; its fields: {}", .available.join(", "))]
@@ -47,15 +61,54 @@ pub enum CheckErrorKind {
     UndefinedMap(String),
 }
 
-fn suggestion_text(s: &Option<String>) -> String {
-    s.as_ref().map_or(String::new(), |s| format!("; use `{s}` instead"))
+impl CheckErrorKind {
+    /// The kind's stable name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported { .. } => "unsupported_probe_kind",
+            Self::BadAttachPoint(_) => "bad_attach_point",
+            Self::NoMatch { .. } => "no_match",
+            Self::NoKernelFunction { .. } => "no_kernel_function",
+            Self::Blacklisted { .. } => "blacklisted",
+            Self::Host { .. } => "host",
+            Self::UnknownField { .. } => "unknown_field",
+            Self::UnknownIdentifier(_) => "unknown_identifier",
+            Self::UnknownFunction(_) => "unknown_function",
+            Self::NotValidHere { .. } => "not_valid_here",
+            Self::ArgumentCount { .. } => "argument_count",
+            Self::Unsafe(_) => "unsafe",
+            Self::StringTooLong(_) => "string_too_long",
+            Self::NotAssignedToMap(_) => "not_assigned_to_map",
+            Self::BadArgument { .. } => "bad_argument",
+            Self::FormatArgs { .. } => "format_arguments",
+            Self::NotAssignable => "not_assignable",
+            Self::MapKeys { .. } => "map_keys",
+            Self::ValueKind { .. } => "value_kind",
+            Self::AggregationUpdate { .. } => "aggregation_update",
+            Self::UndefinedVariable(_) => "undefined_variable",
+            Self::UndefinedMap(_) => "undefined_map",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{span}: {kind}")]
+#[error("{span}: {}", self.diagnostic().text())]
 pub struct CheckError {
     pub kind: CheckErrorKind,
     pub span: Span,
+}
+
+impl CheckError {
+    pub fn diagnostic(&self) -> Diagnostic {
+        let hint = match &self.kind {
+            CheckErrorKind::Unsupported { suggestion: Some(s), .. } => {
+                Some(format!("use `{s}` instead"))
+            }
+            _ => None,
+        };
+        Diagnostic::new(Severity::Error, self.kind.code(), self.span, self.kind.to_string())
+            .with_hint(hint)
+    }
 }
 
 /// Every error a check found, in source order.
@@ -66,10 +119,6 @@ pub struct CheckErrors(pub Vec<CheckError>);
 impl CheckErrors {
     /// bpftrace-style messages, one per error, for a program read from `origin`.
     pub fn render(&self, source: &str, origin: &str) -> String {
-        self.0
-            .iter()
-            .map(|e| render(source, origin, e.span, &e.kind.to_string()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.0.iter().map(|e| e.diagnostic().render(source, origin)).collect::<Vec<_>>().join("\n")
     }
 }

@@ -8,6 +8,7 @@ use super::{Host, HostError};
 use crate::{
     host::{
         features::Support,
+        traceable::KernelFunctions,
         tracefs::{Format, TracefsError, parse_format},
     },
     lang::ast::ProbeKind,
@@ -57,8 +58,11 @@ impl Host for FakeHost {
             .into()),
         }
     }
-    fn kernel_functions(&self) -> Result<Arc<[String]>, HostError> {
-        Ok(vec!["do_sys_openat2".to_string(), "vfs_read".to_string()].into())
+    fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError> {
+        let kallsyms = "ffffffff81000000 T do_int3\nffffffff81000100 T do_sys_openat2\n\
+                        ffffffff81000200 T vfs_read\n";
+        let blacklist = "0xffffffff81000000-0xffffffff81000010\tdo_int3\n";
+        Ok(Arc::new(KernelFunctions::parse(kallsyms, None, Some(blacklist))))
     }
     fn user_functions(&self, binary: &str) -> Result<(PathBuf, Arc<[String]>), HostError> {
         match binary {

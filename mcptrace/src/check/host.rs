@@ -13,7 +13,7 @@ use crate::{
     host::{
         elf::{self, ElfError},
         features::{self, Support},
-        kallsyms::Kallsyms,
+        traceable::KernelFunctions,
         tracefs::{self, Format, TracefsError},
     },
     lang::ast::ProbeKind,
@@ -42,8 +42,8 @@ pub trait Host: Sync {
     /// Every tracepoint, as `category:name`, sorted.
     fn tracepoints(&self) -> Result<Arc<[String]>, HostError>;
     fn tracepoint_format(&self, category: &str, name: &str) -> Result<Arc<Format>, HostError>;
-    /// Kernel function names, sorted.
-    fn kernel_functions(&self) -> Result<Arc<[String]>, HostError>;
+    /// The kernel's functions and which of them probes can attach to.
+    fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError>;
     /// The resolved path of a uprobe target and its function names, sorted.
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
 }
@@ -57,7 +57,7 @@ pub type UserFunctions = (PathBuf, Arc<[String]>);
 #[derive(Default)]
 pub struct SystemHost {
     tracepoints: OnceLock<Arc<[String]>>,
-    kernel_functions: OnceLock<Arc<[String]>>,
+    kernel_functions: OnceLock<Arc<KernelFunctions>>,
     formats: Mutex<HashMap<String, Arc<Format>>>,
     binaries: Mutex<HashMap<String, UserFunctions>>,
 }
@@ -167,13 +167,9 @@ impl Host for SystemHost {
         })
     }
 
-    fn kernel_functions(&self) -> Result<Arc<[String]>, HostError> {
+    fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError> {
         once(&self.kernel_functions, || {
-            let syms = Kallsyms::load().map_err(HostError::Kallsyms)?;
-            let mut names: Vec<String> = syms.functions().map(|s| s.name.clone()).collect();
-            names.sort();
-            names.dedup();
-            Ok(names.into())
+            Ok(Arc::new(KernelFunctions::load().map_err(HostError::Kallsyms)?))
         })
     }
 

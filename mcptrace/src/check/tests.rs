@@ -70,6 +70,23 @@ fn unsupported_kinds_suggest_an_equivalent() {
 }
 
 #[test]
+fn kernel_functions_that_cannot_be_probed_are_named() {
+    let names =
+        |src: &str| -> Vec<String> { ok(src).all_probes().map(ToString::to_string).collect() };
+    // The blacklisted do_int3 is left out of the wildcard.
+    assert_eq!(names("kfunc:do_* { }"), ["kfunc:do_sys_openat2"]);
+    assert_eq!(
+        errors("kfunc:do_int3 { }"),
+        [CheckErrorKind::Blacklisted { function: "do_int3".into() }]
+    );
+    assert_eq!(
+        errors("kretfunc:inlined_away { }"),
+        [CheckErrorKind::NoKernelFunction { function: "inlined_away".into() }]
+    );
+    assert!(matches!(errors("kfunc:nothing_* { }")[0], CheckErrorKind::NoMatch { .. }));
+}
+
+#[test]
 fn tracepoint_fields_exist() {
     let checked = ok(
         "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)); @[args.flags] = count() }",

@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::{
     check::SystemHost,
     frontend,
+    ir::listing::listing,
     plan::Plan,
-    validate::{self, Diagnostic},
+    validate::{self, Located},
 };
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,10 @@ pub struct PlanArgs {
     /// Print the decision as JSON.
     #[arg(long)]
     json: bool,
+    /// Also print what lowering made of the program: `slots`, each kernel
+    /// probe's slot configuration in readable form.
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
     /// The program text.
     #[arg(short = 'e', value_name = "PROGRAM")]
     program: Option<String>,
@@ -24,6 +29,11 @@ pub struct PlanArgs {
     file: Option<PathBuf>,
     #[command(flatten)]
     policy: super::PolicyArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Emit {
+    Slots,
 }
 
 #[derive(Serialize)]
@@ -34,7 +44,7 @@ struct Report<'a> {
     reason: Option<String>,
     /// The concrete probes, after wildcard expansion.
     attach_points: Vec<String>,
-    warnings: Vec<Diagnostic>,
+    warnings: Vec<Located>,
 }
 
 pub fn run(args: PlanArgs) -> ExitCode {
@@ -74,6 +84,12 @@ pub fn run(args: PlanArgs) -> ExitCode {
         }
     } else {
         print!("{}", text(&report));
+    }
+    if args.emit == Some(Emit::Slots) {
+        match &plan.native {
+            Some(lowered) => print!("{}", listing(&lowered.0)),
+            None => println!("no slots: the program runs on bpftrace"),
+        }
     }
     ExitCode::SUCCESS
 }

@@ -22,10 +22,11 @@ pub use stop::StopSignal;
 
 use self::{
     execution::ExecutionSink,
-    launch::{Choice, Request, Started},
+    launch::{Choice, LaunchError, Request, Started},
 };
 use crate::{
     check::{Policy, SystemHost},
+    diagnostic::Diagnostic,
     frontend,
     native::Transport,
 };
@@ -44,17 +45,21 @@ const ATTACH_LIMIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// A syntax or semantic error, rendered with line, column and caret.
-    #[error("{0}")]
-    Program(String),
+    /// Syntax or semantic errors, rendered with line, column and caret.
+    #[error("{rendered}")]
+    Program { errors: Vec<Diagnostic>, rendered: String },
     #[error("timeout must be a positive number of seconds, not {0}")]
     BadTimeout(f64),
     #[error("{MAX_RUNNING} executions are already running; stop one or wait for one to end")]
     TooMany,
-    #[error("{0}")]
-    Privileges(String),
+    #[error(transparent)]
+    Privileges(#[from] privileges::MissingPrivileges),
     #[error("attaching failed: {0}")]
-    Attach(String),
+    Attach(#[source] LaunchError),
+    #[error("the tracer ended before attaching{}", .0.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    EndedBeforeAttaching(Option<String>),
+    #[error("not attached after {} s", .0.as_secs())]
+    AttachTimeout(Duration),
     #[error("creating the stop signal: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -84,9 +89,13 @@ impl Executor {
             return Err(ExecError::BadTimeout(t));
         }
         let (checked, plan) =
-            frontend::prepare_with(program, &[], SystemHost::shared(), self.policy)
-                .map_err(|e| ExecError::Program(e.render(program, "stdin")))?;
-        privileges::check().map_err(ExecError::Privileges)?;
+            frontend::prepare_with(program, &[], SystemHost::shared(), self.policy).map_err(
+                |e| ExecError::Program {
+                    errors: e.diagnostics(),
+                    rendered: e.render(program, "stdin"),
+                },
+            )?;
+        privileges::check()?;
         let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
         let planned = Started { backend: plan.backend, reason: plan.backend_reason() };
         let exec = {
@@ -120,19 +129,15 @@ impl Executor {
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
         let failure = match outcome {
             Ok(Ok(Ok(()))) => return Ok(exec),
-            Ok(Ok(Err(message))) => message,
-            Ok(Err(_)) => exec
-                .state()
-                .error
-                .clone()
-                .unwrap_or_else(|| "the tracer ended before attaching".into()),
+            Ok(Ok(Err(e))) => ExecError::Attach(e),
+            Ok(Err(_)) => ExecError::EndedBeforeAttaching(exec.state().error.clone()),
             Err(_) => {
                 exec.stop.stop();
-                format!("not attached after {} s", ATTACH_LIMIT.as_secs())
+                ExecError::AttachTimeout(ATTACH_LIMIT)
             }
         };
         self.table().remove(&exec.id);
-        Err(ExecError::Attach(failure))
+        Err(failure)
     }
 
     /// The policy programs are checked under.
@@ -161,7 +166,7 @@ impl Executor {
 
 /// Runs `request` for `exec` on a thread of its own; `attached` hears once
 /// it is attached, or why it could not attach.
-fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<(), String>>) {
+fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<(), LaunchError>>) {
     std::thread::spawn(move || {
         let mut attached = Some(attached);
         let mut sink = ExecutionSink::new(exec.clone());
@@ -178,10 +183,9 @@ fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<
                 drop(ended.teardown);
             }
             Err(e) => {
-                let message = e.to_string();
-                exec.finish(Status::Failed, StopReason::Error, Some(message.clone()));
+                exec.finish(Status::Failed, StopReason::Error, Some(e.to_string()));
                 if let Some(tx) = attached.take() {
-                    let _ = tx.send(Err(message));
+                    let _ = tx.send(Err(e));
                 }
             }
         }

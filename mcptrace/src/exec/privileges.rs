@@ -5,23 +5,30 @@ const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
-/// Ok, or what is missing, in words that say how to fix it.
-pub fn check() -> Result<(), String> {
+/// The capabilities tracing needs and this process lacks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "missing privileges: tracing needs root, or {} (this server runs without them); \
+     start it as root or grant them with setcap",
+    .missing.join(" and ")
+)]
+pub struct MissingPrivileges {
+    pub missing: Vec<&'static str>,
+}
+
+/// Ok, or what is missing.
+pub fn check() -> Result<(), MissingPrivileges> {
     let caps = effective_capabilities().unwrap_or(0);
     let has = |cap: u32| caps & (1 << cap) != 0;
     if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
         return Ok(());
     }
-    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+    let missing = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
         .into_iter()
         .filter(|(c, _)| !has(*c))
         .map(|(_, n)| n)
         .collect();
-    Err(format!(
-        "missing privileges: tracing needs root, or {} (this server runs without them); \
-         start it as root or grant them with setcap",
-        missing.join(" and ")
-    ))
+    Err(MissingPrivileges { missing })
 }
 
 /// The CapEff mask of this process.

@@ -10,5 +10,6 @@ pub mod fentry;
 pub mod kallsyms;
 pub mod symbolize;
 pub mod syscalls;
+pub mod traceable;
 pub mod tracefs;
 pub mod users;

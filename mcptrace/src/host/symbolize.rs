@@ -104,8 +104,10 @@ fn parse_mapping(line: &str) -> Option<Mapping> {
 }
 
 /// A stack as bpftrace prints it: a newline, then one frame per line at
-/// `indent` spaces (4 for map keys, 8 for printf and print).
-pub fn format_stack(frames: &[String], indent: usize) -> String {
+/// `indent` spaces (4 for map keys, 8 for printf and print); nothing at all
+/// for a stack the kernel could not take (bpftrace's failed lookup).
+pub fn format_stack(frames: Option<&[String]>, indent: usize) -> String {
+    let Some(frames) = frames else { return String::new() };
     let mut s = String::from("\n");
     for f in frames {
         s.push_str(&" ".repeat(indent));
@@ -134,7 +136,9 @@ mod tests {
     #[test]
     fn unknown_addresses_print_as_hex() {
         assert_eq!(UserSymbols::default().resolve(std::process::id(), 0x10), "0x10");
-        assert_eq!(format_stack(&["a+1".into(), "b+2".into()], 4), "\n    a+1\n    b+2\n");
+        assert_eq!(format_stack(Some(&["a+1".into(), "b+2".into()]), 4), "\n    a+1\n    b+2\n");
+        assert_eq!(format_stack(Some(&[]), 4), "\n");
+        assert_eq!(format_stack(None, 4), "");
     }
 
     #[test]

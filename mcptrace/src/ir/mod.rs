@@ -5,6 +5,7 @@
 //! where a slot attaches, `slot` builds a slot's configuration.
 
 pub mod attach;
+pub mod listing;
 pub mod regs;
 pub mod slot;
 

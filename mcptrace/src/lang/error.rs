@@ -6,6 +6,7 @@ use super::{
     ast::Span,
     lexical::{Reason, SyntaxError, token_at},
 };
+use crate::diagnostic::{Diagnostic, Severity};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
@@ -47,10 +48,14 @@ impl ParseError {
         Self { kind, span }
     }
 
+    pub fn diagnostic(&self) -> Diagnostic {
+        Diagnostic::new(Severity::Error, "syntax", self.span, self.kind.to_string())
+    }
+
     /// The message as bpftrace prints it, for a program read from `origin`
     /// (`stdin` for `-e`, or a file name).
     pub fn render(&self, source: &str, origin: &str) -> String {
-        render(source, origin, self.span, &self.kind.to_string())
+        self.diagnostic().render(source, origin)
     }
 }
 

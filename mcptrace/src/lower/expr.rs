@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
 
 use super::{
-    Unsupported,
+    NotNative, Unsupported,
     maps::MapTable,
     site::{ProbeCx, Site},
 };
@@ -79,8 +79,8 @@ impl Guard {
     }
 }
 
-fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
-    Unsupported::new(span, what.into())
+fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsupported {
+    Unsupported::new(span, kind, what.into())
 }
 
 impl<'a> Exprs<'a> {
@@ -89,7 +89,9 @@ impl<'a> Exprs<'a> {
     }
 
     fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
-        self.cx.as_deref_mut().ok_or_else(|| unsupported(span, format!("`{what}` in BEGIN or END")))
+        self.cx.as_deref_mut().ok_or_else(|| {
+            unsupported(span, NotNative::Expression, format!("`{what}` in BEGIN or END"))
+        })
     }
 
     /// A leaf: a builtin, field, argument, keyed-state read, or constant.
@@ -125,7 +127,11 @@ impl<'a> Exprs<'a> {
             }
             ExprKind::Call { name, args } if name == "reg" => {
                 let [Expr { kind: ExprKind::Str(reg), .. }] = args.as_slice() else {
-                    return Err(unsupported(span, "reg() takes one register name"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "reg() takes one register name",
+                    ));
                 };
                 Leaf::Int(self.cx(span, name)?.reg(reg, span)?, false)
             }
@@ -136,7 +142,11 @@ impl<'a> Exprs<'a> {
                         (*n as u32).saturating_add(1).min(STR_LEN as u32)
                     }
                     Some(other) => {
-                        return Err(unsupported(other.span, "str() with a computed length"));
+                        return Err(unsupported(
+                            other.span,
+                            NotNative::Expression,
+                            "str() with a computed length",
+                        ));
                     }
                 };
                 match args.first() {
@@ -152,6 +162,7 @@ impl<'a> Exprs<'a> {
                 if self.updated.contains(&map_name(name)) {
                     return Err(unsupported(
                         span,
+                        NotNative::Map,
                         format!(
                             "reading @{name} after updating it in the same probe is not native yet"
                         ),
@@ -160,6 +171,7 @@ impl<'a> Exprs<'a> {
                 if self.maps.is_aggregate(name) == Some(true) {
                     return Err(unsupported(
                         span,
+                        NotNative::Map,
                         format!("reading aggregation map @{name} in a probe"),
                     ));
                 }
@@ -184,16 +196,20 @@ impl<'a> Exprs<'a> {
                 // A pointer in a register: a user string for uprobes.
                 let cx = self.cx(span, n)?;
                 if !matches!(cx.site, Site::Function { kernel: false, .. }) {
-                    return Err(unsupported(span, format!("str({n}) outside uprobes")));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        format!("str({n}) outside uprobes"),
+                    ));
                 }
                 let Some(Leaf::Int(v, _)) = self.leaf(arg)? else {
-                    return Err(unsupported(span, format!("str({n})")));
+                    return Err(unsupported(span, NotNative::Expression, format!("str({n})")));
                 };
                 let cx = self.cx(span, n)?;
                 let offset = cx_field_offset(cx, v);
                 cx.string(source::USER_STR, offset, size, span)
             }
-            _ => Err(unsupported(arg.span, "str() of this expression")),
+            _ => Err(unsupported(arg.span, NotNative::Expression, "str() of this expression")),
         }
     }
 
@@ -284,7 +300,7 @@ impl<'a> Exprs<'a> {
                 let v = cx.builder.compute(ops).map_err(super::site::slot_full(span))?;
                 Ok((v, signed))
             }
-            _ => Err(unsupported(span, format!("map key: {}", describe(e)))),
+            _ => Err(not_native(e, Some("map key"))),
         }
     }
 
@@ -417,7 +433,11 @@ impl<'a> Exprs<'a> {
         match &e.kind {
             ExprKind::Var(name) => {
                 let (slot, ty) = *self.vars.get(name).ok_or_else(|| {
-                    unsupported(span, format!("${name} is used before it is assigned"))
+                    unsupported(
+                        span,
+                        NotNative::Expression,
+                        format!("${name} is used before it is assigned"),
+                    )
                 })?;
                 return Ok((ir::Expr::Var(slot), ty));
             }
@@ -428,7 +448,11 @@ impl<'a> Exprs<'a> {
             ExprKind::Ident(n) if n == "func" => {
                 let cx = self.cx(span, "func")?;
                 let Site::Function { symbol, .. } = &cx.site else {
-                    return Err(unsupported(span, "`func` outside uprobes and kprobes"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "`func` outside uprobes and kprobes",
+                    ));
                 };
                 return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));
             }
@@ -444,7 +468,11 @@ impl<'a> Exprs<'a> {
                 if (name == "kstack" || name == "ustack") && args.len() == 1 =>
             {
                 let ExprKind::Int(depth) = args[0].kind else {
-                    return Err(unsupported(span, format!("{name}() with a non-constant depth")));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        format!("{name}() with a non-constant depth"),
+                    ));
                 };
                 let (id, pid) = self.stack(name == "ustack", span)?;
                 return Ok((ir::Expr::Stack { id, pid, depth: depth as usize }, Ty::Stack));
@@ -474,6 +502,7 @@ impl<'a> Exprs<'a> {
                     _ => {
                         return Err(unsupported(
                             span,
+                            NotNative::Expression,
                             format!("`{}` on these operand types", op.symbol()),
                         ));
                     }
@@ -486,7 +515,13 @@ impl<'a> Exprs<'a> {
                     UnaryOp::Not => (UnOp::Not, Ty::Int { signed: true }),
                     UnaryOp::BitNot => (UnOp::BitNot, ty),
                     UnaryOp::Neg => (UnOp::Neg, Ty::Int { signed: true }),
-                    _ => return Err(unsupported(span, format!("unary `{}`", op.symbol()))),
+                    _ => {
+                        return Err(unsupported(
+                            span,
+                            NotNative::Expression,
+                            format!("unary `{}`", op.symbol()),
+                        ));
+                    }
                 };
                 return Ok((ir::Expr::Unary(u, Box::new(a)), ty));
             }
@@ -495,7 +530,11 @@ impl<'a> Exprs<'a> {
                 let (a, ta) = self.user(then)?;
                 let (b, tb) = self.user(otherwise)?;
                 if std::mem::discriminant(&ta) != std::mem::discriminant(&tb) {
-                    return Err(unsupported(span, "a ternary whose branches differ in type"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "a ternary whose branches differ in type",
+                    ));
                 }
                 return Ok((ir::Expr::Ternary(Box::new(c), Box::new(a), Box::new(b)), ta));
             }
@@ -515,7 +554,7 @@ impl<'a> Exprs<'a> {
                 Ok((ir::Expr::Int { bits, signed }, Ty::Int { signed }))
             }
             Some(Leaf::ConstStr(s)) => Ok((ir::Expr::Str(s), Ty::Str)),
-            None => Err(unsupported(span, describe(e))),
+            None => Err(not_native(e, None)),
         }
     }
 }
@@ -594,21 +633,34 @@ fn bin_op(op: BinaryOp) -> BinOp {
 }
 
 /// Names the construct for a fallback reason.
-pub fn describe(e: &Expr) -> String {
-    match &e.kind {
-        ExprKind::Ident(n) => format!("`{n}` is not native yet"),
-        ExprKind::Call { name, .. } => format!("`{name}()` is not native yet"),
+pub fn describe(e: &Expr) -> (NotNative, String) {
+    let (kind, text) = match &e.kind {
+        ExprKind::Ident(n) => (NotNative::Function, format!("`{n}` is")),
+        ExprKind::Call { name, .. } => (NotNative::Function, format!("`{name}()` is")),
         ExprKind::Positional(_) | ExprKind::PositionalCount => {
-            "positional parameters are not native yet".into()
+            (NotNative::Expression, "positional parameters are".into())
         }
         ExprKind::Field { .. } => {
-            "field access on this expression (BTF-typed access) is not native yet".into()
+            (NotNative::Types, "field access on this expression (BTF-typed access) is".into())
         }
-        ExprKind::Index { .. } => "indexing is not native yet".into(),
-        ExprKind::Cast { .. } => "casts are not native yet".into(),
-        ExprKind::SizeofType(_) => "`sizeof` is not native yet".into(),
-        ExprKind::Step { .. } => "`++`/`--` inside an expression is not native yet".into(),
-        ExprKind::Map { .. } => "reading this map here is not native yet".into(),
-        _ => "this expression is not native yet".into(),
-    }
+        ExprKind::Index { .. } => (NotNative::Types, "indexing is".into()),
+        ExprKind::Cast { .. } => (NotNative::Types, "casts are".into()),
+        ExprKind::SizeofType(_) => (NotNative::Types, "`sizeof` is".into()),
+        ExprKind::Step { .. } => {
+            (NotNative::Expression, "`++`/`--` inside an expression is".into())
+        }
+        ExprKind::Map { .. } => (NotNative::Map, "reading this map here is".into()),
+        _ => (NotNative::Expression, "this expression is".into()),
+    };
+    (kind, format!("{text} not native yet"))
+}
+
+/// `e` as not native, with `context` ("map key") before what it is.
+pub fn not_native(e: &Expr, context: Option<&str>) -> Unsupported {
+    let (kind, text) = describe(e);
+    let reason = match context {
+        Some(c) => format!("{c}: {text}"),
+        None => text,
+    };
+    Unsupported::new(e.span, kind, reason)
 }

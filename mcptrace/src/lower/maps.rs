@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Unsupported;
+use super::{NotNative, Unsupported};
 use crate::{
     ir::{KeyKind, MapAgg, MapInfo},
     lang::ast::Span,
@@ -56,6 +56,7 @@ impl MapTable {
         if !same_agg || !same_keys(&shape.1, &key) {
             return Err(Unsupported::new(
                 span,
+                NotNative::Map,
                 format!("map {name} is used with different keys or values"),
             ));
         }
@@ -94,6 +95,7 @@ impl MapTable {
                 None => {
                     return Err(Unsupported::new(
                         *span,
+                        NotNative::Map,
                         format!("map {name} is read but never written"),
                     ));
                 }
@@ -101,12 +103,14 @@ impl MapTable {
                 Some((MapAgg::Value { .. }, _)) => {
                     return Err(Unsupported::new(
                         *span,
+                        NotNative::Map,
                         format!("map {name} is read with other keys than it is written with"),
                     ));
                 }
                 Some(_) => {
                     return Err(Unsupported::new(
                         *span,
+                        NotNative::Map,
                         format!("reading aggregation map {name} in a probe is not native yet"),
                     ));
                 }
@@ -115,17 +119,23 @@ impl MapTable {
         for (name, key, span) in &self.touches {
             match (self.shapes.get(name), key) {
                 (None, _) => {
-                    return Err(Unsupported::new(*span, format!("map {name} is never written")));
+                    return Err(Unsupported::new(
+                        *span,
+                        NotNative::Map,
+                        format!("map {name} is never written"),
+                    ));
                 }
                 (Some((MapAgg::Hist | MapAgg::Lhist { .. }, _)), Some(_)) => {
                     return Err(Unsupported::new(
                         *span,
+                        NotNative::Map,
                         format!("delete() from histogram {name} is not native yet"),
                     ));
                 }
                 (Some((_, k)), Some(key)) if !same_keys(k, key) => {
                     return Err(Unsupported::new(
                         *span,
+                        NotNative::Map,
                         format!("map {name} is used with different keys"),
                     ));
                 }

@@ -46,16 +46,60 @@ pub fn is_native(name: &str) -> bool {
     NATIVE_HELPERS.contains(&name)
 }
 
-/// Why a program cannot run natively: the construct and where it is.
+/// Why a program cannot run natively: the construct, what kind of
+/// construct it is, and where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct Unsupported {
     pub span: Span,
+    pub kind: NotNative,
     pub reason: String,
 }
 
 impl Unsupported {
-    pub fn new(span: Span, reason: String) -> Self {
-        Self { span, reason }
+    pub fn new(span: Span, kind: NotNative, reason: String) -> Self {
+        Self { span, kind, reason }
+    }
+}
+
+/// What kind of construct keeps a program off the native backend, so a
+/// client tells a loop from too many probes without reading the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotNative {
+    /// A probe kind or attach form the native backend does not attach
+    /// (kfunc, usdt, hardware events, uprobe offsets, ...).
+    ProbeKind,
+    /// More probes of one kind than the kind has slots.
+    TooManyProbes,
+    /// A probe needs more values, strings, operations or keys than a slot
+    /// holds.
+    SlotFull,
+    /// C definitions, casts, BTF-typed field access, indexing, sizeof.
+    Types,
+    /// `while`, `unroll`, `break`, `continue`, `return`.
+    Loop,
+    /// A builtin or function the native backend does not run.
+    Function,
+    /// A map use the kernel side does not take (string values, a read after
+    /// an update in the same probe, keys or values that change shape).
+    Map,
+    /// Any other expression or statement in a form not native yet.
+    Expression,
+}
+
+impl NotNative {
+    /// The kind's stable name (as serialized).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ProbeKind => "probe_kind",
+            Self::TooManyProbes => "too_many_probes",
+            Self::SlotFull => "slot_full",
+            Self::Types => "types",
+            Self::Loop => "loop",
+            Self::Function => "function",
+            Self::Map => "map",
+            Self::Expression => "expression",
+        }
     }
 }
 
@@ -71,7 +115,11 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     let program = &checked.program;
     if let Some(p) = program.preamble.iter().find(|p| !p.text.trim_start().starts_with("#include"))
     {
-        return Err(Unsupported::new(p.span, "C definitions are not native yet".into()));
+        return Err(Unsupported::new(
+            p.span,
+            NotNative::Types,
+            "C definitions are not native yet".into(),
+        ));
     }
     let mut maps = MapTable::default();
     let mut native = NativeProgram {
@@ -89,7 +137,11 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
         if only(&Probe::Begin) || only(&Probe::End) {
             let mut ex = Exprs::new(None, &mut maps);
             if let Some(pred) = &probe.predicate {
-                return Err(Unsupported::new(pred.span, "a predicate on BEGIN or END".into()));
+                return Err(Unsupported::new(
+                    pred.span,
+                    NotNative::Expression,
+                    "a predicate on BEGIN or END".into(),
+                ));
             }
             let block = ex.block(&probe.body)?;
             match points.first() {
@@ -152,6 +204,7 @@ fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported
             let kind = kind_name(p.point.kind());
             return Err(Unsupported::new(
                 *span,
+                NotNative::TooManyProbes,
                 format!("more than {SLOTS_PER_KIND} {kind} probes after wildcard expansion"),
             ));
         }
@@ -200,6 +253,7 @@ fn kernel_probe(
         let span = probe.predicate.as_ref().map_or(probe.span, |p| p.span);
         return Err(Unsupported::new(
             span,
+            NotNative::Map,
             "a predicate evaluated in user space guarding map updates is not native yet".into(),
         ));
     }
@@ -242,7 +296,7 @@ fn site_of(
     point: &Probe,
     span: Span,
 ) -> Result<(Site, AttachPoint), Unsupported> {
-    let not_yet = |what: String| Err(Unsupported::new(span, what));
+    let not_yet = |what: String| Err(Unsupported::new(span, NotNative::ProbeKind, what));
     let perf = |event, sample, every_cpu| AttachPoint::PerfEvent { event, sample, every_cpu };
     Ok(match point {
         Probe::Tracepoint { category, name } => (

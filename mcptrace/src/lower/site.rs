@@ -9,7 +9,7 @@ use mcptrace_common::{
     slot::source,
 };
 
-use super::Unsupported;
+use super::{NotNative, Unsupported};
 use crate::{
     host::tracefs::{Field, Format},
     ir::{
@@ -72,7 +72,7 @@ pub struct ProbeCx {
 }
 
 pub fn slot_full(span: Span) -> impl Fn(SlotFull) -> Unsupported {
-    move |e| Unsupported::new(span, e.to_string())
+    move |e| Unsupported::new(span, NotNative::SlotFull, e.to_string())
 }
 
 impl ProbeCx {
@@ -145,6 +145,7 @@ impl ProbeCx {
         if f.array_len.is_some() || f.data_loc {
             return Err(Unsupported::new(
                 span,
+                NotNative::Expression,
                 format!("args->{name} is not an integer; use str()"),
             ));
         }
@@ -167,6 +168,7 @@ impl ProbeCx {
         } else {
             return Err(Unsupported::new(
                 span,
+                NotNative::Expression,
                 format!("str() of args->{name}, which is not a string"),
             ));
         };
@@ -182,7 +184,11 @@ impl ProbeCx {
         match &self.site {
             Site::Tracepoint { format, .. } => {
                 let f = format.field(name).ok_or_else(|| {
-                    Unsupported::new(span, format!("the tracepoint has no field `{name}`"))
+                    Unsupported::new(
+                        span,
+                        NotNative::Expression,
+                        format!("the tracepoint has no field `{name}`"),
+                    )
                 })?;
                 Ok((f.offset, f.clone()))
             }
@@ -194,6 +200,7 @@ impl ProbeCx {
                     let Some(f) = format.field(name) else {
                         return Err(Unsupported::new(
                             span,
+                            NotNative::Expression,
                             format!("not every matched tracepoint has args->{name}"),
                         ));
                     };
@@ -209,6 +216,7 @@ impl ProbeCx {
                             _ => {
                                 return Err(Unsupported::new(
                                     span,
+                                    NotNative::Expression,
                                     format!("args->{name} is not a syscall argument"),
                                 ));
                             }
@@ -218,6 +226,7 @@ impl ProbeCx {
                     } else {
                         return Err(Unsupported::new(
                             span,
+                            NotNative::Expression,
                             format!("args->{name} on syscall exit"),
                         ));
                     };
@@ -227,15 +236,22 @@ impl ProbeCx {
                         {
                             return Err(Unsupported::new(
                                 span,
+                                NotNative::Expression,
                                 format!("args->{name} differs across the matched syscalls"),
                             ));
                         }
                         _ => found = Some((at, f.clone())),
                     }
                 }
-                found.ok_or_else(|| Unsupported::new(span, "no syscall matched".to_string()))
+                found.ok_or_else(|| {
+                    Unsupported::new(span, NotNative::Expression, "no syscall matched".to_string())
+                })
             }
-            _ => Err(Unsupported::new(span, "`args` exists only in tracepoints".to_string())),
+            _ => Err(Unsupported::new(
+                span,
+                NotNative::Expression,
+                "`args` exists only in tracepoints".to_string(),
+            )),
         }
     }
 
@@ -244,7 +260,7 @@ impl ProbeCx {
         let offset = match &self.site {
             Site::Function { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
             Site::RawTracepoint if n < 8 => 8 * n as u32,
-            _ => return Err(Unsupported::new(span, format!("arg{n} here"))),
+            _ => return Err(Unsupported::new(span, NotNative::Expression, format!("arg{n} here"))),
         };
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
@@ -253,10 +269,19 @@ impl ProbeCx {
     /// whose context is the registers).
     pub fn reg(&mut self, name: &str, span: Span) -> Result<ValueRef, Unsupported> {
         if !matches!(self.site, Site::Function { .. }) {
-            return Err(Unsupported::new(span, "reg() outside uprobes and kprobes".to_string()));
+            return Err(Unsupported::new(
+                span,
+                NotNative::Expression,
+                "reg() outside uprobes and kprobes".to_string(),
+            ));
         }
-        let offset = regs::named(name)
-            .ok_or_else(|| Unsupported::new(span, format!("reg(\"{name}\"): no such register")))?;
+        let offset = regs::named(name).ok_or_else(|| {
+            Unsupported::new(
+                span,
+                NotNative::Expression,
+                format!("reg(\"{name}\"): no such register"),
+            )
+        })?;
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
 
@@ -266,7 +291,11 @@ impl ProbeCx {
             Site::Function { ret: true, .. } => {
                 self.value(Cap::Field { offset: regs::AX, size: 8, signed: false }, span)
             }
-            _ => Err(Unsupported::new(span, "`retval` outside return probes".to_string())),
+            _ => Err(Unsupported::new(
+                span,
+                NotNative::Expression,
+                "`retval` outside return probes".to_string(),
+            )),
         }
     }
 }

@@ -4,8 +4,8 @@
 use mcptrace_common::slot::{map_op, op};
 
 use super::{
-    Unsupported,
-    expr::{Exprs, Guard, Ty, describe, map_name},
+    NotNative, Unsupported,
+    expr::{Exprs, Guard, Ty, map_name, not_native},
 };
 use crate::{
     ir::{
@@ -16,8 +16,8 @@ use crate::{
     lang::printf::{Conversion, FormatString},
 };
 
-fn unsupported(span: Span, what: impl Into<String>) -> Unsupported {
-    Unsupported::new(span, what.into())
+fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsupported {
+    Unsupported::new(span, kind, what.into())
 }
 
 /// How a statement writes a map: `=`, `op=`, or `++`/`--`.
@@ -71,7 +71,13 @@ impl Exprs<'_> {
                     self.map_write(name, keys, *op, value, how, span)?;
                     return Ok(None);
                 }
-                _ => return Err(unsupported(span, "assignment to this target")),
+                _ => {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "assignment to this target",
+                    ));
+                }
             },
             StmtKind::If { cond: c, then, otherwise } => {
                 let (cond, _) = self.user(c)?;
@@ -90,12 +96,18 @@ impl Exprs<'_> {
                 self.guard = outer;
                 ir::Stmt::If { cond, then: then?, otherwise: otherwise? }
             }
-            StmtKind::Unroll { .. } => return Err(unsupported(span, "`unroll` is not native yet")),
-            StmtKind::While { .. } => return Err(unsupported(span, "`while` is not native yet")),
-            StmtKind::Break | StmtKind::Continue => {
-                return Err(unsupported(span, "loops are not native yet"));
+            StmtKind::Unroll { .. } => {
+                return Err(unsupported(span, NotNative::Loop, "`unroll` is not native yet"));
             }
-            StmtKind::Return => return Err(unsupported(span, "`return` is not native yet")),
+            StmtKind::While { .. } => {
+                return Err(unsupported(span, NotNative::Loop, "`while` is not native yet"));
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                return Err(unsupported(span, NotNative::Loop, "loops are not native yet"));
+            }
+            StmtKind::Return => {
+                return Err(unsupported(span, NotNative::Loop, "`return` is not native yet"));
+            }
         }))
     }
 
@@ -117,12 +129,22 @@ impl Exprs<'_> {
                 };
                 return self.stmt(&assign);
             }
-            _ => return Err(unsupported(span, "an expression statement with no effect")),
+            _ => {
+                return Err(unsupported(
+                    span,
+                    NotNative::Expression,
+                    "an expression statement with no effect",
+                ));
+            }
         };
         Ok(Some(match name {
             "printf" => {
                 let Some(Expr { kind: ExprKind::Str(fmt), .. }) = args.first() else {
-                    return Err(unsupported(span, "printf needs a literal format"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "printf needs a literal format",
+                    ));
                 };
                 let format = FormatString::parse(fmt);
                 let mut lowered = Vec::new();
@@ -132,9 +154,15 @@ impl Exprs<'_> {
                     strings.push(matches!(ty, Ty::Str | Ty::Stack));
                     lowered.push(e);
                 }
-                format.check(&strings).map_err(|e| unsupported(span, e.to_string()))?;
+                format
+                    .check(&strings)
+                    .map_err(|e| unsupported(span, NotNative::Expression, e.to_string()))?;
                 if format.conversions().any(|c| c == Conversion::Buffer) {
-                    return Err(unsupported(span, "printf %r (buffers) is not native yet"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "printf %r (buffers) is not native yet",
+                    ));
                 }
                 ir::Stmt::Printf { format, args: lowered }
             }
@@ -143,48 +171,71 @@ impl Exprs<'_> {
                     let int = |i: usize| match rest.get(i) {
                         None => Ok(0),
                         Some(Expr { kind: ExprKind::Int(v), .. }) => Ok(*v),
-                        Some(o) => Err(unsupported(o.span, "print() with computed arguments")),
+                        Some(o) => Err(unsupported(
+                            o.span,
+                            NotNative::Expression,
+                            "print() with computed arguments",
+                        )),
                     };
                     let (top, div) = (int(0)?, int(1)?.max(1));
                     ir::Stmt::PrintMap { map: self.map_ref(name, span)?, top, div }
                 }
                 [value] => ir::Stmt::Print(self.user(value)?.0),
-                _ => return Err(unsupported(span, "this form of print() is not native yet")),
+                _ => {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "this form of print() is not native yet",
+                    ));
+                }
             },
             "time" => {
                 let fmt = match args.first() {
                     None => "%H:%M:%S\n".to_string(),
                     Some(Expr { kind: ExprKind::Str(s), .. }) => s.clone(),
-                    Some(o) => return Err(unsupported(o.span, "time() with a computed format")),
+                    Some(o) => {
+                        return Err(unsupported(
+                            o.span,
+                            NotNative::Expression,
+                            "time() with a computed format",
+                        ));
+                    }
                 };
                 ir::Stmt::Time(fmt)
             }
             "exit" if args.is_empty() => ir::Stmt::Exit,
             "clear" | "zero" => {
                 let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
-                    return Err(unsupported(span, format!("{name}() of this argument")));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        format!("{name}() of this argument"),
+                    ));
                 };
                 if !keys.is_empty() {
-                    return Err(unsupported(span, format!("{name}() of a map element")));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        format!("{name}() of a map element"),
+                    ));
                 }
                 let id = self.map_ref(m, span)?;
                 if name == "clear" { ir::Stmt::Clear(id) } else { ir::Stmt::Zero(id) }
             }
             "delete" => {
                 let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
-                    return Err(unsupported(span, "delete() of this argument"));
+                    return Err(unsupported(
+                        span,
+                        NotNative::Expression,
+                        "delete() of this argument",
+                    ));
                 };
                 self.kernel_map_op(m, keys, map_op::DELETE, Vec::new(), None, span)?;
                 return Ok(None);
             }
             other => {
-                return Err(unsupported(
-                    span,
-                    describe(&Expr {
-                        kind: ExprKind::Call { name: other.into(), args: vec![] },
-                        span,
-                    }),
-                ));
+                let call = Expr { kind: ExprKind::Call { name: other.into(), args: vec![] }, span };
+                return Err(not_native(&call, None));
             }
         }))
     }
@@ -227,16 +278,26 @@ impl Exprs<'_> {
                     ("lhist", ..) => {
                         let int = |e: &Expr| match e.kind {
                             ExprKind::Int(v) => Ok(v as i64),
-                            _ => Err(unsupported(e.span, "lhist() bounds must be constants")),
+                            _ => Err(unsupported(
+                                e.span,
+                                NotNative::Expression,
+                                "lhist() bounds must be constants",
+                            )),
                         };
                         let (min, max, step) = (int(&args[1])?, int(&args[2])?, int(&args[3])?);
                         if step <= 0 || max <= min {
-                            return Err(unsupported(span, "lhist() with these bounds"));
+                            return Err(unsupported(
+                                span,
+                                NotNative::Expression,
+                                "lhist() with these bounds",
+                            ));
                         }
                         MapAgg::Lhist { min, max, step: step as u64 }
                     }
                     (_, Some(agg), _) => agg,
-                    _ => return Err(unsupported(span, format!("{f}() here"))),
+                    _ => {
+                        return Err(unsupported(span, NotNative::Expression, format!("{f}() here")));
+                    }
                 };
                 let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
                 return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
@@ -245,7 +306,11 @@ impl Exprs<'_> {
                 f.as_str(),
                 "count" | "sum" | "avg" | "stats" | "min" | "max" | "hist" | "lhist"
             ) {
-                return Err(unsupported(span, format!("{f}() with these arguments")));
+                return Err(unsupported(
+                    span,
+                    NotNative::Expression,
+                    format!("{f}() with these arguments"),
+                ));
             }
         }
         // Keyed state: `@m[k] = v`, `@m[k] += v`, `@m[k]++`.
@@ -260,13 +325,14 @@ impl Exprs<'_> {
             Some(other) => {
                 return Err(unsupported(
                     span,
+                    NotNative::Map,
                     format!("`{}=` on a map is not native yet", other.symbol()),
                 ));
             }
         };
         let (ops, ty) = operand;
         let Ty::Int { signed } = ty else {
-            return Err(unsupported(span, "maps of strings are not native yet"));
+            return Err(unsupported(span, NotNative::Map, "maps of strings are not native yet"));
         };
         // bpftrace types a map that `+=`/`-=` writes as unsigned and one
         // that `++`/`--` writes as signed, whatever the operand.
@@ -282,7 +348,7 @@ impl Exprs<'_> {
     fn kernel_operand(&mut self, e: &Expr) -> Result<(Ops, Ty), Unsupported> {
         match self.kernel(e)? {
             Some((ops, ty @ Ty::Int { .. })) => Ok((ops, ty)),
-            _ => Err(unsupported(e.span, format!("map value: {}", describe(e)))),
+            _ => Err(not_native(e, Some("map value"))),
         }
     }
 
@@ -302,6 +368,7 @@ impl Exprs<'_> {
             Guard::User(at) => {
                 return Err(unsupported(
                     span,
+                    NotNative::Map,
                     format!(
                         "a map update under a condition evaluated in user space (at {at}) \
                          is not native yet"
@@ -310,7 +377,11 @@ impl Exprs<'_> {
             }
         };
         if self.cx.is_none() {
-            return Err(unsupported(span, "map updates in BEGIN or END are not native yet"));
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                "map updates in BEGIN or END are not native yet",
+            ));
         }
         let (parts, kinds) = self.key(keys, span)?;
         let full = map_name(name);

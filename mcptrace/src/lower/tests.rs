@@ -291,3 +291,30 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
             .contains("arg0")
     );
 }
+
+/// A client tells the kinds of fallback apart by their code, not the words.
+#[test]
+fn fallbacks_say_what_kind_of_construct_they_are() {
+    use super::NotNative;
+    let kind = |src: &str, probes: Vec<Vec<Probe>>| match lower(&checked(src, probes)) {
+        Ok(_) => panic!("{src} lowered natively"),
+        Err(e) => e.kind,
+    };
+    let open = || vec![vec![tp("sys_enter_openat")]];
+    assert_eq!(kind("BEGIN { unroll(2) { } }", vec![vec![Probe::Begin]]), NotNative::Loop);
+    assert_eq!(
+        kind("tracepoint:syscalls:sys_enter_openat { @[(uint8)pid] = count(); }", open()),
+        NotNative::Types
+    );
+    assert_eq!(
+        kind("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", open()),
+        NotNative::Function
+    );
+    let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
+    assert_eq!(kind("kfunc:f { }", vec![vec![kfunc]]), NotNative::ProbeKind);
+    // 17 tracepoints of one probe, one more than the tracepoint slots.
+    let many: Vec<Probe> = (0..17)
+        .map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") })
+        .collect();
+    assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
+}

@@ -21,7 +21,8 @@ pub struct Frame<'a> {
 /// What statements do to the world: emit records and act on maps.
 pub trait Effects {
     /// Stack `id` as printed frames (user frames of `pid` when given).
-    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Vec<String>;
+    /// Stack `id`'s frames; None when the kernel could not take it.
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>>;
     /// The symbol holding `address`: in process `pid` when given, else in
     /// the kernel.
     fn symbol(&self, address: u64, pid: Option<u32>) -> String;
@@ -112,7 +113,7 @@ impl<'a> Frame<'a> {
             Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i, fx)).collect()),
             Expr::Stack { id, pid, depth } => {
                 let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
-                Value::Str(format_stack(&frames, 8).into_bytes())
+                Value::Str(format_stack(frames.as_deref(), 8).into_bytes())
             }
             Expr::Symbol { addr, pid } => {
                 let Value::Int { bits, .. } = self.eval(addr, fx) else {
@@ -264,8 +265,8 @@ mod tests {
         fn emit(&mut self, record: Record) {
             self.0.push(record);
         }
-        fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Vec<String> {
-            vec![format!("frame{id}")]
+        fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Option<Vec<String>> {
+            Some(vec![format!("frame{id}")])
         }
         fn symbol(&self, address: u64, pid: Option<u32>) -> String {
             format!("sym{address}@{pid:?}")

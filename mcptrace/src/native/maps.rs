@@ -125,11 +125,11 @@ fn decode_key(
                 }
                 KeyKind::KStack { depth } => {
                     let frames = stack_frames(session, symbols, first, None, *depth);
-                    Value::Str(format_stack(&frames, 4).into_bytes())
+                    Value::Str(format_stack(frames.as_deref(), 4).into_bytes())
                 }
                 KeyKind::UStack { depth } => {
                     let frames = stack_frames(session, symbols, first, Some(second()), *depth);
-                    Value::Str(format_stack(&frames, 4).into_bytes())
+                    Value::Str(format_stack(frames.as_deref(), 4).into_bytes())
                 }
                 KeyKind::Symbol { user } => {
                     let pid = user.then(second);
@@ -142,26 +142,21 @@ fn decode_key(
 }
 
 /// The frames of stack `id`, innermost first, at most `depth`, resolved in
-/// the kernel or (with `pid`) in that process.
+/// the kernel or (with `pid`) in that process; None when the kernel could
+/// not take the stack (its id is an error code).
 pub fn stack_frames(
     session: &Session,
     symbols: &UserSymbols,
     id: u64,
     pid: Option<u32>,
     depth: usize,
-) -> Vec<String> {
-    let Ok(id) = u32::try_from(id) else {
-        return Vec::new();
-    };
-    session
-        .stack(id)
-        .into_iter()
-        .take(depth)
-        .map(|ip| match pid {
-            Some(pid) => symbols.resolve(pid, ip),
-            None => symbolize::kernel(ip),
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    let ips = session.stack(u32::try_from(id).ok()?)?;
+    let frames = ips.into_iter().take(depth).map(|ip| match pid {
+        Some(pid) => symbols.resolve(pid, ip),
+        None => symbolize::kernel(ip),
+    });
+    Some(frames.collect())
 }
 
 /// The symbol holding `address`: in process `pid`'s mappings, or the kernel's.

@@ -197,7 +197,7 @@ impl World<'_> {
 }
 
 impl Effects for World<'_> {
-    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Vec<String> {
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>> {
         maps::stack_frames(self.session, self.symbols, id, pid, depth)
     }
 

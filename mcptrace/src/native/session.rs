@@ -47,7 +47,7 @@ fn software_config(event: Software) -> PerfEventConfig {
 }
 
 /// Program name of slot `n` of kind `k` in the object.
-fn program_name(k: u32, n: u32) -> String {
+pub(super) fn program_name(k: u32, n: u32) -> String {
     let prefix = match k {
         kind::TRACEPOINT => "tp",
         kind::RAW_TRACEPOINT => "rtp",
@@ -170,13 +170,11 @@ impl Session {
         &mut self.keyed
     }
 
-    /// The instruction pointers of stack `id`, innermost first; empty when
-    /// the id is unknown (the stack could not be taken).
-    pub fn stack(&self, id: u32) -> Vec<u64> {
-        self.stacks
-            .get(&id, 0)
-            .map(|s| s.frames().iter().map(|f| f.ip).collect())
-            .unwrap_or_default()
+    /// The instruction pointers of stack `id`, innermost first; None when
+    /// the id is unknown (the kernel could not take the stack).
+    pub fn stack(&self, id: u32) -> Option<Vec<u64>> {
+        let stack = self.stacks.get(&id, 0).ok()?;
+        Some(stack.frames().iter().map(|f| f.ip).collect())
     }
 }
 

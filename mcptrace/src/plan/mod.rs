@@ -9,7 +9,13 @@ use std::{fmt, sync::Arc};
 
 use serde::Serialize;
 
-use crate::{check::Checked, ir::NativeProgram, lang::ast::Span, lower};
+use crate::{
+    check::Checked,
+    diagnostic::{Diagnostic, Severity},
+    ir::NativeProgram,
+    lang::ast::Span,
+    lower::{self, NotNative},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -56,7 +62,7 @@ impl Eq for Lowered {}
 pub enum Fallback {
     /// A construct the native backend does not run yet.
     #[error("{construct} at {span}: {why}")]
-    Unsupported { construct: String, span: Span, why: String },
+    Unsupported { construct: String, span: Span, code: NotNative, why: String },
 }
 
 /// Plans `checked`, whose text is `source` (for naming the construct).
@@ -74,6 +80,7 @@ pub fn plan(checked: &Checked, source: &str) -> Plan {
             fallback: Some(Fallback::Unsupported {
                 construct: construct(source, u.span),
                 span: u.span,
+                code: u.kind,
                 why: u.reason,
             }),
             attach_count,
@@ -91,6 +98,14 @@ fn construct(source: &str, span: Span) -> String {
     let short: String = first.chars().take(60).collect();
     let ellipsis = if short.len() < first.len() || text.contains('\n') { "…" } else { "" };
     format!("`{short}{ellipsis}`")
+}
+
+impl Fallback {
+    /// As a note on the program: it runs, through bpftrace, because of this.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let Fallback::Unsupported { span, code, why, .. } = self;
+        Diagnostic::new(Severity::Note, code.code(), *span, why.clone())
+    }
 }
 
 impl fmt::Display for Backend {

@@ -10,6 +10,7 @@ use crate::{
     host::{
         elf::{self, ElfError},
         features::Support,
+        traceable::Traceability,
     },
     lang::ast::ProbeKind,
 };
@@ -206,8 +207,7 @@ fn uprobe(host: &dyn Host, binary: &str, pattern: &str) -> Result<UprobeInfo, In
 }
 
 fn kernel_function(host: &dyn Host, function: &str) -> Result<KernelFunctionInfo, InfoError> {
-    let functions = host.kernel_functions()?;
-    let exists = functions.binary_search_by(|f| f.as_str().cmp(function)).is_ok();
+    let exists = host.kernel_functions()?.traceability(function) != Traceability::Missing;
     let mut suggested: Vec<String> = [false, true]
         .into_iter()
         .filter_map(|ret| tracepoint_instead(host, function, ret))

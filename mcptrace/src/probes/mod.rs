@@ -86,7 +86,7 @@ pub fn list(
         if let Support::No(reason) = &feats.kprobe {
             notes.push(format!("kernel functions are listed, but cannot be traced here: {reason}"));
         }
-        names.extend(host.kernel_functions()?.iter().map(|f| format!("{kind}:{f}")));
+        names.extend(host.kernel_functions()?.traceable().map(|f| format!("{kind}:{f}")));
     }
     // A binary's functions, when the filter names one.
     if let Some(f) = filter

@@ -8,30 +8,12 @@ mod warnings;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+pub use crate::diagnostic::Located;
 use crate::{
     check::{Checked, Host, Policy},
     frontend,
-    lang::{ast::Span, error::excerpt},
     plan::{Backend, Plan},
 };
-
-/// One error or warning, at a place in the program.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Diagnostic {
-    pub message: String,
-    /// 1-based.
-    pub line: u32,
-    /// 1-based, in characters.
-    pub column: u32,
-    /// The source line and a caret under the offending text.
-    pub excerpt: String,
-}
-
-impl Diagnostic {
-    pub fn new(source: &str, span: Span, message: String) -> Self {
-        Self { message, line: span.line, column: span.col, excerpt: excerpt(source, span) }
-    }
-}
 
 /// What a program that passed the checks would do.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -40,7 +22,7 @@ pub struct Report {
     pub backend_reason: String,
     /// The concrete probes, after wildcard expansion.
     pub probes: Vec<String>,
-    pub warnings: Vec<Diagnostic>,
+    pub warnings: Vec<Located>,
 }
 
 impl Report {
@@ -49,7 +31,7 @@ impl Report {
             backend: plan.backend,
             backend_reason: plan.backend_reason(),
             probes: checked.all_probes().map(ToString::to_string).collect(),
-            warnings: warnings::of(checked, source),
+            warnings: warnings::of(checked).iter().map(|w| w.located(source)).collect(),
         }
     }
 }
@@ -59,8 +41,8 @@ impl Report {
 pub struct Validation {
     pub valid: bool,
     /// Syntax and semantic errors, in source order; empty when valid.
-    pub errors: Vec<Diagnostic>,
-    pub warnings: Vec<Diagnostic>,
+    pub errors: Vec<Located>,
+    pub warnings: Vec<Located>,
     /// The backend that would run it; absent when invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
@@ -89,11 +71,7 @@ pub fn validate(source: &str, host: &dyn Host, policy: Policy) -> Validation {
         }
         Err(e) => Validation {
             valid: false,
-            errors: e
-                .messages()
-                .into_iter()
-                .map(|(span, message)| Diagnostic::new(source, span, message))
-                .collect(),
+            errors: e.diagnostics().iter().map(|d| d.located(source)).collect(),
             warnings: Vec::new(),
             backend: None,
             backend_reason: None,

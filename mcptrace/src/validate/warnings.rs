@@ -2,9 +2,9 @@
 //! probe that fires very often, has no predicate, and prints on every event
 //! floods the output buffer and loses events.
 
-use super::Diagnostic;
 use crate::{
     check::{Checked, glob},
+    diagnostic::{Diagnostic, Severity},
     lang::ast::{ExprKind, Probe},
 };
 
@@ -25,7 +25,7 @@ const WIDE: usize = 20;
 /// Functions that write output each time they run.
 const PRINTING: [&str; 5] = ["printf", "print", "cat", "join", "time"];
 
-pub fn of(checked: &Checked, source: &str) -> Vec<Diagnostic> {
+pub fn of(checked: &Checked) -> Vec<Diagnostic> {
     checked
         .program
         .probes
@@ -50,11 +50,15 @@ pub fn of(checked: &Checked, source: &str) -> Vec<Diagnostic> {
             )?;
             let message = format!(
                 "`{}` {why} and this probe prints on every event without a predicate: \
-                 output will flood and events will be lost; filter it (e.g. `/pid == 1234/` \
-                 or `/comm == \"name\"/`) or aggregate into a map (e.g. `@[comm] = count()`)",
+                 output will flood and events will be lost",
                 ap.text()
             );
-            Some(Diagnostic::new(source, ap.span, message))
+            let hint = "filter it (e.g. `/pid == 1234/` or `/comm == \"name\"/`) or aggregate \
+                        into a map (e.g. `@[comm] = count()`)";
+            Some(
+                Diagnostic::new(Severity::Warning, "flood", ap.span, message)
+                    .with_hint(Some(hint.into())),
+            )
         })
         .collect()
 }
