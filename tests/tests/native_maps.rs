@@ -164,8 +164,8 @@ fn stacks_as_keys_resolve_to_symbols() {
     use mcptrace::{
         host::symbolize::UserSymbols,
         ir::{KeyKind, MapAgg, MapInfo},
-        native::maps::dump,
-        output::{Value, maps::MapValue},
+        native::map_read::dump,
+        output::{MapValue, Value},
     };
     // uprobe:mcpt_target { @u[ustack] = count(); }
     let mut u = SlotBuilder::new();
@@ -196,7 +196,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     let symbols = UserSymbols::default();
     let info = |id, key| MapInfo { id, name: format!("@m{id}"), agg: MapAgg::Count, key };
     let kinfo = info(10, vec![KeyKind::KStack { depth: 127 }]);
-    let count = |dump: &mcptrace::output::maps::MapDump| -> u64 {
+    let count = |dump: &mcptrace::output::MapDump| -> u64 {
         dump.entries
             .iter()
             .map(|(_, v)| match v {

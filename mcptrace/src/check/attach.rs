@@ -3,7 +3,7 @@
 
 use super::{
     error::{CheckError, CheckErrorKind},
-    host::Host,
+    facts::Host,
 };
 use crate::{
     host::{features::Support, traceable::Traceability},
@@ -20,7 +20,7 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckErro
     }
     let parts: Vec<&str> = ap.parts.iter().map(String::as_str).collect();
     let bad = |what: &str| err(CheckErrorKind::BadAttachPoint(format!("{}: {what}", ap.text())));
-    let host_err = |e: super::host::HostError| {
+    let host_err = |e: super::facts::HostError| {
         err(CheckErrorKind::Host { target: ap.text(), reason: e.to_string() })
     };
     let no_match =

@@ -9,7 +9,7 @@ use std::{
 
 use super::{
     error::{CheckError, CheckErrorKind},
-    host::Host,
+    facts::Host,
 };
 use crate::{
     host::tracefs::Format,

@@ -5,10 +5,10 @@
 mod attach;
 mod body;
 pub mod error;
+pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake_host;
-pub mod host;
-mod maps;
+mod map_use;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -17,7 +17,7 @@ use std::{
 
 pub use attach::{glob, tracepoint_instead};
 pub use error::{CheckError, CheckErrorKind, CheckErrors};
-pub use host::{Host, HostError, SystemHost};
+pub use facts::{Host, HostError, SystemHost};
 
 use crate::{
     host::tracefs::Format,
@@ -112,7 +112,7 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
         checker.block(&probe.body);
         probes.push(CheckedProbe { attach_points: expanded });
     }
-    maps::check(&program, &mut errors);
+    map_use::check(&program, &mut errors);
     if errors.is_empty() {
         Ok(Checked { program, probes, formats })
     } else {

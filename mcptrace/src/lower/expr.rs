@@ -8,7 +8,7 @@ use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
 
 use super::{
     NotNative, Unsupported,
-    maps::MapTable,
+    map_table::MapTable,
     site::{ProbeCx, Site},
 };
 use crate::{

@@ -7,7 +7,7 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod expr;
-mod maps;
+mod map_table;
 mod site;
 mod stmt;
 
@@ -17,7 +17,7 @@ use mcptrace_common::{limits::SLOTS_PER_KIND, slot::op};
 
 use self::{
     expr::Exprs,
-    maps::MapTable,
+    map_table::MapTable,
     site::{ProbeCx, Site},
 };
 use crate::{

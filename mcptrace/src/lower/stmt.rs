@@ -296,7 +296,11 @@ impl Exprs<'_> {
                     }
                     (_, Some(agg), _) => agg,
                     _ => {
-                        return Err(unsupported(span, NotNative::Expression, format!("{f}() here")));
+                        return Err(unsupported(
+                            span,
+                            NotNative::Expression,
+                            format!("{f}() here"),
+                        ));
                     }
                 };
                 let ops = operand.map(|(ops, _)| ops).unwrap_or_default();

@@ -5,7 +5,7 @@
 mod error;
 pub mod eval;
 mod keyed_maps;
-pub mod maps;
+pub mod map_read;
 mod object;
 pub mod run;
 mod session;

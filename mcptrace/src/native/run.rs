@@ -12,7 +12,7 @@ use mcptrace_common::{Event, limits::MAX_SLOTS};
 use super::{
     NativeError, Session, Transport,
     eval::{Control, Effects, Frame, truthy},
-    maps,
+    map_read,
 };
 use crate::{
     host::{symbolize::UserSymbols, syscalls},
@@ -198,11 +198,11 @@ impl World<'_> {
 
 impl Effects for World<'_> {
     fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>> {
-        maps::stack_frames(self.session, self.symbols, id, pid, depth)
+        map_read::stack_frames(self.session, self.symbols, id, pid, depth)
     }
 
     fn symbol(&self, address: u64, pid: Option<u32>) -> String {
-        maps::symbol(self.symbols, address, pid)
+        map_read::symbol(self.symbols, address, pid)
     }
 
     fn emit(&mut self, record: Record) {
@@ -215,7 +215,7 @@ impl Effects for World<'_> {
         let Some(info) = self.info(map) else {
             return;
         };
-        match maps::dump(self.session, self.symbols, info) {
+        match map_read::dump(self.session, self.symbols, info) {
             Ok(dump) => self.emit(Record::Map(dump.top_div(top as usize, div))),
             Err(e) => self.keep(Err(e)),
         }

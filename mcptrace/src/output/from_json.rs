@@ -8,10 +8,7 @@
 
 use serde_json::Value as Json;
 
-use super::{
-    maps::{MapDump, MapKind, MapValue},
-    record::{Record, Value},
-};
+use super::record::{MapDump, MapKind, MapValue, Record, Value};
 
 /// The record one line stands for, or `None` for anything else (blank
 /// lines, text bpftrace writes outside JSON).

@@ -1,7 +1,7 @@
 //! bpftrace's JSON mode (`-f json`): one `{"type": ..., "data": ...}` object
 //! per line.
 
-use super::record::{Record, Value};
+use super::record::{MapDump, MapKind, MapValue, Record, Value, average};
 
 pub fn render(record: &Record, out: &mut Vec<u8>) {
     let (kind, data) = match record {
@@ -13,7 +13,7 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
         // Written to stdout in JSON mode too (bpftrace 0.17).
         Record::EndOfEvents => return out.extend_from_slice(b"\n\n"),
         Record::Text(bytes) => return out.extend_from_slice(bytes),
-        Record::Map(map) => return map.render_json(out),
+        Record::Map(dump) => return map(dump, out),
     };
     out.extend_from_slice(format!("{{\"type\": \"{kind}\", \"data\": {data}}}\n").as_bytes());
 }
@@ -53,6 +53,106 @@ pub fn string(bytes: &[u8]) -> String {
     }
     s.push('"');
     s
+}
+
+/// A map as one `{"type": ..., "data": ...}` line; nothing for an empty map.
+pub fn map(dump: &MapDump, out: &mut Vec<u8>) {
+    if dump.entries.is_empty() {
+        return;
+    }
+    let kind = match dump.kind {
+        MapKind::Scalar => "map",
+        MapKind::Avg | MapKind::Stats => "stats",
+        MapKind::Hist | MapKind::Lhist { .. } => "hist",
+    };
+    let values: Vec<(String, String)> = dump
+        .sorted()
+        .into_iter()
+        .map(|(key, value)| {
+            let key = key.iter().map(key_text).collect::<Vec<_>>().join(",");
+            (key, map_value(dump, value))
+        })
+        .collect();
+    let data = match values.as_slice() {
+        [(key, v)] if key.is_empty() => v.clone(),
+        _ => {
+            let pairs: Vec<String> =
+                values.iter().map(|(k, v)| format!("{}: {v}", string(k.as_bytes()))).collect();
+            format!("{{{}}}", pairs.join(", "))
+        }
+    };
+    let name = string(dump.name.as_bytes());
+    out.extend_from_slice(
+        format!("{{\"type\": \"{kind}\", \"data\": {{{name}: {data}}}}}\n").as_bytes(),
+    );
+}
+
+fn map_value(dump: &MapDump, mv: &MapValue) -> String {
+    match mv {
+        MapValue::Scalar(v) => value(v),
+        MapValue::Average { count, total } if dump.kind == MapKind::Stats => format!(
+            "{{\"count\": {count}, \"average\": {}, \"total\": {total}}}",
+            average(*count, *total)
+        ),
+        MapValue::Average { count, total } => average(*count, *total).to_string(),
+        MapValue::Buckets(buckets) => {
+            let (Some(lo), Some(hi)) = (
+                buckets.iter().filter(|b| b.1 > 0).map(|b| b.0).min(),
+                buckets.iter().filter(|b| b.1 > 0).map(|b| b.0).max(),
+            ) else {
+                return "[]".into();
+            };
+            let items: Vec<String> = (lo..=hi)
+                .map(|i| {
+                    let count = buckets.iter().find(|b| b.0 == i).map_or(0, |b| b.1);
+                    format!("{{{}\"count\": {count}}}", range(dump, i))
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+/// `"min": a, "max": b, ` for bucket `i` (either end left out when open).
+fn range(dump: &MapDump, i: u32) -> String {
+    let (min, max): (Option<i64>, Option<i64>) = match dump.kind {
+        MapKind::Lhist { min, max, step } => {
+            let overflow = 1 + ((max - min) as u64 / step.max(1)) as u32;
+            if i == 0 {
+                (None, Some(min - 1))
+            } else if i >= overflow {
+                (Some(max), None)
+            } else {
+                let lo = min + (i as i64 - 1) * step as i64;
+                (Some(lo), Some(lo + step as i64 - 1))
+            }
+        }
+        _ => match i {
+            0 => (None, Some(-1)),
+            1 => (Some(0), Some(0)),
+            i => {
+                let lo = 1i128 << (i - 2);
+                (
+                    Some(lo.min(i64::MAX as i128) as i64),
+                    Some(((lo << 1) - 1).min(i64::MAX as i128) as i64),
+                )
+            }
+        },
+    };
+    let mut s = String::new();
+    if let Some(min) = min {
+        s.push_str(&format!("\"min\": {min}, "));
+    }
+    if let Some(max) = max {
+        s.push_str(&format!("\"max\": {max}, "));
+    }
+    s
+}
+
+fn key_text(v: &Value) -> String {
+    let mut out = Vec::new();
+    super::text::value(v, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

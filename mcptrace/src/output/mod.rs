@@ -3,13 +3,14 @@
 
 pub mod from_json;
 pub mod json;
-pub mod maps;
+#[cfg(test)]
+mod map_tests;
 pub mod printf;
 pub mod record;
 pub mod sink;
 pub mod text;
 
-pub use record::{Record, Value};
+pub use record::{MapDump, MapKind, MapValue, Record, Value};
 pub use sink::RecordSink;
 
 /// bpftrace's `-f` option.

@@ -12,10 +12,7 @@ use crate::host::{
     syscalls, users,
 };
 use crate::ir::{KeyKind, MapAgg, MapInfo};
-use crate::output::{
-    Value,
-    maps::{MapDump, MapKind, MapValue},
-};
+use crate::output::{MapDump, MapKind, MapValue, Value};
 
 /// The map `info` as it stands in the kernel now.
 pub fn dump(
