@@ -174,23 +174,33 @@ fn stacks_as_keys_resolve_to_symbols() {
     let pid = u.builtin(source::PID).unwrap();
     let key = u.key(9, &[Part::Value(stack), Part::Value(pid)]).unwrap();
     u.map_op(map_op::COUNT, key, vec![], vec![]).unwrap();
-    // tracepoint:syscalls:sys_enter_getpid /pid == child/ { @k[kstack] = count(); }
-    // The workload waits again after its calls, so its mappings still exist
-    // when user frames are resolved.
+    // rawtracepoint:sys_enter /pid == child && args->id == getpid/ { @k[kstack] = count(); }
+    // A raw tracepoint, not tracepoint:syscalls:sys_enter_getpid: kernels
+    // before 6.x (Debian's 6.1) take no stack in syscall tracepoints, for
+    // bpftrace as for us. The workload waits again after its calls, so its
+    // mappings still exist when user frames are resolved.
     let mut held = HeldWorkload::spawn(&["call", &CALLS.to_string(), "getpid", "10", "wait"]);
     let mut k = SlotBuilder::new();
     k.emit(false);
     let kpid = k.builtin(source::PID).unwrap();
-    k.predicate([op(op::VALUE, kpid.0, 0), op(op::IMM, 0, held.pid() as u64), op(op::EQ, 0, 0)]);
+    let nr = k.field(8, 8, false).unwrap();
+    k.predicate([
+        op(op::VALUE, kpid.0, 0),
+        op(op::IMM, 0, held.pid() as u64),
+        op(op::EQ, 0, 0),
+        op(op::VALUE, nr.0, 0),
+        op(op::IMM, 0, libc::SYS_getpid as u64),
+        op(op::EQ, 0, 0),
+        op(op::LAND, 0, 0),
+    ]);
     let kstack = k.builtin(source::KSTACK).unwrap();
     let kkey = k.key(10, &[Part::Value(kstack)]).unwrap();
     k.map_op(map_op::COUNT, kkey, vec![], vec![]).unwrap();
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     session.attach(&target(held.pid(), false), &u.build().unwrap()).unwrap();
-    let getpid =
-        AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_getpid".into() };
-    session.attach(&getpid, &k.build().unwrap()).unwrap();
+    let sys_enter = AttachPoint::RawTracepoint { name: "sys_enter".into() };
+    session.attach(&sys_enter, &k.build().unwrap()).unwrap();
     let child = held.pid();
     held.step();
     let symbols = UserSymbols::default();
