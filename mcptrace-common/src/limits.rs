@@ -4,8 +4,8 @@
 /// Probe slots per program kind (copies of each generic program).
 pub const SLOTS_PER_KIND: u32 = 16;
 /// Program kinds with slots: tracepoint, raw tracepoint, perf event, uprobe,
-/// uretprobe, kprobe, kretprobe (see `slot::kind`).
-pub const KINDS: u32 = 7;
+/// uretprobe, kprobe, kretprobe, fentry, fexit (see `slot::kind`).
+pub const KINDS: u32 = 9;
 /// Total slots in the configuration map, across all kinds.
 pub const MAX_SLOTS: u32 = SLOTS_PER_KIND * KINDS;
 /// Integer values one probe hit can capture.

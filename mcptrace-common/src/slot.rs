@@ -20,6 +20,8 @@ pub mod kind {
     pub const URETPROBE: u32 = 4;
     pub const KPROBE: u32 = 5;
     pub const KRETPROBE: u32 = 6;
+    pub const FENTRY: u32 = 7;
+    pub const FEXIT: u32 = 8;
 }
 
 /// First slot number of program kind `kind`.
@@ -57,6 +59,10 @@ pub mod source {
     pub const KSTACK: u32 = 15;
     /// The id of the user stack in the `STACKS` map (`u64::MAX` if none).
     pub const USTACK: u32 = 16;
+    /// A NUL-terminated string whose pointer is at `offset` of the record,
+    /// in user or kernel memory (BTF does not say which): read as a user
+    /// string, and where that faults, as a kernel one.
+    pub const ANY_STR: u32 = 17;
 }
 
 pub fn is_string_source(src: u32) -> bool {
@@ -67,6 +73,7 @@ pub fn is_string_source(src: u32) -> bool {
             | source::KERNEL_STR
             | source::CTX_STR
             | source::DATA_LOC_STR
+            | source::ANY_STR
     )
 }
 

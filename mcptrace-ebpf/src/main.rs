@@ -7,6 +7,7 @@
 #![no_main]
 
 mod aggregate;
+mod fentry;
 mod kprobe;
 mod maps;
 mod perf_event;

@@ -125,7 +125,11 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                 // SAFETY: `s` has room for TASK_COMM_LEN (16) bytes.
                 unsafe { generated::bpf_get_current_comm(s.as_mut_ptr().cast(), 16) };
             }
-            source::USER_STR | source::KERNEL_STR | source::CTX_STR | source::DATA_LOC_STR => {
+            source::USER_STR
+            | source::KERNEL_STR
+            | source::CTX_STR
+            | source::DATA_LOC_STR
+            | source::ANY_STR => {
                 let ptr = match c.source {
                     source::CTX_STR => ctx.wrapping_add(c.offset as usize),
                     source::DATA_LOC_STR => {
@@ -138,10 +142,16 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                 let s = clear_string(scratch, c.dest);
                 // SAFETY: the helpers fault safely and stop at the buffer's end.
                 let _ = unsafe {
-                    if c.source == source::USER_STR {
-                        bpf_probe_read_user_str_bytes(ptr, &mut s[..n])
-                    } else {
-                        bpf_probe_read_kernel_str_bytes(ptr, &mut s[..n])
+                    match c.source {
+                        source::USER_STR => bpf_probe_read_user_str_bytes(ptr, &mut s[..n]),
+                        source::ANY_STR => {
+                            if bpf_probe_read_user_str_bytes(ptr, &mut s[..n]).is_ok() {
+                                Ok(&s[..0])
+                            } else {
+                                bpf_probe_read_kernel_str_bytes(ptr, &mut s[..n])
+                            }
+                        }
+                        _ => bpf_probe_read_kernel_str_bytes(ptr, &mut s[..n]),
                     }
                 };
             }

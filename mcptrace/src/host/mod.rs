@@ -4,6 +4,7 @@
 
 pub mod attached;
 mod bpf_syscall;
+pub mod btf;
 pub mod elf;
 pub mod features;
 pub mod fentry;

@@ -37,6 +37,12 @@ pub enum AttachPoint {
         offset: u64,
         ret: bool,
     },
+    /// A kernel function's entry through fentry, or with `ret` its return
+    /// through fexit, by BTF id.
+    Fentry {
+        function: String,
+        ret: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +72,8 @@ impl AttachPoint {
             AttachPoint::Uprobe { ret: true, .. } => kind::URETPROBE,
             AttachPoint::Kprobe { ret: false, .. } => kind::KPROBE,
             AttachPoint::Kprobe { ret: true, .. } => kind::KRETPROBE,
+            AttachPoint::Fentry { ret: false, .. } => kind::FENTRY,
+            AttachPoint::Fentry { ret: true, .. } => kind::FEXIT,
         }
     }
 
@@ -85,6 +93,8 @@ pub fn kind_name(k: u32) -> &'static str {
         kind::URETPROBE => "uretprobe",
         kind::KPROBE => "kprobe",
         kind::KRETPROBE => "kretprobe",
+        kind::FENTRY => "fentry",
+        kind::FEXIT => "fexit",
         _ => "unknown",
     }
 }

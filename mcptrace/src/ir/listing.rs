@@ -55,6 +55,9 @@ fn attach(point: &AttachPoint) -> String {
             let kind = if *ret { "kretprobe" } else { "kprobe" };
             format!("{kind} {function}+{offset}")
         }
+        AttachPoint::Fentry { function, ret } => {
+            format!("{} {function}", if *ret { "fexit" } else { "fentry" })
+        }
     }
 }
 

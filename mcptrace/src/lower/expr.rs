@@ -111,7 +111,8 @@ impl<'a> Exprs<'a> {
                     "cgroup" => source::CGROUP,
                     "comm" => return Ok(Some(Leaf::Str(self.cx(span, name)?.comm(span)?))),
                     "retval" => {
-                        return Ok(Some(Leaf::Int(self.cx(span, name)?.retval(span)?, false)));
+                        let (v, signed) = self.cx(span, name)?.retval(span)?;
+                        return Ok(Some(Leaf::Int(v, signed)));
                     }
                     n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
                         let i = n[3..].parse().unwrap_or(0);
@@ -447,11 +448,11 @@ impl<'a> Exprs<'a> {
             }
             ExprKind::Ident(n) if n == "func" => {
                 let cx = self.cx(span, "func")?;
-                let Site::Function { symbol, .. } = &cx.site else {
+                let Some(symbol) = cx.site.function_name() else {
                     return Err(unsupported(
                         span,
                         NotNative::Expression,
-                        "`func` outside uprobes and kprobes",
+                        "`func` outside function probes",
                     ));
                 };
                 return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));

@@ -22,7 +22,7 @@ use self::{
 };
 use crate::{
     check::Checked,
-    host::tracefs::Format,
+    host::{btf, tracefs::Format},
     ir::{
         AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample, UprobeLocation,
         attach::kind_name,
@@ -357,7 +357,14 @@ fn site_of(
                     .into(),
             );
         }
-        Probe::Kfunc { .. } | Probe::Hardware { .. } | Probe::Other { .. } => {
+        Probe::Kfunc { function, ret } => match btf::function(function) {
+            Ok(prototype) => (
+                Site::Fentry { function: prototype, ret: *ret },
+                AttachPoint::Fentry { function: function.clone(), ret: *ret },
+            ),
+            Err(e) => return not_yet(format!("{} needs the function's BTF: {e}", point)),
+        },
+        Probe::Hardware { .. } | Probe::Other { .. } => {
             return not_yet(format!("{} probes are not native yet", point.kind().name()));
         }
         Probe::Begin | Probe::End => {

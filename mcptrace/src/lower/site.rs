@@ -11,7 +11,10 @@ use mcptrace_common::{
 
 use super::{NotNative, Unsupported};
 use crate::{
-    host::tracefs::{Field, Format},
+    host::{
+        btf::{Function, Type},
+        tracefs::{Field, Format},
+    },
     ir::{
         ProbeName, regs,
         slot::{SlotBuilder, SlotFull, StrRef, ValueRef},
@@ -39,7 +42,25 @@ pub enum Site {
         symbol: String,
         kernel: bool,
     },
+    /// A kernel function's entry or return through fentry/fexit: the
+    /// context is the arguments (then the return value) as 8-byte words,
+    /// typed by the function's BTF.
+    Fentry {
+        function: Function,
+        ret: bool,
+    },
     Perf,
+}
+
+impl Site {
+    /// The probed function's name (`func`), for function probes.
+    pub fn function_name(&self) -> Option<&str> {
+        match self {
+            Site::Function { symbol, .. } => Some(symbol),
+            Site::Fentry { function, .. } => Some(&function.name),
+            _ => None,
+        }
+    }
 }
 
 /// What a captured integer is, for the cache.
@@ -141,6 +162,19 @@ impl ProbeCx {
 
     /// `args->name` / `args.name` as an integer: (value, signed).
     pub fn arg_field(&mut self, name: &str, span: Span) -> Result<(ValueRef, bool), Unsupported> {
+        if let Site::Fentry { function, .. } = &self.site {
+            let (offset, ty) = fentry_arg(function, name, span)?;
+            let Some(scalar) = ty.scalar() else {
+                return Err(Unsupported::new(
+                    span,
+                    NotNative::Types,
+                    format!("args.{name} is not an integer or pointer (BTF-typed access)"),
+                ));
+            };
+            let (size, signed) = (u32::from(scalar.size.min(8)), scalar.signed);
+            let r = self.value(Cap::Field { offset, size, signed }, span)?;
+            return Ok((r, signed));
+        }
         let (offset, f) = self.field_location(name, span)?;
         if f.array_len.is_some() || f.data_loc {
             return Err(Unsupported::new(
@@ -156,6 +190,18 @@ impl ProbeCx {
 
     /// `str(args->name [, n])`.
     pub fn arg_string(&mut self, name: &str, size: u32, span: Span) -> Result<StrRef, Unsupported> {
+        if let Site::Fentry { function, .. } = &self.site {
+            let (offset, ty) = fentry_arg(function, name, span)?;
+            if !ty.is_string() {
+                return Err(Unsupported::new(
+                    span,
+                    NotNative::Expression,
+                    format!("str() of args.{name}, which is not a string"),
+                ));
+            }
+            // The kernel's BTF does not mark user pointers.
+            return self.string(source::ANY_STR, offset, size.min(STR_LEN as u32), span);
+        }
         let (offset, f) = self.field_location(name, span)?;
         let user =
             matches!(self.site, Site::RawSyscall { .. } | Site::Tracepoint { syscall: true, .. });
@@ -285,11 +331,27 @@ impl ProbeCx {
         self.value(Cap::Field { offset, size: 8, signed: false }, span)
     }
 
-    /// `retval` of a uretprobe or kretprobe.
-    pub fn retval(&mut self, span: Span) -> Result<ValueRef, Unsupported> {
-        match self.site {
+    /// `retval` of a uretprobe, kretprobe or fexit probe, and whether it is
+    /// signed.
+    pub fn retval(&mut self, span: Span) -> Result<(ValueRef, bool), Unsupported> {
+        match &self.site {
             Site::Function { ret: true, .. } => {
-                self.value(Cap::Field { offset: regs::AX, size: 8, signed: false }, span)
+                let r =
+                    self.value(Cap::Field { offset: regs::AX, size: 8, signed: false }, span)?;
+                Ok((r, false))
+            }
+            Site::Fentry { function, ret: true } => {
+                let Some(scalar) = function.ret.scalar() else {
+                    return Err(Unsupported::new(
+                        span,
+                        NotNative::Types,
+                        format!("`retval` of {}, which returns no integer", function.name),
+                    ));
+                };
+                let (offset, size, signed) =
+                    (function.ret_offset(), u32::from(scalar.size.min(8)), scalar.signed);
+                let r = self.value(Cap::Field { offset, size, signed }, span)?;
+                Ok((r, signed))
             }
             _ => Err(Unsupported::new(
                 span,
@@ -298,4 +360,27 @@ impl ProbeCx {
             )),
         }
     }
+}
+
+/// Where fentry argument `name` is in the record copy, and its type.
+fn fentry_arg<'f>(
+    function: &'f Function,
+    name: &str,
+    span: Span,
+) -> Result<(u32, &'f Type), Unsupported> {
+    let missing = || {
+        let names: Vec<&str> = function.params.iter().map(|p| p.name.as_str()).collect();
+        Unsupported::new(
+            span,
+            NotNative::Expression,
+            format!(
+                "{} has no argument `{name}`; its arguments: {}",
+                function.name,
+                names.join(", ")
+            ),
+        )
+    };
+    let (i, param) = function.param(name).ok_or_else(missing)?;
+    let offset = function.arg_offset(i).ok_or_else(missing)?;
+    Ok((offset, &param.ty))
 }

@@ -160,7 +160,8 @@ fn fallback_reasons_name_the_construct_and_its_position() {
     );
     let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
     assert!(
-        reason("kfunc:f { }", vec![vec![kfunc]]).starts_with("kfunc probes are not native yet")
+        reason("kfunc:f { }", vec![vec![kfunc]])
+            .starts_with("kfunc:f needs the function's BTF: f is not a function")
     );
 }
 

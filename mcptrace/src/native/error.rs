@@ -29,6 +29,8 @@ pub enum NativeError {
     },
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
+    #[error(transparent)]
+    Fentry(#[from] super::fentry::FentryError),
     #[error("counting CPUs: {0}")]
     Cpus(#[source] std::io::Error),
     #[error("waiting for events: {0}")]

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod eval;
+pub mod fentry;
 mod keyed_maps;
 pub mod map_read;
 mod object;

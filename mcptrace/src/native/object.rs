@@ -12,7 +12,11 @@ mod tests {
         slot::kind,
     };
 
-    use super::{super::session::program_name, OBJECT};
+    use super::{
+        super::{fentry, session::program_name},
+        OBJECT,
+    };
+    use crate::host::{features::Support, fentry as host_fentry};
 
     /// Whether a program of `section` serves slots of kind `k`.
     fn serves(section: &ProgramSection, k: u32) -> bool {
@@ -24,6 +28,8 @@ mod tests {
             kind::URETPROBE => matches!(section, ProgramSection::URetProbe { .. }),
             kind::KPROBE => matches!(section, ProgramSection::KProbe),
             kind::KRETPROBE => matches!(section, ProgramSection::KRetProbe),
+            kind::FENTRY => matches!(section, ProgramSection::FEntry { .. }),
+            kind::FEXIT => matches!(section, ProgramSection::FExit { .. }),
             _ => false,
         }
     }
@@ -56,6 +62,17 @@ mod tests {
         for k in 0..KINDS {
             for n in [0, SLOTS_PER_KIND - 1] {
                 let name = program_name(k, n);
+                if matches!(k, kind::FENTRY | kind::FEXIT) {
+                    // Loaded for a function, by its BTF id: where the kernel
+                    // runs tracing programs it must load; where it refuses
+                    // them (found at start-up), it must refuse this too.
+                    let attached = fentry::attach(&mut ebpf, &name, "vfs_read");
+                    match host_fentry::support() {
+                        Support::Yes => drop(attached.unwrap_or_else(|e| panic!("{name}: {e}"))),
+                        Support::No(why) => assert!(attached.is_err(), "{name} loaded: {why}"),
+                    }
+                    continue;
+                }
                 let program = ebpf.program_mut(&name).unwrap_or_else(|| panic!("{name}"));
                 let loaded = match program {
                     Program::TracePoint(p) => p.load(),

@@ -23,7 +23,12 @@ use mcptrace_common::{
     slot::{first_slot, kind},
 };
 
-use super::{NativeError, keyed_maps::KeyedMaps, object::OBJECT};
+use super::{
+    NativeError,
+    fentry::{self, TracingLink},
+    keyed_maps::KeyedMaps,
+    object::OBJECT,
+};
 use crate::{
     ir::{AttachPoint, Sample, UprobeLocation},
     probe::Software,
@@ -55,7 +60,9 @@ pub(super) fn program_name(k: u32, n: u32) -> String {
         kind::UPROBE => "up",
         kind::URETPROBE => "urp",
         kind::KPROBE => "kp",
-        _ => "krp",
+        kind::KRETPROBE => "krp",
+        kind::FENTRY => "fe",
+        _ => "fx",
     };
     format!("{prefix}_{n}")
 }
@@ -70,6 +77,8 @@ pub struct Session {
     stacks: StackTraceMap<MapData>,
     /// Slots handed out so far, per kind.
     used: [u32; KINDS as usize],
+    /// Attached fentry and fexit programs: their links detach on drop.
+    tracing: Vec<TracingLink>,
 }
 
 impl Session {
@@ -96,7 +105,17 @@ impl Session {
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
         let keyed = KeyedMaps::take(&mut ebpf)?;
         let stacks = take_map(&mut ebpf, "STACKS")?;
-        Ok(Self { ebpf, slots, events, lost, map_full, keyed, stacks, used: [0; KINDS as usize] })
+        Ok(Self {
+            ebpf,
+            slots,
+            events,
+            lost,
+            map_full,
+            keyed,
+            stacks,
+            used: [0; KINDS as usize],
+            tracing: Vec::new(),
+        })
     }
 
     /// Takes the next free slot of the point's kind, writes its configuration
@@ -113,6 +132,13 @@ impl Session {
             .set(slot, config, 0)
             .map_err(|source| NativeError::Map { what: "writing slot configuration", source })?;
         let name = program_name(k, n);
+        if let AttachPoint::Fentry { function, .. } = point {
+            // Taken even if loading fails: a program loaded for one function
+            // cannot be loaded again for another.
+            self.used[k as usize] += 1;
+            self.tracing.push(fentry::attach(&mut self.ebpf, &name, function)?);
+            return Ok(slot);
+        }
         let program = self
             .ebpf
             .program_mut(&name)

@@ -24,7 +24,10 @@ fn native_programs_carry_their_lowered_form() {
 #[test]
 fn fallbacks_name_the_construct_and_its_position() {
     let cases = [
-        ("kfunc:vfs_read { }", "`kfunc:vfs_read { }` at 1:1: kfunc probes are not native yet"),
+        (
+            "hardware:cache-misses:1000 { }",
+            "`hardware:cache-misses:1000 { }` at 1:1: hardware probes are not native yet",
+        ),
         ("BEGIN { unroll(2) { } }", "`unroll(2) { }` at 1:9: `unroll` is not native yet"),
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
