@@ -4,7 +4,8 @@
 //! One hit runs: copy the context (and optionally what one of its words points
 //! to) into the record buffer; run the first `nphase1` captures and the
 //! keyed-state lookups; run the predicate, if any; run the remaining
-//! captures; emit the event; apply the map operations.
+//! captures; apply the map operations; emit the event (last, so that user
+//! space acting on it finds the hit's map updates done).
 
 use crate::limits::{
     CAPTURE_SLOTS, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS,

@@ -16,37 +16,34 @@ use mcptrace_common::{
 };
 
 use crate::{
-    maps::{MAP_FULL, SCRATCH, SLOTS, Scratch, bump},
+    maps::{MAP_FULL, SLOTS, Scratch, bump, scratch},
+    slot::Hit,
     steps,
     tier::{Tier, by_tier},
     vm,
 };
 
-#[repr(C)]
-struct Step {
-    slot: u32,
-}
-
 /// Runs the slot's keyed-state lookups into the event's values.
 #[inline(always)]
-pub fn lookups(slot: u32, n: u32) {
-    let mut step = Step { slot };
-    steps::repeat(n.min(MAX_LOOKUPS as u32), run_lookup, (&raw mut step).cast());
+pub fn lookups(hit: Hit, n: u32) {
+    let mut hit = hit;
+    steps::repeat(n.min(MAX_LOOKUPS as u32), run_lookup, (&raw mut hit).cast());
 }
 
 /// Applies the slot's map operations.
 #[inline(always)]
-pub fn update(slot: u32, n: u32) {
-    let mut step = Step { slot };
-    steps::repeat(n.min(MAX_MAP_OPS as u32), run_map_op, (&raw mut step).cast());
+pub fn update(hit: Hit, n: u32) {
+    let mut hit = hit;
+    steps::repeat(n.min(MAX_MAP_OPS as u32), run_map_op, (&raw mut hit).cast());
 }
 
-/// The slot's configuration and the scratch memory, from inside a callback.
+/// The hit, its slot's configuration and its scratch memory, from inside a
+/// callback.
 #[inline(always)]
-fn context(ctx: *mut c_void) -> Option<(u32, &'static SlotConfig, *mut Scratch)> {
-    // SAFETY: `ctx` is the `Step` passed to `steps::repeat`.
-    let slot = unsafe { (*ctx.cast::<Step>()).slot };
-    Some((slot, SLOTS.get(slot)?, SCRATCH.get_ptr_mut(0)?))
+fn context(ctx: *mut c_void) -> Option<(Hit, &'static SlotConfig, *mut Scratch)> {
+    // SAFETY: `ctx` is the `Hit` passed to `steps::repeat`.
+    let hit = unsafe { *ctx.cast::<Hit>() };
+    Some((hit, SLOTS.get(hit.slot)?, scratch(hit.level)?))
 }
 
 #[inline(never)]
@@ -55,7 +52,7 @@ extern "C" fn run_lookup(i: u64, ctx: *mut c_void) -> i64 {
         return 1;
     };
     let lookup = &config.lookups[i as usize & (MAX_LOOKUPS - 1)];
-    // SAFETY: per-CPU memory, exclusive to this CPU while the program runs.
+    // SAFETY: the hit's scratch level, exclusive to it while it runs.
     let scratch = unsafe { &mut *scratch };
     let tier = build_key(config, scratch, lookup.key);
     let value = by_tier!(tier, read(scratch));
@@ -72,12 +69,12 @@ fn read<T: Tier>(scratch: &Scratch) -> u64 {
 
 #[inline(never)]
 extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
-    let Some((slot, config, scratch_ptr)) = context(ctx) else {
+    let Some((hit, config, scratch_ptr)) = context(ctx) else {
         return 1;
     };
     let m = &config.map_ops[i as usize & (MAX_MAP_OPS - 1)];
     if m.guard_len != 0
-        && vm::eval(slot, m.guard_start as u32, m.guard_len as u32, scratch_ptr)
+        && vm::eval(hit, m.guard_start as u32, m.guard_len as u32, scratch_ptr)
             .is_none_or(|g| g == 0)
     {
         return 0;
@@ -85,7 +82,7 @@ extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
     let value = if m.value_len == 0 {
         0
     } else {
-        match vm::eval(slot, m.value_start as u32, m.value_len as u32, scratch_ptr) {
+        match vm::eval(hit, m.value_start as u32, m.value_len as u32, scratch_ptr) {
             Some(v) => v,
             None => return 0,
         }

@@ -1,14 +1,17 @@
 //! Generic, data-driven eBPF programs. Nothing here knows a user program: each
 //! probe slot reads its configuration from the `SLOTS` map, captures what it
-//! says, filters, emits an `Event` for user space and updates maps.
+//! says, filters, updates maps and emits an `Event` for user space.
 //!
 //! One file per program kind; `slot` holds the logic they share.
 #![no_std]
 #![no_main]
+// For `asm!`: the one atomic exchange in `level` (aya-ebpf does the same).
+#![feature(asm_experimental_arch)]
 
 mod aggregate;
 mod fentry;
 mod kprobe;
+mod level;
 mod maps;
 mod perf_event;
 mod raw_tracepoint;

@@ -26,7 +26,7 @@ pub static PERF_EVENTS: PerfEventArray<Event> = PerfEventArray::new(0);
 #[unsafe(no_mangle)]
 pub static TRANSPORT: u32 = 0;
 
-/// Records the ring buffer had no room for, per CPU.
+/// Events the transport (ring or perf buffer) had no room for, per CPU.
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
@@ -62,9 +62,16 @@ pub static STACKS: StackTrace = StackTrace::with_max_entries(STACK_ENTRIES, 0);
 #[map]
 pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Per-CPU working memory: the 512-byte stack cannot hold an event.
+/// Hits dropped because every scratch level of their CPU was taken (see
+/// `level`), per CPU.
+#[map]
+pub static DROPPED_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Working memory of one hit: the 512-byte stack cannot hold an event.
 #[repr(C)]
 pub struct Scratch {
+    /// Set while a hit uses this memory (see `level`).
+    pub busy: u64,
     /// The context copy, then the dereferenced copy; 8 spare bytes keep
     /// every masked read in bounds.
     pub record: [u8; MAX_RECORD + 8],
@@ -75,8 +82,20 @@ pub struct Scratch {
     pub event: Event,
 }
 
+/// Scratch memories per CPU: how many slot programs can be mid-run on one
+/// CPU at once (see `level`). A power of two: a level index is masked.
+pub const LEVELS: u32 = 4;
+
+const _: () = assert!(LEVELS.is_power_of_two());
+
 #[map]
-pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(LEVELS, 0);
+
+/// The scratch memory of `level`, from inside a `bpf_loop` callback.
+#[inline(always)]
+pub fn scratch(level: u32) -> Option<*mut Scratch> {
+    SCRATCH.get_ptr_mut(level & (LEVELS - 1))
+}
 
 /// Adds one to a per-CPU counter map.
 #[inline(always)]

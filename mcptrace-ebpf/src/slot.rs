@@ -1,4 +1,4 @@
-//! One probe hit: copy the record, capture, filter, emit.
+//! One probe hit: copy the record, capture, filter, update maps, emit.
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
@@ -16,45 +16,70 @@ use mcptrace_common::{
 
 use core::ffi::c_void;
 
-use aya_ebpf::{EbpfContext, bindings::BPF_F_USER_STACK, helpers::bpf_get_stackid};
+use aya_ebpf::{
+    bindings::{BPF_F_CURRENT_CPU, BPF_F_USER_STACK},
+    helpers::bpf_get_stackid,
+};
 
 use crate::{
-    aggregate,
-    maps::{EVENTS, LOST, PERF_EVENTS, SCRATCH, SLOTS, STACKS, Scratch, TRANSPORT, bump},
+    aggregate, level,
+    maps::{EVENTS, LOST, PERF_EVENTS, SLOTS, STACKS, Scratch, TRANSPORT, bump, scratch},
     steps, vm,
 };
 
-/// Runs slot `slot` for one hit with context `ctx`.
+/// Runs slot `slot` for one hit with context `ctx`, in a scratch memory of
+/// its own (see `level`).
 #[inline(always)]
 pub fn run(slot: u32, ctx: *const u8) {
     let Some(config) = SLOTS.get(slot) else {
         return;
     };
-    let Some(ptr) = SCRATCH.get_ptr_mut(0) else {
+    let Some((level, ptr)) = level::claim() else {
         return;
     };
-    // SAFETY (each `&mut *ptr` below): per-CPU map memory, exclusive to this
-    // CPU while the program runs; each reference ends before the next step,
-    // and none is live while the predicate's callback reaches the same memory.
-    if copy_record(config, unsafe { &mut *ptr }, ctx).is_err() {
+    hit(config, Hit { slot, level, ctx }, ptr);
+    level::release(ptr);
+}
+
+/// What every step of a hit needs to find its configuration and memory.
+/// `ctx` stays a context pointer for the verifier through the spill to the
+/// stack slot a `bpf_loop` callback reads it from.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Hit {
+    pub slot: u32,
+    /// The scratch level (see `level`).
+    pub level: u32,
+    pub ctx: *const u8,
+}
+
+/// The hit's pipeline: copy the record, capture, filter, update maps, emit.
+#[inline(always)]
+fn hit(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
+    // SAFETY (each `&mut *ptr` below): this hit's scratch level, exclusive
+    // to it while it runs; each reference ends before the next step, and
+    // none is live while a callback reaches the same memory.
+    if copy_record(config, unsafe { &mut *ptr }, hit.ctx).is_err() {
         return;
     }
     let phase1 = config.nphase1;
-    unsafe { (*ptr).event.slot = slot };
-    captures(slot, ctx, 0, phase1);
+    unsafe { (*ptr).event.slot = hit.slot };
+    captures(hit, 0, phase1);
     if config.nlookups != 0 {
-        aggregate::lookups(slot, config.nlookups);
+        aggregate::lookups(hit, config.nlookups);
     }
-    if config.npred != 0 && vm::eval(slot, 0, config.npred, ptr).is_none_or(|v| v == 0) {
+    if config.npred != 0 && vm::eval(hit, 0, config.npred, ptr).is_none_or(|v| v == 0) {
         return;
     }
-    captures(slot, ctx, phase1, config.ncaptures);
-    if config.action & action::EMIT != 0 {
-        emit(ctx, unsafe { &(*ptr).event }, config.event_len);
-    }
+    captures(hit, phase1, config.ncaptures);
     if config.nmap_ops != 0 {
-        compute(config, slot, ptr);
-        aggregate::update(slot, config.nmap_ops);
+        compute(config, hit, ptr);
+        aggregate::update(hit, config.nmap_ops);
+    }
+    // Last, as in the program's source order: user space acting on the
+    // event (exit(), printing a map) finds this hit's updates in the maps.
+    if config.action & action::EMIT != 0 {
+        emit(hit.ctx, unsafe { &(*ptr).event }, config.event_len);
     }
 }
 
@@ -76,23 +101,21 @@ fn copy_record(config: &SlotConfig, scratch: &mut Scratch, ctx: *const u8) -> Re
     Ok(())
 }
 
-/// What a capture step needs. `ctx` stays a context pointer for the
-/// verifier through the spill to this stack slot.
+/// What a capture step needs.
 #[repr(C)]
 struct CaptureStep {
-    slot: u32,
+    hit: Hit,
     start: u32,
-    ctx: *const u8,
 }
 
 /// Runs captures `start..end`, one `bpf_loop` step each: the verifier then
 /// checks one capture once instead of every unrolled iteration.
 #[inline(always)]
-fn captures(slot: u32, ctx: *const u8, start: u32, end: u32) {
+fn captures(hit: Hit, start: u32, end: u32) {
     if end <= start {
         return;
     }
-    let mut step = CaptureStep { slot, start, ctx };
+    let mut step = CaptureStep { hit, start };
     let n = (end - start).min(MAX_CAPTURES as u32);
     steps::repeat(n, run_capture, (&raw mut step).cast());
 }
@@ -101,13 +124,13 @@ fn captures(slot: u32, ctx: *const u8, start: u32, end: u32) {
 extern "C" fn run_capture(i: u64, step: *mut c_void) -> i64 {
     // SAFETY: `step` is the CaptureStep passed by `captures`.
     let step = unsafe { &*step.cast::<CaptureStep>() };
-    let (Some(config), Some(scratch)) = (SLOTS.get(step.slot), SCRATCH.get_ptr_mut(0)) else {
+    let (Some(config), Some(scratch)) = (SLOTS.get(step.hit.slot), scratch(step.hit.level)) else {
         return 1;
     };
-    // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
+    // SAFETY: this hit's scratch level, exclusive to it while it runs.
     let scratch = unsafe { &mut *scratch };
     let i = (step.start as usize + i as usize) & (CAPTURE_SLOTS - 1);
-    capture(&config.captures[i], scratch, step.ctx);
+    capture(&config.captures[i], scratch, step.hit.ctx);
     0
 }
 
@@ -178,14 +201,14 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
 
 /// Computes the values map keys are built from, into the event.
 #[inline(always)]
-fn compute(config: &SlotConfig, slot: u32, ptr: *mut Scratch) {
+fn compute(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
     for i in 0..MAX_COMPUTES {
         if i >= config.ncomputes as usize {
             break;
         }
         let c = &config.computes[i];
-        let v = vm::eval(slot, c.start as u32, c.len as u32, ptr).unwrap_or(0);
-        // SAFETY: per-CPU memory; the expression machine is done with it.
+        let v = vm::eval(hit, c.start as u32, c.len as u32, ptr).unwrap_or(0);
+        // SAFETY: this hit's scratch; the expression machine is done with it.
         unsafe { (*ptr).event.values[c.dest as usize & (MAX_VALUES - 1)] = v };
     }
 }
@@ -195,8 +218,24 @@ fn compute(config: &SlotConfig, slot: u32, ptr: *mut Scratch) {
 fn emit(ctx: *const u8, event: &Event, len: u32) {
     // SAFETY: a global set once at load time.
     if unsafe { core::ptr::read_volatile(&raw const TRANSPORT) } == 1 {
-        // Perf buffers count their own losses and report them in-band.
-        PERF_EVENTS.output(&RawContext(ctx as *mut c_void), event, 0);
+        // Counted here, not from the buffer's in-band loss records: the
+        // kernel writes one only before the next record that fits, so the
+        // losses after the last never reach user space.
+        // SAFETY: `ctx` is this program's context; the map pointer is the
+        // perf array's definition, as the helper expects; the event is
+        // `size_of::<Event>()` bytes.
+        let rc = unsafe {
+            generated::bpf_perf_event_output(
+                ctx as *mut c_void,
+                (&raw const PERF_EVENTS) as *mut c_void,
+                BPF_F_CURRENT_CPU as u64,
+                (event as *const Event).cast_mut().cast(),
+                size_of::<Event>() as u64,
+            )
+        };
+        if rc != 0 {
+            bump(&LOST);
+        }
         return;
     }
     // Only the bytes in use: a ring buffer holds many more small events.
@@ -205,15 +244,6 @@ fn emit(ctx: *const u8, event: &Event, len: u32) {
     let bytes = unsafe { core::slice::from_raw_parts((event as *const Event).cast::<u8>(), len) };
     if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         bump(&LOST);
-    }
-}
-
-/// A program context by pointer, for helpers that take one.
-struct RawContext(*mut c_void);
-
-impl EbpfContext for RawContext {
-    fn as_ptr(&self) -> *mut c_void {
-        self.0
     }
 }
 

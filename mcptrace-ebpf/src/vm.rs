@@ -15,7 +15,8 @@ use mcptrace_common::{
 };
 
 use crate::{
-    maps::{SCRATCH, SLOTS, Scratch},
+    maps::{SLOTS, Scratch, scratch},
+    slot::Hit,
     steps,
 };
 
@@ -24,23 +25,26 @@ use crate::{
 #[repr(C)]
 struct Step {
     slot: u32,
+    /// The hit's scratch level.
+    level: u32,
     /// The first operation; the loop index is added to it.
     start: u32,
     /// Set when an operation is malformed: the result is then void.
     bad: u32,
 }
 
-/// Runs ops `start..start + len` of `slot` and returns the value left on top
-/// of the stack, or None when an operation is malformed.
+/// Runs ops `start..start + len` of the hit's slot and returns the value
+/// left on top of the stack, or None when an operation is malformed.
 ///
-/// `scratch` is a raw pointer on purpose: the callback reaches the same
-/// per-CPU memory through its own map lookup, so no `&mut` may be live across
-/// the `bpf_loop` call, or the compiler may assume the stack is unchanged.
+/// `scratch` (the hit's) is a raw pointer on purpose: the callback reaches
+/// the same memory through its own map lookup, so no `&mut` may be live
+/// across the `bpf_loop` call, or the compiler may assume the stack is
+/// unchanged.
 #[inline(always)]
-pub fn eval(slot: u32, start: u32, len: u32, scratch: *mut Scratch) -> Option<u64> {
-    // SAFETY: valid per-CPU map memory; no reference to it is live here.
+pub fn eval(hit: Hit, start: u32, len: u32, scratch: *mut Scratch) -> Option<u64> {
+    // SAFETY: valid map memory; no reference to it is live here.
     unsafe { (*scratch).sp = 0 };
-    let mut step = Step { slot, start, bad: 0 };
+    let mut step = Step { slot: hit.slot, level: hit.level, start, bad: 0 };
     let n = len.min(MAX_OPS as u32);
     steps::repeat(n, run_op, (&raw mut step).cast());
     // SAFETY: as above.
@@ -57,11 +61,11 @@ fn top(sp: u64) -> usize {
 extern "C" fn run_op(i: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: `ctx` is the `Step` passed by `eval`.
     let step = unsafe { &mut *ctx.cast::<Step>() };
-    let (Some(config), Some(scratch)) = (SLOTS.get(step.slot), SCRATCH.get_ptr_mut(0)) else {
+    let (Some(config), Some(scratch)) = (SLOTS.get(step.slot), scratch(step.level)) else {
         step.bad = 1;
         return 1;
     };
-    // SAFETY: per-CPU map memory, exclusive to this CPU while the program runs.
+    // SAFETY: the hit's scratch level, exclusive to it while it runs.
     let scratch = unsafe { &mut *scratch };
     if apply(config, scratch, (step.start as usize + i as usize) & (MAX_OPS - 1)) {
         0

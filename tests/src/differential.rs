@@ -29,14 +29,15 @@ pub struct Case {
     #[serde(default)]
     pub workload: Vec<String>,
     /// Lines each backend's text output must contain (`{path}` and `{pid}`
-    /// stand for the run's path and the workload's pid).
+    /// stand for the run's path and the workload's pid); a line listed N
+    /// times must appear at least N times.
     #[serde(default)]
     pub expect: Vec<String>,
-    /// Lines each backend's JSON output must contain.
+    /// Lines each backend's JSON output must contain, counted as in `expect`.
     #[serde(default)]
     pub expect_json: Vec<String>,
-    /// Regexes each backend's output must match on some line (`{path}` and
-    /// `{pid}` as in `expect`).
+    /// Regexes each backend's output must match on some line, in every mode
+    /// the case runs (`{path}` and `{pid}` as in `expect`).
     #[serde(default)]
     pub expect_match: Vec<String>,
     /// Lines neither output may contain.
@@ -60,6 +61,13 @@ pub struct Case {
     /// after the workload.
     #[serde(default)]
     pub exits: bool,
+    /// Text the program prints in BEGIN. Both backends run BEGIN once every
+    /// probe is attached, so the workload starts when a line holding it
+    /// appears: the readiness signal for probes that `bpftool perf list`
+    /// does not show (profile, software) and for BEGIN output that must come
+    /// before the events.
+    #[serde(default)]
+    pub ready: Option<String>,
 }
 
 fn yes() -> bool {
@@ -81,6 +89,8 @@ impl Case {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Native,
+    /// Native, with events through per-CPU perf buffers, not the ring buffer.
+    NativePerfBuffer,
     Bpftrace,
 }
 
@@ -101,10 +111,13 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
     let held_pid = held.pid();
     let program = substitute(&case.program, path, held_pid);
     let mut cmd = match backend {
-        Backend::Native => {
+        Backend::Native | Backend::NativePerfBuffer => {
             let mut c = mcptrace();
-            c.args(["run", "--backend", "native", "--timeout", "20", "-f", mode, "-e", &program]);
-            c.args(&case.params);
+            c.args(["run", "--backend", "native", "--timeout", "20", "-f", mode]);
+            if backend == Backend::NativePerfBuffer {
+                c.args(["--transport", "perf-buffer"]);
+            }
+            c.args(["-e", &program]).args(&case.params);
             c
         }
         Backend::Bpftrace => {
@@ -115,7 +128,7 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
     };
     let mut child =
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn tracer");
-    let (lines, stdout) = reader(child.stdout.take().unwrap());
+    let (lines, stdout) = reader(child.stdout.take().unwrap(), case.ready.clone());
     let mut stderr_pipe = child.stderr.take().unwrap();
     let stderr = thread::spawn(move || {
         let mut s = String::new();
@@ -124,15 +137,22 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
     });
     // mcptrace prints its attach line once attached; bpftrace before it
     // attaches, so wait until that process holds a perf event or BPF link
-    // per probe.
-    let attached = lines.recv_timeout(Duration::from_secs(30)).is_ok()
-        && (backend == Backend::Native
+    // per probe (or for the case's BEGIN marker, which both print after).
+    let attached = lines.recv_timeout(Duration::from_secs(60)).is_ok()
+        && (backend != Backend::Bpftrace
+            || case.ready.is_some()
             || wait_attached(child.id(), perf_probes(&program), Duration::from_secs(60)));
     if attached {
         held.go();
         if !case.exits {
-            // Let the last events drain, then stop the trace as Ctrl-C would.
-            thread::sleep(Duration::from_millis(300));
+            // The workload has exited, so its events are all in the buffers:
+            // stop the trace as Ctrl-C would. mcptrace handles everything
+            // buffered before END; bpftrace 0.17's last read after an
+            // interrupt misses part of perf buffers that ran full, so it
+            // gets time to read them first.
+            if backend == Backend::Bpftrace {
+                thread::sleep(Duration::from_millis(300));
+            }
             interrupt(&child);
         }
     } else {
@@ -153,19 +173,23 @@ fn substitute(text: &str, path: &str, pid: u32) -> String {
         .replace("{workload}", crate::target_bin("mcpt-workload").to_str().unwrap())
 }
 
-/// Reads stdout whole; signals once the attach line is in.
-fn reader(out: impl Read + Send + 'static) -> (mpsc::Receiver<()>, thread::JoinHandle<String>) {
+/// Reads stdout whole; signals once the first line is in, or the first
+/// line holding `ready` when given.
+fn reader(
+    out: impl Read + Send + 'static,
+    ready: Option<String>,
+) -> (mpsc::Receiver<()>, thread::JoinHandle<String>) {
     let (tx, rx) = mpsc::channel();
     let handle = thread::spawn(move || {
         let mut all = String::new();
         let mut r = BufReader::new(out);
         let mut line = String::new();
-        let mut first = true;
+        let mut signalled = false;
         while r.read_line(&mut line).unwrap_or(0) > 0 {
             all.push_str(&line);
-            if first {
+            if !signalled && ready.as_ref().is_none_or(|m| line.contains(m.as_str())) {
                 let _ = tx.send(());
-                first = false;
+                signalled = true;
             }
             line.clear();
         }
@@ -194,8 +218,7 @@ fn perf_probes(program: &str) -> usize {
 }
 
 /// Waits until bpftrace process `pid` has `n` perf events with programs
-/// attached (`bpftool perf list`), then a little longer for the rest (BEGIN
-/// and timers) to settle.
+/// attached (`bpftool perf list`).
 fn wait_attached(pid: u32, n: usize, limit: Duration) -> bool {
     let end = Instant::now() + limit;
     loop {
@@ -206,7 +229,6 @@ fn wait_attached(pid: u32, n: usize, limit: Duration) -> bool {
             .as_array()
             .map_or(0, |a| a.iter().filter(|e| e["pid"].as_u64() == Some(pid as u64)).count());
         if held >= n {
-            thread::sleep(Duration::from_millis(150));
             return true;
         }
         if Instant::now() > end {
@@ -313,13 +335,17 @@ pub fn check(case: &Case) -> Vec<String> {
                 continue;
             }
             let expected = if mode == "json" { &case.expect_json } else { &case.expect };
-            for want in expected {
+            for (want, times) in counted(expected) {
                 let want = want.replace("{path}", path);
-                if !r.stdout.lines().any(|l| l == want) {
-                    failures.push(format!("[{mode}] {name} lacks `{want}`:\n{}", r.stdout));
+                let seen = r.stdout.lines().filter(|l| *l == want).count();
+                if seen < times {
+                    failures.push(format!(
+                        "[{mode}] {name} has `{want}` {seen} times, not {times}:\n{}",
+                        r.stdout
+                    ));
                 }
             }
-            for pattern in case.expect_match.iter().filter(|_| mode == "text") {
+            for pattern in &case.expect_match {
                 let pattern = pattern
                     .replace("{path}", &regex::escape(path))
                     .replace("{pid}", &regex::escape("{pid}"));
@@ -351,4 +377,17 @@ pub fn check(case: &Case) -> Vec<String> {
         }
     }
     failures
+}
+
+/// Each distinct line of `lines` with how many times it is listed, in the
+/// order of first listing.
+fn counted(lines: &[String]) -> Vec<(&str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for line in lines {
+        match out.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => out.push((line, 1)),
+        }
+    }
+    out
 }

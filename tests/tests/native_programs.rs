@@ -14,7 +14,7 @@ use mcptrace::{
 };
 use mcptrace_common::{
     Event,
-    limits::CTX_COPY,
+    limits::{CTX_COPY, MAX_VALUES},
     slot::{op, source},
 };
 use mcptrace_tests::{
@@ -99,27 +99,90 @@ fn raw_syscall_tracepoint_with_syscall_number_set() {
     let pid = b.builtin(source::PID).unwrap();
     b.predicate([op(op::VALUE, nr.0, 0), op(op::IN_NR_SET, 0, 0)]);
     b.add_syscall_nr(libc::SYS_getpid as u32);
+    b.add_syscall_nr(libc::SYS_write as u32);
     only_workload(&mut b);
     b.predicate([op(op::LAND, 0, 0)]);
-    let arg0 = b.field(CTX_COPY as u32 + regs::SYSCALL_ARGS[0], 8, false).unwrap();
+    // write()'s byte count: only the dereferenced registers hold it.
+    let size = b.field(CTX_COPY as u32 + regs::SYSCALL_ARGS[2], 8, false).unwrap();
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session
         .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &b.build().unwrap())
         .unwrap();
-    let child = run_workload(&["getpid", "1000"]);
+    let child = run_workload(&["getpid", "1000", "write", "3", "4097"]);
 
     // Other tests run workloads concurrently: look at this child only.
     let events = events_of(&mut session, slot);
     let mut by_nr: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut sizes = Vec::new();
     for e in events.iter().filter(|e| e.values[pid.0 as usize] == child) {
-        *by_nr.entry(e.values[nr.0 as usize]).or_default() += 1;
-        // The first syscall argument of getpid is unused: any value is fine,
-        // but it must come from the dereferenced registers.
-        let _ = e.values[arg0.0 as usize];
+        let n = e.values[nr.0 as usize];
+        *by_nr.entry(n).or_default() += 1;
+        if n == libc::SYS_write as u64 {
+            sizes.push(e.values[size.0 as usize]);
+        }
     }
-    // getpid, and only getpid, exactly as many times as the workload made it.
-    assert_eq!(by_nr, BTreeMap::from([(libc::SYS_getpid as u64, 1000)]));
+    // getpid and write, and only those, exactly as often as the workload
+    // made them, with write's third argument read through the pointer.
+    let want = [(libc::SYS_getpid as u64, 1000), (libc::SYS_write as u64, 3)];
+    assert_eq!(by_nr, BTreeMap::from(want));
+    assert_eq!(sizes, [4097; 3]);
+    assert_eq!(session.lost_events(), 0);
+}
+
+/// A timer's perf-event slot interrupts raw tracepoint slots mid-way, in
+/// hard interrupt context on the same CPU, and writes all its captures: each
+/// program still sees only its own (its own scratch memory).
+#[test]
+fn slots_that_interrupt_one_another_keep_apart() {
+    require_root();
+    let mut victim = SlotBuilder::new();
+    victim.deref(0, regs::SIZE);
+    let nr = victim.field(8, 8, true).unwrap();
+    let pid = victim.builtin(source::PID).unwrap();
+    victim.predicate([op(op::VALUE, nr.0, 0), op(op::IN_NR_SET, 0, 0)]);
+    victim.add_syscall_nr(libc::SYS_getpid as u32);
+    only_workload(&mut victim);
+    victim.predicate([op(op::LAND, 0, 0)]);
+    let marker = victim.constant(0xa1).unwrap();
+    // Every value and string of the interloper's event, overwritten at each
+    // of its hits; it sends nothing.
+    let mut interloper = SlotBuilder::new();
+    interloper.emit(false);
+    interloper.string(source::COMM, 0, 16).unwrap();
+    for _ in 0..MAX_VALUES {
+        interloper.constant(0xb2).unwrap();
+    }
+    // 100k samples a second per CPU: the shortest period the kernel's
+    // timer-based software events take (10 µs).
+    let timer = AttachPoint::PerfEvent {
+        event: Software::CpuClock,
+        sample: Sample::Period(10_000),
+        every_cpu: true,
+    };
+
+    let mut session = Session::load(Transport::RingBuffer).unwrap();
+    let slot = session
+        .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &victim.build().unwrap())
+        .unwrap();
+    session.attach(&timer, &interloper.build().unwrap()).unwrap();
+    let child = run_workload(&["getpid", "20000"]);
+
+    // A hit interrupted while it shared its memory would lose its event
+    // (slot, comm or number overwritten) or carry the interloper's values.
+    let ours: Vec<Event> = events_of(&mut session, slot)
+        .into_iter()
+        .filter(|e| e.values[pid.0 as usize] == child)
+        .collect();
+    let foreign = ours
+        .iter()
+        .filter(|e| {
+            e.values[nr.0 as usize] != libc::SYS_getpid as u64
+                || e.values[marker.0 as usize] != 0xa1
+                || cstr(&e.strings[0]) != WORKLOAD_COMM
+        })
+        .count();
+    assert_eq!((ours.len(), foreign), (20_000, 0), "events of the child's getpid calls, altered");
     assert_eq!(session.lost_events(), 0);
 }
 

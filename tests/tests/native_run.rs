@@ -96,8 +96,9 @@ fn begin_events_exit_end_and_maps_in_order() {
     let (outcome, records) = worker.join().unwrap();
     assert_eq!(outcome.reason, EndReason::Exit);
     let text = render(&records);
-    // exit() comes with the last call: every hit above 5 is counted (the
-    // map update follows the event by nanoseconds, the wakeup by micro-).
+    // exit() comes with the last call, and the kernel makes a hit's map
+    // updates before its event is visible: all 15 hits above 5 are counted,
+    // the exiting one included, however soon user space acts on its event.
     let events: String =
         (6..=20).map(|i| format!("{i} uprobe:mcpt-workload:mcpt_target\n")).collect();
     let hist = [("[4, 8)", 2), ("[8, 16)", 8), ("[16, 32)", 5)]

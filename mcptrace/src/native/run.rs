@@ -7,7 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mcptrace_common::{Event, limits::MAX_SLOTS};
+use mcptrace_common::{
+    Event,
+    limits::{MAX_SLOTS, RING_BYTES},
+};
 
 use super::{
     NativeError, Session, Transport,
@@ -102,6 +105,30 @@ impl Attached {
         fx.flush();
         let mut names = Names::default();
         let mut batch = Vec::new();
+        // Handles up to BATCH events; returns how many it took and whether
+        // one of them called exit().
+        let mut round = |fx: &mut World| {
+            // Events are copied out first: statements may read maps.
+            batch.clear();
+            fx.session.drain(|event| {
+                batch.push(*event);
+                batch.len() < BATCH
+            });
+            let mut exit = false;
+            for event in &batch {
+                let Some(probe) = by_slot.get(event.slot as usize).copied().flatten() else {
+                    continue;
+                };
+                let probe = &program.probes[probe];
+                let name = names.of(probe, event);
+                exit = on_event(probe, event, name, start_ns, fx) == Control::Exit;
+                if exit || !fx.open {
+                    break;
+                }
+            }
+            fx.flush();
+            (batch.len(), exit)
+        };
         while reason.is_none() {
             if !fx.open {
                 reason = Some(EndReason::OutputFull);
@@ -113,28 +140,27 @@ impl Attached {
                 break;
             }
             let woken = fx.session.wait(Some(stop), Some(deadline - now))?;
-            // Events are copied out first: statements may read maps.
-            batch.clear();
-            fx.session.drain(|event| {
-                batch.push(*event);
-                batch.len() < BATCH
-            });
-            for event in &batch {
-                let Some(probe) = by_slot.get(event.slot as usize).copied().flatten() else {
-                    continue;
-                };
-                let probe = &program.probes[probe];
-                let name = names.of(probe, event);
-                if on_event(probe, event, name, start_ns, &mut fx) == Control::Exit {
+            if round(&mut fx).1 {
+                reason = Some(EndReason::Exit);
+            } else if woken {
+                reason = Some(EndReason::Stopped);
+            }
+        }
+        // A stop or the time limit ends the trace after the events already
+        // buffered: they are handled before END, not dropped uncounted. The
+        // probes stay attached, so the reading is bounded by what the
+        // buffers can hold.
+        if matches!(reason, Some(EndReason::Stopped | EndReason::TimeLimit)) {
+            let mut handled = 0;
+            while fx.open && handled < STOP_DRAIN {
+                let (n, exit) = round(&mut fx);
+                if exit {
                     reason = Some(EndReason::Exit);
                 }
-                if reason.is_some() || !fx.open {
+                if exit || n < BATCH {
                     break;
                 }
-            }
-            fx.flush();
-            if woken && reason.is_none() {
-                reason = Some(EndReason::Stopped);
+                handled += n;
             }
         }
         let lost_events = fx.session.lost_events();
@@ -164,6 +190,11 @@ impl Attached {
 
 /// Events taken from the ring buffer per round.
 const BATCH: usize = 4096;
+
+/// Events read after a stop at most: as many as the ring buffer holds of the
+/// smallest records (8 bytes of header, 8 of event); the perf buffers (256
+/// KiB of 340-byte records per CPU) hold fewer below ~340 CPUs.
+const STOP_DRAIN: usize = RING_BYTES as usize / 16;
 
 /// What statements act on: the sink (until it refuses a record, after which
 /// records are dropped) and the kernel maps. The first map error is kept

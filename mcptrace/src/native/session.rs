@@ -72,6 +72,7 @@ pub struct Session {
     slots: Array<MapData, SlotConfig>,
     events: Events,
     lost: PerCpuArray<MapData, u64>,
+    dropped_hits: PerCpuArray<MapData, u64>,
     map_full: PerCpuArray<MapData, u64>,
     keyed: KeyedMaps,
     stacks: StackTraceMap<MapData>,
@@ -102,6 +103,7 @@ impl Session {
         let slots = take_map(&mut ebpf, "SLOTS")?;
         let events = Events::open(&mut ebpf, transport)?;
         let lost = take_map(&mut ebpf, "LOST")?;
+        let dropped_hits = take_map(&mut ebpf, "DROPPED_HITS")?;
         let map_full = take_map(&mut ebpf, "MAP_FULL")?;
         let keyed = KeyedMaps::take(&mut ebpf)?;
         let stacks = take_map(&mut ebpf, "STACKS")?;
@@ -110,6 +112,7 @@ impl Session {
             slots,
             events,
             lost,
+            dropped_hits,
             map_full,
             keyed,
             stacks,
@@ -177,9 +180,11 @@ impl Session {
         self.events.drain(&mut f)
     }
 
-    /// Events dropped because the transport was full, over all CPUs.
+    /// Events dropped because the transport was full, and probe hits
+    /// dropped because slot programs nested too deep on a CPU (each may have
+    /// produced an event), over all CPUs.
     pub fn lost_events(&self) -> u64 {
-        sum_counter(&self.lost) + self.events.reported_lost()
+        sum_counter(&self.lost) + sum_counter(&self.dropped_hits)
     }
 
     /// Map updates dropped because a map was full, over all CPUs.

@@ -2,7 +2,10 @@
 //! (kernel 5.8+, ordered across CPUs), or per-CPU perf buffers, the fallback
 //! for older kernels, selectable so it stays tested.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::{
+    ops::ControlFlow,
+    os::fd::{AsRawFd, RawFd},
+};
 
 use aya::{
     Ebpf,
@@ -45,11 +48,9 @@ const PERF_PAGES: usize = 64;
 
 pub(super) enum Events {
     Ring(RingBuf<MapData>),
-    Perf {
-        buffers: Vec<aya::maps::perf::PerfEventArrayBuffer<MapData>>,
-        /// Samples the kernel reported lost.
-        lost: u64,
-    },
+    /// Losses are counted by the programs (`LOST`): the buffers' own loss
+    /// records come only before a later sample, never after the last.
+    Perf(Vec<aya::maps::perf::PerfEventArrayBuffer<MapData>>),
 }
 
 impl Events {
@@ -71,7 +72,7 @@ impl Events {
                     .map(|cpu| array.open(cpu, Some(PERF_PAGES)))
                     .collect::<Result<_, _>>()
                     .map_err(NativeError::PerfBuffer)?;
-                Events::Perf { buffers, lost: 0 }
+                Events::Perf(buffers)
             }
         })
     }
@@ -79,7 +80,7 @@ impl Events {
     pub(super) fn fds(&self) -> Vec<RawFd> {
         match self {
             Events::Ring(ring) => vec![ring.as_raw_fd()],
-            Events::Perf { buffers, .. } => buffers.iter().map(AsRawFd::as_raw_fd).collect(),
+            Events::Perf(buffers) => buffers.iter().map(AsRawFd::as_raw_fd).collect(),
         }
     }
 
@@ -99,35 +100,28 @@ impl Events {
                     }
                 }
             }
-            Events::Perf { buffers, lost } => {
-                let mut going = true;
+            Events::Perf(buffers) => {
                 for buffer in buffers {
-                    if !going {
-                        break;
-                    }
-                    buffer.for_each(|e| match e {
-                        PerfEvent::Sample { head, tail } if going => {
-                            if let Some(event) = decode(head, tail) {
-                                n += 1;
-                                going = f(&event);
+                    // Stops right after the sample `f` refuses more at: the
+                    // buffer gives up only what was read, the rest stays.
+                    let flow = buffer.try_fold((), |(), e| {
+                        if let PerfEvent::Sample { head, tail } = e
+                            && let Some(event) = decode(head, tail)
+                        {
+                            n += 1;
+                            if !f(&event) {
+                                return ControlFlow::Break(());
                             }
                         }
-                        PerfEvent::Lost { count } => *lost += count,
-                        _ => {}
+                        ControlFlow::Continue(())
                     });
+                    if flow.is_break() {
+                        break;
+                    }
                 }
             }
         }
         n
-    }
-
-    /// Losses the perf buffers reported; ring-buffer losses are counted in
-    /// the kernel instead.
-    pub(super) fn reported_lost(&self) -> u64 {
-        match self {
-            Events::Ring(_) => 0,
-            Events::Perf { lost, .. } => *lost,
-        }
     }
 }
 
