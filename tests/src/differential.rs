@@ -218,7 +218,10 @@ fn perf_probes(program: &str) -> usize {
 }
 
 /// Waits until bpftrace process `pid` has `n` perf events with programs
-/// attached (`bpftool perf list`).
+/// attached (`bpftool perf list`), then a little longer: without that pause
+/// bpftrace was seen to miss events under load (1 of symbols_ksym_printf's
+/// 3). Cases whose probes `bpftool perf list` does not show (profile,
+/// software) use a `ready` marker instead.
 fn wait_attached(pid: u32, n: usize, limit: Duration) -> bool {
     let end = Instant::now() + limit;
     loop {
@@ -229,6 +232,7 @@ fn wait_attached(pid: u32, n: usize, limit: Duration) -> bool {
             .as_array()
             .map_or(0, |a| a.iter().filter(|e| e["pid"].as_u64() == Some(pid as u64)).count());
         if held >= n {
+            thread::sleep(Duration::from_millis(150));
             return true;
         }
         if Instant::now() > end {
