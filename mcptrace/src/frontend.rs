@@ -67,6 +67,6 @@ pub fn prepare_with(
     }
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
     let checked = check::check(program, host, policy)?;
-    let plan = plan::plan(&checked, source);
+    let plan = plan::plan(&checked, source, host);
     Ok((checked, plan))
 }

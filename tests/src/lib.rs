@@ -93,6 +93,13 @@ pub fn target_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// Whether tests leave bpftrace out and hold the native backend to its
+/// stated truths alone: `cargo xtask vmtest` sets MCPTRACE_NATIVE_ONLY=1 in
+/// emulated guests, where bpftrace takes about a minute to start.
+pub fn native_only() -> bool {
+    std::env::var("MCPTRACE_NATIVE_ONLY").is_ok_and(|v| v == "1")
+}
+
 /// The comm the kernel reports for the workload helper.
 pub const WORKLOAD_COMM: &str = "mcpt-workload";
 

@@ -115,7 +115,7 @@ fn mcptrace_outcome(case: &Case) -> Result<(Outcome, String), String> {
     };
     match check::check(program, SystemHost::shared(), check::Policy::default()) {
         Ok(checked) => {
-            let plan = plan::plan(&checked, &case.source);
+            let plan = plan::plan(&checked, &case.source, SystemHost::shared());
             if plan.attach_count == 0 {
                 return Err("a checked program attaches no probe".into());
             }
@@ -249,7 +249,7 @@ fn fuzz_regressions_stay_fixed() {
         let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
         lang::parse(&for_bpftrace).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         match check::check(program, SystemHost::shared(), check::Policy::default()) {
-            Ok(checked) => drop(plan::plan(&checked, source)),
+            Ok(checked) => drop(plan::plan(&checked, source, SystemHost::shared())),
             Err(e) => drop(e.render(source, "fuzz")),
         }
     }

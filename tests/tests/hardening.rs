@@ -241,9 +241,13 @@ async fn a_crashing_bpftrace_fails_its_execution_and_keeps_its_output() {
     assert_nothing_left(&children, &before);
 }
 
-/// Every event is either delivered or counted as lost, for both backends
-/// and both native transports, when a workload outruns the reader and the
-/// trace is stopped as soon as the workload ends.
+/// Every event is either delivered or counted as lost, on both native
+/// transports, when a workload outruns the reader and the trace is stopped
+/// as soon as the workload ends. bpftrace itself is not held to this: the
+/// kernel reports a perf buffer's losses only with the next record written
+/// to it, so losses at the end of a burst stay unreported (measured: 3 to
+/// 24 of a million); the native perf-buffer transport counts them in the
+/// kernel instead.
 #[test]
 fn events_are_delivered_or_reported_lost_never_dropped_silently() {
     require_root();
@@ -257,7 +261,7 @@ fn events_are_delivered_or_reported_lost_never_dropped_silently() {
         "#
     ))
     .unwrap();
-    for backend in [Backend::Native, Backend::NativePerfBuffer, Backend::Bpftrace] {
+    for backend in [Backend::Native, Backend::NativePerfBuffer] {
         let run = differential::run(&case, backend, "text", "/");
         let delivered = run.stdout.lines().filter(|l| *l == "e mcpt-workload").count() as u64;
         let lost: u64 = run

@@ -11,7 +11,7 @@ use std::{
 };
 
 use mcptrace::host::{features, fentry};
-use mcptrace_tests::{mcptrace, require_root, unique_path};
+use mcptrace_tests::{mcptrace, native_only, require_root, unique_path};
 
 /// Runs `program` (which exits at its first event) while this process
 /// opens and reads a file every 20 ms, so the probed functions are called.
@@ -55,8 +55,11 @@ fn kernel_function_probes_follow_what_the_kernel_supports() {
         ("kretfunc:vfs_read { exit(); }", &fentry, "sys_exit_read", false),
     ];
     for (program, support, tracepoint, with_bpftrace) in cases {
-        let backends: &[&str] =
-            if with_bpftrace { &["auto", "native", "bpftrace"] } else { &["auto", "native"] };
+        let backends: &[&str] = if with_bpftrace && !native_only() {
+            &["auto", "native", "bpftrace"]
+        } else {
+            &["auto", "native"]
+        };
         for backend in backends {
             let out = run(backend, program);
             let stderr = String::from_utf8_lossy(&out.stderr);

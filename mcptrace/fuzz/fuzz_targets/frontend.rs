@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     lang::parse(&for_bpftrace).expect("the bpftrace 0.17 rendering parses");
     match check::check(program, check::SystemHost::shared(), check::Policy::default()) {
         Ok(checked) => {
-            let _ = plan::plan(&checked, source);
+            let _ = plan::plan(&checked, source, check::SystemHost::shared());
         }
         Err(e) => {
             let _ = e.render(source, "fuzz");

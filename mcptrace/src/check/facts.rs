@@ -39,6 +39,8 @@ pub enum HostError {
 pub trait Host: Sync {
     /// Whether probes of this kind can attach here, and if not, why.
     fn support(&self, kind: ProbeKind) -> Support;
+    /// Whether this kernel can run the native engine at all.
+    fn native_engine(&self) -> Support;
     /// Every tracepoint, as `category:name`, sorted.
     fn tracepoints(&self) -> Result<Arc<[String]>, HostError>;
     fn tracepoint_format(&self, category: &str, name: &str) -> Result<Arc<Format>, HostError>;
@@ -148,6 +150,10 @@ impl Host for SystemHost {
             }
             _ => Support::Yes,
         }
+    }
+
+    fn native_engine(&self) -> Support {
+        crate::host::native_support::support()
     }
 
     fn tracepoints(&self) -> Result<Arc<[String]>, HostError> {

@@ -30,6 +30,9 @@ impl Host for FakeHost {
             _ => Support::Yes,
         }
     }
+    fn native_engine(&self) -> Support {
+        Support::Yes
+    }
     fn tracepoints(&self) -> Result<Arc<[String]>, HostError> {
         let mut tps: Vec<String> = [
             "sched:sched_switch",

@@ -9,6 +9,7 @@ pub mod elf;
 pub mod features;
 pub mod fentry;
 pub mod kallsyms;
+pub mod native_support;
 pub mod symbolize;
 pub mod syscalls;
 pub mod traceable;

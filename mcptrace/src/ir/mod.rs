@@ -73,6 +73,10 @@ pub enum KeyKind {
     Probe {
         names: Vec<String>,
     },
+    /// The index of the probe that fired, printed as the function it probes.
+    Func {
+        names: Vec<String>,
+    },
     /// A syscall number, printed as `prefix` + the syscall's name.
     SyscallProbe {
         prefix: String,

@@ -147,7 +147,7 @@ impl SlotBuilder {
             return Err(full("strings", MAX_STRINGS));
         }
         let dest = self.strings;
-        if matches!(src, source::USER_STR | source::KERNEL_STR) {
+        if matches!(src, source::USER_STR | source::KERNEL_STR | source::ANY_STR) {
             self.need(offset, 8);
         }
         self.push(Capture {

@@ -239,6 +239,21 @@ impl<'a> Exprs<'a> {
                         }
                     }
                 }
+                // The probed function: a constant per kernel probe, printed
+                // as that probe's function name.
+                ExprKind::Ident(n) if n == "func" => {
+                    let cx = self.cx(cx_span, "func")?;
+                    if cx.site.function_name().is_none() {
+                        return Err(unsupported(
+                            cx_span,
+                            NotNative::Expression,
+                            "`func` outside function probes",
+                        ));
+                    }
+                    let c = cx.constant(cx.index, cx_span)?;
+                    parts.push(Part::Value(c));
+                    kinds.push(KeyKind::Func { names: Vec::new() });
+                }
                 ExprKind::Ident(n) if n == "kstack" || n == "ustack" => {
                     let (id, pid) = self.stack(n == "ustack", cx_span)?;
                     parts.push(Part::Value(id));

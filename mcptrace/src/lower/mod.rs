@@ -175,6 +175,7 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     }
     check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
+    // `probe` and `func` keys hold the index of the kernel probe that fired.
     let names: Arc<[String]> = native
         .probes
         .iter()
@@ -183,14 +184,28 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             ProbeName::Syscall { prefix, .. } => prefix.clone(),
         })
         .collect();
+    let functions: Arc<[String]> = native.probes.iter().map(|p| function_of(&p.point)).collect();
     for info in &mut native.maps {
         for k in &mut info.key {
-            if let KeyKind::Probe { names: n } = k {
-                *n = names.to_vec();
+            match k {
+                KeyKind::Probe { names: n } => *n = names.to_vec(),
+                KeyKind::Func { names: n } => *n = functions.to_vec(),
+                _ => {}
             }
         }
     }
     Ok(native)
+}
+
+/// The function a kernel probe sits in, as `func` prints it.
+fn function_of(point: &AttachPoint) -> String {
+    match point {
+        AttachPoint::Kprobe { function, .. } | AttachPoint::Fentry { function, .. } => {
+            function.clone()
+        }
+        AttachPoint::Uprobe { location: UprobeLocation::Symbol(s), .. } => s.clone(),
+        _ => String::new(),
+    }
 }
 
 /// Every kernel probe needs a slot of its program kind; say so at plan time

@@ -205,7 +205,11 @@ fn the_native_helper_list_matches_what_lowers() {
         ("ustack", "u:/bin/sh:main { @[ustack] = count(); }", vec![vec![uprobe(false)]]),
         ("argN", "u:/bin/sh:main { @[arg0] = count(); }", vec![vec![uprobe(false)]]),
         ("retval", "ur:/bin/sh:main { @[retval] = count(); }", vec![vec![uprobe(true)]]),
-        ("func", "u:/bin/sh:main { printf(\"%s\\n\", func); }", vec![vec![uprobe(false)]]),
+        (
+            "func",
+            "u:/bin/sh:main { printf(\"%s\\n\", func); @[func] = count(); }",
+            vec![vec![uprobe(false)]],
+        ),
         ("probe", "u:/bin/sh:main { @[probe] = count(); }", vec![vec![uprobe(false)]]),
         ("args", "tracepoint:syscalls:sys_enter_openat { @[args->dfd] = count(); }", open()),
         (
@@ -283,6 +287,9 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
         AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: true }
     );
     assert_eq!(exit.probes[0].config.action, 0, "the histogram stays in the kernel");
+    // bpftrace types a kretprobe's retval uint64: keys print unsigned.
+    let keyed = lowered("kretprobe:vfs_read { @[retval] = count(); }", vec![vec![kprobe(true)]]);
+    assert_eq!(keyed.maps[0].key, [KeyKind::Int { signed: false }]);
     assert!(
         reason("kprobe:vfs_read { printf(\"%s\\n\", str(arg1)); }", vec![vec![kprobe(false)]])
             .contains("str(arg1)")

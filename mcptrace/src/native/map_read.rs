@@ -113,7 +113,7 @@ fn decode_key(
                     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
                     Value::Str(cstr(&bytes))
                 }
-                KeyKind::Probe { names } => {
+                KeyKind::Probe { names } | KeyKind::Func { names } => {
                     Value::Str(names.get(first as usize).cloned().unwrap_or_default().into_bytes())
                 }
                 KeyKind::SyscallProbe { prefix } => {

@@ -10,8 +10,9 @@ use std::{fmt, sync::Arc};
 use serde::Serialize;
 
 use crate::{
-    check::Checked,
+    check::{Checked, Host},
     diagnostic::{Diagnostic, Severity},
+    host::features::Support,
     ir::NativeProgram,
     lang::ast::Span,
     lower::{self, NotNative},
@@ -63,12 +64,25 @@ pub enum Fallback {
     /// A construct the native backend does not run yet.
     #[error("{construct} at {span}: {why}")]
     Unsupported { construct: String, span: Span, code: NotNative, why: String },
+    /// The program lowers, but this kernel cannot run the native engine.
+    #[error("this kernel cannot run the native engine: {why}")]
+    Kernel { why: String },
 }
 
-/// Plans `checked`, whose text is `source` (for naming the construct).
-pub fn plan(checked: &Checked, source: &str) -> Plan {
+/// Plans `checked`, whose text is `source` (for naming the construct), for
+/// `host`'s kernel.
+pub fn plan(checked: &Checked, source: &str, host: &dyn Host) -> Plan {
     let attach_count = checked.attach_count();
-    match lower::lower(checked) {
+    let lowered = lower::lower(checked);
+    if let (Ok(_), Support::No(why)) = (&lowered, host.native_engine()) {
+        return Plan {
+            backend: Backend::Bpftrace,
+            fallback: Some(Fallback::Kernel { why }),
+            attach_count,
+            native: None,
+        };
+    }
+    match lowered {
         Ok(program) => Plan {
             backend: Backend::Native,
             fallback: None,
@@ -103,8 +117,14 @@ fn construct(source: &str, span: Span) -> String {
 impl Fallback {
     /// As a note on the program: it runs, through bpftrace, because of this.
     pub fn diagnostic(&self) -> Diagnostic {
-        let Fallback::Unsupported { span, code, why, .. } = self;
-        Diagnostic::new(Severity::Note, code.code(), *span, why.clone())
+        match self {
+            Fallback::Unsupported { span, code, why, .. } => {
+                Diagnostic::new(Severity::Note, code.code(), *span, why.clone())
+            }
+            Fallback::Kernel { .. } => {
+                Diagnostic::new(Severity::Note, "kernel", Span::default(), self.to_string())
+            }
+        }
     }
 }
 

@@ -1,7 +1,10 @@
+use std::sync::Arc;
+
 use super::{Backend, plan};
 use crate::{
-    check::{Checked, Policy, check, fake_host::FakeHost},
-    lang::parse,
+    check::{Checked, Host, HostError, Policy, check, facts::UserFunctions, fake_host::FakeHost},
+    host::{features::Support, traceable::KernelFunctions, tracefs::Format},
+    lang::{ast::ProbeKind, parse},
 };
 
 fn checked(src: &str) -> Checked {
@@ -15,7 +18,7 @@ fn native_programs_carry_their_lowered_form() {
         "interval:s:1 { print(nsecs) } profile:hz:99 { @[cpu] = count() } END { }",
         "uretprobe:/bin/bash:readline { printf(\"%d\\n\", retval) }",
     ] {
-        let p = plan(&checked(src), src);
+        let p = plan(&checked(src), src, &FakeHost);
         assert_eq!(p.backend, Backend::Native, "{src}: {:?}", p.fallback);
         assert!(p.fallback.is_none() && p.native.is_some());
     }
@@ -36,7 +39,7 @@ fn fallbacks_name_the_construct_and_its_position() {
         ),
     ];
     for (src, want) in cases {
-        let p = plan(&checked(src), src);
+        let p = plan(&checked(src), src, &FakeHost);
         assert_eq!(p.backend, Backend::Bpftrace);
         assert_eq!(p.fallback.unwrap().to_string(), want, "{src}");
     }
@@ -45,6 +48,45 @@ fn fallbacks_name_the_construct_and_its_position() {
 #[test]
 fn multi_line_constructs_are_cut_to_their_first_line() {
     let src = "BEGIN {\n  while (1) {\n    exit();\n  }\n}";
-    let p = plan(&checked(src), src);
+    let p = plan(&checked(src), src, &FakeHost);
     assert_eq!(p.fallback.unwrap().to_string(), "`while (1) {…` at 2:3: `while` is not native yet");
+}
+
+/// The fake host, with a kernel too old for the native engine.
+struct OldKernel;
+
+impl Host for OldKernel {
+    fn support(&self, kind: ProbeKind) -> Support {
+        FakeHost.support(kind)
+    }
+    fn native_engine(&self) -> Support {
+        Support::No("this kernel has no bpf_loop helper (Linux 5.17+)".into())
+    }
+    fn tracepoints(&self) -> Result<Arc<[String]>, HostError> {
+        FakeHost.tracepoints()
+    }
+    fn tracepoint_format(&self, category: &str, name: &str) -> Result<Arc<Format>, HostError> {
+        FakeHost.tracepoint_format(category, name)
+    }
+    fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError> {
+        FakeHost.kernel_functions()
+    }
+    fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
+        FakeHost.user_functions(binary)
+    }
+}
+
+#[test]
+fn a_kernel_without_the_native_engine_falls_back_with_its_reason() {
+    let src = "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }";
+    let checked = check(parse(src).unwrap(), &OldKernel, Policy::default()).unwrap();
+    let p = plan(&checked, src, &OldKernel);
+    assert_eq!(p.backend, Backend::Bpftrace);
+    assert!(p.native.is_none());
+    let fallback = p.fallback.unwrap();
+    assert_eq!(
+        fallback.to_string(),
+        "this kernel cannot run the native engine: this kernel has no bpf_loop helper (Linux 5.17+)"
+    );
+    assert_eq!(fallback.diagnostic().code, "kernel");
 }
