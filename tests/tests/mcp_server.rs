@@ -225,6 +225,9 @@ async fn probes_and_helpers() {
     assert_eq!(find("count")["native"], true);
     assert_eq!(find("system")["native"], false);
     assert_eq!(find("system")["unsafe"], true);
+    assert_eq!(find("comm")["value"], "string");
+    assert_eq!(find("hist")["value"], "aggregation");
+    assert_eq!(find("printf")["value"], "nothing");
     c.close().await;
 }
 

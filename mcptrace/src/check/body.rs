@@ -20,9 +20,6 @@ use crate::{
     },
 };
 
-/// Map functions whose value only exists inside a map: `@m = count()`.
-pub const AGGREGATIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "stats", "hist", "lhist"];
-
 /// The bytes of a bpftrace string, NUL included.
 const STRING_BYTES: usize = 64;
 
@@ -58,7 +55,7 @@ impl BodyChecker<'_> {
             StmtKind::Assign { target, op, value } => {
                 match (&value.kind, &target.kind, op) {
                     (ExprKind::Call { name, args }, ExprKind::Map { .. }, None)
-                        if AGGREGATIONS.contains(&name.as_str()) =>
+                        if catalog::is_aggregation(name) =>
                     {
                         self.call(name, args, value.span, true);
                     }
@@ -158,7 +155,7 @@ impl BodyChecker<'_> {
             return self
                 .error(CheckErrorKind::ArgumentCount { name: name.into(), expected, got }, span);
         }
-        if AGGREGATIONS.contains(&name) && !in_map_assignment {
+        if catalog::is_aggregation(name) && !in_map_assignment {
             return self.error(CheckErrorKind::NotAssignedToMap(name.into()), span);
         }
         let bad = |what| CheckErrorKind::BadArgument { name: name.into(), what };

@@ -5,7 +5,10 @@
 use std::collections::{HashMap, hash_map::Entry};
 
 use super::error::{CheckError, CheckErrorKind};
-use crate::lang::ast::{Expr, ExprKind, Program, StmtKind};
+use crate::lang::{
+    ast::{Expr, ExprKind, Program, StmtKind},
+    catalog::{self, Yields},
+};
 
 /// What a map holds, as far as assignments show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +16,7 @@ enum Value {
     Aggregation(String),
     Integer,
     String,
+    Stack,
 }
 
 impl Value {
@@ -21,33 +25,30 @@ impl Value {
             Value::Aggregation(f) => format!("{f}()"),
             Value::Integer => "integer".into(),
             Value::String => "string".into(),
+            Value::Stack => "stack".into(),
         }
     }
 }
 
-/// Builtins and functions whose value is a string.
-const STRING_BUILTINS: [&str; 4] = ["comm", "username", "probe", "func"];
-const STRING_FUNCTIONS: [&str; 6] = ["str", "ksym", "usym", "strftime", "cgroup_path", "ntop"];
 /// Map functions that act on a whole map and take it without keys.
 const WHOLE_MAP_FUNCTIONS: [&str; 3] = ["clear", "zero", "print"];
 
 /// The value kind of an assigned expression, when it is certain.
 fn value_of(e: &Expr) -> Option<Value> {
+    let known = |y| match y {
+        Some(Yields::Integer) => Some(Value::Integer),
+        Some(Yields::String) => Some(Value::String),
+        Some(Yields::Stack) => Some(Value::Stack),
+        _ => None,
+    };
     match &e.kind {
-        ExprKind::Call { name, .. } if super::body::AGGREGATIONS.contains(&name.as_str()) => {
+        ExprKind::Call { name, .. } if catalog::is_aggregation(name) => {
             Some(Value::Aggregation(name.clone()))
         }
-        ExprKind::Call { name, .. } if STRING_FUNCTIONS.contains(&name.as_str()) => {
-            Some(Value::String)
-        }
+        ExprKind::Call { name, .. } => known(catalog::yields(name, true)),
+        ExprKind::Ident(name) => known(catalog::yields(name, false)),
         ExprKind::Str(_) => Some(Value::String),
-        ExprKind::Ident(name) if STRING_BUILTINS.contains(&name.as_str()) => Some(Value::String),
         ExprKind::Int(_) | ExprKind::Binary { .. } => Some(Value::Integer),
-        ExprKind::Ident(name)
-            if ["pid", "tid", "uid", "gid", "nsecs", "cpu"].contains(&name.as_str()) =>
-        {
-            Some(Value::Integer)
-        }
         _ => None,
     }
 }

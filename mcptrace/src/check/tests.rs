@@ -242,6 +242,19 @@ fn maps_keep_one_key_count_and_one_value_kind() {
         }]
     );
     ok("BEGIN { $v = 1 } END { $v = \"s\" }");
+    // Value kinds come from the catalog, for every builtin and call it types.
+    assert_eq!(
+        errors("BEGIN { @x = elapsed; @x = strftime(\"%H\", nsecs) }"),
+        [CheckErrorKind::ValueKind {
+            name: "@x".into(),
+            existing: "integer".into(),
+            new: "string".into()
+        }]
+    );
+    assert!(matches!(
+        &errors("tracepoint:sched:sched_switch { @x = kstack; @x = cpu }")[0],
+        CheckErrorKind::ValueKind { .. }
+    ));
     assert_eq!(
         errors("BEGIN { @x = count(); @x++ }"),
         [CheckErrorKind::AggregationUpdate { name: "x".into(), function: "count".into() }]

@@ -69,10 +69,35 @@ pub struct Entry {
     /// Needs `--unsafe`: it changes the system rather than observing it.
     #[serde(rename = "unsafe")]
     pub is_unsafe: bool,
+    /// The kind of value it gives: the checker's one source for what a map
+    /// assigned from it holds.
+    pub value: Yields,
+}
+
+/// The kind of value a builtin variable or call gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Yields {
+    Integer,
+    String,
+    Stack,
+    /// An aggregation, only assignable to a map (`@m = count()`).
+    Aggregation,
+    /// An action with no value: `printf`, `delete`.
+    Nothing,
+    /// A type that depends on the program: `args`, `$1`, `ctx`.
+    Other,
+}
+
+impl Entry {
+    const fn yields(self, value: Yields) -> Entry {
+        Entry { value, ..self }
+    }
 }
 
 use EntryKind::{BuiltinVariable as V, Function as F, MapFunction as M};
 use ProbeKind as P;
+use Yields as Y;
 
 const ARG_PROBES: ProbeKinds = ProbeKinds::of(&[P::Kprobe, P::Uprobe, P::Usdt]);
 const RETURN_PROBES: ProbeKinds = ProbeKinds::of(&[P::Kretprobe, P::Uretprobe, P::Kretfunc]);
@@ -104,6 +129,7 @@ const fn entry(
         max_args: args.1,
         valid_in,
         is_unsafe,
+        value: Yields::Other,
     }
 }
 
@@ -121,17 +147,17 @@ const fn at_least(min: u8) -> (u8, Option<u8>) {
 
 pub static CATALOG: &[Entry] = &[
     // Builtin variables.
-    var("pid", "pid: uint64", "Process ID (kernel tgid)"),
-    var("tid", "tid: uint64", "Thread ID (kernel pid)"),
-    var("uid", "uid: uint64", "User ID"),
-    var("gid", "gid: uint64", "Group ID"),
-    var("nsecs", "nsecs: uint64", "Nanosecond timestamp (monotonic clock)"),
-    var("elapsed", "elapsed: uint64", "Nanoseconds since the program started"),
-    var("numaid", "numaid: uint64", "NUMA node ID"),
-    var("cpu", "cpu: uint64", "Processor ID"),
-    var("comm", "comm: string[16]", "Process name"),
-    var("kstack", "kstack: kstack", "Kernel stack trace"),
-    var("ustack", "ustack: ustack", "User stack trace"),
+    var("pid", "pid: uint64", "Process ID (kernel tgid)").yields(Y::Integer),
+    var("tid", "tid: uint64", "Thread ID (kernel pid)").yields(Y::Integer),
+    var("uid", "uid: uint64", "User ID").yields(Y::Integer),
+    var("gid", "gid: uint64", "Group ID").yields(Y::Integer),
+    var("nsecs", "nsecs: uint64", "Nanosecond timestamp (monotonic clock)").yields(Y::Integer),
+    var("elapsed", "elapsed: uint64", "Nanoseconds since the program started").yields(Y::Integer),
+    var("numaid", "numaid: uint64", "NUMA node ID").yields(Y::Integer),
+    var("cpu", "cpu: uint64", "Processor ID").yields(Y::Integer),
+    var("comm", "comm: string[16]", "Process name").yields(Y::String),
+    var("kstack", "kstack: kstack", "Kernel stack trace").yields(Y::Stack),
+    var("ustack", "ustack: ustack", "User stack trace").yields(Y::Stack),
     entry(
         "argN",
         V,
@@ -140,7 +166,8 @@ pub static CATALOG: &[Entry] = &[
         NONE,
         ARG_PROBES,
         false,
-    ),
+    )
+    .yields(Y::Integer),
     entry(
         "sargN",
         V,
@@ -149,7 +176,8 @@ pub static CATALOG: &[Entry] = &[
         NONE,
         ARG_PROBES,
         false,
-    ),
+    )
+    .yields(Y::Integer),
     entry(
         "retval",
         V,
@@ -158,14 +186,16 @@ pub static CATALOG: &[Entry] = &[
         NONE,
         RETURN_PROBES,
         false,
-    ),
-    entry("func", V, "func: string", "Name of the traced function", NONE, FUNCTION_PROBES, false),
-    var("probe", "probe: string", "Full name of the probe that fired"),
-    var("curtask", "curtask: uint64", "Pointer to the current task_struct"),
-    var("rand", "rand: uint32", "Random number"),
-    var("cgroup", "cgroup: uint64", "Cgroup v2 ID of the current process"),
-    var("cpid", "cpid: uint64", "PID of the child started with -c"),
-    var("username", "username: string", "Name of the current user"),
+    )
+    .yields(Y::Integer),
+    entry("func", V, "func: string", "Name of the traced function", NONE, FUNCTION_PROBES, false)
+        .yields(Y::String),
+    var("probe", "probe: string", "Full name of the probe that fired").yields(Y::String),
+    var("curtask", "curtask: uint64", "Pointer to the current task_struct").yields(Y::Integer),
+    var("rand", "rand: uint32", "Random number").yields(Y::Integer),
+    var("cgroup", "cgroup: uint64", "Cgroup v2 ID of the current process").yields(Y::Integer),
+    var("cpid", "cpid: uint64", "PID of the child started with -c").yields(Y::Integer),
+    var("username", "username: string", "Name of the current user").yields(Y::String),
     entry(
         "args",
         V,
@@ -177,9 +207,10 @@ pub static CATALOG: &[Entry] = &[
     ),
     var("ctx", "ctx: pointer", "Raw pointer to the probe context"),
     var("$N", "$1, $2, ...: int64 or string", "Positional parameters of the program"),
-    var("$#", "$#: int64", "Number of positional parameters"),
+    var("$#", "$#: int64", "Number of positional parameters").yields(Y::Integer),
     // Functions.
-    entry("printf", F, "printf(char *fmt, ...)", "Print formatted text", at_least(1), ALL, false),
+    entry("printf", F, "printf(char *fmt, ...)", "Print formatted text", at_least(1), ALL, false)
+        .yields(Y::Nothing),
     entry(
         "print",
         F,
@@ -188,8 +219,10 @@ pub static CATALOG: &[Entry] = &[
         n(1, 3),
         ALL,
         false,
-    ),
-    entry("time", F, "time([char *fmt])", "Print the current time", n(0, 1), ALL, false),
+    )
+    .yields(Y::Nothing),
+    entry("time", F, "time([char *fmt])", "Print the current time", n(0, 1), ALL, false)
+        .yields(Y::Nothing),
     entry(
         "join",
         F,
@@ -198,7 +231,8 @@ pub static CATALOG: &[Entry] = &[
         n(1, 2),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::Nothing),
     entry(
         "str",
         F,
@@ -207,7 +241,8 @@ pub static CATALOG: &[Entry] = &[
         n(1, 2),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::String),
     entry(
         "buf",
         F,
@@ -216,14 +251,22 @@ pub static CATALOG: &[Entry] = &[
         n(1, 2),
         ALL,
         false,
-    ),
-    entry("ksym", F, "ksym(void *p)", "Resolve a kernel address to a symbol", n(1, 1), ALL, false),
-    entry("usym", F, "usym(void *p)", "Resolve a user address to a symbol", n(1, 1), ALL, false),
-    entry("kaddr", F, "kaddr(char *name)", "Address of a kernel symbol", n(1, 1), ALL, false),
-    entry("uaddr", F, "uaddr(char *name)", "Address of a user symbol", n(1, 1), ALL, false),
-    entry("kptr", F, "kptr(void *p)", "Mark a pointer as kernel memory", n(1, 1), ALL, false),
-    entry("uptr", F, "uptr(void *p)", "Mark a pointer as user memory", n(1, 1), ALL, false),
-    entry("reg", F, "reg(char *name)", "Value of a CPU register", n(1, 1), REGISTER_PROBES, false),
+    )
+    .yields(Y::String),
+    entry("ksym", F, "ksym(void *p)", "Resolve a kernel address to a symbol", n(1, 1), ALL, false)
+        .yields(Y::String),
+    entry("usym", F, "usym(void *p)", "Resolve a user address to a symbol", n(1, 1), ALL, false)
+        .yields(Y::String),
+    entry("kaddr", F, "kaddr(char *name)", "Address of a kernel symbol", n(1, 1), ALL, false)
+        .yields(Y::Integer),
+    entry("uaddr", F, "uaddr(char *name)", "Address of a user symbol", n(1, 1), ALL, false)
+        .yields(Y::Integer),
+    entry("kptr", F, "kptr(void *p)", "Mark a pointer as kernel memory", n(1, 1), ALL, false)
+        .yields(Y::Integer),
+    entry("uptr", F, "uptr(void *p)", "Mark a pointer as user memory", n(1, 1), ALL, false)
+        .yields(Y::Integer),
+    entry("reg", F, "reg(char *name)", "Value of a CPU register", n(1, 1), REGISTER_PROBES, false)
+        .yields(Y::Integer),
     entry(
         "ntop",
         F,
@@ -232,10 +275,13 @@ pub static CATALOG: &[Entry] = &[
         n(1, 2),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::String),
     entry("pton", F, "pton(const string *addr)", "Parse an IP address", n(1, 1), ALL, false),
-    entry("macaddr", F, "macaddr(char[6] addr)", "Format a MAC address", n(1, 1), ALL, false),
-    entry("cgroupid", F, "cgroupid(char *path)", "Cgroup ID of a cgroup path", n(1, 1), ALL, false),
+    entry("macaddr", F, "macaddr(char[6] addr)", "Format a MAC address", n(1, 1), ALL, false)
+        .yields(Y::String),
+    entry("cgroupid", F, "cgroupid(char *path)", "Cgroup ID of a cgroup path", n(1, 1), ALL, false)
+        .yields(Y::Integer),
     entry(
         "cgroup_path",
         F,
@@ -244,7 +290,8 @@ pub static CATALOG: &[Entry] = &[
         n(1, 2),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::String),
     entry(
         "strftime",
         F,
@@ -253,7 +300,8 @@ pub static CATALOG: &[Entry] = &[
         n(2, 2),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::String),
     entry(
         "strncmp",
         F,
@@ -262,7 +310,8 @@ pub static CATALOG: &[Entry] = &[
         n(3, 3),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::Integer),
     entry(
         "strcontains",
         F,
@@ -271,9 +320,12 @@ pub static CATALOG: &[Entry] = &[
         n(2, 2),
         ALL,
         false,
-    ),
-    entry("strerror", F, "strerror(int errno)", "Text of an errno value", n(1, 1), ALL, false),
-    entry("bswap", F, "bswap(uint[8|16|32|64] n)", "Reverse byte order", n(1, 1), ALL, false),
+    )
+    .yields(Y::Integer),
+    entry("strerror", F, "strerror(int errno)", "Text of an errno value", n(1, 1), ALL, false)
+        .yields(Y::String),
+    entry("bswap", F, "bswap(uint[8|16|32|64] n)", "Reverse byte order", n(1, 1), ALL, false)
+        .yields(Y::Integer),
     entry(
         "sizeof",
         F,
@@ -282,11 +334,15 @@ pub static CATALOG: &[Entry] = &[
         n(1, 1),
         ALL,
         false,
-    ),
-    entry("path", F, "path(struct path *path)", "Full path of a struct path", n(1, 1), ALL, false),
-    entry("exit", F, "exit()", "End the program", NONE, ALL, false),
-    entry("cat", F, "cat(char *filename)", "Print a file's contents", n(1, 1), ALL, false),
-    entry("system", F, "system(char *fmt, ...)", "Run a shell command", at_least(1), ALL, true),
+    )
+    .yields(Y::Integer),
+    entry("path", F, "path(struct path *path)", "Full path of a struct path", n(1, 1), ALL, false)
+        .yields(Y::String),
+    entry("exit", F, "exit()", "End the program", NONE, ALL, false).yields(Y::Nothing),
+    entry("cat", F, "cat(char *filename)", "Print a file's contents", n(1, 1), ALL, false)
+        .yields(Y::Nothing),
+    entry("system", F, "system(char *fmt, ...)", "Run a shell command", at_least(1), ALL, true)
+        .yields(Y::Nothing),
     entry(
         "signal",
         F,
@@ -295,7 +351,8 @@ pub static CATALOG: &[Entry] = &[
         n(1, 1),
         ALL,
         true,
-    ),
+    )
+    .yields(Y::Nothing),
     entry(
         "override",
         F,
@@ -304,8 +361,10 @@ pub static CATALOG: &[Entry] = &[
         n(1, 1),
         OVERRIDE_PROBES,
         true,
-    ),
-    entry("unwatch", F, "unwatch(void *addr)", "Remove a watchpoint", n(1, 1), ALL, false),
+    )
+    .yields(Y::Nothing),
+    entry("unwatch", F, "unwatch(void *addr)", "Remove a watchpoint", n(1, 1), ALL, false)
+        .yields(Y::Nothing),
     entry(
         "skboutput",
         F,
@@ -314,7 +373,8 @@ pub static CATALOG: &[Entry] = &[
         n(4, 4),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::Nothing),
     entry(
         "debugf",
         F,
@@ -323,13 +383,17 @@ pub static CATALOG: &[Entry] = &[
         at_least(1),
         ALL,
         false,
-    ),
+    )
+    .yields(Y::Nothing),
     // Map functions.
-    entry("count", M, "@m = count()", "Count calls", NONE, ALL, false),
-    entry("sum", M, "@m = sum(int n)", "Sum a value", n(1, 1), ALL, false),
-    entry("avg", M, "@m = avg(int n)", "Average a value", n(1, 1), ALL, false),
-    entry("min", M, "@m = min(int n)", "Minimum of a value", n(1, 1), ALL, false),
-    entry("max", M, "@m = max(int n)", "Maximum of a value", n(1, 1), ALL, false),
+    entry("count", M, "@m = count()", "Count calls", NONE, ALL, false).yields(Y::Aggregation),
+    entry("sum", M, "@m = sum(int n)", "Sum a value", n(1, 1), ALL, false).yields(Y::Aggregation),
+    entry("avg", M, "@m = avg(int n)", "Average a value", n(1, 1), ALL, false)
+        .yields(Y::Aggregation),
+    entry("min", M, "@m = min(int n)", "Minimum of a value", n(1, 1), ALL, false)
+        .yields(Y::Aggregation),
+    entry("max", M, "@m = max(int n)", "Maximum of a value", n(1, 1), ALL, false)
+        .yields(Y::Aggregation),
     entry(
         "stats",
         M,
@@ -338,8 +402,10 @@ pub static CATALOG: &[Entry] = &[
         n(1, 1),
         ALL,
         false,
-    ),
-    entry("hist", M, "@m = hist(int n)", "Log2 histogram of a value", n(1, 1), ALL, false),
+    )
+    .yields(Y::Aggregation),
+    entry("hist", M, "@m = hist(int n)", "Log2 histogram of a value", n(1, 1), ALL, false)
+        .yields(Y::Aggregation),
     entry(
         "lhist",
         M,
@@ -348,10 +414,14 @@ pub static CATALOG: &[Entry] = &[
         n(4, 4),
         ALL,
         false,
-    ),
-    entry("delete", M, "delete(@m[key])", "Delete a map element", n(1, 1), ALL, false),
-    entry("clear", M, "clear(@m)", "Delete every element of a map", n(1, 1), ALL, false),
-    entry("zero", M, "zero(@m)", "Set every value of a map to zero", n(1, 1), ALL, false),
+    )
+    .yields(Y::Aggregation),
+    entry("delete", M, "delete(@m[key])", "Delete a map element", n(1, 1), ALL, false)
+        .yields(Y::Nothing),
+    entry("clear", M, "clear(@m)", "Delete every element of a map", n(1, 1), ALL, false)
+        .yields(Y::Nothing),
+    entry("zero", M, "zero(@m)", "Set every value of a map to zero", n(1, 1), ALL, false)
+        .yields(Y::Nothing),
 ];
 
 /// The entry for a builtin variable, resolving the `argN`/`sargN` families.
@@ -368,6 +438,17 @@ pub fn variable(name: &str) -> Option<&'static Entry> {
         name
     };
     CATALOG.iter().find(|e| e.kind == V && e.name == key)
+}
+
+/// What the builtin variable or call `name` gives, when the catalog knows it.
+pub fn yields(name: &str, called: bool) -> Option<Yields> {
+    if called { function(name) } else { variable(name) }.map(|e| e.value)
+}
+
+/// Whether `name` is an aggregation (`count`, `hist`, …), whose value exists
+/// only inside a map.
+pub fn is_aggregation(name: &str) -> bool {
+    yields(name, true) == Some(Yields::Aggregation)
 }
 
 /// The entry for a called name (function or map function).

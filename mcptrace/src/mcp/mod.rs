@@ -82,12 +82,10 @@ impl Server {
                 .iter()
                 .map(|e| Helper {
                     name: e.name.to_string(),
-                    kind: serde_json::to_value(e.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
+                    kind: snake_case(e.kind),
                     signature: e.signature.to_string(),
                     description: e.description.to_string(),
+                    value: snake_case(e.value),
                     valid_in: serde_json::to_value(e.valid_in).unwrap_or_default(),
                     is_unsafe: e.is_unsafe,
                     native: lower::is_native(e.name),
@@ -286,4 +284,9 @@ async fn shutdown(executor: &Executor) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A unit enum's serde name (`builtin_variable`, `integer`).
+fn snake_case(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }

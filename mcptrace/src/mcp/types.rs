@@ -52,6 +52,9 @@ pub struct Helper {
     pub kind: String,
     pub signature: String,
     pub description: String,
+    /// The kind of value it gives: integer, string, stack, aggregation,
+    /// nothing (an action) or other (depends on the program).
+    pub value: String,
     /// Probe kinds it is valid in, or "all".
     pub valid_in: serde_json::Value,
     /// Changes the system rather than observing it (refused).
