@@ -61,6 +61,17 @@ async def main(transport, target, token=None):
             for name in ["validate_program", "probe_info", "exec_program", "get_result"]:
                 check(name in tools, f"no tool {name}: {sorted(tools)}")
                 check(tools[name].output_schema is not None, f"{name} declares no output schema")
+                hints = tools[name].annotations
+                check(hints is not None and hints.title, f"{name} has no annotated title")
+                check(hints.read_only_hint == (name != "exec_program"), f"{name}: {hints}")
+
+            # A refused program is a tool error the model sees, with the
+            # design's fields inside.
+            refused = await session.call_tool("exec_program", {"program": "BEGIN { printf(\"x\" }"})
+            check(refused.is_error, f"a refused program is not isError: {refused}")
+            check(refused.structured_content["status"] == "error", f"refused: {refused}")
+            listed = (await session.call_tool("list_probes", {"filter": "BEGIN"})).structured_content
+            check(listed["probes"] == ["BEGIN"], f"list_probes: {listed}")
 
             program = 'interval:ms:100 { printf("tick\\n"); @ticks = count(); } interval:s:2 { exit(); }'
             verdict = await session.call_tool("validate_program", {"program": program})

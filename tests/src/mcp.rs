@@ -70,23 +70,44 @@ impl Client {
     }
 
     pub async fn tool_names(&self) -> Vec<String> {
-        let tools = self.service.list_all_tools().await.expect("tools/list");
-        tools.into_iter().map(|t| t.name.to_string()).collect()
+        self.tools().await.iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
     }
 
-    /// Calls `name` and returns its structured content, or the error (an
-    /// MCP error, or a tool result marked as one).
-    pub async fn call(&self, name: &'static str, args: Value) -> Result<Value, String> {
+    /// tools/list, each tool as the JSON the server sent.
+    pub async fn tools(&self) -> Vec<Value> {
+        let tools = self.service.list_all_tools().await.expect("tools/list");
+        tools.iter().map(|t| serde_json::to_value(t).unwrap()).collect()
+    }
+
+    /// Calls `name` and returns the whole tool result as JSON (`isError`,
+    /// `structuredContent`, `content`), or the MCP error.
+    pub async fn call_result(&self, name: &'static str, args: Value) -> Result<Value, String> {
         let Value::Object(args) = args else { panic!("arguments must be an object") };
         let result = self
             .service
             .call_tool(CallToolRequestParams::new(name).with_arguments(args))
             .await
             .map_err(|e| e.to_string())?;
-        if result.is_error == Some(true) {
-            return Err(serde_json::to_string(&result.content).unwrap_or_default());
+        Ok(serde_json::to_value(result).unwrap())
+    }
+
+    /// Calls `name` and returns its structured content, or the error: an MCP
+    /// error, or the message of a tool result marked as one.
+    pub async fn call(&self, name: &'static str, args: Value) -> Result<Value, String> {
+        let result = self.call_result(name, args).await?;
+        if result["isError"] == true {
+            return Err(match result["structuredContent"]["message"].as_str() {
+                Some(message) => message.to_string(),
+                None => result["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            });
         }
-        Ok(result.structured_content.unwrap_or(Value::Null))
+        Ok(result["structuredContent"].clone())
     }
 
     /// exec_program, expecting success; returns the execution id.

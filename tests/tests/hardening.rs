@@ -162,14 +162,16 @@ async fn unsafe_functions_need_allow_unsafe() {
     let _one = ONE_AT_A_TIME.lock().await;
     let program = "BEGIN { system(\"echo from-system\"); exit(); }";
     let c = Client::start().await;
-    let r = c.call("exec_program", json!({"program": program})).await.unwrap();
-    assert_eq!(r["status"], "error");
-    let message = r["message"].as_str().unwrap();
+    let exec = c.tools().await.into_iter().find(|t| t["name"] == "exec_program").unwrap();
+    assert_eq!(exec["annotations"]["destructiveHint"], false, "{exec}");
+    let message = c.call("exec_program", json!({"program": program})).await.unwrap_err();
     assert!(message.contains("system() is an unsafe function"), "{message}");
     assert!(message.contains("--allow-unsafe"), "{message}");
     c.close().await;
 
     let c = Client::start_with(&["--allow-unsafe"], None).await;
+    let exec = c.tools().await.into_iter().find(|t| t["name"] == "exec_program").unwrap();
+    assert_eq!(exec["annotations"]["destructiveHint"], true, "{exec}");
     let id = c.exec(program, 5.0).await;
     let r = c.finished(&id).await;
     assert_eq!(r["backend"], "bpftrace", "{r}");

@@ -31,6 +31,19 @@ async fn tools_and_a_first_native_trace() {
             "validate_program"
         ]
     );
+    // Titles and hints: what clients decide auto-approval from.
+    let tools = c.tools().await;
+    let tool = |n: &str| tools.iter().find(|t| t["name"] == n).unwrap().clone();
+    for name in names {
+        let t = tool(&name);
+        assert!(t["title"].as_str().is_some_and(|s| !s.is_empty()), "{t}");
+        assert_eq!(t["annotations"]["title"], t["title"], "{t}");
+        assert_eq!(t["annotations"]["openWorldHint"], false, "{t}");
+        let read_only = !["exec_program", "stop_execution"].contains(&name.as_str());
+        assert_eq!(t["annotations"]["readOnlyHint"], read_only, "{t}");
+    }
+    assert_eq!(tool("exec_program")["annotations"]["destructiveHint"], false);
+    assert_eq!(tool("stop_execution")["annotations"]["idempotentHint"], true);
     let id = c.exec(r#"BEGIN { printf("hello %d\n", 42); exit(); }"#, 5.0).await;
     let r = c.finished(&id).await;
     assert_eq!(r["status"], "completed", "{r}");
@@ -46,34 +59,38 @@ async fn tools_and_a_first_native_trace() {
 async fn errors_come_back_at_once_with_positions() {
     require_root();
     let c = Client::start().await;
+    // A refused program is a tool error (`isError`) that keeps the design's
+    // `status` and `message`.
     let syntax =
-        c.call("exec_program", json!({"program": "BEGIN { printf(\"x\" }"})).await.unwrap();
-    assert_eq!(syntax["status"], "error");
-    let message = syntax["message"].as_str().unwrap();
+        c.call_result("exec_program", json!({"program": "BEGIN { printf(\"x\" }"})).await.unwrap();
+    assert_eq!(syntax["isError"], true, "{syntax}");
+    assert_eq!(syntax["structuredContent"]["status"], "error", "{syntax}");
+    let message = syntax["structuredContent"]["message"].as_str().unwrap();
     assert!(message.contains("stdin:1:") && message.contains('^'), "{message}");
-    let unknown =
-        c.call("exec_program", json!({"program": "tracepoint:nosuch:probe { }"})).await.unwrap();
-    assert_eq!(unknown["status"], "error");
-    assert!(unknown["message"].as_str().unwrap().contains("nosuch"), "{unknown}");
+    let unknown = c
+        .call("exec_program", json!({"program": "tracepoint:nosuch:probe { }"}))
+        .await
+        .unwrap_err();
+    assert!(unknown.contains("nosuch"), "{unknown}");
     // A probe kind the kernel lacks is refused at once with an equivalent.
     if !features::get().kprobe.is_yes() {
-        let kprobe =
-            c.call("exec_program", json!({"program": "kprobe:do_sys_openat2 { }"})).await.unwrap();
-        assert_eq!(kprobe["status"], "error", "{kprobe}");
-        assert!(
-            kprobe["message"].as_str().unwrap().contains("tracepoint:syscalls:sys_enter_openat"),
-            "{kprobe}"
-        );
-    }
-    // Unknown ids and malformed arguments are MCP errors; the server lives on.
-    assert!(
-        c.call("get_result", json!({"execution_id": "nope"}))
+        let kprobe = c
+            .call("exec_program", json!({"program": "kprobe:do_sys_openat2 { }"}))
             .await
-            .unwrap_err()
-            .contains("unknown execution id")
-    );
-    assert!(c.call("get_result", json!({"offset": 3})).await.is_err());
-    assert!(c.call("exec_program", json!({"program": 5})).await.is_err());
+            .unwrap_err();
+        assert!(kprobe.contains("tracepoint:syscalls:sys_enter_openat"), "{kprobe}");
+    }
+    // Unknown ids and arguments that do not fit the tool's schema are tool
+    // errors too (rmcp reports the latter so); the server lives on.
+    for (args, says) in [
+        (json!({"execution_id": "nope"}), "unknown execution id"),
+        (json!({"offset": 3}), "missing field `execution_id`"),
+        (json!({"execution_id": 5}), "invalid type"),
+    ] {
+        let r = c.call_result("get_result", args).await.unwrap();
+        assert_eq!(r["isError"], true, "{r}");
+        assert!(r["content"][0]["text"].as_str().unwrap().contains(says), "{r}");
+    }
     let id = c.exec("BEGIN { exit(); }", 2.0).await;
     assert_eq!(c.finished(&id).await["status"], "completed");
     c.close().await;
@@ -163,9 +180,8 @@ async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
         };
         ids.push(c.exec(&program, 60.0).await);
     }
-    let sixth = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap();
-    assert_eq!(sixth["status"], "error");
-    assert!(sixth["message"].as_str().unwrap().contains("already running"), "{sixth}");
+    let sixth = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap_err();
+    assert!(sixth.contains("already running"), "{sixth}");
     assert!(bpf_programs_of(c.server_pid) > 0, "native executions hold programs");
     for id in &ids {
         let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
@@ -192,8 +208,10 @@ async fn probes_and_helpers() {
     require_root();
     let c = Client::start().await;
     let page = c.call("list_probes", json!({"filter": "syscalls:sys_enter_open*"})).await.unwrap();
+    // The design's shape: `probes` is a list of names.
     let names: Vec<&str> =
-        page["probes"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        page["probes"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(page.get("details").is_none(), "details only when verbose: {page}");
     assert!(names.contains(&"tracepoint:syscalls:sys_enter_openat"), "{names:?}");
     assert!(names.iter().all(|n| n.contains("sys_enter_open")), "{names:?}");
     let verbose = c
@@ -203,7 +221,8 @@ async fn probes_and_helpers() {
         )
         .await
         .unwrap();
-    let args = verbose["probes"][0]["args"].as_array().unwrap();
+    assert_eq!(verbose["probes"], json!(["tracepoint:syscalls:sys_enter_openat"]));
+    let args = verbose["details"]["tracepoint:syscalls:sys_enter_openat"].as_array().unwrap();
     assert!(args.iter().any(|a| a == "const char * filename"), "{args:?}");
     let all = c.call("list_probes", json!({"limit": 10})).await.unwrap();
     assert_eq!(all["probes"].as_array().unwrap().len(), 10);
@@ -211,11 +230,11 @@ async fn probes_and_helpers() {
     assert!(all["total"].as_u64().unwrap() > 1000);
     let bin = c.call("list_probes", json!({"filter": "uprobe:/bin/bash:readline*"})).await.unwrap();
     assert!(
-        bin["probes"].as_array().unwrap().iter().any(|p| p["name"] == "uprobe:/bin/bash:readline"),
+        bin["probes"].as_array().unwrap().iter().any(|p| p == "uprobe:/bin/bash:readline"),
         "{bin}"
     );
     let kernel = c.call("list_probes", json!({"filter": "kprobe:vfs_read"})).await.unwrap();
-    assert_eq!(kernel["probes"][0]["name"], "kprobe:vfs_read", "{kernel}");
+    assert_eq!(kernel["probes"][0], "kprobe:vfs_read", "{kernel}");
     // Where kprobes cannot attach, the listing says so.
     let notes = kernel["notes"].as_array().map_or(0, Vec::len);
     assert_eq!(notes > 0, !features::get().kprobe.is_yes(), "{kernel}");
@@ -237,9 +256,8 @@ async fn without_privileges_the_server_answers_and_names_what_is_missing() {
     let c = Client::start_with(&[], Some(65534)).await;
     let helpers = c.call("list_helpers", json!({})).await.unwrap();
     assert!(!helpers["helpers"].as_array().unwrap().is_empty());
-    let r = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap();
-    assert_eq!(r["status"], "error");
-    let message = r["message"].as_str().unwrap();
+    let message =
+        c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap_err();
     assert!(message.contains("CAP_BPF") && message.contains("CAP_PERFMON"), "{message}");
     c.close().await;
 }
@@ -248,12 +266,10 @@ async fn without_privileges_the_server_answers_and_names_what_is_missing() {
 async fn a_missing_bpftrace_is_a_clear_error_and_native_runs_on() {
     require_root();
     let c = Client::start_with(&["--bpftrace", "/nonexistent/bpftrace"], None).await;
-    let r = c
+    let message = c
         .call("exec_program", json!({"program": "BEGIN { unroll(1) { } exit(); }"}))
         .await
-        .unwrap();
-    assert_eq!(r["status"], "error");
-    let message = r["message"].as_str().unwrap();
+        .unwrap_err();
     assert!(message.contains("cannot run bpftrace (/nonexistent/bpftrace)"), "{message}");
     let id = c.exec("BEGIN { exit(); }", 2.0).await;
     assert_eq!(c.finished(&id).await["status"], "completed");

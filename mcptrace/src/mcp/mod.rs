@@ -48,18 +48,22 @@ pub struct Server {
 impl Server {
     pub fn new(executor: Arc<Executor>) -> Self {
         Self {
+            tool_router: finish_tools(
+                Self::tool_router() + Self::validate_router() + Self::probe_info_router(),
+                executor.policy().allow_unsafe,
+            ),
             executor,
-            tool_router: Self::tool_router() + Self::validate_router() + Self::probe_info_router(),
         }
     }
 
     #[tool(
-        description = "List probes that can be traced here, read from tracefs, /proc/kallsyms and ELF symbols. `filter` is a bpftrace-style glob (e.g. `syscalls:*open*`, `tracepoint:sched:*`, `uprobe:/bin/bash:read*`); pages with `offset`/`limit` (default 1000); `verbose` adds tracepoint arguments."
+        description = "List probes that can be traced here, read from tracefs, /proc/kallsyms and ELF symbols. `filter` is a bpftrace-style glob (e.g. `syscalls:*open*`, `tracepoint:sched:*`, `uprobe:/bin/bash:read*`); pages with `offset`/`limit` (default 1000); `verbose` adds each tracepoint's arguments under `details`.",
+        annotations(title = "List probes", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_probes(
         &self,
         Parameters(p): Parameters<ListProbesParams>,
-    ) -> Result<Json<probes::ProbePage>, ErrorData> {
+    ) -> Result<Json<probes::ProbePage>, String> {
         let limit = p.limit.map_or(1000, |l| (l as usize).min(MAX_PAGE));
         let offset = p.offset.unwrap_or(0) as usize;
         probes::list(
@@ -70,11 +74,12 @@ impl Server {
             p.verbose.unwrap_or(false),
         )
         .map(Json)
-        .map_err(|e| ErrorData::invalid_params(e.to_string(), None))
+        .map_err(|e| e.to_string())
     }
 
     #[tool(
-        description = "Every bpftrace builtin variable, function and map function, with its signature, a one-line description, where it is valid, and whether mcptrace runs it natively."
+        description = "Every bpftrace builtin variable, function and map function, with its signature, a one-line description, the kind of value it gives, where it is valid, and whether mcptrace runs it natively.",
+        annotations(title = "List helpers", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_helpers(&self) -> Json<HelpersResponse> {
         Json(HelpersResponse {
@@ -95,20 +100,27 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output stays readable as the resource mcptrace://executions/<id> once it ends."
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output stays readable as the resource mcptrace://executions/<id> once it ends.",
+        annotations(
+            title = "Run a bpftrace program",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn exec_program(
         &self,
         Parameters(p): Parameters<ExecParams>,
         meta: RequestMetaObject,
         peer: Peer<RoleServer>,
-    ) -> Json<ExecResponse> {
-        Json(match self.executor.start(&p.program, p.timeout).await {
+    ) -> Result<Json<ExecResponse>, Json<ExecResponse>> {
+        match self.executor.start(&p.program, p.timeout).await {
             Ok(e) => {
                 if let Some(token) = meta.get_progress_token() {
                     progress::spawn(e.clone(), peer, token);
                 }
-                ExecResponse {
+                Ok(Json(ExecResponse {
                     status: "success".into(),
                     execution_id: Some(e.id.clone()),
                     message: format!(
@@ -118,49 +130,61 @@ impl Server {
                     ),
                     backend: Some(e.backend()),
                     backend_reason: Some(e.backend_reason().to_string()),
-                }
+                }))
             }
-            Err(err) => ExecResponse {
+            // A tool error (`isError`), with the design's fields inside.
+            Err(err) => Err(Json(ExecResponse {
                 status: "error".into(),
                 execution_id: None,
                 message: err.to_string(),
                 backend: None,
                 backend_reason: None,
-            },
-        })
+            })),
+        }
     }
 
     #[tool(
-        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at 10,000 lines."
+        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at 10,000 lines.",
+        annotations(
+            title = "Read an execution's output",
+            read_only_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn get_result(
         &self,
         Parameters(p): Parameters<ResultParams>,
-    ) -> Result<Json<ResultResponse>, ErrorData> {
+    ) -> Result<Json<ResultResponse>, String> {
         let e = self.find(&p.execution_id)?;
         let limit = match p.limit {
             None => 1000,
-            Some(0) => return Err(ErrorData::invalid_params("limit must be at least 1", None)),
+            Some(0) => return Err("limit must be at least 1".into()),
             Some(l) => l.min(MAX_LINES as u64) as usize,
         };
         let offset = p.offset.unwrap_or(0);
         let total = e.state().lines.len() as u64;
         if offset > total {
-            return Err(ErrorData::invalid_params(
-                format!("offset {offset} is past the end of the output ({total} lines so far)"),
-                None,
+            return Err(format!(
+                "offset {offset} is past the end of the output ({total} lines so far)"
             ));
         }
         Ok(Json(ResultResponse::page(&e, offset as usize, limit)))
     }
 
     #[tool(
-        description = "Stop a running execution gracefully: END runs and maps are printed. Returns its result so far."
+        description = "Stop a running execution gracefully: END runs and maps are printed. Returns its result so far.",
+        annotations(
+            title = "Stop an execution",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn stop_execution(
         &self,
         Parameters(p): Parameters<IdParams>,
-    ) -> Result<Json<ResultResponse>, ErrorData> {
+    ) -> Result<Json<ResultResponse>, String> {
         let e = self.find(&p.execution_id)?;
         e.stop.stop();
         // Wait briefly for END and the maps, so the answer holds them.
@@ -173,7 +197,10 @@ impl Server {
         Ok(Json(ResultResponse::page(&e, 0, 1000)))
     }
 
-    #[tool(description = "Executions the server knows: running ones and recently finished ones.")]
+    #[tool(
+        description = "Executions the server knows: running ones and recently finished ones.",
+        annotations(title = "List executions", read_only_hint = true, open_world_hint = false)
+    )]
     async fn list_executions(&self) -> Json<ExecutionsResponse> {
         Json(ExecutionsResponse {
             executions: self.executor.list().iter().map(|e| Summary::of(e)).collect(),
@@ -182,14 +209,9 @@ impl Server {
 }
 
 impl Server {
-    fn find(&self, id: &str) -> Result<Arc<crate::exec::Execution>, ErrorData> {
+    fn find(&self, id: &str) -> Result<Arc<crate::exec::Execution>, String> {
         self.executor.get(id).ok_or_else(|| {
-            ErrorData::invalid_params(
-                format!(
-                    "unknown execution id `{id}` (finished executions are kept for 30 minutes)"
-                ),
-                None,
-            )
+            format!("unknown execution id `{id}` (finished executions are kept for 30 minutes)")
         })
     }
 }
@@ -289,4 +311,18 @@ async fn shutdown(executor: &Executor) {
 /// A unit enum's serde name (`builtin_variable`, `integer`).
 fn snake_case(value: impl serde::Serialize) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+/// Each tool's title is its annotations' title; with `--allow-unsafe`, a
+/// program may change the host (`system`, `signal`, `override`), so
+/// exec_program says so to clients that decide approval from annotations.
+fn finish_tools(mut router: ToolRouter<Server>, allow_unsafe: bool) -> ToolRouter<Server> {
+    for (name, route) in router.map.iter_mut() {
+        let Some(annotations) = route.attr.annotations.as_mut() else { continue };
+        if allow_unsafe && name == "exec_program" {
+            annotations.destructive_hint = Some(true);
+        }
+        route.attr.title = annotations.title.clone();
+    }
+    router
 }

@@ -1,7 +1,6 @@
 //! `validate_program`: the front end's verdict on a program, without running it.
 
 use rmcp::{
-    ErrorData,
     handler::server::wrapper::{Json, Parameters},
     tool, tool_router,
 };
@@ -24,12 +23,13 @@ pub struct ValidateParams {
 #[tool_router(router = validate_router, vis = "pub(super)")]
 impl Server {
     #[tool(
-        description = "Check a bpftrace program without running it: parse, check against this kernel, and plan. Returns `valid`, errors with line, column and a caret excerpt, warnings (such as an unfiltered high-rate probe that prints on every event), the backend that would run it (native or bpftrace) and why, and the probes it would attach after wildcard expansion with their count."
+        description = "Check a bpftrace program without running it: parse, check against this kernel, and plan. Returns `valid`, errors with line, column and a caret excerpt, warnings (such as an unfiltered high-rate probe that prints on every event), the backend that would run it (native or bpftrace) and why, and the probes it would attach after wildcard expansion with their count.",
+        annotations(title = "Check a program", read_only_hint = true, open_world_hint = false)
     )]
     async fn validate_program(
         &self,
         Parameters(p): Parameters<ValidateParams>,
-    ) -> Result<Json<Validation>, ErrorData> {
-        Ok(Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy())))
+    ) -> Json<Validation> {
+        Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy()))
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod info;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::{
@@ -14,16 +16,13 @@ use crate::{
 };
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-pub struct ProbeEntry {
-    pub name: String,
-    /// Tracepoint arguments (`verbose`): `type name`, as `bpftrace -lv`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<String>>,
-}
-
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ProbePage {
-    pub probes: Vec<ProbeEntry>,
+    /// Probe names, as a program writes them.
+    pub probes: Vec<String>,
+    /// Tracepoint arguments by probe name (`verbose`): `type name`, as
+    /// `bpftrace -lv` prints them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, Vec<String>>,
     /// Matching probes in all.
     pub total: usize,
     pub offset: usize,
@@ -102,17 +101,13 @@ pub fn list(
     names.sort();
     names.dedup();
     let total = names.len();
-    let page: Vec<ProbeEntry> = names
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|name| {
-            let args = verbose.then(|| tracepoint_args(host, &name)).flatten();
-            ProbeEntry { name, args }
-        })
-        .collect();
+    let page: Vec<String> = names.into_iter().skip(offset).take(limit).collect();
+    let details = match verbose {
+        true => page.iter().filter_map(|n| Some((n.clone(), tracepoint_args(host, n)?))).collect(),
+        false => BTreeMap::new(),
+    };
     let has_more = offset.saturating_add(page.len()) < total;
-    Ok(ProbePage { probes: page, total, offset, has_more, notes })
+    Ok(ProbePage { probes: page, details, total, offset, has_more, notes })
 }
 
 /// `type name` of each argument of a tracepoint, from its format file.
