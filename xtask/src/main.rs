@@ -16,17 +16,21 @@ commands:
   test [ARGS...]     setup, then run every test (ARGS go to cargo test)
   run [-- ARGS...]   setup, then build and run mcptrace with ARGS
   bench [--runs N] [--quick] [--only SUBSTR] [--calls N] [--write-readme]
+        [--no-build] [--out DIR]
                      setup, then measure native runs against bpftrace: N runs
                      each (5; --quick: 1, small workloads), cases whose name
-                     holds SUBSTR, N getpid() calls in the overhead case (10M);
-                     results in target/bench/, --write-readme puts the table
-                     in README.md and the chart in docs/bench.svg
-  vmtest [--kernel 6.1|6.12|all] [--list] [-- FILTER...]
+                     holds SUBSTR, N getpid() calls in the overhead cases
+                     (10M); results in target/bench/ (or DIR), --write-readme
+                     puts the table in README.md and the chart in
+                     docs/bench.svg; --no-build skips setup and the build
+  vmtest [--kernel 6.1|6.12|all] [--list] [--bench] [-- ARGS...]
                      setup (with qemu, virtme-ng and Debian's newest 6.1 and
                      6.12 kernels), then run the kernel-dependent tests in one
-                     guest per kernel (all), FILTER going to each test binary;
+                     guest per kernel (all), ARGS going to each test binary;
                      logs in target/vmtest/<kernel>/; --list: which tests
-                     run in guests and why";
+                     run in guests and why; --bench: run the bench in each
+                     guest instead, ARGS going to it (default: the per-event
+                     overhead cases, one run, 1M calls)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,7 +48,7 @@ fn main() -> ExitCode {
         }
         "test" => setup::run().and_then(|()| test(rest)),
         "run" => setup::run().and_then(|()| run(rest)),
-        "bench" => setup::run().and_then(|()| bench::run(rest)),
+        "bench" => bench::run(rest),
         "vmtest" => vmtest::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -23,7 +23,10 @@ use std::{
 };
 
 use crate::{
-    bench::json::{self, Value},
+    bench::{
+        self,
+        json::{self, Value},
+    },
     kernels::{self, Series},
     setup,
     shell::{self, root},
@@ -75,12 +78,20 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 struct Options {
     kernels: Vec<&'static Series>,
     list: bool,
-    /// Passed to every test executable (libtest filters and options).
+    /// Run the bench in the guests instead of the tests.
+    bench: bool,
+    /// Passed to every test executable (libtest filters and options), or
+    /// to the bench.
     filter: Vec<String>,
 }
 
+/// The bench's arguments in a guest unless given: the per-event overhead
+/// cases (a probe kind each), one run, fewer calls (emulation is slow).
+const GUEST_BENCH: &[&str] = &["--only", "overhead", "--runs", "1", "--calls", "1000000"];
+
 fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut opts = Options { kernels: kernels::parse_flag("all")?, list: false, filter: vec![] };
+    let mut opts =
+        Options { kernels: kernels::parse_flag("all")?, list: false, bench: false, filter: vec![] };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -88,6 +99,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 opts.kernels = kernels::parse_flag(args.next().ok_or("--kernel needs a value")?)?
             }
             "--list" => opts.list = true,
+            "--bench" => opts.bench = true,
             "--" => opts.filter = args.by_ref().cloned().collect(),
             other => return Err(format!("vmtest: unknown argument `{other}`")),
         }
@@ -103,16 +115,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     setup::run()?;
     let tools = setup::vm_extras(&opts.kernels)?;
-    let selected = select(build()?, &opts.filter)?;
-    if selected.is_empty() {
-        return Err(format!("no test in the guest executables matches {:?}", opts.filter));
-    }
-    let selected = snapshot(selected)?;
+    let (selected, filter) = if opts.bench {
+        bench::build()?;
+        let filter = match opts.filter.is_empty() {
+            true => GUEST_BENCH.iter().map(|a| a.to_string()).collect(),
+            false => opts.filter.clone(),
+        };
+        (vec![bench_job()?], filter)
+    } else {
+        let selected = select(build()?, &opts.filter)?;
+        if selected.is_empty() {
+            return Err(format!("no test in the guest executables matches {:?}", opts.filter));
+        }
+        (snapshot(selected)?, opts.filter.clone())
+    };
     let kvm = kvm_works(&tools.vng, &tools.releases[0]);
     let mut verdicts = Vec::new();
     for (series, release) in opts.kernels.iter().zip(&tools.releases) {
         let guest = Guest { vng: &tools.vng, name: series.name, release, kvm };
-        let report = guest.run(&selected, &opts.filter);
+        let report = guest.run(&selected, &filter);
         println!("{}", report.text);
         let _ = fs::write(guest.dir().join("summary.txt"), &report.text);
         verdicts.push(format!("{} {}", series.name, if report.ok { "passed" } else { "FAILED" }));
@@ -259,6 +280,15 @@ fn snapshot(exes: Vec<TestExe>) -> Result<Vec<TestExe>, String> {
         })
         .collect()
 }
+
+/// The bench as a guest job: this xtask, run from the workspace root with
+/// the release binaries built here.
+fn bench_job() -> Result<TestExe, String> {
+    let path = std::env::current_exe().map_err(|e| format!("finding xtask itself: {e}"))?;
+    Ok(TestExe { kind: BENCH.into(), name: BENCH.into(), path, dir: root() })
+}
+
+const BENCH: &str = "bench";
 
 /// `vng` with the options every guest here gets.
 fn vng(vng: &Path, release: &str, kvm: bool) -> Command {
@@ -427,8 +457,17 @@ impl Guest<'_> {
                 continue;
             };
             let log = fs::read_to_string(dir.join(format!("{}.log", exe.name))).unwrap_or_default();
-            let summary = summarize(&log);
             ok &= rc == 0;
+            if exe.kind == BENCH {
+                // Its table, and the cases this kernel had to skip.
+                let status = if rc == 0 { "done".into() } else { format!("exit {rc}") };
+                text += &format!("   bench {status}, {:.1} s\n", ms as f64 / 1000.0);
+                for line in log.lines().filter(|l| !l.starts_with("bench: ") || rc != 0) {
+                    text += &format!("   {line}\n");
+                }
+                continue;
+            }
+            let summary = summarize(&log);
             let counts = match summary.counts {
                 Some((p, f, i)) => {
                     let mut c = format!("{p} passed");
@@ -506,11 +545,15 @@ fn guest_script(dir: &Path, exes: &[TestExe], filter: &[String]) -> String {
     }
     for exe in exes {
         let mut line = format!(
-            "run {} {} {} --test-threads=1",
+            "run {} {} {}",
             exe.name,
             sh_quote(&exe.dir.display().to_string()),
             sh_quote(&exe.path.display().to_string())
         );
+        line += match exe.kind == BENCH {
+            true => " bench --no-build --out \"$out/bench\"",
+            false => " --test-threads=1",
+        };
         for f in filter {
             line += " ";
             line += &sh_quote(f);

@@ -55,6 +55,8 @@ const MS: Metric = metric("", "ms", Better::Lower);
 
 pub struct Case {
     pub name: String,
+    /// Why this kernel cannot run the case (a probe kind it lacks), if so.
+    pub unavailable: Option<String>,
     pub metrics: Vec<Metric>,
     /// One run on one backend: a figure per metric.
     pub run: Box<dyn FnMut(Backend) -> Result<Vec<f64>, String>>,
@@ -92,6 +94,22 @@ impl Env {
                 c.args(["-e", program]);
                 c
             }
+        }
+    }
+}
+
+impl Env {
+    /// Why `mcptrace plan` refuses `program` here (a probe kind this kernel
+    /// lacks), or None when it would run.
+    fn refusal(&self, program: &str) -> Option<String> {
+        let out = Command::new(&self.mcptrace).args(["plan", "-e", program]).output();
+        match out {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stderr);
+                Some(text.lines().find(|l| !l.trim().is_empty()).unwrap_or("refused").into())
+            }
+            Err(e) => Some(format!("cannot run {}: {e}", self.mcptrace.display())),
         }
     }
 }
@@ -147,7 +165,9 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
             format!("tracepoint:syscalls:sys_enter_* /pid == {me}/ {{ exit(); }}"),
             Some(|_: &Env| Trigger::opens()),
         ),
-        overhead(&env),
+        overhead(&env, "tracepoint:raw_syscalls:sys_enter"),
+        overhead(&env, "kprobe:__x64_sys_getpid"),
+        overhead(&env, "kfunc:__x64_sys_getpid"),
         throughput(&env),
         mcp_round_trip(&env),
     ]
@@ -161,6 +181,7 @@ type MakeTrigger = fn(&Env) -> Trigger;
 fn start_up(env: &Rc<Env>, what: &str, program: String, trigger: Option<MakeTrigger>) -> Case {
     let env = env.clone();
     Case {
+        unavailable: None,
         name: format!("start-up: {what}, to first event"),
         metrics: vec![MS],
         run: Box::new(move |backend| {
@@ -182,6 +203,7 @@ fn exit_to_exit(env: &Rc<Env>, me: u32) -> Case {
         r#"tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ @n = count(); printf("hit\n"); exit(); }}"#
     );
     Case {
+        unavailable: None,
         name: "shut-down: exit() to process exit".into(),
         metrics: vec![MS],
         run: Box::new(move |backend| {
@@ -203,6 +225,7 @@ fn limit_to_results(env: &Rc<Env>, me: u32) -> Case {
         r#"tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ @n = count(); }} BEGIN {{ printf("go\n"); }}"#
     );
     Case {
+        unavailable: None,
         name: format!("shut-down: {} s time limit to results printed", env.limit_s),
         metrics: vec![MS],
         run: Box::new(move |backend| {
@@ -233,6 +256,7 @@ fn limit_to_results(env: &Rc<Env>, me: u32) -> Case {
 fn whole_run(env: &Rc<Env>, what: &str, program: String, trigger: Option<MakeTrigger>) -> Case {
     let env = env.clone();
     Case {
+        unavailable: None,
         name: format!("whole run: {what}"),
         metrics: vec![MS, metric("peak RSS", "MiB", Better::Lower)],
         run: Box::new(move |backend| {
@@ -256,14 +280,15 @@ fn whole_run(env: &Rc<Env>, what: &str, program: String, trigger: Option<MakeTri
     }
 }
 
-/// The same getpid() loop alone and under the tracer, back to back.
-fn overhead(env: &Rc<Env>) -> Case {
+/// The same getpid() loop alone and under the tracer on `probe`, back to
+/// back: the cost per event of a probe kind.
+fn overhead(env: &Rc<Env>, probe: &str) -> Case {
     let env = env.clone();
-    let name = format!("overhead: {} getpid() under @[comm] = count()", short(env.calls));
-    let program =
-        r#"tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } BEGIN { printf("go\n"); }"#;
+    let name = format!("overhead: {} getpid() under {probe} @[comm] = count()", short(env.calls));
+    let program = format!(r#"{probe} {{ @[comm] = count(); }} BEGIN {{ printf("go\n"); }}"#);
     Case {
         name,
+        unavailable: env.refusal(&program),
         metrics: vec![
             metric("untraced", "ms", Better::Neither),
             metric("traced", "ms", Better::Lower),
@@ -274,7 +299,7 @@ fn overhead(env: &Rc<Env>) -> Case {
             let calls = env.calls.to_string();
             let ops = ["getpid", calls.as_str()];
             let alone = time_workload(&env.workload, &ops)?;
-            let tracer = Tracer::spawn(&mut env.tracer(backend, program, None), None)?;
+            let tracer = Tracer::spawn(&mut env.tracer(backend, &program, None), None)?;
             tracer.wait_go()?;
             let traced = time_workload(&env.workload, &ops);
             tracer.finish(true)?;
@@ -291,6 +316,7 @@ fn overhead(env: &Rc<Env>) -> Case {
 fn throughput(env: &Rc<Env>) -> Case {
     let env = env.clone();
     Case {
+        unavailable: None,
         name: format!("throughput: printf per event, {} getpid()", short(env.events)),
         metrics: vec![
             metric("delivered", "events/s", Better::Higher),
@@ -345,6 +371,7 @@ fn mcp_round_trip(env: &Rc<Env>) -> Case {
     let env = env.clone();
     let mut servers: [Option<Server>; 2] = [None, None];
     Case {
+        unavailable: None,
         name: "MCP: exec_program → get_result with output (BEGIN printf exit)".into(),
         metrics: vec![MS],
         run: Box::new(move |backend| {

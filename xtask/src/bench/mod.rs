@@ -11,14 +11,20 @@ mod measure;
 mod report;
 mod svg;
 
-use std::{path::Path, rc::Rc};
+use std::{
+    path::{Path, PathBuf},
+    rc::Rc,
+};
 
 use self::{
     cases::{Backend, Case, Env},
     measure::Stats,
     report::{Machine, Row},
 };
-use crate::shell::{self, root};
+use crate::{
+    setup,
+    shell::{self, root},
+};
 
 struct Options {
     runs: usize,
@@ -26,10 +32,22 @@ struct Options {
     only: Option<String>,
     calls: Option<u64>,
     write_readme: bool,
+    /// Use the release binaries as they are (in a VM guest, which cannot build).
+    no_build: bool,
+    /// Where results go (default target/bench).
+    out: Option<PathBuf>,
 }
 
 fn options(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { runs: 5, quick: false, only: None, calls: None, write_readme: false };
+    let mut o = Options {
+        runs: 5,
+        quick: false,
+        only: None,
+        calls: None,
+        write_readme: false,
+        no_build: false,
+        out: None,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} takes a value"));
@@ -39,6 +57,8 @@ fn options(args: &[String]) -> Result<Options, String> {
             "--only" => o.only = Some(value()?.clone()),
             "--quick" => o.quick = true,
             "--write-readme" => o.write_readme = true,
+            "--no-build" => o.no_build = true,
+            "--out" => o.out = Some(PathBuf::from(value()?)),
             other => {
                 return Err(format!("bench: unknown argument `{other}` (see cargo xtask help)"));
             }
@@ -58,7 +78,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !is_root() {
         return Err("bench loads and attaches BPF programs: run it as root".into());
     }
-    shell::cargo(&["build", "--release", "-p", "mcptrace", "-p", "mcptrace-tests", "--bins"])?;
+    if !o.no_build {
+        setup::run()?;
+        build()?;
+    }
     let release = root().join("target/release");
     let env = Rc::new(Env {
         mcptrace: release.join("mcptrace"),
@@ -75,8 +98,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("bench: no case matches --only".into());
     }
     let machine = Machine::probe(o.runs);
-    let (mut rows, mut failures) = (Vec::new(), Vec::new());
+    let (mut rows, mut failures, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for case in selected {
+        if let Some(why) = &case.unavailable {
+            eprintln!("bench: {}: skipped, this kernel refuses it: {why}", case.name);
+            skipped.push(case.name.clone());
+            continue;
+        }
         eprintln!("bench: {}", case.name);
         match measure_case(case, o.runs, !o.quick) {
             Ok(r) => rows.extend(r),
@@ -87,7 +115,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     println!("{}", report::text(&rows, &machine));
-    write_results(&rows, &machine)?;
+    for name in &skipped {
+        println!("skipped (this kernel lacks the probe kind): {name}");
+    }
+    write_results(&rows, &machine, &o.out.unwrap_or_else(|| root().join("target/bench")))?;
     if !failures.is_empty() {
         return Err(format!("{} case(s) failed; README left alone", failures.len()));
     }
@@ -102,6 +133,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         eprintln!("bench: wrote README.md's figures and docs/bench.svg");
     }
     Ok(())
+}
+
+/// The release binaries the cases run.
+pub fn build() -> Result<(), String> {
+    shell::cargo(&["build", "--release", "-p", "mcptrace", "-p", "mcptrace-tests", "--bins"])
 }
 
 /// Runs a case `runs` times per backend (after a warm-up of each), the
@@ -148,9 +184,8 @@ fn measure_case(mut case: Case, runs: usize, warm_up: bool) -> Result<Vec<Row>, 
 
 /// target/bench/results.{json,csv} and, for a look before committing,
 /// target/bench/bench.svg.
-fn write_results(rows: &[Row], machine: &Machine) -> Result<(), String> {
-    let out = root().join("target/bench");
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+fn write_results(rows: &[Row], machine: &Machine, out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     write(&out.join("results.json"), &report::json(rows, machine))?;
     write(&out.join("results.csv"), &report::csv(rows, machine))?;
     write(&out.join("bench.svg"), &svg::chart(rows, machine))?;
