@@ -23,6 +23,7 @@ async fn tools_and_a_first_native_trace() {
         [
             "exec_program",
             "get_result",
+            "host_info",
             "list_executions",
             "list_helpers",
             "list_probes",

@@ -22,7 +22,7 @@ use tokio::{
 };
 
 /// Tools the first input byte picks from.
-const TOOLS: [&str; 8] = [
+const TOOLS: [&str; 9] = [
     "list_probes",
     "list_helpers",
     "exec_program",
@@ -31,6 +31,7 @@ const TOOLS: [&str; 8] = [
     "list_executions",
     "validate_program",
     "probe_info",
+    "host_info",
 ];
 
 struct World {

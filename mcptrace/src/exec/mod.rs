@@ -4,6 +4,7 @@
 
 pub mod bpftrace;
 pub mod execution;
+pub mod host_summary;
 pub mod launch;
 pub mod privileges;
 pub mod stop;
@@ -143,6 +144,12 @@ impl Executor {
     /// The policy programs are checked under.
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// This host as an agent needs to know it, with this executor's
+    /// bpftrace and policy.
+    pub fn host_summary(&self) -> host_summary::HostSummary {
+        host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {

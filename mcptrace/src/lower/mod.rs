@@ -46,6 +46,29 @@ pub fn is_native(name: &str) -> bool {
     NATIVE_HELPERS.contains(&name)
 }
 
+/// Whether the native backend attaches probes of `kind` (in their common
+/// forms: `site_of` says which forms fall back). Exhaustive, so a new kind
+/// needs a decision here.
+pub fn is_native_kind(kind: ast::ProbeKind) -> bool {
+    use ast::ProbeKind as K;
+    match kind {
+        K::Begin
+        | K::End
+        | K::Tracepoint
+        | K::RawTracepoint
+        | K::Kprobe
+        | K::Kretprobe
+        | K::Uprobe
+        | K::Uretprobe
+        | K::Profile
+        | K::Interval
+        | K::Software
+        | K::Kfunc
+        | K::Kretfunc => true,
+        K::Usdt | K::Hardware | K::Watchpoint | K::AsyncWatchpoint | K::Iter => false,
+    }
+}
+
 /// Why a program cannot run natively: the construct, what kind of
 /// construct it is, and where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

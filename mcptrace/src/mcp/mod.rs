@@ -1,6 +1,7 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+mod host_info;
 pub mod http;
 mod probe_info;
 mod progress;
@@ -49,7 +50,10 @@ impl Server {
     pub fn new(executor: Arc<Executor>) -> Self {
         Self {
             tool_router: finish_tools(
-                Self::tool_router() + Self::validate_router() + Self::probe_info_router(),
+                Self::tool_router()
+                    + Self::validate_router()
+                    + Self::probe_info_router()
+                    + Self::host_info_router(),
                 executor.policy().allow_unsafe,
             ),
             executor,
@@ -228,7 +232,8 @@ impl ServerHandler for Server {
         )
         .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
         .with_instructions(
-            "Trace this Linux host with bpftrace programs. Use list_probes to find probes \
+            "Trace this Linux host with bpftrace programs. Use host_info to see what this \
+                 host offers, list_probes to find probes \
                  and probe_info to see what one offers, validate_program to check a program \
                  without running it, exec_program to start it (it returns once attached), and \
                  get_result to read its output; finished executions are also resources, and the \
@@ -242,7 +247,9 @@ impl ServerHandler for Server {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(self.execution_resources())
+        let mut listed = self.execution_resources();
+        listed.resources.insert(0, Self::host_resource());
+        Ok(listed)
     }
 
     async fn read_resource(
@@ -250,7 +257,11 @@ impl ServerHandler for Server {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.read_execution(&request.uri).map(Into::into)
+        match request.uri.as_str() {
+            host_info::URI => self.read_host(),
+            uri => self.read_execution(uri),
+        }
+        .map(Into::into)
     }
 
     async fn list_prompts(

@@ -1,0 +1,141 @@
+//! What an agent needs to know before writing a program for this host, as
+//! data (bpftrace's `--info`, for a client): the kernel, which probe kinds
+//! attach, whether the native engine runs, the bpftrace used for fallbacks,
+//! privileges, policy and limits.
+
+use std::{path::Path, process::Command};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::{DEFAULT_TIMEOUT, MAX_LINES, MAX_RUNNING, MAX_TIMEOUT, MIN_TIMEOUT, privileges};
+use crate::{
+    check::{Host, Policy},
+    frontend::MAX_PROGRAM_BYTES,
+    host::features::Support,
+    lang::ast::ProbeKind,
+    lower,
+};
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct HostSummary {
+    /// The kernel release (`uname -r`).
+    pub kernel: String,
+    /// Whether the kernel's BTF is readable (typed `args` of kfunc probes).
+    pub btf: bool,
+    /// Each probe kind: whether it attaches here, and if not, why.
+    pub probe_kinds: Vec<KindSupport>,
+    /// Whether this kernel runs the native engine (`bpf_loop`, ring buffers).
+    pub native_engine: Availability,
+    /// The bpftrace binary used for programs outside the native subset.
+    pub bpftrace: Bpftrace,
+    /// Whether this server may load and attach programs.
+    pub privileges: Availability,
+    /// bpftrace's unsafe functions (`system`, `signal`, `override`) allowed.
+    pub allow_unsafe: bool,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct KindSupport {
+    pub kind: &'static str,
+    pub attaches: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether mcptrace runs this kind natively (where it attaches).
+    pub native: bool,
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Availability {
+    pub available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<Support> for Availability {
+    fn from(s: Support) -> Self {
+        match s {
+            Support::Yes => Self { available: true, reason: None },
+            Support::No(why) => Self { available: false, reason: Some(why) },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Bpftrace {
+    pub path: String,
+    /// `bpftrace --version`'s answer, when it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it does not run, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Limits {
+    pub concurrent_executions: usize,
+    pub default_timeout_seconds: f64,
+    pub min_timeout_seconds: f64,
+    pub max_timeout_seconds: f64,
+    pub max_output_lines: usize,
+    pub max_program_bytes: usize,
+}
+
+/// Gathers the summary; `bpftrace` is the binary the executor falls back to.
+pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy) -> HostSummary {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let probe_kinds = ProbeKind::ALL
+        .iter()
+        .map(|&kind| {
+            let support = Availability::from(host.support(kind));
+            KindSupport {
+                kind: kind.name(),
+                attaches: support.available,
+                reason: support.reason,
+                native: lower::is_native_kind(kind),
+            }
+        })
+        .collect();
+    HostSummary {
+        kernel,
+        btf: Path::new("/sys/kernel/btf/vmlinux").exists(),
+        probe_kinds,
+        native_engine: host.native_engine().into(),
+        bpftrace: version_of(bpftrace),
+        privileges: match privileges::check() {
+            Ok(()) => Support::Yes,
+            Err(missing) => Support::No(missing.to_string()),
+        }
+        .into(),
+        allow_unsafe: policy.allow_unsafe,
+        limits: Limits {
+            concurrent_executions: MAX_RUNNING,
+            default_timeout_seconds: DEFAULT_TIMEOUT,
+            min_timeout_seconds: MIN_TIMEOUT,
+            max_timeout_seconds: MAX_TIMEOUT,
+            max_output_lines: MAX_LINES,
+            max_program_bytes: MAX_PROGRAM_BYTES,
+        },
+    }
+}
+
+fn version_of(bpftrace: &Path) -> Bpftrace {
+    let path = bpftrace.display().to_string();
+    match Command::new(bpftrace).arg("--version").output() {
+        Ok(out) if out.status.success() => Bpftrace {
+            path,
+            version: Some(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            error: None,
+        },
+        Ok(out) => Bpftrace {
+            path,
+            version: None,
+            error: Some(format!("`--version` failed: {}", out.status)),
+        },
+        Err(e) => Bpftrace { path, version: None, error: Some(e.to_string()) },
+    }
+}
