@@ -194,21 +194,27 @@ impl<'a> Exprs<'a> {
                 self.cx(span, "args")?.arg_string(field, size, span)
             }
             ExprKind::Ident(n) if n.starts_with("arg") || n == "retval" => {
-                // A pointer in a register: a user string for uprobes.
+                // A pointer in a register: a user string for uprobes; for
+                // kprobes either kind (a syscall's path is a user pointer,
+                // most kernel functions' strings are not), user first.
                 let cx = self.cx(span, n)?;
-                if !matches!(cx.site, Site::Function { kernel: false, .. }) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Expression,
-                        format!("str({n}) outside uprobes"),
-                    ));
-                }
+                let source = match cx.site {
+                    Site::Function { kernel: false, .. } => source::USER_STR,
+                    Site::Function { kernel: true, .. } => source::ANY_STR,
+                    _ => {
+                        return Err(unsupported(
+                            span,
+                            NotNative::Expression,
+                            format!("str({n}) outside uprobes and kprobes"),
+                        ));
+                    }
+                };
                 let Some(Leaf::Int(v, _)) = self.leaf(arg)? else {
                     return Err(unsupported(span, NotNative::Expression, format!("str({n})")));
                 };
                 let cx = self.cx(span, n)?;
                 let offset = cx_field_offset(cx, v);
-                cx.string(source::USER_STR, offset, size, span)
+                cx.string(source, offset, size, span)
             }
             _ => Err(unsupported(arg.span, NotNative::Expression, "str() of this expression")),
         }

@@ -1,7 +1,7 @@
 //! Lowering on parsed programs with hand-resolved attach points: which
 //! constructs run natively, what lands in the kernel, and what falls back.
 
-use mcptrace_common::slot::{map_op, op};
+use mcptrace_common::slot::{map_op, op, source};
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -290,10 +290,15 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
     // bpftrace types a kretprobe's retval uint64: keys print unsigned.
     let keyed = lowered("kretprobe:vfs_read { @[retval] = count(); }", vec![vec![kprobe(true)]]);
     assert_eq!(keyed.maps[0].key, [KeyKind::Int { signed: false }]);
-    assert!(
-        reason("kprobe:vfs_read { printf(\"%s\\n\", str(arg1)); }", vec![vec![kprobe(false)]])
-            .contains("str(arg1)")
-    );
+    // A string behind a register: user memory first, then kernel memory.
+    let text =
+        lowered("kprobe:vfs_read { printf(\"%s\\n\", str(arg1)); }", vec![vec![kprobe(false)]]);
+    let config = &text.probes[0].config;
+    let string = config.captures[..config.ncaptures as usize]
+        .iter()
+        .find(|c| c.source == source::ANY_STR)
+        .expect("a string capture");
+    assert_eq!(string.offset, 104, "arg1 is rsi");
     assert!(
         reason("kretprobe:vfs_read { @[arg0] = count(); }", vec![vec![kprobe(true)]])
             .contains("arg0")
