@@ -183,6 +183,45 @@ async fn unsafe_functions_need_allow_unsafe() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-unsafe"));
 }
 
+/// By default a client reads kernel state, not the host's files or the
+/// secrets passing through credential handlers and TLS libraries; the
+/// operator's --allow-sensitive lifts that. Both backends obey: the check
+/// comes before either runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn sensitive_reads_need_allow_sensitive() {
+    require_root();
+    let _one = ONE_AT_A_TIME.lock().await;
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap();
+    let read_hostname = "BEGIN { cat(\"/etc/hostname\"); exit(); }";
+    let libssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+    let c = Client::start().await;
+    for (program, says) in [
+        ("BEGIN { cat(\"/etc/shadow\"); exit(); }", "outside /proc and /sys"),
+        ("BEGIN { cat(\"/proc/1/root/etc/shadow\"); exit(); }", "leads out of kernel state"),
+        (read_hostname, "outside /proc and /sys"),
+        (
+            &format!("uprobe:{libssl}:SSL_write {{ printf(\"%s\\n\", str(arg1)); }}"),
+            "TLS plaintext",
+        ),
+    ] {
+        let message = c.call("exec_program", json!({"program": program})).await.unwrap_err();
+        assert!(message.contains(says) && message.contains("--allow-sensitive"), "{message}");
+    }
+    let id = c.exec("BEGIN { cat(\"/proc/sys/kernel/ostype\"); exit(); }", 5.0).await;
+    assert!(lines(&c.finished(&id).await).contains(&"Linux".to_string()));
+    c.close().await;
+
+    let c = Client::start_with(&["--allow-sensitive"], None).await;
+    let id = c.exec(read_hostname, 5.0).await;
+    let r = c.finished(&id).await;
+    assert!(lines(&r).contains(&hostname.trim().to_string()), "{r}");
+    c.close().await;
+
+    let refused = mcptrace().args(["run", "-e", read_hostname]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-sensitive"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_executions_and_leaves_nothing() {
     require_root();

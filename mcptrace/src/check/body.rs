@@ -164,6 +164,11 @@ impl BodyChecker<'_> {
             _ => false,
         };
         match name {
+            "cat" if !self.policy.allow_sensitive => {
+                if let Some(why) = super::sensitive::cat(&args[0]) {
+                    self.error(CheckErrorKind::Sensitive(why), args[0].span)
+                }
+            }
             "delete" if !is_map(&args[0], None) => {
                 self.error(bad("a map element, as in delete(@m[key])"), args[0].span)
             }

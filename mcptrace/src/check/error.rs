@@ -38,6 +38,8 @@ pub enum CheckErrorKind {
     ArgumentCount { name: String, expected: String, got: usize },
     #[error("{0}() is an unsafe function, refused unless mcptrace was started with --allow-unsafe")]
     Unsafe(String),
+    #[error("{0}; refused unless mcptrace was started with --allow-sensitive")]
+    Sensitive(String),
     #[error("String is too long (over 64 bytes): {0}")]
     StringTooLong(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
@@ -77,6 +79,7 @@ impl CheckErrorKind {
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",
             Self::Unsafe(_) => "unsafe",
+            Self::Sensitive(_) => "sensitive",
             Self::StringTooLong(_) => "string_too_long",
             Self::NotAssignedToMap(_) => "not_assigned_to_map",
             Self::BadArgument { .. } => "bad_argument",

@@ -9,6 +9,7 @@ pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake_host;
 mod map_use;
+pub mod sensitive;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -21,7 +22,7 @@ pub use facts::{Host, HostError, SystemHost};
 
 use crate::{
     host::tracefs::Format,
-    lang::ast::{ExprKind, ProbeKind, Program, StmtKind},
+    lang::ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
     probe::Probe,
 };
 
@@ -67,6 +68,9 @@ pub struct Policy {
     /// bpftrace's unsafe functions (`system`, `signal`, `override`, …),
     /// refused unless the server or `run` was started with `--allow-unsafe`.
     pub allow_unsafe: bool,
+    /// Reads the default refuses (see `sensitive`): files outside /proc and
+    /// /sys through cat(), uprobes on credential handlers and TLS plaintext.
+    pub allow_sensitive: bool,
 }
 
 /// Checks `program` against `host` under `policy`, reporting every error found.
@@ -79,7 +83,12 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
         let mut expanded = Vec::with_capacity(probe.attach_points.len());
         for ap in &probe.attach_points {
             match attach::expand(host, ap) {
-                Ok(targets) => expanded.push(targets),
+                Ok(targets) => {
+                    if !policy.allow_sensitive {
+                        errors.extend(targets.iter().filter_map(|t| sensitive_probe(t, ap.span)));
+                    }
+                    expanded.push(targets)
+                }
                 Err(e) => {
                     errors.push(e);
                     expanded.push(Vec::new());
@@ -119,6 +128,13 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
         errors.sort_by_key(|e| e.span.offset);
         Err(CheckErrors(errors))
     }
+}
+
+/// The default policy's refusal of a uprobe target, if any.
+fn sensitive_probe(probe: &Probe, span: Span) -> Option<CheckError> {
+    let Probe::Uprobe { binary, location, .. } = probe else { return None };
+    let why = sensitive::uprobe(binary, location)?;
+    Some(CheckError { kind: CheckErrorKind::Sensitive(why), span })
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

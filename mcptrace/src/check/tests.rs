@@ -137,7 +137,17 @@ fn calls_match_the_catalog() {
     assert!(matches!(&errors("BEGIN { exit(1) }")[0], CheckErrorKind::ArgumentCount { .. }));
     assert_eq!(errors("BEGIN { system(\"ls\") }"), [CheckErrorKind::Unsafe("system".into())]);
     let program = parse("BEGIN { system(\"ls\") }").unwrap();
-    assert!(check(program, &FakeHost, Policy { allow_unsafe: true }).is_ok());
+    assert!(check(program, &FakeHost, Policy { allow_unsafe: true, ..Policy::default() }).is_ok());
+    // Reading files: kernel state by default, anything with --allow-sensitive.
+    assert!(matches!(
+        &errors("BEGIN { cat(\"/etc/shadow\") }")[..],
+        [CheckErrorKind::Sensitive(why)] if why.contains("outside /proc and /sys")
+    ));
+    ok("BEGIN { cat(\"/proc/loadavg\") }");
+    let program = parse("BEGIN { cat(\"/etc/shadow\") }").unwrap();
+    assert!(
+        check(program, &FakeHost, Policy { allow_sensitive: true, ..Policy::default() }).is_ok()
+    );
     assert_eq!(errors("BEGIN { count() }"), [CheckErrorKind::NotAssignedToMap("count".into())]);
     assert_eq!(errors("BEGIN { $x = hist(1) }"), [CheckErrorKind::NotAssignedToMap("hist".into())]);
     assert!(matches!(

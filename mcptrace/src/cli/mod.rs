@@ -39,11 +39,16 @@ struct PolicyArgs {
     /// such programs run through `bpftrace --unsafe`.
     #[arg(long)]
     allow_unsafe: bool,
+    /// Allow reads the default refuses: cat() of files outside /proc and
+    /// /sys, uprobes on credential handlers (sshd, sudo, su, ...) and on
+    /// TLS libraries' read/write functions.
+    #[arg(long)]
+    allow_sensitive: bool,
 }
 
 impl PolicyArgs {
     fn policy(&self) -> Policy {
-        Policy { allow_unsafe: self.allow_unsafe }
+        Policy { allow_unsafe: self.allow_unsafe, allow_sensitive: self.allow_sensitive }
     }
 }
 

@@ -33,6 +33,9 @@ pub struct HostSummary {
     pub privileges: Availability,
     /// bpftrace's unsafe functions (`system`, `signal`, `override`) allowed.
     pub allow_unsafe: bool,
+    /// Reads the default refuses allowed: cat() outside /proc and /sys,
+    /// uprobes on credential handlers and TLS plaintext.
+    pub allow_sensitive: bool,
     pub limits: Limits,
 }
 
@@ -112,6 +115,7 @@ pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy) -> HostSummary {
         }
         .into(),
         allow_unsafe: policy.allow_unsafe,
+        allow_sensitive: policy.allow_sensitive,
         limits: Limits {
             concurrent_executions: MAX_RUNNING,
             default_timeout_seconds: DEFAULT_TIMEOUT,
