@@ -57,7 +57,7 @@ fn world() -> &'static World {
                 .enable_all()
                 .build()
                 .expect("a runtime"),
-            executor: Arc::new(Executor::new(PathBuf::from("bpftrace"), Policy::default())),
+            executor: Arc::new(Executor::new(PathBuf::from("bpftrace"), Policy::default(), None)),
         }
     })
 }
@@ -85,7 +85,7 @@ fn message(data: &[u8]) -> Vec<u8> {
 async fn exchange(executor: Arc<Executor>, line: Vec<u8>) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let serving = tokio::spawn(async move {
-        if let Ok(running) = Server::new(executor).serve(tokio::io::split(server)).await {
+        if let Ok(running) = Server::new(executor, "stdio").serve(tokio::io::split(server)).await {
             let _ = running.waiting().await;
         }
     });

@@ -5,7 +5,10 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Args;
 
-use crate::{exec::Executor, mcp};
+use crate::{
+    exec::{Executor, audit::AuditLog},
+    mcp,
+};
 
 /// The environment variable holding the HTTP bearer token; an argument would
 /// show in `ps`.
@@ -21,11 +24,25 @@ pub struct ServeArgs {
     /// in MCPTRACE_TOKEN; when set, every request must carry it.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Append one JSON line per exec_program (run or refused), stop_execution
+    /// and execution end to FILE, created readable by its owner only. Once a
+    /// line cannot be written, programs are refused until a restart.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
     #[command(flatten)]
     policy: super::PolicyArgs,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    // Asked for, auditing is not skipped: a log that cannot be opened stops
+    // the start.
+    let audit = match args.audit.as_deref().map(AuditLog::open).transpose() {
+        Ok(audit) => audit,
+        Err(e) => {
+            eprintln!("mcptrace: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(r) => r,
@@ -34,7 +51,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy()));
+    let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy(), audit));
     let outcome = match args.http {
         None => runtime.block_on(mcp::serve(executor)),
         Some(addr) => {

@@ -73,6 +73,8 @@ pub struct State {
 pub struct Execution {
     pub id: String,
     pub program: String,
+    /// Who started it, as the audit log names clients.
+    pub client: String,
     /// The backend the plan chose, and why.
     planned: Started,
     /// The backend that attached, once one has: the kernel may refuse the
@@ -89,6 +91,7 @@ impl Execution {
     pub fn new(
         id: String,
         program: String,
+        client: String,
         planned: Started,
         timeout: Duration,
         stop: StopSignal,
@@ -96,6 +99,7 @@ impl Execution {
         Arc::new(Self {
             id,
             program,
+            client,
             planned,
             attached: OnceLock::new(),
             timeout,
@@ -168,11 +172,18 @@ impl Execution {
         }
     }
 
-    /// Ends the execution; the first end wins.
-    pub fn finish(&self, status: Status, reason: StopReason, error: Option<String>) {
+    /// Ends the execution; the first end wins, and gets the final state
+    /// still locked: whoever waits for the end also waits for what the
+    /// winner does with it (the audit log's line).
+    pub fn finish(
+        &self,
+        status: Status,
+        reason: StopReason,
+        error: Option<String>,
+    ) -> Option<MutexGuard<'_, State>> {
         let mut s = self.state();
         if s.status != Status::Running {
-            return;
+            return None;
         }
         if !s.partial.is_empty() && s.lines.len() < MAX_LINES {
             let line = String::from_utf8_lossy(&s.partial).into_owned();
@@ -183,6 +194,7 @@ impl Execution {
         s.stop_reason = Some(if s.truncated { StopReason::BufferFull } else { reason });
         s.error = error;
         s.ended = Some(Instant::now());
+        Some(s)
     }
 
     pub fn is_running(&self) -> bool {
@@ -229,7 +241,14 @@ mod tests {
     fn exec() -> Arc<Execution> {
         let stop = StopSignal::new().unwrap();
         let planned = Started { backend: Backend::Native, reason: String::new() };
-        Execution::new("x".into(), "BEGIN{}".into(), planned, Duration::from_secs(1), stop)
+        Execution::new(
+            "x".into(),
+            "BEGIN{}".into(),
+            "stdio".into(),
+            planned,
+            Duration::from_secs(1),
+            stop,
+        )
     }
 
     #[test]
@@ -261,8 +280,8 @@ mod tests {
     #[test]
     fn the_first_end_wins() {
         let e = exec();
-        e.finish(Status::Failed, StopReason::Error, Some("boom".into()));
-        e.finish(Status::Completed, StopReason::Exit, None);
+        assert!(e.finish(Status::Failed, StopReason::Error, Some("boom".into())).is_some());
+        assert!(e.finish(Status::Completed, StopReason::Exit, None).is_none());
         assert_eq!(e.state().status, Status::Failed);
     }
 }

@@ -1,14 +1,17 @@
 //! What an agent needs to know before writing a program for this host, as
 //! data (bpftrace's `--info`, for a client): the kernel, which probe kinds
 //! attach, whether the native engine runs, the bpftrace used for fallbacks,
-//! privileges, policy and limits.
+//! privileges, policy, limits and auditing.
 
 use std::{path::Path, process::Command};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{DEFAULT_TIMEOUT, MAX_LINES, MAX_RUNNING, MAX_TIMEOUT, MIN_TIMEOUT, privileges};
+use super::{
+    DEFAULT_TIMEOUT, MAX_LINES, MAX_RUNNING, MAX_TIMEOUT, MIN_TIMEOUT, audit::AuditStatus,
+    privileges,
+};
 use crate::{
     check::{Host, Policy},
     frontend::MAX_PROGRAM_BYTES,
@@ -37,6 +40,8 @@ pub struct HostSummary {
     /// uprobes on credential handlers and TLS plaintext.
     pub allow_sensitive: bool,
     pub limits: Limits,
+    /// Whether programs, stops and ends are written to an audit log, and where.
+    pub audit: AuditStatus,
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -87,7 +92,7 @@ pub struct Limits {
 }
 
 /// Gathers the summary; `bpftrace` is the binary the executor falls back to.
-pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy) -> HostSummary {
+pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy, audit: AuditStatus) -> HostSummary {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
@@ -124,6 +129,7 @@ pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy) -> HostSummary {
             max_output_lines: MAX_LINES,
             max_program_bytes: MAX_PROGRAM_BYTES,
         },
+        audit,
     }
 }
 

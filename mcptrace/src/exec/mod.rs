@@ -1,7 +1,9 @@
 //! Executions: start a program on the backend the planner chose, keep its
-//! output, enforce the limits, stop it, and forget it after a while. Nothing
-//! here knows MCP; the server is a thin layer over [`Executor`].
+//! output, enforce the limits, stop it, record it in the audit log, and
+//! forget it after a while. Nothing here knows MCP; the server is a thin
+//! layer over [`Executor`].
 
+pub mod audit;
 pub mod bpftrace;
 pub mod execution;
 pub mod host_summary;
@@ -22,6 +24,7 @@ pub use execution::{Execution, MAX_LINES, Status, StopReason};
 pub use stop::StopSignal;
 
 use self::{
+    audit::{AuditError, AuditLog, AuditStatus, Event},
     execution::ExecutionSink,
     launch::{Choice, LaunchError, Request, Started},
 };
@@ -63,29 +66,73 @@ pub enum ExecError {
     AttachTimeout(Duration),
     #[error("creating the stop signal: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+impl ExecError {
+    /// The kind's stable name, for the audit log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Program { .. } => "program",
+            Self::BadTimeout(_) => "bad_timeout",
+            Self::TooMany => "too_many",
+            Self::Privileges(_) => "privileges",
+            Self::Attach(_) => "attach",
+            Self::EndedBeforeAttaching(_) => "ended_before_attaching",
+            Self::AttachTimeout(_) => "attach_timeout",
+            Self::Io(_) => "io",
+            Self::Audit(_) => "audit",
+        }
+    }
 }
 
 pub struct Executor {
     bpftrace: PathBuf,
     policy: Policy,
+    /// Shared with the threads that record executions' ends.
+    audit: Option<Arc<AuditLog>>,
     executions: Mutex<HashMap<String, Arc<Execution>>>,
 }
 
 impl Executor {
-    pub fn new(bpftrace: PathBuf, policy: Policy) -> Self {
-        Self { bpftrace, policy, executions: Mutex::new(HashMap::new()) }
+    pub fn new(bpftrace: PathBuf, policy: Policy, audit: Option<AuditLog>) -> Self {
+        let audit = audit.map(Arc::new);
+        Self { bpftrace, policy, audit, executions: Mutex::new(HashMap::new()) }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Execution>>> {
         self.executions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Checks, plans and starts `program`; returns once it is attached.
+    /// Checks, plans and starts `program` for `client`; returns once it is
+    /// attached. The audit log gets a refusal, or the execution's start
+    /// before it attaches and its end (also when attaching fails).
     pub async fn start(
         &self,
         program: &str,
         timeout: Option<f64>,
+        client: &str,
     ) -> Result<Arc<Execution>, ExecError> {
+        // Nothing runs unrecorded once the log has a hole.
+        if let Some(log) = &self.audit {
+            log.check()?;
+        }
+        let (exec, request) = self.admit(program, timeout, client).inspect_err(|e| {
+            // A failed write was reported; the refusal stands either way.
+            let _ = self.record(client, &Event::refused(program, e));
+        })?;
+        self.launch(exec, request).await
+    }
+
+    /// Checks `program` against the policy and the limits, registers its
+    /// execution and records its start.
+    fn admit(
+        &self,
+        program: &str,
+        timeout: Option<f64>,
+        client: &str,
+    ) -> Result<(Arc<Execution>, Request), ExecError> {
         if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(ExecError::BadTimeout(t));
         }
@@ -109,6 +156,7 @@ impl Executor {
             let exec = Execution::new(
                 id.clone(),
                 program.to_string(),
+                client.to_string(),
                 planned,
                 timeout,
                 StopSignal::new()?,
@@ -116,7 +164,10 @@ impl Executor {
             table.insert(id, exec.clone());
             exec
         };
-        let (tx, rx) = oneshot::channel();
+        if let Err(e) = self.record(client, &Event::exec(&exec)) {
+            self.table().remove(&exec.id);
+            return Err(e.into());
+        }
         let request = Request {
             checked,
             plan,
@@ -126,7 +177,17 @@ impl Executor {
             policy: self.policy,
             transport: Transport::RingBuffer,
         };
-        run(exec.clone(), request, tx);
+        Ok((exec, request))
+    }
+
+    /// Runs an admitted execution; returns once it is attached.
+    async fn launch(
+        &self,
+        exec: Arc<Execution>,
+        request: Request,
+    ) -> Result<Arc<Execution>, ExecError> {
+        let (tx, rx) = oneshot::channel();
+        run(exec.clone(), request, tx, self.audit.clone());
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
         let failure = match outcome {
             Ok(Ok(Ok(()))) => return Ok(exec),
@@ -147,9 +208,10 @@ impl Executor {
     }
 
     /// This host as an agent needs to know it, with this executor's
-    /// bpftrace and policy.
+    /// bpftrace, policy and audit log.
     pub fn host_summary(&self) -> host_summary::HostSummary {
-        host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy)
+        let audit = AuditStatus::of(self.audit.as_deref());
+        host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy, audit)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {
@@ -163,6 +225,23 @@ impl Executor {
         all
     }
 
+    /// Asks execution `id` to stop for `client` (stop_execution), and
+    /// records that it was asked. Never refused, not even when the audit
+    /// log cannot be written: that would keep a tracer running.
+    pub fn stop(&self, id: &str, client: &str) -> Option<Arc<Execution>> {
+        let exec = self.get(id);
+        let _ = self.record(client, &Event::stop(id, exec.as_deref()));
+        if let Some(e) = &exec {
+            e.stop.stop();
+        }
+        exec
+    }
+
+    /// Appends `event` to the audit log, when there is one.
+    fn record(&self, client: &str, event: &Event<'_>) -> Result<(), AuditError> {
+        self.audit.as_ref().map_or(Ok(()), |log| log.write(client, event))
+    }
+
     /// Asks every running execution to stop (server shutdown).
     pub fn stop_all(&self) {
         for e in self.table().values() {
@@ -172,8 +251,13 @@ impl Executor {
 }
 
 /// Runs `request` for `exec` on a thread of its own; `attached` hears once
-/// it is attached, or why it could not attach.
-fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<(), LaunchError>>) {
+/// it is attached, or why it could not attach. Its end goes to `audit`.
+fn run(
+    exec: Arc<Execution>,
+    request: Request,
+    attached: oneshot::Sender<Result<(), LaunchError>>,
+    audit: Option<Arc<AuditLog>>,
+) {
     std::thread::spawn(move || {
         let mut attached = Some(attached);
         let mut sink = ExecutionSink::new(exec.clone());
@@ -186,17 +270,31 @@ fn run(exec: Arc<Execution>, request: Request, attached: oneshot::Sender<Result<
         let stop = exec.stop.clone();
         match launch::run(request, &mut sink, &stop, &mut on_started) {
             Ok(ended) => {
-                exec.finish(Status::Completed, ended.reason, None);
+                end(&exec, audit.as_deref(), Status::Completed, ended.reason, None);
                 drop(ended.teardown);
             }
             Err(e) => {
-                exec.finish(Status::Failed, StopReason::Error, Some(e.to_string()));
+                let error = Some(e.to_string());
+                end(&exec, audit.as_deref(), Status::Failed, StopReason::Error, error);
                 if let Some(tx) = attached.take() {
                     let _ = tx.send(Err(e));
                 }
             }
         }
     });
+}
+
+/// Ends `exec` and records its end, before anyone waiting sees it ended.
+fn end(
+    exec: &Execution,
+    audit: Option<&AuditLog>,
+    status: Status,
+    reason: StopReason,
+    error: Option<String>,
+) {
+    let (Some(state), Some(log)) = (exec.finish(status, reason, error), audit) else { return };
+    // A failed write was reported, and refuses the next program.
+    let _ = log.write(&exec.client, &Event::end(exec, &state));
 }
 
 /// The time limit in seconds: default 10, clamped to 1..=60.

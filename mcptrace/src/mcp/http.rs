@@ -68,7 +68,7 @@ pub async fn serve(
     let sessions = Arc::new(LocalSessionManager::default());
     let server_executor = executor.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(Server::new(server_executor.clone())),
+        move || Ok(Server::new(server_executor.clone(), "http")),
         sessions,
         config,
     );

@@ -41,13 +41,16 @@ const MAX_PAGE: usize = 5000;
 #[derive(Clone)]
 pub struct Server {
     executor: Arc<Executor>,
+    /// Who makes the calls, as the audit log names them: `stdio`, or `http`
+    /// (the HTTP transport has one shared token, not named ones).
+    client: &'static str,
     /// Built once; the handler routes calls through it.
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl Server {
-    pub fn new(executor: Arc<Executor>) -> Self {
+    pub fn new(executor: Arc<Executor>, client: &'static str) -> Self {
         Self {
             tool_router: finish_tools(
                 Self::tool_router()
@@ -57,6 +60,7 @@ impl Server {
                 executor.policy().allow_unsafe,
             ),
             executor,
+            client,
         }
     }
 
@@ -119,7 +123,7 @@ impl Server {
         meta: RequestMetaObject,
         peer: Peer<RoleServer>,
     ) -> Result<Json<ExecResponse>, Json<ExecResponse>> {
-        match self.executor.start(&p.program, p.timeout).await {
+        match self.executor.start(&p.program, p.timeout, self.client).await {
             Ok(e) => {
                 if let Some(token) = meta.get_progress_token() {
                     progress::spawn(e.clone(), peer, token);
@@ -189,8 +193,8 @@ impl Server {
         &self,
         Parameters(p): Parameters<IdParams>,
     ) -> Result<Json<ResultResponse>, String> {
-        let e = self.find(&p.execution_id)?;
-        e.stop.stop();
+        let id = &p.execution_id;
+        let e = self.executor.stop(id, self.client).ok_or_else(|| unknown(id))?;
         // Wait briefly for END and the maps, so the answer holds them.
         for _ in 0..200 {
             if !e.is_running() {
@@ -214,10 +218,12 @@ impl Server {
 
 impl Server {
     fn find(&self, id: &str) -> Result<Arc<crate::exec::Execution>, String> {
-        self.executor.get(id).ok_or_else(|| {
-            format!("unknown execution id `{id}` (finished executions are kept for 30 minutes)")
-        })
+        self.executor.get(id).ok_or_else(|| unknown(id))
     }
+}
+
+fn unknown(id: &str) -> String {
+    format!("unknown execution id `{id}` (finished executions are kept for 30 minutes)")
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -284,7 +290,7 @@ impl ServerHandler for Server {
 /// Serves MCP on stdin/stdout until the client goes away or a SIGTERM/SIGINT
 /// arrives; running executions are then stopped.
 pub async fn serve(executor: Arc<Executor>) -> Result<(), Box<dyn std::error::Error>> {
-    let service = Server::new(executor.clone()).serve(rmcp::transport::stdio()).await?;
+    let service = Server::new(executor.clone(), "stdio").serve(rmcp::transport::stdio()).await?;
     tokio::select! {
         r = service.waiting() => { r?; }
         _ = stop_signal() => {}
