@@ -1,11 +1,12 @@
 //! The audit log (`serve --audit FILE`) through a real MCP client: a run to
 //! its end, a refusal and a stop each leave their JSON lines, with the
 //! program text only where it belongs; a log that cannot be written refuses
-//! programs but not stops; one that cannot be opened stops the start.
+//! programs but not stops; one that cannot be opened stops the start. HTTP
+//! clients are named `http` (the transport has one shared token).
 
 use std::{os::unix::fs::PermissionsExt, path::Path};
 
-use mcptrace_tests::{mcp::Client, mcptrace, require_root, unique_path};
+use mcptrace_tests::{http::HttpServer, mcp::Client, mcptrace, require_root, unique_path};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -99,6 +100,24 @@ async fn runs_refusals_and_stops_are_recorded_one_json_line_each() {
     for line in [end, stop, long_end] {
         assert!(line.get("program").is_none(), "{line}");
     }
+}
+
+#[test]
+fn http_clients_are_named_http() {
+    require_root();
+    let path = unique_path("audit-http");
+    let server = HttpServer::start_with(None, &["--audit", path.to_str().unwrap()]);
+    let session = server.open_session();
+    let refused = r#"BEGIN { cat("/etc/shadow"); }"#;
+    let result = server.call_tool(&session, "exec_program", json!({ "program": refused }));
+    assert_eq!(result["isError"], true, "{result}");
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    let log = read_log(&path);
+    std::fs::remove_file(&path).unwrap();
+    let [line] = &log[..] else { panic!("{log:#?}") };
+    assert_eq!((&line["event"], &line["client"]), (&json!("refused"), &json!("http")), "{line}");
+    assert_eq!(line["program"], refused, "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,9 +1,10 @@
 //! The streamable-HTTP transport: served on loopback, bearer tokens enforced
 //! when set and required off loopback, never logged, graceful stop.
 
-use mcptrace_tests::{http::HttpServer, require_root, target_bin};
-
-const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+use mcptrace_tests::{
+    http::{HttpServer, INITIALIZE},
+    require_root, target_bin,
+};
 
 #[test]
 fn a_token_is_required_on_every_request_once_set_and_never_logged() {
