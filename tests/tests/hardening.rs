@@ -399,7 +399,7 @@ fn bad_command_lines_get_specific_errors() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Programs reach bpftrace as one argument, never through a shell: shell
+/// Programs reach bpftrace on its stdin, never through a shell: shell
 /// syntax in a program is just text, on both backends.
 #[tokio::test(flavor = "multi_thread")]
 async fn programs_never_pass_through_a_shell() {
@@ -416,5 +416,27 @@ async fn programs_never_pass_through_a_shell() {
         assert!(lines(&r).contains(&text), "{r}");
     }
     assert!(!marker.exists(), "a shell ran the program's text");
+    c.close().await;
+}
+
+/// The program text stays out of bpftrace's command line, which every user
+/// of the host can read in /proc.
+#[tokio::test(flavor = "multi_thread")]
+async fn program_text_is_not_on_a_command_line() {
+    require_root();
+    let _one = ONE_AT_A_TIME.lock().await;
+    let c = Client::start().await;
+    let id = c.exec("interval:ms:100 { unroll(1) { printf(\"kept-private\\n\"); } }", 30.0).await;
+    let children = children_of(c.server_pid);
+    assert!(!children.is_empty(), "bpftrace is not a child of the server");
+    for pid in children {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(cmdline.contains("bpftrace"), "{cmdline}");
+        assert!(!cmdline.contains("kept-private"), "the program is in argv: {cmdline}");
+    }
+    c.call("stop_execution", json!({ "execution_id": id })).await.unwrap();
+    let r = c.finished(&id).await;
+    assert_eq!(r["backend"], "bpftrace", "{r}");
     c.close().await;
 }

@@ -5,7 +5,7 @@
 //! them with the one renderer the native backend uses too.
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read, Write},
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
@@ -92,8 +92,11 @@ pub fn run(
 ) -> Result<StopReason, BpftraceError> {
     let mut cmd = Command::new(job.binary);
     cmd.args(job.allow_unsafe.then_some("--unsafe"))
-        .args(["-f", "json", "-e", &job.text])
-        .stdin(Stdio::null())
+        // The program goes in on stdin (`-`, which bpftrace names `stdin` in
+        // its errors as for `-e`) rather than in argv, where every user of
+        // the host could read it in /proc/PID/cmdline.
+        .args(["-f", "json", "-"])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: async-signal-safe calls only, between fork and exec.
@@ -108,6 +111,9 @@ pub fn run(
         .spawn()
         .map_err(|source| BpftraceError::Spawn { path: job.binary.to_path_buf(), source })?;
     let pid = child.id() as i32;
+    // bpftrace reads all of stdin before it parses; if it dies first the
+    // write fails, and its exit status says why.
+    let _ = child.stdin.take().expect("piped").write_all(job.text.as_bytes());
     let mut stderr = child.stderr.take().expect("piped");
     let errors = std::thread::spawn(move || {
         let mut s = String::new();
