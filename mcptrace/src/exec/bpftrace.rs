@@ -182,10 +182,14 @@ pub fn run(
             Some(at) if now.duration_since(at) > GRACE => {
                 unsafe { libc::kill(-pid, libc::SIGKILL) };
             }
-            // bpftrace 0.17 ignores a SIGINT that comes before it handles
-            // them: say it again until it goes.
+            // bpftrace 0.17 ignores a SIGINT that comes early in its start:
+            // say it again until it goes. Once it says it is attaching the
+            // repeat is SIGTERM: its handler sets the same flag, and unlike
+            // SIGINT's it stays in place while the maps are printed, where a
+            // second SIGINT would kill bpftrace.
             Some(_) if now.duration_since(last_interrupt) >= REPEAT_INTERRUPT => {
-                unsafe { libc::kill(-pid, libc::SIGINT) };
+                let again = if announced { libc::SIGTERM } else { libc::SIGINT };
+                unsafe { libc::kill(-pid, again) };
                 last_interrupt = now;
             }
             _ => {}
