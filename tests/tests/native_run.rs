@@ -2,7 +2,12 @@
 //! printf, in-kernel aggregation, exit(), END and the map dump, in bpftrace's
 //! order and format.
 
-use std::{os::fd::AsFd, time::Duration};
+use std::{
+    io::{BufRead, BufReader, Read},
+    os::fd::AsFd,
+    process::Stdio,
+    time::Duration,
+};
 
 use mcptrace::{
     exec::StopSignal,
@@ -19,7 +24,8 @@ use mcptrace::{
     output::{Format, Record},
 };
 use mcptrace_common::slot::{map_op, op};
-use mcptrace_tests::{HeldWorkload, require_root, target_bin};
+use mcptrace_tests::{HeldWorkload, mcptrace, require_root, target_bin};
+use regex::Regex;
 
 fn render(records: &[Record]) -> String {
     let mut out = Vec::new();
@@ -107,4 +113,47 @@ fn begin_events_exit_end_and_maps_in_order() {
         .collect::<String>();
     let want = format!("Attaching 3 probes...\nbegin\n{events}end\n\n\n@h: \n{hist}\n@n: 15\n");
     assert_eq!(text, want);
+}
+
+/// Every map update of a probe lands or is counted in a warning, never lost
+/// silently: in sched_switch (interrupts off) the kernel may have no memory
+/// for a new key, and four keyless counts of one probe then come out short.
+#[test]
+fn map_updates_land_or_are_reported() {
+    require_root();
+    let held = HeldWorkload::spawn(&["usleep", "40", "1000"]);
+    let program = format!(
+        "tracepoint:sched:sched_switch /pid == {}/ {{ @a = count(); @b = count(); @c = count(); \
+         @d = count(); }}",
+        held.pid()
+    );
+    let mut run = mcptrace()
+        .args(["run", "--backend", "native", "-e", &program])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(run.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Attaching"), "{first}");
+    held.go();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(run.wait().unwrap().success(), "{rest}");
+    let count = |map: &str| -> u64 {
+        let line = rest.lines().find(|l| l.starts_with(&format!("@{map}: "))).unwrap_or("0");
+        line.rsplit(' ').next().unwrap().parse().unwrap_or(0)
+    };
+    let counts = ["a", "b", "c", "d"].map(count);
+    let most = *counts.iter().max().unwrap();
+    assert!(most >= 40, "the workload slept 40 times: {rest}");
+    let missing: u64 = counts.iter().map(|c| most - c).sum();
+    let dropped = Regex::new(r"WARNING: (\d+) map updates were dropped").unwrap();
+    let reported = dropped.captures(&rest).map_or(0, |c| c[1].parse::<u64>().unwrap());
+    // A hit whose four updates all failed shortens even the fullest map, so
+    // the count may exceed the visible shortfall; it never falls below it.
+    assert!(reported >= missing, "{missing} updates missing, {reported} reported: {rest}");
 }

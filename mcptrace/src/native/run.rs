@@ -167,6 +167,10 @@ impl Attached {
         if lost_events > 0 {
             fx.emit(Record::LostEvents(lost_events));
         }
+        let dropped = fx.session.dropped_updates();
+        if dropped > 0 {
+            fx.emit(Record::Text(dropped_updates_warning(dropped).into_bytes()));
+        }
         for block in &program.end {
             if Frame::new(None, "END", start_ns).run(block, &mut fx) == Control::Exit {
                 break;
@@ -186,6 +190,17 @@ impl Attached {
             if fx.open { reason.unwrap_or(EndReason::Stopped) } else { EndReason::OutputFull };
         Ok((Outcome { reason, lost_events }, Teardown { _session: session }))
     }
+}
+
+/// Said after the events when the kernel refused map updates. Maps are not
+/// preallocated (see mcptrace-ebpf's maps.rs), so a new key can also fail
+/// where the kernel's allocator cannot refill, as with interrupts off in
+/// sched_switch: then about one new key per probe hit gets in.
+fn dropped_updates_warning(n: u64) -> String {
+    format!(
+        "WARNING: {n} map updates were dropped: a map was full, or the kernel had no memory \
+         for a new key in the probe's context\n"
+    )
 }
 
 /// Events taken from the ring buffer per round.
