@@ -108,8 +108,9 @@ impl ProbeKind {
     /// The kind a written probe type (long name or alias) stands for.
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
-            "BEGIN" => Self::Begin,
-            "END" => Self::End,
+            // Lower case since bpftrace 0.21.
+            "BEGIN" | "begin" => Self::Begin,
+            "END" | "end" => Self::End,
             "tracepoint" | "t" => Self::Tracepoint,
             "rawtracepoint" | "rt" => Self::RawTracepoint,
             "kprobe" | "k" => Self::Kprobe,
