@@ -391,6 +391,24 @@ impl BinaryOp {
     }
 }
 
+/// The map element a `delete` call removes, as `@m[keys]`: written
+/// `delete(@m[k1, k2])` (bpftrace 0.17) or `delete(@m, key)` (0.21+, where a
+/// tuple key `(k1, k2)` stands for the keys of a multi-key map). None when
+/// the arguments name no element.
+pub fn deleted_element(args: &[Expr]) -> Option<Expr> {
+    match args {
+        [element @ Expr { kind: ExprKind::Map { .. }, .. }] => Some(element.clone()),
+        [Expr { kind: ExprKind::Map { name, keys }, span }, key] if keys.is_empty() => {
+            let keys = match &key.kind {
+                ExprKind::Tuple(items) => items.clone(),
+                _ => vec![key.clone()],
+            };
+            Some(Expr { kind: ExprKind::Map { name: name.clone(), keys }, span: span.to(key.span) })
+        }
+        _ => None,
+    }
+}
+
 impl Block {
     /// Every statement, nested blocks included, in source order.
     pub fn each_stmt<'a>(&'a self, f: &mut dyn FnMut(&'a Stmt)) {

@@ -416,8 +416,16 @@ pub static CATALOG: &[Entry] = &[
         false,
     )
     .yields(Y::Aggregation),
-    entry("delete", M, "delete(@m[key])", "Delete a map element", n(1, 1), ALL, false)
-        .yields(Y::Nothing),
+    entry(
+        "delete",
+        M,
+        "delete(@m[key]) | delete(@m, key)",
+        "Delete a map element",
+        n(1, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Nothing),
     entry("clear", M, "clear(@m)", "Delete every element of a map", n(1, 1), ALL, false)
         .yields(Y::Nothing),
     entry("zero", M, "zero(@m)", "Set every value of a map to zero", n(1, 1), ALL, false)
