@@ -253,6 +253,26 @@ pub static CATALOG: &[Entry] = &[
         false,
     )
     .yields(Y::String),
+    entry(
+        "kstack",
+        F,
+        "kstack([bpftrace|perf] [, int limit])",
+        "Kernel stack trace, printed in a mode, at most limit frames",
+        n(0, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Stack),
+    entry(
+        "ustack",
+        F,
+        "ustack([bpftrace|perf] [, int limit])",
+        "User stack trace, printed in a mode, at most limit frames",
+        n(0, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Stack),
     entry("ksym", F, "ksym(void *p)", "Resolve a kernel address to a symbol", n(1, 1), ALL, false)
         .yields(Y::String),
     entry("usym", F, "usym(void *p)", "Resolve a user address to a symbol", n(1, 1), ALL, false)
