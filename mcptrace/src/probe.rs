@@ -102,7 +102,77 @@ impl RateUnit {
     }
 }
 
+/// Why a timer probe's parts name no rate.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    #[error("expected a unit and a count (interval:s:1) or a time (interval:1s)")]
+    Shape,
+    #[error("unknown unit `{unit}` ({known})")]
+    Unit { unit: String, known: &'static str },
+    #[error("`{0}` is not a positive count")]
+    Count(String),
+    #[error("`{0}` is not a whole number of microseconds, the finest period a timer takes")]
+    TooFine(String),
+}
+
 impl Rate {
+    /// The rate the parts of a `profile` or `interval` attach point name:
+    /// `UNIT:COUNT`, or one part: a time (`1s`, `100ms`; bpftrace 0.21+,
+    /// where a bare number is nanoseconds), except that a bare number in a
+    /// `profile` probe is a frequency in hz.
+    pub fn from_parts(kind: ProbeKind, parts: &[String]) -> Result<Rate, RateError> {
+        let (unit, count) = match parts {
+            [count] if kind == ProbeKind::Profile && count.bytes().all(|b| b.is_ascii_digit()) => {
+                (RateUnit::Hz, count)
+            }
+            [time] => return Self::from_time(time),
+            [unit, count] => match RateUnit::from_name(unit) {
+                Some(unit) => (unit, count),
+                None => {
+                    let (unit, known) = (unit.clone(), "hz, s, ms, us");
+                    return Err(RateError::Unit { unit, known });
+                }
+            },
+            _ => return Err(RateError::Shape),
+        };
+        match count.parse::<u64>() {
+            Ok(count) if count > 0 => Ok(Rate { unit, count }),
+            _ => Err(RateError::Count(count.clone())),
+        }
+    }
+
+    /// A period written as a number and a time unit (none: nanoseconds), in
+    /// the coarsest unit that holds it exactly.
+    fn from_time(text: &str) -> Result<Rate, RateError> {
+        const UNITS: [(&str, u64); 8] = [
+            ("", 1),
+            ("ns", 1),
+            ("us", 1_000),
+            ("ms", 1_000_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("d", 86_400_000_000_000),
+        ];
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            let (unit, known) = (unit.to_string(), "ns, us, ms, s, m, h, d");
+            return Err(RateError::Unit { unit, known });
+        };
+        let ns = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|ns| *ns > 0)
+            .ok_or_else(|| RateError::Count(text.to_string()))?;
+        [(RateUnit::S, 1_000_000_000), (RateUnit::Ms, 1_000_000), (RateUnit::Us, 1_000)]
+            .into_iter()
+            .find(|(_, per)| ns % per == 0)
+            .map(|(unit, per)| Rate { unit, count: ns / per })
+            .ok_or_else(|| RateError::TooFine(text.to_string()))
+    }
+
     /// Nanoseconds between two firings.
     pub fn period_ns(self) -> u64 {
         match self.unit {
@@ -293,6 +363,32 @@ mod tests {
         for (probe, name) in cases {
             assert_eq!(probe.to_string(), name);
         }
+    }
+
+    #[test]
+    fn rates_from_parts_and_times() {
+        let rate = |kind, parts: &[&str]| {
+            let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            Rate::from_parts(kind, &parts)
+        };
+        let ok = |unit, count| Ok(Rate { unit, count });
+        let interval = ProbeKind::Interval;
+        assert_eq!(rate(interval, &["s", "1"]), ok(RateUnit::S, 1));
+        assert_eq!(rate(interval, &["1s"]), ok(RateUnit::S, 1));
+        assert_eq!(rate(interval, &["100ms"]), ok(RateUnit::Ms, 100));
+        assert_eq!(rate(interval, &["5us"]), ok(RateUnit::Us, 5));
+        assert_eq!(rate(interval, &["1500ms"]), ok(RateUnit::Ms, 1500));
+        assert_eq!(rate(interval, &["2000ms"]), ok(RateUnit::S, 2));
+        assert_eq!(rate(interval, &["1m"]), ok(RateUnit::S, 60));
+        assert_eq!(rate(interval, &["1000000"]), ok(RateUnit::Ms, 1), "bare: nanoseconds");
+        assert_eq!(rate(ProbeKind::Profile, &["99"]), ok(RateUnit::Hz, 99));
+        assert_eq!(rate(ProbeKind::Profile, &["10ms"]), ok(RateUnit::Ms, 10));
+        assert_eq!(rate(interval, &["1500ns"]), Err(RateError::TooFine("1500ns".into())));
+        assert_eq!(rate(interval, &["0s"]), Err(RateError::Count("0s".into())));
+        assert_eq!(rate(interval, &["s", "0"]), Err(RateError::Count("0".into())));
+        assert!(matches!(rate(interval, &["1x"]), Err(RateError::Unit { .. })));
+        assert!(matches!(rate(interval, &["x", "1"]), Err(RateError::Unit { .. })));
+        assert_eq!(rate(interval, &["s", "1", "2"]), Err(RateError::Shape));
     }
 
     #[test]

@@ -53,6 +53,14 @@ pub struct Case {
     /// long (attaching every syscall tracepoint takes it ~26 s here).
     #[serde(default = "yes")]
     pub bpftrace: bool,
+    /// Hand the program to bpftrace through mcptrace's bpftrace backend
+    /// (`mcptrace run --backend bpftrace`), which rewrites it into the
+    /// installed bpftrace's dialect: for programs in syntax bpftrace 0.17
+    /// does not read (`args.f`, `begin`, `interval:1s`, `delete(@m, k)`).
+    /// That backend also renders bpftrace's output, so the comparison holds
+    /// the data, not bpftrace's own printing, to native's.
+    #[serde(default)]
+    pub dialect_rewrite: bool,
     /// Compare the two outputs (default); off for outputs that differ by
     /// nature (sampling, timing).
     #[serde(default = "yes")]
@@ -124,6 +132,16 @@ pub enum Backend {
     /// Native, with events through per-CPU perf buffers, not the ring buffer.
     NativePerfBuffer,
     Bpftrace,
+    /// bpftrace run by mcptrace's bpftrace backend, on the program rewritten
+    /// for its dialect.
+    BpftraceRewritten,
+}
+
+impl Backend {
+    /// The bpftrace a case compares native with.
+    fn reference(case: &Case) -> Backend {
+        if case.dialect_rewrite { Backend::BpftraceRewritten } else { Backend::Bpftrace }
+    }
 }
 
 /// One run's result.
@@ -157,6 +175,12 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
             c.args(["-f", mode, "-e", &program]).args(&case.params);
             c
         }
+        Backend::BpftraceRewritten => {
+            let mut c = mcptrace();
+            c.args(["run", "--backend", "bpftrace", "--timeout", "20", "-f", mode]);
+            c.args(["-e", &program]).args(&case.params);
+            c
+        }
     };
     let mut child =
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn tracer");
@@ -167,9 +191,10 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
         let _ = stderr_pipe.read_to_string(&mut s);
         s
     });
-    // mcptrace prints its attach line once attached; bpftrace before it
-    // attaches, so wait until that process holds a perf event or BPF link
-    // per probe (or for the case's BEGIN marker, which both print after).
+    // mcptrace prints its attach line once attached (whichever backend it
+    // runs); bpftrace before it attaches, so wait until that process holds
+    // a perf event or BPF link per probe (or for the case's BEGIN marker,
+    // which both print after).
     let attached = lines.recv_timeout(Duration::from_secs(60)).is_ok()
         && (backend != Backend::Bpftrace
             || case.ready.is_some()
@@ -182,7 +207,7 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
             // buffered before END; bpftrace 0.17 does not read its perf
             // buffers after an interrupt, so it first gets to read until
             // its output goes quiet.
-            if backend == Backend::Bpftrace {
+            if matches!(backend, Backend::Bpftrace | Backend::BpftraceRewritten) {
                 wait_quiet(&read, Duration::from_millis(300), Duration::from_secs(20));
             }
             interrupt(&child);
@@ -377,7 +402,8 @@ pub fn check(case: &Case) -> Vec<String> {
         let path = unique_path("case");
         let path = path.to_str().unwrap();
         let native = run(case, Backend::Native, mode, path);
-        let reference = with_bpftrace(case).then(|| run(case, Backend::Bpftrace, mode, path));
+        let reference =
+            with_bpftrace(case).then(|| run(case, Backend::reference(case), mode, path));
         let runs =
             std::iter::once(("native", &native)).chain(reference.as_ref().map(|r| ("bpftrace", r)));
         for (name, r) in runs {

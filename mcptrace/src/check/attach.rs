@@ -8,7 +8,7 @@ use super::{
 use crate::{
     host::{features::Support, traceable::Traceability},
     lang::ast::{AttachPoint, ProbeKind},
-    probe::{HARDWARE_EVENTS, Probe, Rate, RateUnit, Software, UserLocation},
+    probe::{HARDWARE_EVENTS, Probe, Rate, Software, UserLocation},
 };
 
 /// The concrete probes one attach point stands for.
@@ -117,18 +117,7 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckErro
             Ok(matches)
         }
         ProbeKind::Profile | ProbeKind::Interval => {
-            let (unit, count) = match parts[..] {
-                [count] if ap.kind == ProbeKind::Profile => ("hz", count),
-                [unit, count] => (unit, count),
-                _ => return Err(bad("expected a unit and a count, as in interval:s:1")),
-            };
-            let Some(unit) = RateUnit::from_name(unit) else {
-                return Err(bad(&format!("unknown unit `{unit}` (hz, s, ms, us)")));
-            };
-            let Some(count) = count.parse::<u64>().ok().filter(|n| *n > 0) else {
-                return Err(bad(&format!("`{count}` is not a positive count")));
-            };
-            let rate = Rate { unit, count };
+            let rate = Rate::from_parts(ap.kind, &ap.parts).map_err(|e| bad(&e.to_string()))?;
             Ok(vec![match ap.kind {
                 ProbeKind::Profile => Probe::Profile(rate),
                 _ => Probe::Interval(rate),

@@ -14,9 +14,10 @@ use super::{
 use crate::{
     host::tracefs::Format,
     lang::{
-        ast::{Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
+        ast::{self, Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
         catalog::{self, Entry},
         printf::FormatString,
+        stack,
     },
 };
 
@@ -131,9 +132,14 @@ impl BodyChecker<'_> {
     }
 
     fn call(&mut self, name: &str, args: &[Expr], span: Span, in_map_assignment: bool) {
+        let stack = stack::stack_call(name, args);
         for (i, arg) in args.iter().enumerate() {
             // printf's format never becomes a BPF string: any length goes.
             if i == 0 && name == "printf" && matches!(arg.kind, ExprKind::Str(_)) {
+                continue;
+            }
+            // A stack mode (`perf`) is a word of the call, not a builtin.
+            if stack.is_some() && matches!(arg.kind, ExprKind::Ident(_)) {
                 continue;
             }
             self.expr(arg);
@@ -158,21 +164,23 @@ impl BodyChecker<'_> {
         if catalog::is_aggregation(name) && !in_map_assignment {
             return self.error(CheckErrorKind::NotAssignedToMap(name.into()), span);
         }
+        if let Some(Err(reason)) = stack {
+            return self.error(CheckErrorKind::BadStack { name: name.into(), reason }, span);
+        }
         let bad = |what| CheckErrorKind::BadArgument { name: name.into(), what };
-        let is_map = |e: &Expr, keyed: Option<bool>| match &e.kind {
-            ExprKind::Map { keys, .. } => keyed.is_none_or(|k| k != keys.is_empty()),
-            _ => false,
-        };
+        let is_whole_map =
+            |e: &Expr| matches!(&e.kind, ExprKind::Map { keys, .. } if keys.is_empty());
         match name {
             "cat" if !self.policy.allow_sensitive => {
                 if let Some(why) = super::sensitive::cat(&args[0]) {
                     self.error(CheckErrorKind::Sensitive(why), args[0].span)
                 }
             }
-            "delete" if !is_map(&args[0], None) => {
-                self.error(bad("a map element, as in delete(@m[key])"), args[0].span)
-            }
-            "clear" | "zero" if !is_map(&args[0], Some(false)) => {
+            "delete" if ast::deleted_element(args).is_none() => self.error(
+                bad("a map element, as in delete(@m[key]) or delete(@m, key)"),
+                args[0].span,
+            ),
+            "clear" | "zero" if !is_whole_map(&args[0]) => {
                 self.error(bad("a whole map, as in clear(@m)"), args[0].span)
             }
             "printf" | "system" | "debugf" => self.format_args(name, args),

@@ -2,7 +2,7 @@
 
 use crate::{
     diagnostic::{Diagnostic, Severity},
-    lang::ast::Span,
+    lang::{ast::Span, stack::StackArgError},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +46,8 @@ pub enum CheckErrorKind {
     NotAssignedToMap(String),
     #[error("{name}() expects {what}")]
     BadArgument { name: String, what: &'static str },
+    #[error("{name}(): {reason}")]
+    BadStack { name: String, reason: StackArgError },
     #[error("printf format has {conversions} conversion(s) but {args} argument(s) follow")]
     FormatArgs { conversions: usize, args: usize },
     #[error("only maps and $variables can be incremented or decremented")]
@@ -83,6 +85,7 @@ impl CheckErrorKind {
             Self::StringTooLong(_) => "string_too_long",
             Self::NotAssignedToMap(_) => "not_assigned_to_map",
             Self::BadArgument { .. } => "bad_argument",
+            Self::BadStack { .. } => "bad_stack_argument",
             Self::FormatArgs { .. } => "format_arguments",
             Self::NotAssignable => "not_assignable",
             Self::MapKeys { .. } => "map_keys",

@@ -6,7 +6,7 @@ use std::collections::{HashMap, hash_map::Entry};
 
 use super::error::{CheckError, CheckErrorKind};
 use crate::lang::{
-    ast::{Expr, ExprKind, Program, StmtKind},
+    ast::{self, Expr, ExprKind, Program, Span, StmtKind},
     catalog::{self, Yields},
 };
 
@@ -86,22 +86,23 @@ pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
 
 /// Key counts of every map in `root`, and `++`/`--` on aggregations.
 fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckError>) {
-    let mut whole_map_args = Vec::new();
+    // Map arguments that are not an element as written: whole maps, and the
+    // map of `delete(@m, key)`, whose element is counted at the call.
+    let mut not_elements = Vec::new();
     root.each(&mut |e| match &e.kind {
         ExprKind::Call { name, args } if WHOLE_MAP_FUNCTIONS.contains(&name.as_str()) => {
-            whole_map_args.extend(args.first().map(|a| a.span.offset));
+            not_elements.extend(args.first().map(|a| a.span.offset));
         }
-        ExprKind::Map { name, keys } if !whole_map_args.contains(&e.span.offset) => {
-            let entry = maps.entry(name.clone()).or_default();
-            match entry.keys {
-                None => entry.keys = Some(keys.len()),
-                Some(expected) if expected != keys.len() => {
-                    let kind =
-                        CheckErrorKind::MapKeys { name: name.clone(), expected, got: keys.len() };
-                    errors.push(CheckError { kind, span: e.span });
-                }
-                Some(_) => {}
+        ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
+            if let Some(Expr { kind: ExprKind::Map { name, keys }, span }) =
+                ast::deleted_element(args)
+            {
+                not_elements.push(args[0].span.offset);
+                key_count(maps, errors, &name, keys.len(), span);
             }
+        }
+        ExprKind::Map { name, keys } if !not_elements.contains(&e.span.offset) => {
+            key_count(maps, errors, name, keys.len(), e.span)
         }
         ExprKind::Step { target, .. } => {
             if let ExprKind::Map { name, .. } = &target.kind
@@ -113,6 +114,25 @@ fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckE
         }
         _ => {}
     });
+}
+
+/// Map `name` used with `got` keys at `span`: the same count as before, if any.
+fn key_count(
+    maps: &mut HashMap<String, MapUse>,
+    errors: &mut Vec<CheckError>,
+    name: &str,
+    got: usize,
+    span: Span,
+) {
+    let entry = maps.entry(name.to_string()).or_default();
+    match entry.keys {
+        None => entry.keys = Some(got),
+        Some(expected) if expected != got => {
+            let kind = CheckErrorKind::MapKeys { name: name.to_string(), expected, got };
+            errors.push(CheckError { kind, span });
+        }
+        Some(_) => {}
+    }
 }
 
 /// One value kind per map or variable; `slot` is its name (with sigil) and entry.

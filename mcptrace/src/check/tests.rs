@@ -274,3 +274,73 @@ fn maps_keep_one_key_count_and_one_value_kind() {
         CheckErrorKind::AggregationUpdate { .. }
     ));
 }
+
+#[test]
+fn stacks_take_a_mode_and_a_limit() {
+    ok("tracepoint:sched:sched_switch { @[kstack(5)] = count(); @u[ustack(perf, 3)] = count(); \
+        printf(\"%s %s\\n\", kstack(bpftrace), ustack()); }");
+    let bad = |src: &str| match &errors(src)[..] {
+        [CheckErrorKind::BadStack { reason, .. }] => reason.to_string(),
+        other => panic!("{src}: {other:?}"),
+    };
+    assert_eq!(bad("BEGIN { print(kstack(raw)) }"), "unknown stack mode `raw` (bpftrace, perf)");
+    assert_eq!(bad("BEGIN { print(ustack(2000)) }"), "the limit must be from 1 to 1024, not 2000");
+    assert_eq!(bad("BEGIN { print(kstack(pid)) }"), "unknown stack mode `pid` (bpftrace, perf)");
+    assert_eq!(bad("BEGIN { print(kstack(perf, pid)) }"), "the limit must be an integer literal");
+    assert!(matches!(
+        &errors("BEGIN { print(kstack(perf, 1, 2)) }")[0],
+        CheckErrorKind::ArgumentCount { .. }
+    ));
+    assert!(matches!(
+        &errors("tracepoint:sched:sched_switch { @x = kstack(3); @x = cpu }")[0],
+        CheckErrorKind::ValueKind { .. }
+    ));
+}
+
+#[test]
+fn delete_takes_the_map_and_key_apart() {
+    ok(
+        "BEGIN { @m[1] = 1; delete(@m, 1); @n[1, 2] = count(); delete(@n, (1, 2)); delete(@n[3, 4]) }",
+    );
+    assert!(matches!(
+        &errors("BEGIN { @m[1] = 1; delete(@m[1], 2) }")[0],
+        CheckErrorKind::BadArgument { .. }
+    ));
+    assert_eq!(
+        errors("BEGIN { @m[1, 2] = 1; delete(@m, 1) }"),
+        [CheckErrorKind::MapKeys { name: "m".into(), expected: 2, got: 1 }]
+    );
+    assert!(matches!(
+        &errors("BEGIN { @m[1] = 1; delete(@m, 1, 2) }")[0],
+        CheckErrorKind::ArgumentCount { .. }
+    ));
+    assert_eq!(
+        errors("BEGIN { delete(@never, 1) }"),
+        [CheckErrorKind::UndefinedMap("never".into())]
+    );
+}
+
+#[test]
+fn newer_probe_forms_expand_like_the_old() {
+    use crate::probe::{Rate, RateUnit};
+    let checked = ok("begin { } end { } interval:1s { } interval:100ms, i:5us, { } profile:99 { }");
+    let probes: Vec<&Probe> = checked.all_probes().collect();
+    let every = |unit, count| Probe::Interval(Rate { unit, count });
+    assert_eq!(
+        probes,
+        [
+            &Probe::Begin,
+            &Probe::End,
+            &every(RateUnit::S, 1),
+            &every(RateUnit::Ms, 100),
+            &every(RateUnit::Us, 5),
+            &Probe::Profile(Rate { unit: RateUnit::Hz, count: 99 }),
+        ]
+    );
+    let bad = |src: &str| match &errors(src)[..] {
+        [CheckErrorKind::BadAttachPoint(message)] => message.clone(),
+        other => panic!("{src}: {other:?}"),
+    };
+    assert_eq!(bad("interval:1x { }"), "interval:1x: unknown unit `x` (ns, us, ms, s, m, h, d)");
+    assert!(bad("interval:1500ns { }").contains("not a whole number of microseconds"));
+}

@@ -108,8 +108,9 @@ impl ProbeKind {
     /// The kind a written probe type (long name or alias) stands for.
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
-            "BEGIN" => Self::Begin,
-            "END" => Self::End,
+            // Lower case since bpftrace 0.21.
+            "BEGIN" | "begin" => Self::Begin,
+            "END" | "end" => Self::End,
             "tracepoint" | "t" => Self::Tracepoint,
             "rawtracepoint" | "rt" => Self::RawTracepoint,
             "kprobe" | "k" => Self::Kprobe,
@@ -387,6 +388,24 @@ impl BinaryOp {
             self,
             Self::Or | Self::And | Self::Eq | Self::Ne | Self::Lt | Self::Le | Self::Gt | Self::Ge
         )
+    }
+}
+
+/// The map element a `delete` call removes, as `@m[keys]`: written
+/// `delete(@m[k1, k2])` (bpftrace 0.17) or `delete(@m, key)` (0.21+, where a
+/// tuple key `(k1, k2)` stands for the keys of a multi-key map). None when
+/// the arguments name no element.
+pub fn deleted_element(args: &[Expr]) -> Option<Expr> {
+    match args {
+        [element @ Expr { kind: ExprKind::Map { .. }, .. }] => Some(element.clone()),
+        [Expr { kind: ExprKind::Map { name, keys }, span }, key] if keys.is_empty() => {
+            let keys = match &key.kind {
+                ExprKind::Tuple(items) => items.clone(),
+                _ => vec![key.clone()],
+            };
+            Some(Expr { kind: ExprKind::Map { name: name.clone(), keys }, span: span.to(key.span) })
+        }
+        _ => None,
     }
 }
 

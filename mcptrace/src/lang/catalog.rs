@@ -253,6 +253,26 @@ pub static CATALOG: &[Entry] = &[
         false,
     )
     .yields(Y::String),
+    entry(
+        "kstack",
+        F,
+        "kstack([bpftrace|perf] [, int limit])",
+        "Kernel stack trace, printed in a mode, at most limit frames",
+        n(0, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Stack),
+    entry(
+        "ustack",
+        F,
+        "ustack([bpftrace|perf] [, int limit])",
+        "User stack trace, printed in a mode, at most limit frames",
+        n(0, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Stack),
     entry("ksym", F, "ksym(void *p)", "Resolve a kernel address to a symbol", n(1, 1), ALL, false)
         .yields(Y::String),
     entry("usym", F, "usym(void *p)", "Resolve a user address to a symbol", n(1, 1), ALL, false)
@@ -416,8 +436,16 @@ pub static CATALOG: &[Entry] = &[
         false,
     )
     .yields(Y::Aggregation),
-    entry("delete", M, "delete(@m[key])", "Delete a map element", n(1, 1), ALL, false)
-        .yields(Y::Nothing),
+    entry(
+        "delete",
+        M,
+        "delete(@m[key]) | delete(@m, key)",
+        "Delete a map element",
+        n(1, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Nothing),
     entry("clear", M, "clear(@m)", "Delete every element of a map", n(1, 1), ALL, false)
         .yields(Y::Nothing),
     entry("zero", M, "zero(@m)", "Set every value of a map to zero", n(1, 1), ALL, false)

@@ -1,20 +1,50 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
 //! (for the fallback backend), and with positional parameters filled in.
 
-use super::ast::{Block, Else, Expr, ExprKind, Program, Stmt, StmtKind, UnaryOp};
+use super::ast::{
+    self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Stmt, StmtKind, UnaryOp,
+};
+use crate::probe::Rate;
 
-/// The program as bpftrace 0.17 accepts it: `args.field` (bpftrace 0.21+)
-/// becomes `args->field`. Print the result with [`super::pretty::program`].
+/// The program as bpftrace 0.17 accepts it. Newer syntax (bpftrace 0.21+)
+/// becomes its 0.17 form: `args.field` → `args->field`, `delete(@m, key)` →
+/// `delete(@m[key])`, `begin`/`end` → `BEGIN`/`END`, `interval:1s` →
+/// `interval:s:1`. (`true`/`false`, `1e6` and a comma ending the attach
+/// points need nothing: the tree holds them as integers and a list, and
+/// prints them so.) Print the result with [`super::pretty::program`].
 pub fn for_bpftrace_017(program: &Program) -> Program {
-    rewrite(program, &mut |e| {
-        if let ExprKind::Field { expr: base, arrow, field } = &mut e.kind {
+    let mut out = rewrite(program, &mut |e| match &mut e.kind {
+        ExprKind::Field { expr: base, arrow, field } => {
             // `args.0` is a tuple index, which has no `->` form.
             let named = !field.starts_with(|c: char| c.is_ascii_digit());
             if named && matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
                 *arrow = true;
             }
         }
-    })
+        ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
+            if let Some(element) = ast::deleted_element(args) {
+                *args = vec![element];
+            }
+        }
+        _ => {}
+    });
+    for ap in out.probes.iter_mut().flat_map(|p| &mut p.attach_points) {
+        attach_point_017(ap);
+    }
+    out
+}
+
+fn attach_point_017(ap: &mut AttachPoint) {
+    match ap.kind {
+        ProbeKind::Begin | ProbeKind::End => ap.kind_text = ap.kind.name().into(),
+        // 0.17 knows only `UNIT:COUNT`.
+        ProbeKind::Interval | ProbeKind::Profile if ap.parts.len() == 1 => {
+            if let Ok(rate) = Rate::from_parts(ap.kind, &ap.parts) {
+                ap.parts = vec![rate.unit.name().into(), rate.count.to_string()];
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The program with positional parameters (`$1`, `$#`) replaced by the
@@ -112,6 +142,31 @@ mod tests {
         let text = pretty::program(&for_bpftrace_017(&p));
         assert!(text.contains("args.0"), "{text}");
         assert_eq!(parse(&text).unwrap(), p);
+    }
+
+    #[test]
+    fn newer_syntax_becomes_017() {
+        let p = parse(
+            "begin { @m[1, 2] = 1; @n[3] = 1; delete(@m, (1, 2)); delete(@n, 3); delete(@n[3]) }
+             interval:1s, interval:100ms, i:5us, interval:ms:7, profile:99, { @t = true; }
+             end { @c = 1e6 + false; }",
+        )
+        .unwrap();
+        let text = pretty::program(&for_bpftrace_017(&p));
+        for want in [
+            "BEGIN {",
+            "END {",
+            "delete(@m[1, 2])",
+            "delete(@n[3])",
+            "interval:s:1,\ninterval:ms:100,\ni:us:5,\ninterval:ms:7,\nprofile:hz:99 {",
+            "@t = 1",
+            "@c = 1000000 + 0",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(!text.contains("begin") && !text.contains("end {"), "{text}");
+        let again = parse(&text).unwrap();
+        assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use nom::{Parser, combinator::opt, multi::separated_list0};
 use super::{
     ast::{BinaryOp, Expr, ExprKind, TypeName, UnaryOp},
     lexical::{
-        Input, Nesting, PResult, Reason, expect, fail, fatal, integer, name, punct, raw_name,
-        require, skip, span, string, sym,
+        Input, Nesting, PResult, Reason, expect, fail, fatal, integer, name, number, punct,
+        raw_name, require, skip, span, string, sym,
     },
 };
 
@@ -222,7 +222,7 @@ fn primary<'a>(start: Input<'a>) -> PResult<'a, Expr> {
     let first = start.fragment().chars().next();
     match first {
         Some(c) if c.is_ascii_digit() => {
-            let (rest, n) = integer(start)?;
+            let (rest, n) = number(start)?;
             done(rest, ExprKind::Int(n))
         }
         Some('"') => {
@@ -261,6 +261,11 @@ fn primary<'a>(start: Input<'a>) -> PResult<'a, Expr> {
             }
             if RESERVED.contains(&ident) {
                 return fail(start, Reason::Expected("an expression"));
+            }
+            // Booleans (bpftrace 0.21+; 0.17 reads them as the kernel's enum
+            // constants): integers to every later stage.
+            if let Some(value) = [("false", 0), ("true", 1)].iter().find(|(w, _)| *w == ident) {
+                return done(rest, ExprKind::Int(value.1));
             }
             if let Ok((after, _)) = sym('(').parse(rest) {
                 let (after, args) = call_args(after)?;

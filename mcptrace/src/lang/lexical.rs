@@ -229,7 +229,8 @@ pub fn sym<'a>(c: char) -> impl FnMut(Input<'a>) -> PResult<'a, char> {
     }
 }
 
-/// An integer literal (decimal, `0x` hex, `0` octal), without leading whitespace.
+/// An integer literal (decimal, `0x` hex, `0` octal, `1e6` scientific),
+/// without leading whitespace.
 pub fn integer(input: Input) -> PResult<u64> {
     let (rest, digits) = recognize(pair(
         satisfy(|c| c.is_ascii_digit()),
@@ -238,16 +239,60 @@ pub fn integer(input: Input) -> PResult<u64> {
     .parse(input)?;
     let text = digits.fragment().replace('_', "");
     let parsed = if let Some(hex) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16)
+        u64::from_str_radix(hex, 16).map_err(|e| e.to_string())
+    } else if let Some((mantissa, exponent)) = scientific(&text) {
+        scaled(mantissa, exponent)
     } else if text.len() > 1 && text.starts_with('0') {
-        u64::from_str_radix(&text[1..], 8)
+        u64::from_str_radix(&text[1..], 8).map_err(|e| e.to_string())
     } else {
-        text.parse()
+        text.parse().map_err(|e: std::num::ParseIntError| e.to_string())
     };
     match parsed {
         Ok(value) => Ok((rest, value)),
         Err(e) => fatal(input, Reason::Invalid(format!("invalid integer `{digits}`: {e}"))),
     }
+}
+
+/// `MeN` split into its digit strings: scientific notation, which bpftrace
+/// takes for integers only (`1e6` is 1000000).
+fn scientific(text: &str) -> Option<(&str, &str)> {
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(mantissa) && digits(exponent)).then_some((mantissa, exponent))
+}
+
+/// `mantissa * 10^exponent`, if it fits 64 bits.
+fn scaled(mantissa: &str, exponent: &str) -> Result<u64, String> {
+    let too_large = || "number too large to fit in target type".to_string();
+    let mantissa: u64 = mantissa.parse().map_err(|_| too_large())?;
+    let exponent: u32 = exponent.parse().map_err(|_| too_large())?;
+    10u64.checked_pow(exponent).and_then(|p| mantissa.checked_mul(p)).ok_or_else(too_large)
+}
+
+/// A number where an expression starts: an [`integer`], with the
+/// non-integral forms people write (`1.5`, `2.5e3`, `1e-3`) refused by
+/// name, since bpftrace has no floating point.
+pub fn number(input: Input) -> PResult<u64> {
+    let text = *input.fragment();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let word = text.find(|c| !is_word(c)).unwrap_or(text.len());
+    let after = &text[word..];
+    let hex = text.starts_with("0x") || text.starts_with("0X");
+    let fraction = after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit());
+    let signed_exponent =
+        !hex && text[..word].ends_with(['e', 'E']) && after.starts_with(['-', '+']);
+    if !(fraction || signed_exponent) {
+        return integer(input);
+    }
+    let tail = after[1..].find(|c| !is_word(c)).unwrap_or(after.len() - 1);
+    let literal = &text[..word + 1 + tail];
+    fatal(
+        input,
+        Reason::Invalid(format!(
+            "`{literal}` is not an integer: bpftrace has no floating-point numbers \
+             (scientific notation such as 1e6 is for integers)"
+        )),
+    )
 }
 
 /// A string literal, decoded, without leading whitespace. Escapes: `\n \t \r
@@ -369,6 +414,33 @@ mod tests {
             Reason::Invalid(_)
         ));
         assert!(matches!(run(integer, "12ab").unwrap_err().reason, Reason::Invalid(_)));
+    }
+
+    #[test]
+    fn scientific_integers() {
+        assert_eq!(run(integer, "1e6"), Ok(1_000_000));
+        assert_eq!(run(integer, "2E3"), Ok(2000));
+        assert_eq!(run(integer, "1_5e2"), Ok(1500));
+        assert_eq!(run(integer, "0e9"), Ok(0));
+        assert_eq!(run(integer, "1e19"), Ok(10u64.pow(19)));
+        assert_eq!(run(integer, "0x1e6"), Ok(0x1e6));
+        for bad in ["1e20", "2e19", "1e", "1e5x"] {
+            assert!(matches!(run(integer, bad).unwrap_err().reason, Reason::Invalid(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_integral_numbers_are_refused_by_name() {
+        assert_eq!(run(number, "1e6 + 1"), Ok(1_000_000));
+        assert_eq!(run(number, "0x1e-3"), Ok(0x1e), "hex digits, then a minus");
+        for (text, literal) in
+            [("1.5", "1.5"), ("2.5e3)", "2.5e3"), ("1e-3;", "1e-3"), ("1E+3", "1E+3")]
+        {
+            let Reason::Invalid(message) = run(number, text).unwrap_err().reason else {
+                panic!("{text}")
+            };
+            assert!(message.starts_with(&format!("`{literal}` is not an integer")), "{message}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub(crate) mod lexical;
 pub mod pretty;
 pub mod printf;
 mod probe;
+pub mod stack;
 mod stmt;
 
 pub use error::{ParseError, ParseErrorKind};

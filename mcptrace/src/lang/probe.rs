@@ -7,8 +7,8 @@ use super::{
     ast::{AttachPoint, Preamble, Probe, ProbeKind, Program},
     expr::predicate,
     lexical::{
-        Input, PResult, Reason, end, expect, fail, fatal, raw_name, require, skip, span, string,
-        sym,
+        Input, PResult, Reason, end, expect, fail, fatal, peek_char, raw_name, require, skip, span,
+        string, sym,
     },
     stmt::block,
 };
@@ -81,6 +81,11 @@ fn probe(input: Input) -> PResult<Probe> {
     let (mut rest, first) = attach_point(start)?;
     let mut attach_points = vec![first];
     while let Ok((after, _)) = sym(',').parse(rest) {
+        rest = after;
+        // A comma may end the list, as bpftrace allows: `a:b:c, a:b:d, { ... }`.
+        if peek_char('{').parse(after).is_ok() || peek_char('/').parse(after).is_ok() {
+            break;
+        }
         let (after, ap) = require("an attach point", attach_point).parse(after)?;
         attach_points.push(ap);
         rest = after;

@@ -285,7 +285,8 @@ fn more_error_paths() {
         "BEGIN { } else { }",
         "BEGIN { if (1) { } else 3 }",
         "tracepoint:a: { }",
-        "BEGIN, { }",
+        ", { }",
+        "BEGIN, , END { }",
         "BEGIN { @x = \"\\xff\" }",
         "BEGIN { !}",
         "BEGIN { ++ }",
@@ -360,4 +361,54 @@ fn nesting_is_bounded_and_the_limit_fits_a_small_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// bpftrace 0.21+ forms, and 0.17 forms the parser once refused.
+#[test]
+fn newer_and_looser_syntax() {
+    assert_eq!(expr_of("1e6").kind, ExprKind::Int(1_000_000));
+    assert_eq!(expr_of("2E3 + 1").kind, expr_of("2000 + 1").kind);
+    assert_eq!(expr_of("true").kind, ExprKind::Int(1));
+    assert_eq!(expr_of("false || true").kind, expr_of("0 || 1").kind);
+    assert!(matches!(expr_of("kstack(5)").kind, ExprKind::Call { name, .. } if name == "kstack"));
+    round_trip("BEGIN { print(ustack(perf, 3)); print(kstack(bpftrace)); print(ustack(5)) }");
+
+    let p = round_trip("tracepoint:a:b, tracepoint:a:c, { } t:a:d, /pid/ { }");
+    assert_eq!(p.probes[0].attach_points.len(), 2);
+    assert_eq!(p.probes[1].attach_points.len(), 1);
+    assert!(p.probes[1].predicate.is_some());
+
+    let p = round_trip("begin { } end { } interval:1s { } i:100ms { }");
+    let kinds: Vec<ProbeKind> = p.probes.iter().map(|pr| pr.attach_points[0].kind).collect();
+    use ProbeKind::*;
+    assert_eq!(kinds, [Begin, End, Interval, Interval]);
+    assert_eq!(p.probes[0].attach_points[0].kind_text, "begin", "kept as written");
+    assert_eq!(p.probes[2].attach_points[0].parts, ["1s"]);
+
+    let p = round_trip("BEGIN { @m[1, 2] = 1; delete(@m, (1, 2)) }");
+    let StmtKind::Expr(e) = &p.probes[0].body.stmts[1].kind else { panic!() };
+    assert!(
+        matches!(&e.kind, ExprKind::Call { name, args } if name == "delete" && args.len() == 2)
+    );
+}
+
+#[test]
+fn non_integral_numbers_are_errors() {
+    let floating = "is not an integer: bpftrace has no floating-point numbers";
+    for (src, literal, col) in [
+        ("BEGIN { @x = 1.5 }", "1.5", 14),
+        ("BEGIN { @x = 2.5e3 }", "2.5e3", 14),
+        ("BEGIN { @x = 1 + 1e-3 }", "1e-3", 18),
+    ] {
+        let (message, line, at) = error_of(src);
+        assert_eq!((line, at), (1, col), "{src}");
+        assert_eq!(
+            message,
+            format!("`{literal}` {floating} (scientific notation such as 1e6 is for integers)")
+        );
+    }
+    let (message, ..) = error_of("BEGIN { @x = 1e30 }");
+    assert!(message.starts_with("invalid integer `1e30`"), "{message}");
+    // A tuple of tuples still indexes twice.
+    round_trip("BEGIN { $t = ((1, 2), 3); print($t.0.1) }");
 }

@@ -16,7 +16,10 @@ use crate::{
         self, BinOp, KeyKind, ProbeName, UnOp,
         slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
-    lang::ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
+    lang::{
+        ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
+        stack::{self, StackMode},
+    },
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,15 +263,15 @@ impl<'a> Exprs<'a> {
                     parts.push(Part::Value(c));
                     kinds.push(KeyKind::Func { names: Vec::new() });
                 }
-                ExprKind::Ident(n) if n == "kstack" || n == "ustack" => {
-                    let (id, pid) = self.stack(n == "ustack", cx_span)?;
+                _ if stack::stack_of(k).is_some() => {
+                    let (id, pid, depth) = self.stack(k)?;
                     parts.push(Part::Value(id));
                     match pid {
                         Some(pid) => {
                             parts.push(Part::Value(pid));
-                            kinds.push(KeyKind::UStack { depth: 127 });
+                            kinds.push(KeyKind::UStack { depth });
                         }
-                        None => kinds.push(KeyKind::KStack { depth: 127 }),
+                        None => kinds.push(KeyKind::KStack { depth }),
                     }
                 }
                 ExprKind::Ident(n) if n == "username" => {
@@ -330,19 +333,32 @@ impl<'a> Exprs<'a> {
         matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
     }
 
-    /// The stack id capture (and the pid, for user stacks).
-    fn stack(
-        &mut self,
-        user: bool,
-        span: Span,
-    ) -> Result<(ValueRef, Option<ValueRef>), Unsupported> {
-        let cx = self.cx(span, "stack")?;
-        if user {
+    /// Stack expression `e`'s id capture (and the pid, for user stacks), and
+    /// how many frames it prints.
+    fn stack(&mut self, e: &Expr) -> Result<(ValueRef, Option<ValueRef>, usize), Unsupported> {
+        let span = e.span;
+        let stack = match stack::stack_of(e) {
+            Some(Ok(stack)) => stack,
+            Some(Err(why)) => {
+                return Err(unsupported(span, NotNative::Expression, why.to_string()));
+            }
+            None => return Err(not_native(e, None)),
+        };
+        let name = if stack.user { "ustack" } else { "kstack" };
+        if stack.mode != StackMode::Bpftrace {
+            return Err(unsupported(
+                span,
+                NotNative::Function,
+                format!("{name}() in {} mode is not native yet", stack.mode.name()),
+            ));
+        }
+        let cx = self.cx(span, name)?;
+        if stack.user {
             let id = cx.builtin(source::USTACK, span)?;
             let pid = cx.builtin(source::PID, span)?;
-            Ok((id, Some(pid)))
+            Ok((id, Some(pid), stack.limit))
         } else {
-            Ok((cx.builtin(source::KSTACK, span)?, None))
+            Ok((cx.builtin(source::KSTACK, span)?, None, stack.limit))
         }
     }
 
@@ -482,22 +498,9 @@ impl<'a> Exprs<'a> {
                 let nsecs = self.cx(span, "elapsed")?.builtin(source::NSECS, span)?;
                 return Ok((ir::Expr::Elapsed { nsecs }, Ty::Int { signed: false }));
             }
-            ExprKind::Ident(n) if n == "kstack" || n == "ustack" => {
-                let (id, pid) = self.stack(n == "ustack", span)?;
-                return Ok((ir::Expr::Stack { id, pid, depth: 127 }, Ty::Stack));
-            }
-            ExprKind::Call { name, args }
-                if (name == "kstack" || name == "ustack") && args.len() == 1 =>
-            {
-                let ExprKind::Int(depth) = args[0].kind else {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Expression,
-                        format!("{name}() with a non-constant depth"),
-                    ));
-                };
-                let (id, pid) = self.stack(name == "ustack", span)?;
-                return Ok((ir::Expr::Stack { id, pid, depth: depth as usize }, Ty::Stack));
+            _ if stack::stack_of(e).is_some() => {
+                let (id, pid, depth) = self.stack(e)?;
+                return Ok((ir::Expr::Stack { id, pid, depth }, Ty::Stack));
             }
             ExprKind::Ident(n) if n == "username" => {
                 let uid = self.cx(span, n)?.builtin(source::UID, span)?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{NotNative, Unsupported};
 use crate::{
     ir::{KeyKind, MapAgg, MapInfo},
-    lang::ast::Span,
+    lang::{ast::Span, stack::DEFAULT_LIMIT},
 };
 
 #[derive(Default)]
@@ -36,6 +36,22 @@ impl MapTable {
         key: Vec<KeyKind>,
         span: Span,
     ) -> Result<u16, Unsupported> {
+        // Stacks cut to their first frames share one key in bpftrace, whose
+        // stack map keeps only those frames: aggregations merge such keys
+        // when they print, plain values have nothing to merge by.
+        let cut_stack = key.iter().any(|k| match k {
+            KeyKind::KStack { depth } | KeyKind::UStack { depth } => *depth < DEFAULT_LIMIT,
+            _ => false,
+        });
+        if cut_stack && matches!(agg, MapAgg::Value { .. }) {
+            return Err(Unsupported::new(
+                span,
+                NotNative::Map,
+                format!(
+                    "map {name} holds values under a stack key with a frame limit: not native yet"
+                ),
+            ));
+        }
         let id = self.id(name);
         let shape =
             self.shapes.entry(name.to_string()).or_insert_with(|| (agg.clone(), key.clone()));

@@ -12,7 +12,7 @@ use crate::{
         self, MapAgg,
         slot::{Ops, op as mk},
     },
-    lang::ast::{BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
+    lang::ast::{self, BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
     lang::printf::{Conversion, FormatString},
 };
 
@@ -223,14 +223,16 @@ impl Exprs<'_> {
                 if name == "clear" { ir::Stmt::Clear(id) } else { ir::Stmt::Zero(id) }
             }
             "delete" => {
-                let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
+                let Some(Expr { kind: ExprKind::Map { name: m, keys }, .. }) =
+                    ast::deleted_element(args)
+                else {
                     return Err(unsupported(
                         span,
                         NotNative::Expression,
                         "delete() of this argument",
                     ));
                 };
-                self.kernel_map_op(m, keys, map_op::DELETE, Vec::new(), None, span)?;
+                self.kernel_map_op(&m, &keys, map_op::DELETE, Vec::new(), None, span)?;
                 return Ok(None);
             }
             other => {

@@ -331,3 +331,25 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         .collect();
     assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
 }
+
+#[test]
+fn stack_limits_and_two_argument_delete() {
+    let main = UserLocation::Symbol { name: "main".into(), offset: 0 };
+    let uprobe = vec![vec![Probe::Uprobe { binary: "/bin/sh".into(), location: main, ret: false }]];
+    let p = lowered(
+        "u:/bin/sh:main { @k[kstack(3)] = count(); @u[ustack(bpftrace, 7), kstack] = count(); \
+         printf(\"%s\", ustack(2)); }",
+        uprobe.clone(),
+    );
+    let by_name = |n: &str| p.maps.iter().find(|m| m.name == n).unwrap();
+    assert_eq!(by_name("@k").key, [KeyKind::KStack { depth: 3 }]);
+    assert_eq!(by_name("@u").key, [KeyKind::UStack { depth: 7 }, KeyKind::KStack { depth: 127 }]);
+    assert!(matches!(
+        &p.probes[0].body[..],
+        [Stmt::Printf { args, .. }] if matches!(args[..], [crate::ir::Expr::Stack { depth: 2, .. }])
+    ));
+    let p = lowered("u:/bin/sh:main { @s[arg0, tid] = nsecs; delete(@s, (arg0, tid)); }", uprobe);
+    let c = &p.probes[0].config;
+    let kinds: Vec<u16> = c.map_ops[..c.nmap_ops as usize].iter().map(|m| m.kind).collect();
+    assert_eq!(kinds[1], map_op::DELETE);
+}

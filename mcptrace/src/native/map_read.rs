@@ -14,6 +14,10 @@ use crate::host::{
 use crate::ir::{KeyKind, MapAgg, MapInfo};
 use crate::output::{MapDump, MapKind, MapValue, Value};
 
+/// One key's aggregates to merge, per histogram bucket (stored as bucket + 1;
+/// 0 for the other aggregations).
+type Buckets = BTreeMap<u32, Vec<Agg>>;
+
 /// The map `info` as it stands in the kernel now.
 pub fn dump(
     session: &Session,
@@ -36,19 +40,21 @@ pub fn dump(
             }
         }
     } else {
-        // Merge CPUs, then gather buckets under their key.
-        let mut by_key: BTreeMap<Vec<u64>, Vec<(u32, Agg)>> = BTreeMap::new();
+        // Gather buckets under their key, merging CPUs and the keys whose
+        // stacks are alike in the frames they print.
+        let mut by_key: BTreeMap<Vec<u64>, (MapKey, Buckets)> = BTreeMap::new();
         for (key, per_cpu) in session.keyed().aggregates()? {
             if key.map == info.id {
-                by_key.entry(key.words.to_vec()).or_default().push((key.bucket, merge(&per_cpu)));
+                let (_, buckets) = by_key
+                    .entry(identity(&info.key, &key.words, &|id| {
+                        session.stack(u32::try_from(id).ok()?)
+                    }))
+                    .or_insert_with(|| (key, Buckets::new()));
+                buckets.entry(key.bucket).or_default().extend(per_cpu);
             }
         }
-        for (words, aggs) in by_key {
-            let key = MapKey {
-                map: info.id,
-                words: words.try_into().unwrap_or_default(),
-                ..Default::default()
-            };
+        for (key, buckets) in by_key.into_values() {
+            let aggs: Vec<(u32, Agg)> = buckets.iter().map(|(b, a)| (*b, merge(a))).collect();
             entries.push((decode_key(&key), value(&info.agg, &aggs)));
         }
     }
@@ -59,6 +65,42 @@ pub fn dump(
     Ok(MapDump { name: info.name.clone(), kind, entries })
 }
 
+/// What tells key `words` (stored in `parts`) from the map's other keys:
+/// the words, with each stack id replaced by the frames the key prints
+/// (`frames` looks a stack up). bpftrace's `kstack(N)` keeps N frames in its
+/// stack map, so stacks that differ only below them share one id, and one
+/// key; here stacks are taken whole.
+fn identity(
+    parts: &[KeyKind],
+    words: &[u64],
+    frames: &dyn Fn(u64) -> Option<Vec<u64>>,
+) -> Vec<u64> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut at = 0;
+    for part in parts {
+        let part_words = &words[at.min(words.len())..(at + part.words()).min(words.len())];
+        at += part.words();
+        let (KeyKind::KStack { depth } | KeyKind::UStack { depth }) = part else {
+            out.extend(part_words);
+            continue;
+        };
+        let Some((&id, rest)) = part_words.split_first() else { continue };
+        match frames(id) {
+            Some(ips) => {
+                let shown = &ips[..ips.len().min(*depth)];
+                out.push(shown.len() as u64);
+                out.extend(shown);
+            }
+            // No frames (an error code): the id alone, after a length no stack has.
+            None => out.extend([u64::MAX, id]),
+        }
+        // A user stack's pid.
+        out.extend(rest);
+    }
+    out
+}
+
+/// Aggregates of one key (per CPU, or of keys merged) as one.
 fn merge(per_cpu: &[Agg]) -> Agg {
     let seen = per_cpu.iter().filter(|a| a.count > 0);
     let mut total = Agg { count: 0, sum: 0, min: i64::MAX, max: i64::MIN };
@@ -161,5 +203,34 @@ pub fn symbol(symbols: &UserSymbols, address: u64, pid: Option<u32>) -> String {
     match pid {
         Some(pid) => symbols.name(pid, address),
         None => symbolize::kernel_name(address),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identity;
+    use crate::ir::KeyKind;
+
+    /// Stacks 1 and 2 share their first two frames; 3 is an error code.
+    fn frames(id: u64) -> Option<Vec<u64>> {
+        match id {
+            1 => Some(vec![10, 20, 30]),
+            2 => Some(vec![10, 20, 40]),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn stacks_cut_to_shared_frames_are_one_key() {
+        let key = |depth| [KeyKind::Int { signed: false }, KeyKind::KStack { depth }];
+        let of = |depth, id| identity(&key(depth), &[7, id], &frames);
+        assert_eq!(of(2, 1), of(2, 2));
+        assert_ne!(of(3, 1), of(3, 2));
+        assert_ne!(of(2, 1), of(2, 3), "an error code is no stack");
+        assert_ne!(identity(&key(2), &[8, 1], &frames), of(2, 1), "other words still count");
+        // A user stack keeps its pid apart.
+        let user = [KeyKind::UStack { depth: 1 }];
+        assert_eq!(identity(&user, &[1, 99], &frames), identity(&user, &[2, 99], &frames));
+        assert_ne!(identity(&user, &[1, 99], &frames), identity(&user, &[1, 98], &frames));
     }
 }

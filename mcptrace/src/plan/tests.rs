@@ -90,3 +90,28 @@ fn a_kernel_without_the_native_engine_falls_back_with_its_reason() {
     );
     assert_eq!(fallback.diagnostic().code, "kernel");
 }
+
+/// bpftrace 0.21+ syntax and 0.17's looser forms run natively.
+#[test]
+fn newer_syntax_plans_natively() {
+    for src in [
+        "begin { printf(\"%d %d\\n\", true, 1e3) } end { }",
+        "interval:1s, interval:100ms, { exit() }",
+        "tracepoint:sched:sched_switch { @[kstack(3)] = count(); @u[ustack(5)] = count(); \
+         printf(\"%s\", kstack(bpftrace, 2)); }",
+        "tracepoint:syscalls:sys_enter_read { @s[tid] = nsecs; } \
+         tracepoint:syscalls:sys_exit_read { @n = count(); delete(@s, tid); }",
+    ] {
+        let p = plan(&checked(src), src, &FakeHost);
+        assert_eq!(p.backend, Backend::Native, "{src}: {:?}", p.fallback);
+    }
+    let src = "tracepoint:sched:sched_switch { @[ustack(perf, 3)] = count(); }";
+    let p = plan(&checked(src), src, &FakeHost);
+    assert_eq!(
+        p.fallback.unwrap().to_string(),
+        "`ustack(perf, 3)` at 1:35: ustack() in perf mode is not native yet"
+    );
+    let src = "tracepoint:sched:sched_switch { @[kstack(3)] = nsecs; }";
+    let p = plan(&checked(src), src, &FakeHost);
+    assert!(p.fallback.unwrap().to_string().contains("stack key with a frame limit"));
+}
