@@ -11,6 +11,7 @@ use std::{
 
 use crate::{
     host::{
+        btf::{self, BtfError},
         elf::{self, ElfError},
         features::{self, Support},
         traceable::KernelFunctions,
@@ -48,6 +49,8 @@ pub trait Host: Sync {
     fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError>;
     /// The resolved path of a uprobe target and its function names, sorted.
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
+    /// A kernel function's prototype from the kernel's BTF, for fentry.
+    fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError>;
 }
 
 /// A uprobe target's resolved path and its function names.
@@ -191,5 +194,9 @@ impl Host for SystemHost {
             let names: Vec<String> = elf::functions(&path)?.into_iter().map(|f| f.name).collect();
             Ok((path, names.into()))
         })
+    }
+
+    fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
+        btf::function(function).map(Arc::new)
     }
 }

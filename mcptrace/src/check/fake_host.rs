@@ -1,12 +1,13 @@
 //! A host for tests of rules that must hold whatever machine runs them: a
 //! few tracepoints with known formats, two kernel functions, a `bash` with
-//! two functions, and no kprobes.
+//! two functions, no kprobes and no BTF prototypes.
 
 use std::{path::PathBuf, sync::Arc};
 
 use super::{Host, HostError};
 use crate::{
     host::{
+        btf::{self, BtfError},
         features::Support,
         traceable::KernelFunctions,
         tracefs::{Format, TracefsError, parse_format},
@@ -75,5 +76,8 @@ impl Host for FakeHost {
             )),
             other => Err(crate::host::elf::ElfError::NotFound(other.into()).into()),
         }
+    }
+    fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
+        Err(BtfError::NoFunction(function.into()))
     }
 }

@@ -21,7 +21,10 @@ pub use error::{CheckError, CheckErrorKind, CheckErrors};
 pub use facts::{Host, HostError, SystemHost};
 
 use crate::{
-    host::tracefs::Format,
+    host::{
+        btf::{BtfError, Function},
+        tracefs::Format,
+    },
     lang::ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
     probe::Probe,
 };
@@ -35,6 +38,9 @@ pub struct Checked {
     /// The formats of the tracepoints whose fields the program reads, by
     /// `category:name`.
     pub formats: BTreeMap<String, Arc<Format>>,
+    /// The BTF prototypes of the functions fentry probes attach to, or why
+    /// there is none (then the probe cannot run natively).
+    pub prototypes: BTreeMap<String, Result<Arc<Function>, BtfError>>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +83,7 @@ pub struct Policy {
 pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checked, CheckErrors> {
     let mut errors = Vec::new();
     let mut formats = BTreeMap::new();
+    let mut prototypes = BTreeMap::new();
     let assigned_maps = assigned_maps(&program);
     let mut probes = Vec::with_capacity(program.probes.len());
     for probe in &program.probes {
@@ -119,11 +126,18 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
             checker.expr(pred);
         }
         checker.block(&probe.body);
+        for probe in expanded.iter().flatten() {
+            if let Probe::Kfunc { function, .. } = probe {
+                prototypes
+                    .entry(function.clone())
+                    .or_insert_with(|| host.kernel_prototype(function));
+            }
+        }
         probes.push(CheckedProbe { attach_points: expanded });
     }
     map_use::check(&program, &mut errors);
     if errors.is_empty() {
-        Ok(Checked { program, probes, formats })
+        Ok(Checked { program, probes, formats, prototypes })
     } else {
         errors.sort_by_key(|e| e.span.offset);
         Err(CheckErrors(errors))

@@ -354,8 +354,9 @@ fn nesting_is_bounded_and_the_limit_fits_a_small_stack() {
                 let probes = vec![crate::check::CheckedProbe {
                     attach_points: vec![vec![crate::probe::Probe::Begin]],
                 }];
-                let formats = Default::default();
-                let _ = crate::lower::lower(&crate::check::Checked { program, probes, formats });
+                let (formats, prototypes) = Default::default();
+                let checked = crate::check::Checked { program, probes, formats, prototypes };
+                let _ = crate::lower::lower(&checked);
             }
         })
         .unwrap()

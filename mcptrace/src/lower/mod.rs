@@ -22,7 +22,7 @@ use self::{
 };
 use crate::{
     check::Checked,
-    host::{btf, tracefs::Format},
+    host::tracefs::Format,
     ir::{
         AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample, UprobeLocation,
         attach::kind_name,
@@ -395,12 +395,13 @@ fn site_of(
                     .into(),
             );
         }
-        Probe::Kfunc { function, ret } => match btf::function(function) {
-            Ok(prototype) => (
-                Site::Fentry { function: prototype, ret: *ret },
+        Probe::Kfunc { function, ret } => match checked.prototypes.get(function) {
+            Some(Ok(prototype)) => (
+                Site::Fentry { function: prototype.clone(), ret: *ret },
                 AttachPoint::Fentry { function: function.clone(), ret: *ret },
             ),
-            Err(e) => return not_yet(format!("{} needs the function's BTF: {e}", point)),
+            Some(Err(e)) => return not_yet(format!("{} needs the function's BTF: {e}", point)),
+            None => return not_yet(format!("{} was not checked for its BTF", point)),
         },
         Probe::Hardware { .. } | Probe::Other { .. } => {
             return not_yet(format!("{} probes are not native yet", point.kind().name()));

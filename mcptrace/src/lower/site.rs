@@ -2,7 +2,7 @@
 //! tracepoint fields, raw-syscall registers, uprobe arguments. Captures are
 //! made once per probe and shared by every expression that reads them.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use mcptrace_common::{
     limits::{CTX_COPY, STR_LEN},
@@ -46,7 +46,7 @@ pub enum Site {
     /// context is the arguments (then the return value) as 8-byte words,
     /// typed by the function's BTF.
     Fentry {
-        function: Function,
+        function: Arc<Function>,
         ret: bool,
     },
     Perf,

@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use super::lower;
 use crate::{
     check::{Checked, CheckedProbe},
-    host::tracefs::parse_format,
+    host::{btf::BtfError, tracefs::parse_format},
     ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
     lang::parse,
     probe::{Probe, UserLocation},
@@ -43,7 +43,19 @@ fn checked(src: &str, probes: Vec<Vec<Probe>>) -> Checked {
     }
     let probes =
         probes.into_iter().map(|p| CheckedProbe { attach_points: vec![p] }).collect::<Vec<_>>();
-    Checked { program: parse(src).unwrap(), probes, formats }
+    // No function has a prototype here: fentry lowering is tested against
+    // the kernel's BTF in host::btf and the kernel-function cases.
+    let prototypes = probes
+        .iter()
+        .flat_map(CheckedProbe::probes)
+        .filter_map(|p| match p {
+            Probe::Kfunc { function, .. } => {
+                Some((function.clone(), Err(BtfError::NoFunction(function.clone()))))
+            }
+            _ => None,
+        })
+        .collect();
+    Checked { program: parse(src).unwrap(), probes, formats, prototypes }
 }
 
 fn lowered(src: &str, probes: Vec<Vec<Probe>>) -> NativeProgram {
@@ -159,9 +171,9 @@ fn fallback_reasons_name_the_construct_and_its_position() {
             .contains("no field `nope`")
     );
     let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
-    assert!(
-        reason("kfunc:f { }", vec![vec![kfunc]])
-            .starts_with("kfunc:f needs the function's BTF: f is not a function")
+    assert_eq!(
+        reason("kfunc:f { }", vec![vec![kfunc]]),
+        "kfunc:f needs the function's BTF: f is not a function in the kernel's BTF (at 1:1)"
     );
 }
 

@@ -3,7 +3,12 @@ use std::sync::Arc;
 use super::{Backend, plan};
 use crate::{
     check::{Checked, Host, HostError, Policy, check, facts::UserFunctions, fake_host::FakeHost},
-    host::{features::Support, traceable::KernelFunctions, tracefs::Format},
+    host::{
+        btf::{self, BtfError},
+        features::Support,
+        traceable::KernelFunctions,
+        tracefs::Format,
+    },
     lang::{ast::ProbeKind, parse},
 };
 
@@ -73,6 +78,9 @@ impl Host for OldKernel {
     }
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
         FakeHost.user_functions(binary)
+    }
+    fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
+        FakeHost.kernel_prototype(function)
     }
 }
 
