@@ -1,7 +1,7 @@
 //! Every case in tests/cases runs natively and through bpftrace; the outputs
 //! must agree with each other and with the truth each case states.
 
-use std::{path::PathBuf, sync::Mutex, thread};
+use std::{path::PathBuf, sync::Mutex, thread, time::Instant};
 
 use mcptrace_tests::{
     differential::{Case, check},
@@ -42,7 +42,15 @@ fn native_and_bpftrace_agree_on_every_case() {
                         eprintln!("{name}: skipped, this kernel lacks {}", missing.join(", "));
                         continue;
                     }
-                    for f in check(&case) {
+                    let started = Instant::now();
+                    let found = check(&case);
+                    // Progress, for logs of long runs (emulated guests).
+                    eprintln!(
+                        "{name}: {} in {:.1} s",
+                        if found.is_empty() { "ok" } else { "FAILED" },
+                        started.elapsed().as_secs_f64()
+                    );
+                    for f in found {
                         failures
                             .lock()
                             .unwrap()

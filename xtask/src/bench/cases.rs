@@ -99,12 +99,16 @@ impl Env {
 }
 
 impl Env {
-    /// Why `mcptrace plan` refuses `program` here (a probe kind this kernel
-    /// lacks), or None when it would run.
-    fn refusal(&self, program: &str) -> Option<String> {
+    /// Why `program` cannot run natively here, as `mcptrace plan` says: it
+    /// refuses it (a probe kind this kernel lacks) or falls back. None when
+    /// it runs natively, the only way both backends can be measured.
+    fn not_native(&self, program: &str) -> Option<String> {
         let out = Command::new(&self.mcptrace).args(["plan", "-e", program]).output();
         match out {
-            Ok(o) if o.status.success() => None,
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                text.lines().find_map(|l| l.strip_prefix("fallback: ")).map(str::to_string)
+            }
             Ok(o) => {
                 let text = String::from_utf8_lossy(&o.stderr);
                 Some(text.lines().find(|l| !l.trim().is_empty()).unwrap_or("refused").into())
@@ -166,8 +170,10 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
             Some(|_: &Env| Trigger::opens()),
         ),
         overhead(&env, "tracepoint:raw_syscalls:sys_enter"),
-        overhead(&env, "kprobe:__x64_sys_getpid"),
-        overhead(&env, "kfunc:__x64_sys_getpid"),
+        // __do_sys_getpid, not the __x64_sys_ wrapper: Debian's kernels have
+        // no BTF for the wrappers, so fentry could not attach there.
+        overhead(&env, "kprobe:__do_sys_getpid"),
+        overhead(&env, "kfunc:__do_sys_getpid"),
         throughput(&env),
         mcp_round_trip(&env),
     ]
@@ -288,7 +294,7 @@ fn overhead(env: &Rc<Env>, probe: &str) -> Case {
     let program = format!(r#"{probe} {{ @[comm] = count(); }} BEGIN {{ printf("go\n"); }}"#);
     Case {
         name,
-        unavailable: env.refusal(&program),
+        unavailable: env.not_native(&program),
         metrics: vec![
             metric("untraced", "ms", Better::Neither),
             metric("traced", "ms", Better::Lower),
