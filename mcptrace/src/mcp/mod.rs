@@ -3,6 +3,7 @@
 
 mod host_info;
 pub mod http;
+mod links;
 mod probe_info;
 mod progress;
 mod prompts;
@@ -13,7 +14,7 @@ mod validate;
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    ErrorData, Peer, RoleServer, ServerHandler, ServiceExt,
+    ErrorData, RoleServer, ServerHandler, ServiceExt,
     handler::server::{
         router::tool::ToolRouter,
         wrapper::{Json, Parameters},
@@ -21,14 +22,13 @@ use rmcp::{
     model::{
         GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-        ReadResourceRequestParams, ReadResourceResponse, RequestMetaObject, ServerCapabilities,
-        ServerConfig,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
     tool, tool_handler, tool_router,
 };
 
-use self::types::*;
+use self::{links::Linked, types::*};
 use crate::{
     check::SystemHost,
     exec::{Executor, MAX_LINES},
@@ -109,7 +109,8 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id>, readable while it runs.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), readable while it runs.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
             read_only_hint = false,
@@ -121,15 +122,14 @@ impl Server {
     async fn exec_program(
         &self,
         Parameters(p): Parameters<ExecParams>,
-        meta: RequestMetaObject,
-        peer: Peer<RoleServer>,
-    ) -> Result<Json<ExecResponse>, Json<ExecResponse>> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Linked<Json<ExecResponse>>, Json<ExecResponse>> {
         match self.executor.start(&p.program, p.timeout, self.client).await {
             Ok(e) => {
-                if let Some(token) = meta.get_progress_token() {
-                    progress::spawn(e.clone(), peer, token);
+                if let Some(token) = context.meta.get_progress_token() {
+                    progress::spawn(e.clone(), context.peer.clone(), token);
                 }
-                Ok(Json(ExecResponse {
+                let response = Json(ExecResponse {
                     status: "success".into(),
                     execution_id: Some(e.id.clone()),
                     message: format!(
@@ -139,7 +139,8 @@ impl Server {
                     ),
                     backend: Some(e.backend()),
                     backend_reason: Some(e.backend_reason().to_string()),
-                }))
+                });
+                Ok(Linked::new(response, &e, &context))
             }
             // A tool error (`isError`), with the design's fields inside.
             Err(err) => Err(Json(ExecResponse {
@@ -158,12 +159,14 @@ impl Server {
             title = "Read an execution's output",
             read_only_hint = true,
             open_world_hint = false
-        )
+        ),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ResultResponse>()
     )]
     async fn get_result(
         &self,
         Parameters(p): Parameters<ResultParams>,
-    ) -> Result<Json<ResultResponse>, String> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Linked<Json<ResultResponse>>, String> {
         let e = self.find(&p.execution_id)?;
         let limit = match p.limit {
             None => 1000,
@@ -177,7 +180,8 @@ impl Server {
                 "offset {offset} is past the end of the output ({total} lines so far)"
             ));
         }
-        Ok(Json(ResultResponse::page(&e, offset as usize, limit)))
+        let page = Json(ResultResponse::page(&e, offset as usize, limit));
+        Ok(Linked::new(page, &e, &context))
     }
 
     #[tool(
