@@ -8,6 +8,7 @@ mod probe_info;
 mod progress;
 mod prompts;
 mod resources;
+mod subscriptions;
 mod types;
 mod validate;
 
@@ -23,12 +24,13 @@ use rmcp::{
         GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
     tool, tool_handler, tool_router,
 };
 
-use self::{links::Linked, types::*};
+use self::{links::Linked, subscriptions::Subscriptions, types::*};
 use crate::{
     check::SystemHost,
     exec::{Executor, MAX_LINES},
@@ -47,6 +49,8 @@ pub struct Server {
     client: &'static str,
     /// Built once; the handler routes calls through it.
     tool_router: ToolRouter<Self>,
+    /// This session's resources/subscribe subscriptions; they end with it.
+    subscriptions: Arc<Subscriptions>,
 }
 
 #[tool_router]
@@ -62,6 +66,7 @@ impl Server {
             ),
             executor,
             client,
+            subscriptions: Arc::default(),
         }
     }
 
@@ -109,7 +114,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), readable while it runs.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
@@ -238,6 +243,7 @@ impl ServerHandler for Server {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
                 .build(),
         )
@@ -247,8 +253,8 @@ impl ServerHandler for Server {
                  host offers, list_probes to find probes \
                  and probe_info to see what one offers, validate_program to check a program \
                  without running it, exec_program to start it (it returns once attached), and \
-                 get_result to read its output; executions are also resources, and the \
-                 prompts hold vetted one-liners. Common \
+                 get_result to read its output; executions are also resources, which can be \
+                 subscribed to, and the prompts hold vetted one-liners. Common \
                  programs run natively; others through bpftrace.",
         )
     }
@@ -281,6 +287,35 @@ impl ServerHandler for Server {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         Ok(resources::templates())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribe_to(request.uri, context.peer)
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.unsubscribe_from(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(self.listenable(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        self.listen_to(context).await;
+        Ok(())
     }
 
     async fn list_prompts(
