@@ -18,7 +18,9 @@ use super::Server;
 use crate::exec::Execution;
 
 const PREFIX: &str = "mcptrace://executions/";
-const TEMPLATE: &str = "mcptrace://executions/{id}";
+pub(super) const TEMPLATE: &str = "mcptrace://executions/{id}";
+/// The template's one variable, which completion offers execution ids for.
+pub(super) const TEMPLATE_ARGUMENT: &str = "id";
 
 /// The URI of execution `id`.
 pub(super) fn uri(id: &str) -> String {
