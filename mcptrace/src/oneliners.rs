@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::host::processes;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgKind {
     /// A process id.
@@ -15,6 +17,10 @@ pub enum ArgKind {
     /// A sampling frequency in Hz, 1 to 999.
     Hz,
 }
+
+/// Frequencies offered for completion: just under round numbers, so that
+/// sampling does not run in lockstep with periodic work.
+const COMMON_HZ: &[&str] = &["49", "99", "199", "499", "999"];
 
 #[derive(Clone, Copy, Debug)]
 pub struct Argument {
@@ -129,6 +135,20 @@ impl OneLiner {
     }
 }
 
+impl Argument {
+    /// The values it can take here that start with `prefix`, for
+    /// completion: running processes' ids or thread names, or common
+    /// frequencies; only values that [`OneLiner::render`] accepts.
+    pub fn suggestions(&self, prefix: &str) -> Vec<String> {
+        let candidates: Vec<String> = match self.kind {
+            ArgKind::Pid => processes::pids().iter().map(u32::to_string).collect(),
+            ArgKind::Comm => processes::comms().into_iter().collect(),
+            ArgKind::Hz => COMMON_HZ.iter().map(|hz| hz.to_string()).collect(),
+        };
+        candidates.into_iter().filter(|v| v.starts_with(prefix) && check(self, v).is_ok()).collect()
+    }
+}
+
 fn check(arg: &Argument, value: &str) -> Result<(), RenderError> {
     let number = |max: u64| value.parse::<u64>().ok().filter(|n| (1..=max).contains(n));
     let (ok, expected) = match arg.kind {
@@ -162,6 +182,20 @@ mod tests {
         let p = find("syscall_latency_by_pid").unwrap().render(&args(&[("pid", "7")])).unwrap();
         assert_eq!(p.matches("pid == 7").count(), 2);
         assert!(!p.contains("{pid}"), "{p}");
+    }
+
+    #[test]
+    fn suggestions_are_values_render_accepts() {
+        let profile = find("cpu_profile_of_pid").unwrap();
+        let [pid, hz] = profile.arguments else { panic!() };
+        let own = std::process::id().to_string();
+        assert!(pid.suggestions(&own).contains(&own));
+        assert!(pid.suggestions("x").is_empty());
+        assert_eq!(hz.suggestions("9"), ["99", "999"]);
+        let comm = &find("read_size_histogram").unwrap().arguments[0];
+        let names = comm.suggestions("");
+        assert!(!names.is_empty());
+        assert!(names.iter().all(|n| check(comm, n).is_ok()), "{names:?}");
     }
 
     #[test]

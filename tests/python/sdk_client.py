@@ -3,12 +3,14 @@
 usage: sdk_client.py stdio MCPTRACE_BINARY
        sdk_client.py http URL [TOKEN]
 
-Lists the tools, validates a program, runs it with a progress token, reads
-its structured result, its resource and a prompt. Exits non-zero, with the
+Lists the tools, validates a program, runs it with a progress token and a
+subscription to its resource, reads its structured result, its resource and
+a prompt, and completes a prompt argument. Exits non-zero, with the
 reason on stderr, on the first thing that is not as it should be; prints
 `ok` on success. Run by tests/tests/python_sdk.rs, which installs the SDK.
 """
 
+import os
 import sys
 
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import PromptReference
 
 
 def check(condition, what):
@@ -40,13 +43,17 @@ async def connect(transport, target, token=None):
 
 async def main(transport, target, token=None):
     progress = []
+    updated = []
 
     async def on_message(message):
         # Reports that arrive after exec_program answered reach the session's
         # message handler rather than the per-request callback.
         root = getattr(message, "root", message)
-        if getattr(root, "method", None) == "notifications/progress":
+        method = getattr(root, "method", None)
+        if method == "notifications/progress":
             progress.append(root.params)
+        elif method == "notifications/resources/updated":
+            updated.append(str(root.params.uri))
 
     async def with_token(value, total, message):
         # A callback makes the SDK send a progress token; the reports
@@ -85,6 +92,12 @@ async def main(transport, target, token=None):
             s = started.structured_content
             check(s["status"] == "success", f"exec_program: {s}")
             execution = s["execution_id"]
+            uri = f"mcptrace://executions/{execution}"
+            links = [c for c in started.content if c.type == "resource_link"]
+            check([str(link.uri) for link in links] == [uri], f"links: {started.content}")
+            # The 2025 way, which this handshake negotiates (the SDK warns
+            # that 2026-07-28 replaced it).
+            await session.subscribe_resource(uri)
 
             result = None
             for _ in range(400):
@@ -107,7 +120,12 @@ async def main(transport, target, token=None):
             values = [p.progress for p in progress]
             check(values == sorted(values) and len(set(values)) == len(values), f"progress values: {values}")
 
-            uri = f"mcptrace://executions/{execution}"
+            for _ in range(40):
+                if len(updated) >= 2:
+                    break
+                await anyio.sleep(0.05)
+            check(len(updated) >= 2 and set(updated) == {uri}, f"updates: {updated}")
+
             listed = [str(r.uri) for r in (await session.list_resources()).resources]
             check(uri in listed, f"{uri} not in {listed}")
             contents = (await session.read_resource(uri)).contents
@@ -115,6 +133,11 @@ async def main(transport, target, token=None):
 
             prompt = await session.get_prompt("file_opens_by_pid", {"pid": "1"})
             check("pid == 1" in prompt.messages[0].content.text, f"prompt: {prompt}")
+            own = str(os.getpid())
+            pids = await session.complete(
+                PromptReference(type="ref/prompt", name="file_opens_by_pid"), {"name": "pid", "value": own}
+            )
+            check(own in pids.completion.values, f"completion: {pids}")
     print("ok")
 
 

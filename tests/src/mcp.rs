@@ -1,12 +1,16 @@
 //! A real MCP client over stdio for the server tests: spawns `mcptrace
-//! serve`, calls its tools, and records the progress notifications it sends.
+//! serve`, calls its tools, and records the progress and resource-updated
+//! notifications it sends.
 
 use std::sync::{Arc, Mutex};
 
 use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ProgressNotificationParam},
-    service::{NotificationContext, RunningService},
+    ClientHandler, RoleClient,
+    model::{
+        CallToolRequestParams, ClientConfig, ProgressNotificationParam, ProtocolVersion,
+        ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
+    },
+    service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService},
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
@@ -18,10 +22,14 @@ pub struct Client {
     pub server_pid: u32,
 }
 
-/// The client side's handler: keeps every progress notification received.
+/// The client side's handler: keeps every progress notification received,
+/// and the URI of every resource-updated one.
 #[derive(Clone, Default)]
 pub struct Recorder {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    updated: Arc<Mutex<Vec<String>>>,
+    /// The revision asked for in `initialize`, when not the SDK's own.
+    version: Option<ProtocolVersion>,
 }
 
 impl ClientHandler for Recorder {
@@ -31,6 +39,22 @@ impl ClientHandler for Recorder {
         _context: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().unwrap().push(params);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let info = ClientConfig::default();
+        match &self.version {
+            Some(v) => info.with_protocol_version(v.clone()),
+            None => info,
+        }
     }
 }
 
@@ -45,27 +69,34 @@ impl Client {
         Self::start_env(args, user, &[]).await
     }
 
+    /// `mcptrace serve` for a client that speaks protocol revision
+    /// `version`: through `initialize` up to 2025-11-25, through
+    /// `server/discover` and per-request metadata from 2026-07-28 on.
+    pub async fn start_speaking(version: ProtocolVersion) -> Client {
+        let lifecycle = if version.has_initialize() {
+            ClientLifecycleMode::Initialize
+        } else {
+            ClientLifecycleMode::Discover { preferred_versions: vec![version.clone()] }
+        };
+        let recorder = Recorder { version: Some(version), ..Recorder::default() };
+        Self::connect(serve_command(&[], None, &[]), recorder, lifecycle).await
+    }
+
     /// As [`Client::start_with`], with `env` added to the server's environment.
     pub async fn start_env(args: &[&str], user: Option<u32>, env: &[(&str, &str)]) -> Client {
-        let bin = target_bin("mcptrace");
-        let mut cmd = match user {
-            None => tokio::process::Command::new(&bin),
-            Some(uid) => {
-                let mut c = tokio::process::Command::new("setpriv");
-                c.args([
-                    format!("--reuid={uid}"),
-                    format!("--regid={uid}"),
-                    "--clear-groups".into(),
-                ])
-                .args(["--inh-caps=-all", "--bounding-set=-all"])
-                .arg(&bin);
-                c
-            }
-        };
-        cmd.arg("serve").args(args).envs(env.iter().copied());
+        let cmd = serve_command(args, user, env);
+        Self::connect(cmd, Recorder::default(), ClientLifecycleMode::Initialize).await
+    }
+
+    async fn connect(
+        cmd: tokio::process::Command,
+        recorder: Recorder,
+        lifecycle: ClientLifecycleMode,
+    ) -> Client {
         let transport = TokioChildProcess::new(cmd).expect("spawn mcptrace serve");
         let server_pid = transport.id().expect("server pid");
-        let service = Recorder::default().serve(transport).await.expect("MCP handshake");
+        let service =
+            recorder.serve_with_lifecycle(transport, lifecycle).await.expect("MCP handshake");
         Client { service, server_pid }
     }
 
@@ -140,9 +171,51 @@ impl Client {
         self.service.service().progress.lock().unwrap().clone()
     }
 
+    /// URIs of the resource-updated notifications received so far, in
+    /// arrival order.
+    pub fn updated(&self) -> Vec<String> {
+        self.service.service().updated.lock().unwrap().clone()
+    }
+
+    /// resources/subscribe, as clients before 2026-07-28 subscribe (rmcp
+    /// marks it deprecated for the revision after).
+    #[allow(deprecated)]
+    pub async fn subscribe(&self, uri: &str) -> Result<(), String> {
+        self.service.subscribe(SubscribeRequestParams::new(uri)).await.map_err(|e| e.to_string())
+    }
+
+    /// resources/unsubscribe (see [`Client::subscribe`]).
+    #[allow(deprecated)]
+    pub async fn unsubscribe(&self, uri: &str) -> Result<(), String> {
+        let request = UnsubscribeRequestParams::new(uri);
+        self.service.unsubscribe(request).await.map_err(|e| e.to_string())
+    }
+
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// `mcptrace serve ARGS` with `env`, optionally as another user (through
+/// setpriv, with no capabilities).
+fn serve_command(
+    args: &[&str],
+    user: Option<u32>,
+    env: &[(&str, &str)],
+) -> tokio::process::Command {
+    let bin = target_bin("mcptrace");
+    let mut cmd = match user {
+        None => tokio::process::Command::new(&bin),
+        Some(uid) => {
+            let mut c = tokio::process::Command::new("setpriv");
+            c.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+                .args(["--inh-caps=-all", "--bounding-set=-all"])
+                .arg(&bin);
+            c
+        }
+    };
+    cmd.arg("serve").args(args).envs(env.iter().copied());
+    cmd
 }
 
 /// Lines of a result's output.

@@ -1,7 +1,8 @@
 //! The official MCP Python SDK as the client: tests/python/sdk_client.py
-//! lists, validates, runs with progress, and reads structured results,
-//! resources and prompts from `mcptrace serve`, over stdio and over HTTP
-//! with a bearer token. The SDK is installed from PyPI into a virtualenv
+//! lists, validates, runs with progress and a subscription, reads
+//! structured results, resource links, resources and prompts, and completes
+//! a prompt argument from `mcptrace serve`, over stdio and over HTTP with a
+//! bearer token. The SDK is installed from PyPI into a virtualenv
 //! under target/ on first use.
 
 use std::{path::Path, process::Command};

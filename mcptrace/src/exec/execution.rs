@@ -7,6 +7,7 @@ use std::{
 };
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::{launch::Started, stop::StopSignal};
 use crate::{
@@ -85,6 +86,9 @@ pub struct Execution {
     pub started_at: SystemTime,
     pub stop: StopSignal,
     state: Mutex<State>,
+    /// Ticks when lines are added and when it ends, for whoever follows the
+    /// output (the MCP layer's subscriptions) without polling or knowing MCP.
+    changes: watch::Sender<()>,
 }
 
 impl Execution {
@@ -117,6 +121,7 @@ impl Execution {
                 error: None,
                 ended: None,
             }),
+            changes: watch::Sender::new(()),
         })
     }
 
@@ -144,6 +149,18 @@ impl Execution {
     /// full: the caller stops the program.
     pub fn push(&self, bytes: &[u8]) -> bool {
         let mut s = self.state();
+        let before = s.lines.len();
+        let accepted = Self::append(&mut s, bytes);
+        let grew = s.lines.len() > before;
+        drop(s);
+        if grew {
+            self.changes.send_replace(());
+        }
+        accepted
+    }
+
+    /// [`Execution::push`] on the locked state.
+    fn append(s: &mut State, bytes: &[u8]) -> bool {
         if s.truncated {
             return false;
         }
@@ -194,11 +211,18 @@ impl Execution {
         s.stop_reason = Some(if s.truncated { StopReason::BufferFull } else { reason });
         s.error = error;
         s.ended = Some(Instant::now());
+        self.changes.send_replace(());
         Some(s)
     }
 
     pub fn is_running(&self) -> bool {
         self.state().status == Status::Running
+    }
+
+    /// A receiver that wakes when lines are added or the execution ends;
+    /// changes before this call count as seen.
+    pub fn watch(&self) -> watch::Receiver<()> {
+        self.changes.subscribe()
     }
 }
 
@@ -275,6 +299,19 @@ mod tests {
         assert_eq!(s.lines.len(), MAX_LINES);
         assert!(s.truncated);
         assert_eq!(s.stop_reason, Some(StopReason::BufferFull));
+    }
+
+    #[test]
+    fn watchers_wake_on_whole_lines_and_on_the_end() {
+        let e = exec();
+        let mut rx = e.watch();
+        e.push(b"no newline yet");
+        assert!(!rx.has_changed().unwrap());
+        e.push(b"\n");
+        assert!(rx.has_changed().unwrap());
+        rx.mark_unchanged();
+        e.finish(Status::Completed, StopReason::Exit, None);
+        assert!(rx.has_changed().unwrap());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Facts about the running kernel and binaries: tracefs and tracepoint
-//! formats, kernel symbols, ELF symbols, user names, and which probe kinds
-//! attach here.
+//! formats, kernel symbols, ELF symbols, user names, running processes, and
+//! which probe kinds attach here.
 
 pub mod attached;
 mod bpf_syscall;
@@ -10,6 +10,7 @@ pub mod features;
 pub mod fentry;
 pub mod kallsyms;
 pub mod native_support;
+pub mod processes;
 pub mod symbolize;
 pub mod syscalls;
 pub mod traceable;

@@ -1,33 +1,38 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+mod completions;
 mod host_info;
 pub mod http;
+mod links;
 mod probe_info;
 mod progress;
 mod prompts;
 mod resources;
+mod subscriptions;
 mod types;
 mod validate;
 
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    ErrorData, Peer, RoleServer, ServerHandler, ServiceExt,
+    ErrorData, RoleServer, ServerHandler, ServiceExt,
     handler::server::{
         router::tool::ToolRouter,
         wrapper::{Json, Parameters},
     },
     model::{
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-        ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig,
+        CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
+        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+        UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
     tool, tool_handler, tool_router,
 };
 
-use self::types::*;
+use self::{links::Linked, subscriptions::Subscriptions, types::*};
 use crate::{
     check::SystemHost,
     exec::{Executor, MAX_LINES},
@@ -46,6 +51,8 @@ pub struct Server {
     client: &'static str,
     /// Built once; the handler routes calls through it.
     tool_router: ToolRouter<Self>,
+    /// This session's resources/subscribe subscriptions; they end with it.
+    subscriptions: Arc<Subscriptions>,
 }
 
 #[tool_router]
@@ -61,6 +68,7 @@ impl Server {
             ),
             executor,
             client,
+            subscriptions: Arc::default(),
         }
     }
 
@@ -108,7 +116,8 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output stays readable as the resource mcptrace://executions/<id> once it ends.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
             read_only_hint = false,
@@ -120,15 +129,14 @@ impl Server {
     async fn exec_program(
         &self,
         Parameters(p): Parameters<ExecParams>,
-        meta: RequestMetaObject,
-        peer: Peer<RoleServer>,
-    ) -> Result<Json<ExecResponse>, Json<ExecResponse>> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Linked<Json<ExecResponse>>, Json<ExecResponse>> {
         match self.executor.start(&p.program, p.timeout, self.client).await {
             Ok(e) => {
-                if let Some(token) = meta.get_progress_token() {
-                    progress::spawn(e.clone(), peer, token);
+                if let Some(token) = context.meta.get_progress_token() {
+                    progress::spawn(e.clone(), context.peer.clone(), token);
                 }
-                Ok(Json(ExecResponse {
+                let response = Json(ExecResponse {
                     status: "success".into(),
                     execution_id: Some(e.id.clone()),
                     message: format!(
@@ -138,7 +146,8 @@ impl Server {
                     ),
                     backend: Some(e.backend()),
                     backend_reason: Some(e.backend_reason().to_string()),
-                }))
+                });
+                Ok(Linked::new(response, &e, &context))
             }
             // A tool error (`isError`), with the design's fields inside.
             Err(err) => Err(Json(ExecResponse {
@@ -157,12 +166,14 @@ impl Server {
             title = "Read an execution's output",
             read_only_hint = true,
             open_world_hint = false
-        )
+        ),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ResultResponse>()
     )]
     async fn get_result(
         &self,
         Parameters(p): Parameters<ResultParams>,
-    ) -> Result<Json<ResultResponse>, String> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Linked<Json<ResultResponse>>, String> {
         let e = self.find(&p.execution_id)?;
         let limit = match p.limit {
             None => 1000,
@@ -176,7 +187,8 @@ impl Server {
                 "offset {offset} is past the end of the output ({total} lines so far)"
             ));
         }
-        Ok(Json(ResultResponse::page(&e, offset as usize, limit)))
+        let page = Json(ResultResponse::page(&e, offset as usize, limit));
+        Ok(Linked::new(page, &e, &context))
     }
 
     #[tool(
@@ -233,7 +245,9 @@ impl ServerHandler for Server {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
@@ -242,8 +256,8 @@ impl ServerHandler for Server {
                  host offers, list_probes to find probes \
                  and probe_info to see what one offers, validate_program to check a program \
                  without running it, exec_program to start it (it returns once attached), and \
-                 get_result to read its output; finished executions are also resources, and the \
-                 prompts hold vetted one-liners. Common \
+                 get_result to read its output; executions are also resources, which can be \
+                 subscribed to, and the prompts hold vetted one-liners. Common \
                  programs run natively; others through bpftrace.",
         )
     }
@@ -268,6 +282,51 @@ impl ServerHandler for Server {
             uri => self.read_execution(uri),
         }
         .map(Into::into)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribe_to(request.uri, context.peer)
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.unsubscribe_from(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(self.listenable(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        self.listen_to(context).await;
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.complete_argument(&request)
     }
 
     async fn list_prompts(
