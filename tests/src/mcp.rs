@@ -224,13 +224,26 @@ pub fn lines(result: &Value) -> Vec<String> {
 }
 
 /// BPF programs held by process `pid`: its file descriptors that are BPF
-/// programs (Debian's bpftool shows no owning pids).
+/// programs (Debian's bpftool shows no owning pids). A server holds those
+/// of the session it keeps loaded ahead, attached nowhere.
 pub fn bpf_programs_of(pid: u32) -> usize {
+    descriptors_of(pid, |target| target == "anon_inode:bpf-prog")
+}
+
+/// Attachments held by process `pid`: BPF links and perf events (what
+/// attaches a program to a tracepoint, probe or CPU, by kernel version).
+pub fn attachments_of(pid: u32) -> usize {
+    descriptors_of(pid, |target| {
+        target == "anon_inode:bpf_link" || target == "anon_inode:[perf_event]"
+    })
+}
+
+fn descriptors_of(pid: u32, which: impl Fn(&str) -> bool) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|dir| {
             dir.filter_map(Result::ok)
                 .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .filter(|t| t.to_string_lossy().contains("bpf-prog"))
+                .filter(|t| which(&t.to_string_lossy()))
                 .count()
         })
         .unwrap_or(0)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mcptrace::host::features;
 use mcptrace_tests::{
     HeldWorkload,
-    mcp::{Client, bpf_programs_of, children_of, lines},
+    mcp::{Client, attachments_of, children_of, lines},
     require_root,
 };
 use serde_json::json;
@@ -183,7 +183,7 @@ async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
     }
     let sixth = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap_err();
     assert!(sixth.contains("already running"), "{sixth}");
-    assert!(bpf_programs_of(c.server_pid) > 0, "native executions hold programs");
+    assert!(attachments_of(c.server_pid) > 0, "native executions hold attachments");
     for id in &ids {
         let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
         assert_eq!(r["status"], "completed", "{r}");
@@ -194,12 +194,12 @@ async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
     }
     // Teardown follows the result; give it a moment.
     for _ in 0..100 {
-        if bpf_programs_of(c.server_pid) == 0 && children_of(c.server_pid).is_empty() {
+        if attachments_of(c.server_pid) == 0 && children_of(c.server_pid).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(bpf_programs_of(c.server_pid), 0, "no BPF program left attached");
+    assert_eq!(attachments_of(c.server_pid), 0, "no BPF program left attached");
     assert_eq!(children_of(c.server_pid), Vec::<u32>::new(), "no bpftrace left running");
     c.close().await;
 }

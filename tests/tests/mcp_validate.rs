@@ -2,7 +2,7 @@
 //! kernel: verdicts, positions, warnings, and agreement with `mcptrace plan`.
 
 use mcptrace_tests::{
-    mcp::{Client, bpf_programs_of},
+    mcp::{Client, attachments_of},
     require_root, target_bin,
 };
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ async fn a_valid_program_reports_backend_and_expanded_probes_and_runs_nothing() 
     assert!(probes.iter().all(|p| p.starts_with("tracepoint:syscalls:sys_enter_open")), "{v}");
     assert_eq!(v["probe_count"], probes.len());
     assert!(probes.len() >= 2, "{v}");
-    assert_eq!(bpf_programs_of(c.server_pid), 0, "validation loaded BPF programs");
+    assert_eq!(attachments_of(c.server_pid), 0, "validation attached programs");
 
     // The same verdict `mcptrace plan` prints: one piece of code serves both.
     let out = std::process::Command::new(target_bin("mcptrace"))

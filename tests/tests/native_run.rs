@@ -18,7 +18,7 @@ use mcptrace::{
     },
     lang::printf::FormatString,
     native::{
-        Transport,
+        Session, Transport,
         run::{EndReason, attach},
     },
     output::{Format, Record},
@@ -85,7 +85,8 @@ fn begin_events_exit_end_and_maps_in_order() {
         ],
     };
 
-    let attached = attach(program, Transport::RingBuffer).unwrap();
+    let session = Session::load(Transport::RingBuffer).unwrap();
+    let attached = attach(program, session).unwrap();
     let stop = StopSignal::new().unwrap();
     let worker = std::thread::spawn(move || {
         let mut records = Vec::new();

@@ -13,7 +13,7 @@ use crate::{
         launch::{self, Choice, LaunchError, Request, Started},
     },
     frontend,
-    native::Transport,
+    native::{Sessions, Transport},
     output::{Format, Record, RecordSink},
     plan::Backend,
 };
@@ -118,7 +118,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         timeout: args.timeout.map(Duration::from_secs_f64),
         bpftrace: args.bpftrace,
         policy,
-        transport: args.transport,
+        sessions: Sessions::on_demand(args.transport),
     };
     let mut sink = Stdout { out: std::io::stdout().lock(), buf: Vec::new(), format };
     let mut attached = false;

@@ -18,6 +18,7 @@ use crate::{
     host::features::Support,
     lang::ast::ProbeKind,
     lower,
+    native::AheadStatus,
 };
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -42,6 +43,11 @@ pub struct HostSummary {
     pub limits: Limits,
     /// Whether programs, stops and ends are written to an audit log, and where.
     pub audit: AuditStatus,
+    /// The native session a server keeps loaded ahead of its executions
+    /// (maps created, the first slot program of each common kind verified,
+    /// attached nowhere); absent outside a server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_ahead: Option<AheadStatus>,
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -130,6 +136,7 @@ pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy, audit: AuditStat
             max_program_bytes: MAX_PROGRAM_BYTES,
         },
         audit,
+        session_ahead: None,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     check::{Checked, Policy},
     lang::{dialect, pretty},
     native::{
-        NativeError, Transport,
+        NativeError, Sessions,
         run::{self as native_run, Teardown},
     },
     output::RecordSink,
@@ -42,7 +42,8 @@ pub struct Request {
     /// The bpftrace binary for fallbacks.
     pub bpftrace: PathBuf,
     pub policy: Policy,
-    pub transport: Transport,
+    /// Where native runs get their loaded object.
+    pub sessions: Sessions,
 }
 
 /// Which backend attached, and why that one.
@@ -96,7 +97,8 @@ pub fn run(
     let reason = match native {
         None if request.choice == Choice::Bpftrace => "bpftrace was asked for".to_string(),
         None => request.plan.backend_reason(),
-        Some(program) => match native_run::attach(program, request.transport) {
+        Some(program) => match request.sessions.take().and_then(|s| native_run::attach(program, s))
+        {
             Ok(attached) => {
                 let reason = request.plan.backend_reason();
                 on_started(&Started { backend: Backend::Native, reason });

@@ -32,7 +32,7 @@ use crate::{
     check::{Policy, SystemHost},
     diagnostic::Diagnostic,
     frontend,
-    native::Transport,
+    native::{Sessions, Transport},
 };
 
 /// Executions running at once.
@@ -93,12 +93,15 @@ pub struct Executor {
     /// Shared with the threads that record executions' ends.
     audit: Option<Arc<AuditLog>>,
     executions: Mutex<HashMap<String, Arc<Execution>>>,
+    /// A native session kept loaded ahead, so executions start at once.
+    sessions: Sessions,
 }
 
 impl Executor {
     pub fn new(bpftrace: PathBuf, policy: Policy, audit: Option<AuditLog>) -> Self {
         let audit = audit.map(Arc::new);
-        Self { bpftrace, policy, audit, executions: Mutex::new(HashMap::new()) }
+        let sessions = Sessions::kept_ahead(Transport::RingBuffer);
+        Self { bpftrace, policy, audit, executions: Mutex::new(HashMap::new()), sessions }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Execution>>> {
@@ -175,7 +178,7 @@ impl Executor {
             timeout: Some(timeout),
             bpftrace: self.bpftrace.clone(),
             policy: self.policy,
-            transport: Transport::RingBuffer,
+            sessions: self.sessions.clone(),
         };
         Ok((exec, request))
     }
@@ -211,7 +214,9 @@ impl Executor {
     /// bpftrace, policy and audit log.
     pub fn host_summary(&self) -> host_summary::HostSummary {
         let audit = AuditStatus::of(self.audit.as_deref());
-        host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy, audit)
+        let summary =
+            host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy, audit);
+        host_summary::HostSummary { session_ahead: self.sessions.ahead_status(), ..summary }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {

@@ -10,9 +10,11 @@ pub mod map_read;
 mod object;
 pub mod run;
 mod session;
+mod sessions;
 pub mod transport;
 
 pub use error::NativeError;
 pub use keyed_maps::KeyedMaps;
 pub use session::Session;
+pub use sessions::{AheadStatus, Sessions};
 pub use transport::Transport;

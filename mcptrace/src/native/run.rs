@@ -7,13 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mcptrace_common::{
-    Event,
-    limits::{MAX_SLOTS, RING_BYTES},
-};
+use mcptrace_common::{Event, limits::MAX_SLOTS};
 
 use super::{
-    NativeError, Session, Transport,
+    NativeError, Session,
     eval::{Control, Effects, Frame, truthy},
     map_read,
 };
@@ -57,10 +54,9 @@ pub struct Teardown {
     _session: Session,
 }
 
-/// Loads the object and attaches every probe, in program order. On error
-/// nothing stays attached.
-pub fn attach(program: NativeProgram, transport: Transport) -> Result<Attached, NativeError> {
-    let mut session = Session::load(transport)?;
+/// Attaches every probe in `session`, in program order. On error nothing
+/// stays attached.
+pub fn attach(program: NativeProgram, mut session: Session) -> Result<Attached, NativeError> {
     let mut by_slot = vec![None; MAX_SLOTS as usize];
     for (i, probe) in program.probes.iter().enumerate() {
         let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
@@ -147,20 +143,30 @@ impl Attached {
             }
         }
         // A stop or the time limit ends the trace after the events already
-        // buffered: they are handled before END, not dropped uncounted. The
-        // probes stay attached, so the reading is bounded by what the
-        // buffers can hold.
+        // buffered: the probes stop emitting and updating maps at once, and
+        // everything they emitted before is read to the end and handled
+        // before END; what the buffers could not take is counted as lost.
         if matches!(reason, Some(EndReason::Stopped | EndReason::TimeLimit)) {
-            let mut handled = 0;
-            while fx.open && handled < STOP_DRAIN {
+            let quiet = by_slot
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, probe)| Some((slot as u32, &program.probes[(*probe)?].config)));
+            let mut quiesced = Ok(());
+            for (slot, config) in quiet {
+                quiesced = quiesced.and(fx.session.quiesce(slot, config));
+            }
+            // Unquiesced probes could outrun the reader forever: then one
+            // round is read, and the run ends with the error.
+            let to_the_end = quiesced.is_ok();
+            fx.keep(quiesced);
+            while fx.open {
                 let (n, exit) = round(&mut fx);
                 if exit {
                     reason = Some(EndReason::Exit);
                 }
-                if exit || n < BATCH {
+                if exit || n == 0 || !to_the_end {
                     break;
                 }
-                handled += n;
             }
         }
         let lost_events = fx.session.lost_events();
@@ -205,11 +211,6 @@ fn dropped_updates_warning(n: u64) -> String {
 
 /// Events taken from the ring buffer per round.
 const BATCH: usize = 4096;
-
-/// Events read after a stop at most: as many as the ring buffer holds of the
-/// smallest records (8 bytes of header, 8 of event); the perf buffers (256
-/// KiB of 340-byte records per CPU) hold fewer below ~340 CPUs.
-const STOP_DRAIN: usize = RING_BYTES as usize / 16;
 
 /// What statements act on: the sink (until it refuses a record, after which
 /// records are dropped) and the kernel maps. The first map error is kept

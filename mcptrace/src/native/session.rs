@@ -20,7 +20,7 @@ use aya::{
 use mcptrace_common::{
     Event, SlotConfig,
     limits::{KINDS, SLOTS_PER_KIND},
-    slot::{first_slot, kind},
+    slot::{action, first_slot, kind},
 };
 
 use super::{
@@ -121,6 +121,22 @@ impl Session {
         })
     }
 
+    /// Verifies the first slot program of each of `kinds` now, so that
+    /// attaching it later costs no verification. A program the kernel
+    /// refuses stays unloaded: attaching it says why.
+    pub fn preload(&mut self, kinds: &[u32]) {
+        for &k in kinds {
+            if let Some(program) = self.ebpf.program_mut(&program_name(k, 0)) {
+                let _ = load(program);
+            }
+        }
+    }
+
+    /// Slot programs loaded into the kernel so far.
+    pub fn loaded_programs(&self) -> usize {
+        self.ebpf.programs().filter(|(_, p)| p.fd().is_ok()).count()
+    }
+
     /// Takes the next free slot of the point's kind, writes its configuration
     /// and attaches it. Returns the slot number events will carry.
     pub fn attach(&mut self, point: &AttachPoint, config: &SlotConfig) -> Result<u32, NativeError> {
@@ -149,6 +165,21 @@ impl Session {
         attach_program(program, point).map_err(NativeError::Program)?;
         self.used[k as usize] += 1;
         Ok(slot)
+    }
+
+    /// Makes slot `slot`, configured with `config`, emit nothing and update
+    /// no map from its next hit on, while it stays attached: a stop takes
+    /// effect at once, and what is buffered then is all there is to read.
+    /// Only those two fields change, so a hit that reads the configuration
+    /// while it is rewritten sees each field old or new, never a torn mix
+    /// that would misread the rest.
+    pub fn quiesce(&mut self, slot: u32, config: &SlotConfig) -> Result<(), NativeError> {
+        let mut quiet = *config;
+        quiet.action &= !action::EMIT;
+        quiet.nmap_ops = 0;
+        self.slots
+            .set(slot, quiet, 0)
+            .map_err(|source| NativeError::Map { what: "quiescing a slot", source })
     }
 
     /// Waits until events are ready, `wake` becomes readable, or `timeout`
@@ -209,31 +240,38 @@ impl Session {
     }
 }
 
+/// Loads `program` into the kernel unless it is already: a slot attached
+/// to several points (perf events on every CPU) loads once, and a session
+/// kept ahead loads its first slots before any run.
+fn load(program: &mut Program) -> Result<(), aya::programs::ProgramError> {
+    if program.fd().is_ok() {
+        return Ok(());
+    }
+    match program {
+        Program::TracePoint(p) => p.load(),
+        Program::RawTracePoint(p) => p.load(),
+        Program::PerfEvent(p) => p.load(),
+        Program::UProbe(p) => p.load(),
+        Program::KProbe(p) => p.load(),
+        _ => Err(aya::programs::ProgramError::UnexpectedProgramType),
+    }
+}
+
 /// Loads `program` (first use only) and attaches it to `point`.
 fn attach_program(
     program: &mut Program,
     point: &AttachPoint,
 ) -> Result<(), aya::programs::ProgramError> {
     use aya::programs::ProgramError::UnexpectedProgramType as Wrong;
-    // A slot attached to several points (perf events on every CPU) loads once.
-    let loaded = program.fd().is_ok();
+    load(program)?;
     match (program, point) {
         (Program::TracePoint(p), AttachPoint::Tracepoint { category, name }) => {
-            if !loaded {
-                p.load()?;
-            }
             p.attach(category, name).map(drop)
         }
         (Program::RawTracePoint(p), AttachPoint::RawTracepoint { name }) => {
-            if !loaded {
-                p.load()?;
-            }
             p.attach(name).map(drop)
         }
         (Program::PerfEvent(p), AttachPoint::PerfEvent { event, sample, every_cpu }) => {
-            if !loaded {
-                p.load()?;
-            }
             let config = software_config(*event);
             let online = aya::util::online_cpus()
                 .map_err(|(_, error)| aya::programs::ProgramError::IOError(error))?;
@@ -248,9 +286,6 @@ fn attach_program(
             Ok(())
         }
         (Program::UProbe(p), AttachPoint::Uprobe { binary, location, pid, .. }) => {
-            if !loaded {
-                p.load()?;
-            }
             let location = match location {
                 UprobeLocation::Symbol(s) => UProbeAttachLocation::Symbol(s),
                 UprobeLocation::Offset(o) => UProbeAttachLocation::AbsoluteOffset(*o),
@@ -262,9 +297,6 @@ fn attach_program(
             p.attach(location, binary, scope).map(drop)
         }
         (Program::KProbe(p), AttachPoint::Kprobe { function, offset, .. }) => {
-            if !loaded {
-                p.load()?;
-            }
             p.attach(function.as_str(), *offset).map(drop)
         }
         _ => Err(Wrong),

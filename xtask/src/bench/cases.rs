@@ -176,6 +176,7 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
         overhead(&env, "kfunc:__do_sys_getpid"),
         throughput(&env),
         mcp_round_trip(&env),
+        mcp_first_event(&env, me),
     ]
 }
 
@@ -397,6 +398,42 @@ fn mcp_round_trip(env: &Rc<Env>) -> Case {
                 return Err(format!("MCP {}: output without `hi`: {output:?}", backend.name()));
             }
             Ok(vec![super::measure::ms(elapsed)])
+        }),
+    }
+}
+
+/// exec_program of a tracepoint program → its first event's line in
+/// get_result, through one `mcptrace serve` per backend: natively from the
+/// session the server keeps loaded ahead (waited for before the clock
+/// starts), through bpftrace from its cold start (the same `unroll(1)` as
+/// above sends the program there).
+fn mcp_first_event(env: &Rc<Env>, me: u32) -> Case {
+    let env = env.clone();
+    let mut servers: [Option<Server>; 2] = [None, None];
+    Case {
+        unavailable: None,
+        name: "MCP: exec_program → first event in get_result (tracepoint)".into(),
+        metrics: vec![MS],
+        run: Box::new(move |backend| {
+            let slot = &mut servers[backend as usize];
+            if slot.is_none() {
+                *slot = Some(Server::start(&env.mcptrace)?);
+            }
+            let server = slot.as_mut().expect("started above");
+            let action = match backend {
+                Backend::Native => r#"printf("hit\n");"#,
+                Backend::Bpftrace => r#"unroll(1) { printf("hit\n"); }"#,
+            };
+            let program = format!(
+                "tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ {action} exit(); }}"
+            );
+            if backend == Backend::Native {
+                server.wait_session_ahead()?;
+            }
+            let _trigger = Trigger::opens();
+            let start = Instant::now();
+            server.exec_until_line(&program, backend.name(), "hit")?;
+            Ok(vec![super::measure::ms(start.elapsed())])
         }),
     }
 }

@@ -58,16 +58,7 @@ impl Server {
     /// Runs `program` and waits for its result; checks the server chose
     /// `backend`. Returns the output lines.
     pub fn exec_and_wait(&mut self, program: &str, backend: &str) -> Result<Vec<String>, String> {
-        let started = self.call(
-            "exec_program",
-            &format!(r#"{{"program": {}, "timeout": 10}}"#, quote(program)),
-        )?;
-        let Some(id) = started.get("execution_id").as_str().map(str::to_string) else {
-            return Err(format!("exec_program: {started:?}"));
-        };
-        if started.get("backend").as_str() != Some(backend) {
-            return Err(format!("exec_program ran {:?}, not {backend}", started.get("backend")));
-        }
+        let id = self.exec(program, backend)?;
         loop {
             let result =
                 self.call("get_result", &format!(r#"{{"execution_id": {}}}"#, quote(&id)))?;
@@ -80,6 +71,57 @@ impl Server {
                 _ => return Err(format!("get_result: {result:?}")),
             }
         }
+    }
+
+    /// Waits until the server has a native session loaded ahead, so the
+    /// next native execution starts warm.
+    pub fn wait_session_ahead(&mut self) -> Result<(), String> {
+        for _ in 0..500 {
+            let info = self.call("host_info", "{}")?;
+            if info.get("session_ahead").get("ready") == &Value::Bool(true) {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err("mcptrace serve: no session loaded ahead after 5 s".into())
+    }
+
+    /// Starts `program` and asks get_result until `line` is in its output;
+    /// checks the server chose `backend`. Returns the execution's id.
+    pub fn exec_until_line(
+        &mut self,
+        program: &str,
+        backend: &str,
+        line: &str,
+    ) -> Result<String, String> {
+        let id = self.exec(program, backend)?;
+        loop {
+            let result =
+                self.call("get_result", &format!(r#"{{"execution_id": {}}}"#, quote(&id)))?;
+            let output = result.get("output").as_array();
+            if output.iter().any(|l| l.as_str() == Some(line)) {
+                return Ok(id);
+            }
+            match result.get("status").as_str() {
+                Some("running") => thread::sleep(POLL),
+                _ => return Err(format!("get_result without {line:?}: {result:?}")),
+            }
+        }
+    }
+
+    /// exec_program; the execution's id, once checked to run on `backend`.
+    fn exec(&mut self, program: &str, backend: &str) -> Result<String, String> {
+        let started = self.call(
+            "exec_program",
+            &format!(r#"{{"program": {}, "timeout": 10}}"#, quote(program)),
+        )?;
+        let Some(id) = started.get("execution_id").as_str().map(str::to_string) else {
+            return Err(format!("exec_program: {started:?}"));
+        };
+        if started.get("backend").as_str() != Some(backend) {
+            return Err(format!("exec_program ran {:?}, not {backend}", started.get("backend")));
+        }
+        Ok(id)
     }
 
     /// tools/call; the structured result, or the tool's error.
