@@ -97,21 +97,22 @@ pub fn run(
     let reason = match native {
         None if request.choice == Choice::Bpftrace => "bpftrace was asked for".to_string(),
         None => request.plan.backend_reason(),
-        Some(program) => match request.sessions.take().and_then(|s| native_run::attach(program, s))
-        {
-            Ok(attached) => {
-                let reason = request.plan.backend_reason();
-                on_started(&Started { backend: Backend::Native, reason });
-                let limit = request.timeout.unwrap_or(Duration::from_secs(u32::MAX.into()));
-                let (outcome, teardown) =
-                    attached.run(limit, sink, stop.as_fd()).map_err(LaunchError::Native)?;
-                return Ok(Ended { reason: outcome.reason.into(), teardown: Some(teardown) });
+        Some(program) => {
+            match request.sessions.take(&program).and_then(|s| native_run::attach(program, s)) {
+                Ok(attached) => {
+                    let reason = request.plan.backend_reason();
+                    on_started(&Started { backend: Backend::Native, reason });
+                    let limit = request.timeout.unwrap_or(Duration::from_secs(u32::MAX.into()));
+                    let (outcome, teardown) =
+                        attached.run(limit, sink, stop.as_fd()).map_err(LaunchError::Native)?;
+                    return Ok(Ended { reason: outcome.reason.into(), teardown: Some(teardown) });
+                }
+                Err(e) if request.choice == Choice::Native => {
+                    return Err(LaunchError::NativeRefused(e));
+                }
+                Err(e) => format!("the kernel refused the native programs: {e}"),
             }
-            Err(e) if request.choice == Choice::Native => {
-                return Err(LaunchError::NativeRefused(e));
-            }
-            Err(e) => format!("the kernel refused the native programs: {e}"),
-        },
+        }
     };
     let job = BpftraceRun {
         binary: &request.bpftrace,

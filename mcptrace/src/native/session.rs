@@ -20,7 +20,7 @@ use aya::{
 use mcptrace_common::{
     Event, SlotConfig,
     limits::{KINDS, SLOTS_PER_KIND},
-    slot::{action, first_slot, kind},
+    slot::{action, first_slot, kind, source},
 };
 
 use super::{
@@ -30,7 +30,7 @@ use super::{
     object::OBJECT,
 };
 use crate::{
-    ir::{AttachPoint, Sample, UprobeLocation},
+    ir::{AttachPoint, NativeProgram, Sample, UprobeLocation},
     probe::Software,
 };
 
@@ -86,10 +86,23 @@ impl Session {
     /// Loads the object's maps; programs are loaded into the kernel only when
     /// a slot is attached, so unused copies cost nothing.
     pub fn load(transport: Transport) -> Result<Self, NativeError> {
+        Self::load_with(transport, true)
+    }
+
+    /// Loads the object's maps for `program` alone: without stacks to keep,
+    /// the stack map (16 MiB of kernel memory, preallocated) has one entry.
+    pub fn load_for(transport: Transport, program: &NativeProgram) -> Result<Self, NativeError> {
+        Self::load_with(transport, takes_stacks(program))
+    }
+
+    fn load_with(transport: Transport, stacks: bool) -> Result<Self, NativeError> {
         // The object has no CO-RE relocations: skip parsing kernel BTF.
         let global = transport.global();
         let mut loader = EbpfLoader::new();
         loader.btf(None).override_global("TRANSPORT", &global, true);
+        if !stacks {
+            loader.map_max_entries("STACKS", 1);
+        }
         // A seam for the tests of what follows a kernel refusal: in debug
         // builds, MCPTRACE_TEST_EMPTY_MAP=NAME asks for that map with no
         // entries, which the kernel refuses to create.
@@ -301,6 +314,14 @@ fn attach_program(
         }
         _ => Err(Wrong),
     }
+}
+
+/// Whether any probe of `program` captures a kernel or user stack.
+fn takes_stacks(program: &NativeProgram) -> bool {
+    program.probes.iter().any(|p| {
+        let captures = &p.config.captures[..p.config.ncaptures as usize];
+        captures.iter().any(|c| matches!(c.source, source::KSTACK | source::USTACK))
+    })
 }
 
 fn sum_counter(counter: &PerCpuArray<MapData, u64>) -> u64 {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use mcptrace_common::slot::kind;
 
 use super::{NativeError, Session, Transport};
+use crate::ir::NativeProgram;
 
 /// The kinds whose first slot a session kept ahead has verified: the kinds
 /// users write most. Later slots, and fentry (loaded per function), load
@@ -73,14 +74,15 @@ impl Sessions {
         sessions
     }
 
-    /// A fresh session: the one kept ahead if it is ready, else one loaded
-    /// now. Either way the next one starts loading in the background.
-    pub fn take(&self) -> Result<Session, NativeError> {
+    /// A fresh session for `program`: the one kept ahead if it is ready,
+    /// else one loaded now for it. Either way the next one starts loading
+    /// in the background.
+    pub fn take(&self, program: &NativeProgram) -> Result<Session, NativeError> {
         let ready = self.ahead.as_ref().and_then(|a| lock(a).ready.take());
         self.refill();
         match ready {
             Some(session) => Ok(session),
-            None => Session::load(self.transport),
+            None => Session::load_for(self.transport, program),
         }
     }
 
