@@ -59,10 +59,20 @@ async fn tool_results_link_to_their_execution_from_2025_06_18_on() {
         let id = started["structuredContent"]["execution_id"].as_str().unwrap().to_string();
         c.finished(&id).await;
         let result = c.call_result("get_result", json!({ "execution_id": id })).await.unwrap();
+        // exec_program's text is its structured content as JSON. A page of
+        // output is that JSON too for clients without structured content;
+        // from 2025-06-18 on it is the output under a summary line.
+        let text = started["content"][0]["text"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(text).unwrap(), started["structuredContent"]);
+        let text = result["content"][0]["text"].as_str().unwrap();
+        if linked {
+            let expected =
+                "completed (native); lines 0..4 of 4; ended: exit\nAttaching 1 probe...\nhi\n\n";
+            assert_eq!(text, expected, "{version}");
+        } else {
+            assert_eq!(serde_json::from_str::<Value>(text).unwrap(), result["structuredContent"]);
+        }
         for r in [&started, &result] {
-            // The structured content and its text come first, unchanged.
-            let text = r["content"][0]["text"].as_str().unwrap();
-            assert_eq!(serde_json::from_str::<Value>(text).unwrap(), r["structuredContent"]);
             let found = links(r);
             if !linked {
                 assert!(found.is_empty(), "{version}: {r}");

@@ -21,14 +21,16 @@ pub struct Linked<T> {
 impl<T> Linked<T> {
     /// `result`, linked to `e` when the client's revision has links.
     pub fn new(result: T, e: &Execution, context: &RequestContext<RoleServer>) -> Self {
-        let link = has_links(context.protocol_version()).then(|| resources::resource(e));
+        let link =
+            has_structured_content(context.protocol_version()).then(|| resources::resource(e));
         Self { result, link }
     }
 }
 
-/// Whether a client speaking `version` knows resource links; an unknown
-/// version is taken as a current one.
-fn has_links(version: Option<ProtocolVersion>) -> bool {
+/// Whether a client speaking `version` knows resource links and structured
+/// tool results (both came with 2025-06-18); an unknown version is taken as
+/// a current one.
+pub(super) fn has_structured_content(version: Option<ProtocolVersion>) -> bool {
     version.is_none_or(|v| v.as_str() >= ProtocolVersion::V_2025_06_18.as_str())
 }
 
@@ -48,11 +50,11 @@ mod tests {
 
     #[test]
     fn links_start_with_the_2025_06_18_revision() {
-        assert!(!has_links(Some(ProtocolVersion::V_2024_11_05)));
-        assert!(!has_links(Some(ProtocolVersion::V_2025_03_26)));
-        assert!(has_links(Some(ProtocolVersion::V_2025_06_18)));
-        assert!(has_links(Some(ProtocolVersion::V_2025_11_25)));
-        assert!(has_links(Some(ProtocolVersion::V_2026_07_28)));
-        assert!(has_links(None));
+        assert!(!has_structured_content(Some(ProtocolVersion::V_2024_11_05)));
+        assert!(!has_structured_content(Some(ProtocolVersion::V_2025_03_26)));
+        assert!(has_structured_content(Some(ProtocolVersion::V_2025_06_18)));
+        assert!(has_structured_content(Some(ProtocolVersion::V_2025_11_25)));
+        assert!(has_structured_content(Some(ProtocolVersion::V_2026_07_28)));
+        assert!(has_structured_content(None));
     }
 }

@@ -1,6 +1,7 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+mod compact;
 mod completions;
 mod host_info;
 pub mod http;
@@ -32,7 +33,7 @@ use rmcp::{
     tool, tool_handler, tool_router,
 };
 
-use self::{links::Linked, subscriptions::Subscriptions, types::*};
+use self::{compact::Page, links::Linked, subscriptions::Subscriptions, types::*};
 use crate::{
     check::SystemHost,
     exec::{Executor, MAX_LINES},
@@ -173,7 +174,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<ResultParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Linked<Json<ResultResponse>>, String> {
+    ) -> Result<Linked<Page>, String> {
         let e = self.find(&p.execution_id)?;
         let limit = match p.limit {
             None => 1000,
@@ -187,7 +188,7 @@ impl Server {
                 "offset {offset} is past the end of the output ({total} lines so far)"
             ));
         }
-        let page = Json(ResultResponse::page(&e, offset as usize, limit));
+        let page = Page::new(ResultResponse::page(&e, offset as usize, limit), &context);
         Ok(Linked::new(page, &e, &context))
     }
 
@@ -204,7 +205,8 @@ impl Server {
     async fn stop_execution(
         &self,
         Parameters(p): Parameters<IdParams>,
-    ) -> Result<Json<ResultResponse>, String> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Page, String> {
         let id = &p.execution_id;
         let e = self.executor.stop(id, self.client).ok_or_else(|| unknown(id))?;
         // Wait briefly for END and the maps, so the answer holds them.
@@ -214,7 +216,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(Json(ResultResponse::page(&e, 0, 1000)))
+        Ok(Page::new(ResultResponse::page(&e, 0, 1000), &context))
     }
 
     #[tool(
