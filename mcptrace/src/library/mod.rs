@@ -164,6 +164,14 @@ mod tests {
                 );
             }
             let example = p.example();
+            let leftover = example.split('{').skip(1).find_map(|after| {
+                let word = after.split('}').next()?;
+                let placeholder = !word.is_empty()
+                    && word.len() < after.len()
+                    && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                placeholder.then_some(word)
+            });
+            assert_eq!(leftover, None, "{}: a placeholder no argument fills", p.name);
             if let Err(e) = lang::parse(&example) {
                 panic!("{}: {example}: {e:?}", p.name);
             }
