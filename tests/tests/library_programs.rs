@@ -440,7 +440,8 @@ impl Output {
     }
 }
 
-/// The program in a rendered prompt's fenced block.
+/// A rendered prompt's text: what the program does, how it runs here, and
+/// the program in a fenced block.
 async fn render(c: &Client, name: &str, args: Value) -> Result<String, String> {
     let Value::Object(args) = args else { panic!("arguments must be an object") };
     let mut request = GetPromptRequestParams::new(name);
@@ -448,8 +449,13 @@ async fn render(c: &Client, name: &str, args: Value) -> Result<String, String> {
     let result = c.service.get_prompt(request).await.map_err(|e| e.to_string())?;
     let [message] = &result.messages[..] else { panic!("{result:?}") };
     let ContentBlock::Text(text) = &message.content else { panic!("{message:?}") };
-    let (_, rest) = text.text.split_once("```\n").expect("a fenced program");
-    Ok(rest.split_once("\n```").expect("a closed fence").0.to_string())
+    Ok(text.text.clone())
+}
+
+/// The program in a rendered prompt's fenced block.
+fn fenced(text: &str) -> &str {
+    let (_, rest) = text.split_once("```\n").expect("a fenced program");
+    rest.split_once("\n```").expect("a closed fence").0
 }
 
 /// Runs one listed program against its workload; what went wrong, if
@@ -459,7 +465,16 @@ async fn check(c: &Client, listed: &Value, truth: &Truth, scratch: &Scratch) -> 
     let ops = (truth.ops)(scratch);
     let workload = HeldWorkload::spawn(&ops.iter().map(String::as_str).collect::<Vec<_>>());
     let pid = workload.pid();
-    let program = render(c, truth.program, (truth.args)(scratch, pid)).await?;
+    let text = render(c, truth.program, (truth.args)(scratch, pid)).await?;
+    let program = fenced(&text);
+    let said = match runs {
+        "native" => "On this host it runs natively.",
+        "bpftrace" => "On this host it runs through bpftrace: ",
+        _ => "On this host it is refused: ",
+    };
+    if !text.contains(said) {
+        return Err(format!("listed as {runs}, but the prompt says otherwise: {text}"));
+    }
     if runs == "refused" {
         let reason = listed["here"]["reason"].as_str().unwrap();
         let first = reason.split("; ").next().unwrap();
@@ -468,7 +483,7 @@ async fn check(c: &Client, listed: &Value, truth: &Truth, scratch: &Scratch) -> 
             other => Err(format!("listed as refused ({reason}) but exec_program gave {other:?}")),
         };
     }
-    let id = c.exec(&program, 30.0).await;
+    let id = c.exec(program, 30.0).await;
     workload.go();
     c.call("stop_execution", json!({ "execution_id": id })).await?;
     let r = c.finished(&id).await;
@@ -547,6 +562,8 @@ async fn programs_are_found_by_keyword_and_listed_as_prompts() {
     );
     assert_eq!(sizes["here"]["runs"], "native", "{sizes}");
     assert!(find_programs(&c, json!({ "query": "no-such-word" })).await.is_empty());
+    let kind = c.call("find_programs", json!({ "kind": "kprob" })).await.unwrap_err();
+    assert!(kind.contains("unknown probe kind `kprob`"), "{kind}");
     let unknown = c.call("find_programs", json!({ "words": "x" })).await.unwrap_err();
     assert!(unknown.contains("words"), "{unknown}");
 

@@ -12,7 +12,7 @@ pub mod search;
 
 use std::collections::BTreeMap;
 
-use crate::lang;
+use crate::lang::{self, ast::ProbeKind};
 
 pub use self::{
     arguments::{ArgKind, Argument},
@@ -73,12 +73,12 @@ impl Program {
 
     /// The probe kinds it attaches (`tracepoint`, `uprobe`, `profile`, ...),
     /// read from the program itself so they cannot drift from it.
-    pub fn probe_kinds(&self) -> Vec<&'static str> {
+    pub fn probe_kinds(&self) -> Vec<ProbeKind> {
         let parsed = lang::parse(&self.example()).expect("catalog programs parse");
-        let mut kinds: Vec<&'static str> = Vec::new();
+        let mut kinds: Vec<ProbeKind> = Vec::new();
         for ap in parsed.probes.iter().flat_map(|p| &p.attach_points) {
-            if !kinds.contains(&ap.kind.name()) {
-                kinds.push(ap.kind.name());
+            if !kinds.contains(&ap.kind) {
+                kinds.push(ap.kind);
             }
         }
         kinds
@@ -144,9 +144,10 @@ mod tests {
 
     #[test]
     fn probe_kinds_come_from_the_program() {
-        assert_eq!(find("syscall_rate_of_comm").unwrap().probe_kinds(), ["tracepoint", "interval"]);
-        assert_eq!(find("function_latency_of_pid").unwrap().probe_kinds(), ["uprobe", "uretprobe"]);
-        assert_eq!(find("page_fault_stacks_of_pid").unwrap().probe_kinds(), ["software"]);
+        let kinds = |name| find(name).unwrap().probe_kinds();
+        assert_eq!(kinds("syscall_rate_of_comm"), [ProbeKind::Tracepoint, ProbeKind::Interval]);
+        assert_eq!(kinds("function_latency_of_pid"), [ProbeKind::Uprobe, ProbeKind::Uretprobe]);
+        assert_eq!(kinds("page_fault_stacks_of_pid"), [ProbeKind::Software]);
     }
 
     /// Every program, filled with its examples, is a whole program: each

@@ -3,21 +3,34 @@
 //! kinds; programs whose name, title or keywords hold the words come first.
 
 use super::{PROGRAMS, Program};
+use crate::lang::ast::ProbeKind;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    #[error(
+        "unknown probe kind `{0}` (e.g. tracepoint, uprobe, uretprobe, profile, software, interval, kprobe)"
+    )]
+    UnknownKind(String),
+}
 
 /// The programs matching `query` (words, any case; empty matches all) that
-/// attach a probe of `kind` when given (`tracepoint`, `uprobe`, ...), best
-/// matches first, catalog order among equals.
-pub fn search(query: &str, kind: Option<&str>) -> Vec<&'static Program> {
+/// attach a probe of `kind` when given (`tracepoint`, `uprobe`, or an alias
+/// such as `t`), best matches first, catalog order among equals.
+pub fn search(query: &str, kind: Option<&str>) -> Result<Vec<&'static Program>, SearchError> {
+    let kind = match kind {
+        Some(name) => {
+            Some(ProbeKind::from_name(name).ok_or_else(|| SearchError::UnknownKind(name.into()))?)
+        }
+        None => None,
+    };
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     let mut found: Vec<(usize, &'static Program)> = PROGRAMS
         .iter()
-        .filter(|p| {
-            kind.is_none_or(|k| p.probe_kinds().iter().any(|pk| pk.eq_ignore_ascii_case(k)))
-        })
+        .filter(|p| kind.is_none_or(|k| p.probe_kinds().contains(&k)))
         .filter_map(|p| Some((score(p, &words)?, p)))
         .collect();
     found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
-    found.into_iter().map(|(_, p)| p).collect()
+    Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
 /// How well `program` matches every one of `words`, or `None` if one is
@@ -31,8 +44,8 @@ fn score(program: &Program, words: &[String]) -> Option<usize> {
         program.keywords.join(" ")
     )
     .to_lowercase();
-    let weak =
-        format!("{} {}", program.description, program.probe_kinds().join(" ")).to_lowercase();
+    let kinds: Vec<&str> = program.probe_kinds().into_iter().map(ProbeKind::name).collect();
+    let weak = format!("{} {}", program.description, kinds.join(" ")).to_lowercase();
     words.iter().try_fold(0, |total, word| {
         if strong.contains(word.as_str()) {
             Some(total + 2)
@@ -49,7 +62,7 @@ mod tests {
     use super::*;
 
     fn names(query: &str, kind: Option<&str>) -> Vec<&'static str> {
-        search(query, kind).iter().map(|p| p.name).collect()
+        search(query, kind).unwrap().iter().map(|p| p.name).collect()
     }
 
     #[test]
@@ -71,5 +84,8 @@ mod tests {
         assert!(names("malloc", Some("tracepoint")).is_empty());
         let kprobes = names("", Some("kprobe"));
         assert_eq!(kprobes, ["tcp_send_sizes", "vfs_calls_by_process"]);
+        assert_eq!(names("", Some("u")), names("", Some("uprobe")));
+        let unknown = search("", Some("kprob")).map(|found| found.len());
+        assert_eq!(unknown, Err(SearchError::UnknownKind("kprob".into())));
     }
 }

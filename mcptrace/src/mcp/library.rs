@@ -25,7 +25,8 @@ pub struct FindProgramsParams {
     /// connect`, `latency pid`, `malloc`. Absent or empty lists every program.
     pub query: Option<String>,
     /// Only programs attaching this probe kind: `tracepoint`, `uprobe`,
-    /// `uretprobe`, `profile`, `software`, `interval`, `kprobe`.
+    /// `uretprobe`, `profile`, `software`, `interval`, `kprobe` (or an
+    /// alias such as `t`); an unknown kind is an error.
     pub kind: Option<String>,
 }
 
@@ -79,17 +80,18 @@ impl Server {
     async fn find_programs(
         &self,
         Parameters(p): Parameters<FindProgramsParams>,
-    ) -> Json<FoundPrograms> {
+    ) -> Result<Json<FoundPrograms>, String> {
         let policy = self.executor.policy();
-        let programs: Vec<FoundProgram> =
-            search::search(p.query.as_deref().unwrap_or(""), p.kind.as_deref())
-                .into_iter()
-                .map(|program| {
-                    let here = availability::on(program, SystemHost::shared(), policy);
-                    FoundProgram::of(program, here)
-                })
-                .collect();
-        Json(FoundPrograms { count: programs.len(), programs })
+        let found = search::search(p.query.as_deref().unwrap_or(""), p.kind.as_deref())
+            .map_err(|e| e.to_string())?;
+        let programs: Vec<FoundProgram> = found
+            .into_iter()
+            .map(|program| {
+                let here = availability::on(program, SystemHost::shared(), policy);
+                FoundProgram::of(program, here)
+            })
+            .collect();
+        Ok(Json(FoundPrograms { count: programs.len(), programs }))
     }
 }
 
@@ -103,7 +105,7 @@ impl FoundProgram {
             description: p.description.into(),
             keywords: strings(p.keywords),
             arguments: p.arguments.iter().map(ArgumentInfo::of).collect(),
-            probe_kinds: strings(&p.probe_kinds()),
+            probe_kinds: p.probe_kinds().into_iter().map(|k| k.name().to_string()).collect(),
             template: p.template.into(),
             truth: p.truth.into(),
             here,
