@@ -42,7 +42,7 @@ async fn prompt_arguments_complete_to_this_hosts_processes() {
     // An unknown prompt is an invalid request.
     let err =
         c.service.peer().complete_prompt_argument("nope", "pid", "1", None).await.unwrap_err();
-    assert!(err.to_string().contains("no one-liner named `nope`"), "{err}");
+    assert!(err.to_string().contains("no library program named `nope`"), "{err}");
     c.close().await;
 }
 

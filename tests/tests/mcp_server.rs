@@ -22,6 +22,7 @@ async fn tools_and_a_first_native_trace() {
         names,
         [
             "exec_program",
+            "find_programs",
             "get_result",
             "host_info",
             "list_executions",

@@ -50,6 +50,7 @@ const HOST_ONLY: &[(&str, &str)] = &[
     ("corpus", "front end vs `bpftrace -d` per program: LLVM start-up, minutes under TCG"),
     ("hardening", "counts the machine's BPF programs and times faults: host-wide, timing-bound"),
     ("mcp_*", "the MCP protocol; the native engine under it is covered by the guest tests"),
+    ("library_programs", "the program library over MCP against this host; not yet run in guests"),
     ("inspector_cli", "needs npm and the network"),
     ("python_sdk", "needs pip and the network"),
     ("cli_plan", "planning only, loads nothing"),

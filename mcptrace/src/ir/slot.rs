@@ -147,8 +147,12 @@ impl SlotBuilder {
             return Err(full("strings", MAX_STRINGS));
         }
         let dest = self.strings;
-        if matches!(src, source::USER_STR | source::KERNEL_STR | source::ANY_STR) {
-            self.need(offset, 8);
+        // The kernel reads a pointer, or a __data_loc's offset/length word,
+        // from the record copy; only the string itself is read in place.
+        match src {
+            source::USER_STR | source::KERNEL_STR | source::ANY_STR => self.need(offset, 8),
+            source::DATA_LOC_STR => self.need(offset, 4),
+            _ => {}
         }
         self.push(Capture {
             source: src,
@@ -441,5 +445,16 @@ mod tests {
         assert_eq!(b.build().unwrap().ctx_len, 16);
         b.field(40, 4, true).unwrap();
         assert_eq!(b.build().unwrap().ctx_len, 44);
+    }
+
+    #[test]
+    fn a_data_loc_string_copies_its_location_word() {
+        let mut b = SlotBuilder::new();
+        b.string(source::DATA_LOC_STR, 8, 64).unwrap();
+        assert_eq!(b.build().unwrap().ctx_len, 12);
+        // A char array is read from the context itself, not the copy.
+        let mut b = SlotBuilder::new();
+        b.string(source::CTX_STR, 8, 16).unwrap();
+        assert_eq!(b.build().unwrap().ctx_len, 0);
     }
 }

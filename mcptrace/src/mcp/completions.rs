@@ -10,7 +10,7 @@ use rmcp::{
 };
 
 use super::{Server, resources};
-use crate::oneliners;
+use crate::library;
 
 impl Server {
     /// The values for the argument `request` names that start with what is
@@ -24,8 +24,8 @@ impl Server {
         let (name, typed) = (&request.argument.name, &request.argument.value);
         let values = match &request.r#ref {
             Reference::Prompt(prompt) => {
-                let o = oneliners::find(&prompt.name).map_err(|e| invalid(e.to_string()))?;
-                let argument = o.arguments.iter().find(|a| a.name == name);
+                let p = library::find(&prompt.name).map_err(|e| invalid(e.to_string()))?;
+                let argument = p.arguments.iter().find(|a| a.name == name);
                 argument.map(|a| a.suggestions(typed)).unwrap_or_default()
             }
             Reference::Resource(template) if template.uri == resources::TEMPLATE => {

@@ -5,6 +5,7 @@ mod compact;
 mod completions;
 mod host_info;
 pub mod http;
+mod library;
 mod links;
 mod probe_info;
 mod progress;
@@ -64,7 +65,8 @@ impl Server {
                 Self::tool_router()
                     + Self::validate_router()
                     + Self::probe_info_router()
-                    + Self::host_info_router(),
+                    + Self::host_info_router()
+                    + Self::library_router(),
                 executor.policy().allow_unsafe,
             ),
             executor,
@@ -259,8 +261,9 @@ impl ServerHandler for Server {
                  and probe_info to see what one offers, validate_program to check a program \
                  without running it, exec_program to start it (it returns once attached), and \
                  get_result to read its output; executions are also resources, which can be \
-                 subscribed to, and the prompts hold vetted one-liners. Common \
-                 programs run natively; others through bpftrace.",
+                 subscribed to. find_programs searches a library of vetted programs (also \
+                 served as prompts) by keyword. Common programs run natively; others through \
+                 bpftrace.",
         )
     }
 
@@ -344,7 +347,7 @@ impl ServerHandler for Server {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        prompts::get(&request).map(Into::into)
+        prompts::get(&request, self.executor.policy()).map(Into::into)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The one-liner library as MCP prompts: each renders to a message holding
-//! the program with its arguments filled in, and how to run it.
+//! The program library as MCP prompts: each renders to a message holding
+//! the program with its arguments filled in, how it runs on this host, and
+//! how to run it.
 
 use std::collections::BTreeMap;
 
@@ -12,14 +13,17 @@ use rmcp::{
 };
 use serde_json::Value;
 
-use crate::oneliners::{self, LIBRARY, OneLiner};
+use crate::{
+    check::{Policy, SystemHost},
+    library::{self, PROGRAMS, Program, availability},
+};
 
 pub fn list() -> ListPromptsResult {
-    ListPromptsResult::with_all_items(LIBRARY.iter().map(prompt).collect())
+    ListPromptsResult::with_all_items(PROGRAMS.iter().map(prompt).collect())
 }
 
-fn prompt(o: &OneLiner) -> Prompt {
-    let arguments = o
+fn prompt(p: &Program) -> Prompt {
+    let arguments = p
         .arguments
         .iter()
         .map(|a| {
@@ -28,12 +32,12 @@ fn prompt(o: &OneLiner) -> Prompt {
                 .with_required(a.default.is_none())
         })
         .collect();
-    Prompt::new(o.name, Some(o.description), Some(arguments))
+    Prompt::new(p.name, Some(p.description), Some(arguments)).with_title(p.title)
 }
 
-pub fn get(request: &GetPromptRequestParams) -> Result<GetPromptResult, ErrorData> {
-    let invalid = |e: oneliners::RenderError| ErrorData::invalid_params(e.to_string(), None);
-    let o = oneliners::find(&request.name).map_err(invalid)?;
+pub fn get(request: &GetPromptRequestParams, policy: Policy) -> Result<GetPromptResult, ErrorData> {
+    let invalid = |e: library::RenderError| ErrorData::invalid_params(e.to_string(), None);
+    let p = library::find(&request.name).map_err(invalid)?;
     // Prompt arguments are strings; numbers are taken as written.
     let args: BTreeMap<String, String> = request
         .arguments
@@ -47,12 +51,15 @@ pub fn get(request: &GetPromptRequestParams) -> Result<GetPromptResult, ErrorDat
             (k.clone(), text)
         })
         .collect();
-    let program = o.render(&args).map_err(invalid)?;
+    let program = p.render(&args).map_err(invalid)?;
+    let here = availability::of_rendered(&program, SystemHost::shared(), policy);
     let text = format!(
-        "{}\n\nRun this bpftrace program with exec_program (it runs natively; pass a `timeout` \
-         in seconds, default 10), then read its output with get_result:\n\n```\n{program}\n```",
-        o.description
+        "{}\n\nOn this host it {}. Run this bpftrace program with exec_program (pass a \
+         `timeout` in seconds, default 10), then read its output with get_result:\n\n\
+         ```\n{program}\n```",
+        p.description,
+        here.sentence()
     );
     Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-        .with_description(o.description))
+        .with_description(p.description))
 }

@@ -10,6 +10,17 @@
 //!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
 //!                   that returns i * 2)
 //!   spin MS         keep a CPU busy for MS milliseconds of CPU time
+//!   exec N          run this program with no operations N times, one
+//!                   after the other (fork and exec, then wait)
+//!   children N CODE fork N children one after the other, each exiting at
+//!                   once with CODE through exit_group()
+//!   signal N        send itself SIGUSR1 N times, each handled
+//!   touch N         write to N fresh anonymous pages (no huge pages)
+//!   malloc N SIZE   call libc malloc(SIZE) N times, freeing each
+//!   tcp N SIZE      make N loopback TCP connections, each sending SIZE
+//!                   bytes that the accepting side reads
+//!   directwrite PATH N SIZE  write SIZE bytes N times to PATH with
+//!                   O_DIRECT (SIZE a multiple of 4096), sync, remove PATH
 //!   sleep MS        sleep MS milliseconds
 //!   wait            read a line from stdin first (so a test can learn the
 //!                   pid and scope its probes before anything happens)
@@ -90,6 +101,39 @@ fn main() -> ExitCode {
                 }
             }
             "sleep" => std::thread::sleep(Duration::from_millis(count(&arg()))),
+            "exec" => {
+                let me = std::env::current_exe().expect("own path");
+                for _ in 0..count(&arg()) {
+                    let status = std::process::Command::new(&me).status().expect("exec itself");
+                    assert!(status.success());
+                }
+            }
+            "children" => {
+                let (n, code) = (count(&arg()), count(&arg()) as i32);
+                for _ in 0..n {
+                    fork_and_wait(code);
+                }
+            }
+            "signal" => signal_self(count(&arg())),
+            "touch" => touch_pages(count(&arg()) as usize),
+            "malloc" => {
+                let (n, size) = (count(&arg()), count(&arg()) as usize);
+                for _ in 0..n {
+                    // SAFETY: a fresh allocation, written within its size,
+                    // freed once; black_box keeps the pair from being elided.
+                    unsafe {
+                        let p = std::hint::black_box(libc::malloc(size)).cast::<u8>();
+                        assert!(!p.is_null());
+                        p.write_volatile(1);
+                        libc::free(p.cast());
+                    }
+                }
+            }
+            "tcp" => tcp_loopback(count(&arg()), count(&arg()) as usize),
+            "directwrite" => {
+                let path = arg();
+                direct_writes(&path, count(&arg()), count(&arg()) as usize);
+            }
             "wait" => {
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
@@ -101,6 +145,99 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Forks a child that exits at once with `code` and reaps it.
+fn fork_and_wait(code: i32) {
+    // SAFETY: the child only calls the async-signal-safe _exit.
+    unsafe {
+        let child = libc::fork();
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            libc::_exit(code);
+        }
+        let mut status = 0;
+        libc::waitpid(child, &mut status, 0);
+    }
+}
+
+static HANDLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    HANDLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Sends itself SIGUSR1 `n` times; each is handled before kill() returns,
+/// so none coalesce.
+fn signal_self(n: u64) {
+    // SAFETY: installs a handler that only touches an atomic; kill to self.
+    unsafe {
+        let handler: extern "C" fn(libc::c_int) = on_usr1;
+        libc::signal(libc::SIGUSR1, handler as libc::sighandler_t);
+        for _ in 0..n {
+            libc::kill(libc::getpid(), libc::SIGUSR1);
+        }
+    }
+    assert_eq!(HANDLED.load(std::sync::atomic::Ordering::Relaxed), n);
+}
+
+/// Faults in `n` fresh pages, one write each; huge pages are declined so
+/// that each page is one fault.
+fn touch_pages(n: usize) {
+    const PAGE: usize = 4096;
+    // SAFETY: a private anonymous mapping, written within its bounds and
+    // unmapped after.
+    unsafe {
+        let len = n * PAGE;
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        let base = libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0);
+        assert_ne!(base, libc::MAP_FAILED);
+        libc::madvise(base, len, libc::MADV_NOHUGEPAGE);
+        for i in 0..n {
+            base.cast::<u8>().add(i * PAGE).write_volatile(1);
+        }
+        libc::munmap(base, len);
+    }
+}
+
+fn tcp_loopback(n: u64, size: usize) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let address = listener.local_addr().expect("listening address");
+    let sent = vec![7u8; size];
+    let mut received = vec![0u8; size];
+    for _ in 0..n {
+        let mut client = std::net::TcpStream::connect(address).expect("connect");
+        client.write_all(&sent).expect("send");
+        let (mut server, _) = listener.accept().expect("accept");
+        server.read_exact(&mut received).expect("receive");
+    }
+}
+
+/// `n` O_DIRECT writes of `size` bytes to `path`, so each one reaches the
+/// block device from this process, then a sync; `path` is removed after.
+fn direct_writes(path: &str, n: u64, size: usize) {
+    let layout = std::alloc::Layout::from_size_align(size, 4096).expect("aligned layout");
+    let c_path = CString::new(path).expect("path without NUL");
+    // SAFETY: an aligned buffer of `size` bytes, written from and freed;
+    // the fd is closed.
+    unsafe {
+        let buf = std::alloc::alloc_zeroed(layout);
+        assert!(!buf.is_null());
+        let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_DIRECT;
+        let fd = libc::open(c_path.as_ptr(), flags, 0o600);
+        assert!(fd >= 0, "open {path} with O_DIRECT: {}", std::io::Error::last_os_error());
+        for i in 0..n {
+            let offset = (i as usize * size) as libc::off_t;
+            let written = libc::pwrite(fd, buf.cast(), size, offset);
+            assert_eq!(written, size as isize, "{}", std::io::Error::last_os_error());
+        }
+        libc::fdatasync(fd);
+        libc::close(fd);
+        libc::unlink(c_path.as_ptr());
+        std::alloc::dealloc(buf, layout);
+    }
 }
 
 fn count(s: &str) -> u64 {
