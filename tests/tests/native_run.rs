@@ -11,6 +11,7 @@ use std::{
 
 use mcptrace::{
     exec::StopSignal,
+    host::bpf_stats::CostWatch,
     ir::{
         AttachPoint, BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt,
         UprobeLocation, regs,
@@ -94,8 +95,9 @@ fn begin_events_exit_end_and_maps_in_order() {
             records.push(r);
             true
         };
-        let (outcome, teardown) =
-            attached.run(Duration::from_secs(10), &mut sink, stop.as_fd()).unwrap();
+        let (outcome, teardown) = attached
+            .run(Duration::from_secs(10), &mut sink, stop.as_fd(), CostWatch::none())
+            .unwrap();
         drop(teardown);
         (outcome, records)
     });

@@ -13,6 +13,7 @@ use crate::{
         launch::{self, Choice, LaunchError, Request, Started},
     },
     frontend,
+    host::bpf_stats::CostWatch,
     native::{Sessions, Transport},
     output::{Format, Record, RecordSink},
     plan::Backend,
@@ -128,7 +129,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("mcptrace: running with bpftrace: {}", started.reason);
         }
     };
-    match launch::run(request, &mut sink, &stop, &mut on_started) {
+    // The person at the terminal watches the cost themselves.
+    match launch::run(request, &mut sink, &stop, &mut on_started, CostWatch::none()) {
         Ok(ended) => {
             drop(ended.teardown);
             ExitCode::SUCCESS

@@ -16,7 +16,10 @@ use std::{
 use super::{StopReason, stop::StopSignal};
 use crate::{
     check::Checked,
-    host::attached,
+    host::{
+        attached,
+        bpf_stats::{self, CostWatch},
+    },
     lang::ast::ProbeKind,
     output::{Record, RecordSink, from_json},
 };
@@ -89,6 +92,7 @@ pub fn run(
     sink: &mut dyn RecordSink,
     stop: &StopSignal,
     attached: &mut dyn FnMut(),
+    mut cost: CostWatch<'_>,
 ) -> Result<StopReason, BpftraceError> {
     let mut cmd = Command::new(job.binary);
     cmd.args(job.allow_unsafe.then_some("--unsafe"))
@@ -140,6 +144,7 @@ pub fn run(
     let mut announced = false;
     let mut pipe_open = true;
     let mut exited: Option<Instant> = None;
+    let mut over_budget = false;
     let status = loop {
         match incoming.recv_timeout(TICK) {
             Ok(line) => {
@@ -171,10 +176,15 @@ pub fn run(
                 break status;
             }
         }
+        // Its programs are the descriptors it holds; before it attaches
+        // they cost nothing.
+        if interrupted.is_none() && announced {
+            over_budget = cost.hear(|| bpf_stats::run_time_of(pid as u32).unwrap_or_default());
+        }
         let now = Instant::now();
         // SAFETY (both kills): signalling the child's own process group.
         match interrupted {
-            None if deadline.is_some_and(|d| now >= d) || stop.is_set() => {
+            None if deadline.is_some_and(|d| now >= d) || stop.is_set() || over_budget => {
                 unsafe { libc::kill(-pid, libc::SIGINT) };
                 interrupted = Some(now);
                 last_interrupt = now;
@@ -208,6 +218,7 @@ pub fn run(
     Ok(match interrupted {
         _ if !open => StopReason::BufferFull,
         None => StopReason::Exit,
+        Some(_) if over_budget => StopReason::OverheadBudget,
         Some(_) if stop.is_set() => StopReason::Stopped,
         Some(_) => StopReason::TimeLimit,
     })

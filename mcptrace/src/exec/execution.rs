@@ -38,6 +38,8 @@ pub enum StopReason {
     Stopped,
     /// The 10,000-line buffer filled.
     BufferFull,
+    /// The probes cost more than the overhead budget (a share of one CPU).
+    OverheadBudget,
     /// It failed; see the error.
     Error,
 }
@@ -49,6 +51,7 @@ impl From<EndReason> for StopReason {
             EndReason::TimeLimit => StopReason::TimeLimit,
             EndReason::Stopped => StopReason::Stopped,
             EndReason::OutputFull => StopReason::BufferFull,
+            EndReason::OverBudget => StopReason::OverheadBudget,
         }
     }
 }
@@ -68,6 +71,9 @@ pub struct State {
     pub stop_reason: Option<StopReason>,
     pub error: Option<String>,
     pub ended: Option<Instant>,
+    /// The share of one CPU its probes' programs took, averaged since the
+    /// start, as last measured.
+    pub probe_cpu_share: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -120,9 +126,15 @@ impl Execution {
                 stop_reason: None,
                 error: None,
                 ended: None,
+                probe_cpu_share: None,
             }),
             changes: watch::Sender::new(()),
         })
+    }
+
+    /// Records what its probes cost (see `overhead`).
+    pub fn cost(&self, share: f64) {
+        self.state().probe_cpu_share = Some(share);
     }
 
     /// Records which backend attached.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     DEFAULT_TIMEOUT, MAX_LINES, MAX_RUNNING, MAX_TIMEOUT, MIN_TIMEOUT, audit::AuditStatus,
-    privileges,
+    overhead::DEFAULT_BUDGET, privileges,
 };
 use crate::{
     check::{Host, Policy},
@@ -48,6 +48,29 @@ pub struct HostSummary {
     /// attached nowhere); absent outside a server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_ahead: Option<AheadStatus>,
+    /// The server's overhead guard; absent outside a server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_guard: Option<OverheadGuard>,
+}
+
+/// Executions whose probes take more than `budget_cpu_percent` of one CPU,
+/// averaged since their start, are stopped with `overhead_budget`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct OverheadGuard {
+    pub budget_cpu_percent: f64,
+    /// Whether the kernel counts the programs' run time (BPF_ENABLE_STATS);
+    /// without it every cost reads as zero and nothing is stopped.
+    pub measuring: Availability,
+}
+
+impl OverheadGuard {
+    pub fn new(statistics: &Result<(), String>) -> Self {
+        let measuring = match statistics {
+            Ok(()) => Support::Yes,
+            Err(e) => Support::No(format!("BPF run-time statistics are off: {e}")),
+        };
+        Self { budget_cpu_percent: DEFAULT_BUDGET * 100.0, measuring: measuring.into() }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -137,6 +160,7 @@ pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy, audit: AuditStat
         },
         audit,
         session_ahead: None,
+        overhead_guard: None,
     }
 }
 

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     check::{Checked, Policy},
+    host::bpf_stats::CostWatch,
     lang::{dialect, pretty},
     native::{
         NativeError, Sessions,
@@ -75,7 +76,8 @@ pub enum LaunchError {
     Bpftrace(#[from] BpftraceError),
 }
 
-/// Runs `request` to its end on this thread, records into `sink`.
+/// Runs `request` to its end on this thread, records into `sink`; `cost`
+/// hears what its programs cost and may stop it.
 /// `on_started` hears once the probes are attached, before BEGIN output
 /// reaches the sink (bpftrace's BEGIN may run first); an error before it was
 /// called means nothing attached.
@@ -84,6 +86,7 @@ pub fn run(
     sink: &mut dyn RecordSink,
     stop: &StopSignal,
     on_started: &mut dyn FnMut(&Started),
+    cost: CostWatch<'_>,
 ) -> Result<Ended, LaunchError> {
     let native = match (request.choice, &request.plan.native) {
         (Choice::Bpftrace, _) => None,
@@ -103,8 +106,9 @@ pub fn run(
                     let reason = request.plan.backend_reason();
                     on_started(&Started { backend: Backend::Native, reason });
                     let limit = request.timeout.unwrap_or(Duration::from_secs(u32::MAX.into()));
-                    let (outcome, teardown) =
-                        attached.run(limit, sink, stop.as_fd()).map_err(LaunchError::Native)?;
+                    let (outcome, teardown) = attached
+                        .run(limit, sink, stop.as_fd(), cost)
+                        .map_err(LaunchError::Native)?;
                     return Ok(Ended { reason: outcome.reason.into(), teardown: Some(teardown) });
                 }
                 Err(e) if request.choice == Choice::Native => {
@@ -123,6 +127,6 @@ pub fn run(
         timeout: request.timeout,
     };
     let started = Started { backend: Backend::Bpftrace, reason };
-    let reason = bpftrace::run(job, sink, stop, &mut || on_started(&started))?;
+    let reason = bpftrace::run(job, sink, stop, &mut || on_started(&started), cost)?;
     Ok(Ended { reason, teardown: None })
 }

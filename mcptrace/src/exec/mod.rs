@@ -8,6 +8,7 @@ pub mod bpftrace;
 pub mod execution;
 pub mod host_summary;
 pub mod launch;
+pub mod overhead;
 pub mod privileges;
 pub mod stop;
 
@@ -32,6 +33,7 @@ use crate::{
     check::{Policy, SystemHost},
     diagnostic::Diagnostic,
     frontend,
+    host::bpf_stats::{self, CostWatch},
     native::{Sessions, Transport},
 };
 
@@ -95,13 +97,19 @@ pub struct Executor {
     executions: Mutex<HashMap<String, Arc<Execution>>>,
     /// A native session kept loaded ahead, so executions start at once.
     sessions: Sessions,
+    /// Whether the kernel counts programs' run time for the overhead guard.
+    cost_statistics: Result<(), String>,
 }
 
 impl Executor {
     pub fn new(bpftrace: PathBuf, policy: Policy, audit: Option<AuditLog>) -> Self {
         let audit = audit.map(Arc::new);
         let sessions = Sessions::kept_ahead(Transport::RingBuffer);
-        Self { bpftrace, policy, audit, executions: Mutex::new(HashMap::new()), sessions }
+        // Without statistics (no privilege) every cost reads as zero, and
+        // host_info says why.
+        let cost_statistics = bpf_stats::enable();
+        let executions = Mutex::new(HashMap::new());
+        Self { bpftrace, policy, audit, executions, sessions, cost_statistics }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Execution>>> {
@@ -216,7 +224,11 @@ impl Executor {
         let audit = AuditStatus::of(self.audit.as_deref());
         let summary =
             host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy, audit);
-        host_summary::HostSummary { session_ahead: self.sessions.ahead_status(), ..summary }
+        host_summary::HostSummary {
+            session_ahead: self.sessions.ahead_status(),
+            overhead_guard: Some(host_summary::OverheadGuard::new(&self.cost_statistics)),
+            ..summary
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Execution>> {
@@ -273,7 +285,14 @@ fn run(
             }
         };
         let stop = exec.stop.clone();
-        match launch::run(request, &mut sink, &stop, &mut on_started) {
+        let guard = overhead::Guard::new(overhead::DEFAULT_BUDGET);
+        let mut judge = |run_time| {
+            let (share, over) = guard.judge(run_time);
+            exec.cost(share);
+            over
+        };
+        let cost = CostWatch::every(overhead::EVERY, &mut judge);
+        match launch::run(request, &mut sink, &stop, &mut on_started, cost) {
             Ok(ended) => {
                 end(&exec, audit.as_deref(), Status::Completed, ended.reason, None);
                 drop(ended.teardown);

@@ -3,6 +3,7 @@
 //! which probe kinds attach here.
 
 pub mod attached;
+pub mod bpf_stats;
 mod bpf_syscall;
 pub mod btf;
 pub mod elf;

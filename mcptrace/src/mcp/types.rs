@@ -107,6 +107,11 @@ pub struct ResultResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub elapsed_seconds: f64,
+    /// The share of one CPU its probes' BPF programs took, in percent,
+    /// averaged since the start, as measured about every second (both
+    /// backends); absent before the first measure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_cpu_percent: Option<f64>,
 }
 
 impl ResultResponse {
@@ -130,6 +135,7 @@ impl ResultResponse {
             truncated: s.truncated,
             error: s.error.clone(),
             elapsed_seconds: elapsed.as_secs_f64(),
+            probe_cpu_percent: s.probe_cpu_share.map(|share| (share * 1e4).round() / 100.0),
         }
     }
 }

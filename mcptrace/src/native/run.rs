@@ -15,7 +15,7 @@ use super::{
     map_read,
 };
 use crate::{
-    host::{symbolize::UserSymbols, syscalls},
+    host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
     output::{Record, RecordSink},
 };
@@ -31,6 +31,8 @@ pub enum EndReason {
     Stopped,
     /// The output sink took no more.
     OutputFull,
+    /// The probes cost more than the operator's budget.
+    OverBudget,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +78,7 @@ impl Attached {
         timeout: Duration,
         sink: &mut dyn RecordSink,
         stop: BorrowedFd<'_>,
+        mut cost: CostWatch<'_>,
     ) -> Result<(Outcome, Teardown), NativeError> {
         let Attached { mut session, program, by_slot } = self;
         let start_ns = monotonic_ns();
@@ -135,18 +138,22 @@ impl Attached {
                 reason = Some(EndReason::TimeLimit);
                 break;
             }
-            let woken = fx.session.wait(Some(stop), Some(deadline - now))?;
+            let until = cost.due().map_or(deadline, |due| due.min(deadline));
+            let woken = fx.session.wait(Some(stop), Some(until.saturating_duration_since(now)))?;
             if round(&mut fx).1 {
                 reason = Some(EndReason::Exit);
             } else if woken {
                 reason = Some(EndReason::Stopped);
+            } else if cost.hear(|| fx.session.run_time()) {
+                reason = Some(EndReason::OverBudget);
             }
         }
         // A stop or the time limit ends the trace after the events already
         // buffered: the probes stop emitting and updating maps at once, and
         // everything they emitted before is read to the end and handled
         // before END; what the buffers could not take is counted as lost.
-        if matches!(reason, Some(EndReason::Stopped | EndReason::TimeLimit)) {
+        if matches!(reason, Some(EndReason::Stopped | EndReason::TimeLimit | EndReason::OverBudget))
+        {
             let quiet = by_slot
                 .iter()
                 .enumerate()

@@ -145,6 +145,13 @@ impl Session {
         }
     }
 
+    /// The kernel time this session's programs have run, as far as the
+    /// kernel counts it (see `host::bpf_stats`).
+    pub fn run_time(&self) -> Duration {
+        let info = |p: &Program| p.info().map(|i| i.run_time()).unwrap_or_default();
+        self.ebpf.programs().filter(|(_, p)| p.fd().is_ok()).map(|(_, p)| info(p)).sum()
+    }
+
     /// Slot programs loaded into the kernel so far.
     pub fn loaded_programs(&self) -> usize {
         self.ebpf.programs().filter(|(_, p)| p.fd().is_ok()).count()
