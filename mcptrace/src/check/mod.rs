@@ -9,10 +9,10 @@ pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake_host;
 mod map_use;
-pub mod sensitive;
 
 use std::{
     collections::{BTreeMap, HashSet},
+    path::Path,
     sync::Arc,
 };
 
@@ -25,8 +25,9 @@ use crate::{
         btf::{BtfError, Function},
         tracefs::Format,
     },
-    lang::ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
-    probe::Probe,
+    lang::ast::{AttachPoint, ExprKind, ProbeKind, Program, StmtKind},
+    policy::{Denial, Policy},
+    probe::{Probe, UserLocation},
 };
 
 /// A program that passed the checks, with what checking learned about it.
@@ -68,19 +69,8 @@ impl Checked {
     }
 }
 
-/// What the operator allows beyond bpftrace's safe subset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Policy {
-    /// bpftrace's unsafe functions (`system`, `signal`, `override`, …),
-    /// refused unless the server or `run` was started with `--allow-unsafe`.
-    pub allow_unsafe: bool,
-    /// Reads the default refuses (see `sensitive`): files outside /proc and
-    /// /sys through cat(), uprobes on credential handlers and TLS plaintext.
-    pub allow_sensitive: bool,
-}
-
 /// Checks `program` against `host` under `policy`, reporting every error found.
-pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checked, CheckErrors> {
+pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Checked, CheckErrors> {
     let mut errors = Vec::new();
     let mut formats = BTreeMap::new();
     let mut prototypes = BTreeMap::new();
@@ -89,11 +79,20 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
     for probe in &program.probes {
         let mut expanded = Vec::with_capacity(probe.attach_points.len());
         for ap in &probe.attach_points {
+            // A denied kind is not looked up: the denial is the answer.
+            if let Err(denial) = policy.probe_kind(ap.kind) {
+                errors.push(CheckError::policy(denial, ap.span));
+                expanded.push(Vec::new());
+                continue;
+            }
             match attach::expand(host, ap) {
                 Ok(targets) => {
-                    if !policy.allow_sensitive {
-                        errors.extend(targets.iter().filter_map(|t| sensitive_probe(t, ap.span)));
-                    }
+                    errors.extend(
+                        targets
+                            .iter()
+                            .filter_map(|t| user_probe(policy, ap, t).err())
+                            .map(|denial| CheckError::policy(denial, ap.span)),
+                    );
                     expanded.push(targets)
                 }
                 Err(e) => {
@@ -144,11 +143,23 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
     }
 }
 
-/// The default policy's refusal of a uprobe target, if any.
-fn sensitive_probe(probe: &Probe, span: Span) -> Option<CheckError> {
-    let Probe::Uprobe { binary, location, .. } = probe else { return None };
-    let why = sensitive::uprobe(binary, location)?;
-    Some(CheckError { kind: CheckErrorKind::Sensitive(why), span })
+/// The policy's answer for a probe in a user binary: a uprobe or
+/// uretprobe as expanded, or a usdt probe, whose first part is its binary.
+fn user_probe(policy: &Policy, ap: &AttachPoint, probe: &Probe) -> Result<(), Denial> {
+    match probe {
+        Probe::Uprobe { binary, location, .. } => {
+            let function = match location {
+                UserLocation::Symbol { name, .. } => Some(name.as_str()),
+                UserLocation::Address(_) => None,
+            };
+            policy.user_probe(binary, function)
+        }
+        Probe::Other { kind: ProbeKind::Usdt, .. } => match ap.parts.first() {
+            Some(binary) => policy.user_probe(Path::new(binary), None),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

@@ -35,12 +35,7 @@ use rmcp::{
 };
 
 use self::{compact::Page, links::Linked, subscriptions::Subscriptions, types::*};
-use crate::{
-    check::SystemHost,
-    exec::{Executor, MAX_LINES},
-    lang::catalog,
-    lower, probes,
-};
+use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
 
 /// Probes one list_probes page holds at most.
 const MAX_PAGE: usize = 5000;
@@ -181,7 +176,7 @@ impl Server {
         let limit = match p.limit {
             None => 1000,
             Some(0) => return Err("limit must be at least 1".into()),
-            Some(l) => l.min(MAX_LINES as u64) as usize,
+            Some(l) => l.min(e.max_lines as u64) as usize,
         };
         let offset = p.offset.unwrap_or(0);
         let total = e.state().lines.len() as u64;
