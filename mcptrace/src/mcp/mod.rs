@@ -114,7 +114,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
@@ -159,7 +159,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at 10,000 lines.",
+        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at the line cap (10,000 unless the policy says otherwise).",
         annotations(
             title = "Read an execution's output",
             read_only_hint = true,
