@@ -87,12 +87,8 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
             }
             match attach::expand(host, ap) {
                 Ok(targets) => {
-                    errors.extend(
-                        targets
-                            .iter()
-                            .filter_map(|t| user_probe(policy, ap, t).err())
-                            .map(|denial| CheckError::policy(denial, ap.span)),
-                    );
+                    let denials = user_probe_denials(policy, ap, &targets);
+                    errors.extend(denials.into_iter().map(|d| CheckError::policy(d, ap.span)));
                     expanded.push(targets)
                 }
                 Err(e) => {
@@ -143,23 +139,28 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
     }
 }
 
-/// The policy's answer for a probe in a user binary: a uprobe or
-/// uretprobe as expanded, or a usdt probe, whose first part is its binary.
-fn user_probe(policy: &Policy, ap: &AttachPoint, probe: &Probe) -> Result<(), Denial> {
-    match probe {
-        Probe::Uprobe { binary, location, .. } => {
-            let function = match location {
-                UserLocation::Symbol { name, .. } => Some(name.as_str()),
-                UserLocation::Address(_) => None,
-            };
-            policy.user_probe(binary, function)
-        }
-        Probe::Other { kind: ProbeKind::Usdt, .. } => match ap.parts.first() {
-            Some(binary) => policy.user_probe(Path::new(binary), None),
-            None => Ok(()),
-        },
-        _ => Ok(()),
+/// The policy's denials of an attach point in a user binary: its binary
+/// once (a uprobe's as resolved, a usdt probe's first part; one attach
+/// point names one binary), then each function a uprobe expanded to.
+fn user_probe_denials(policy: &Policy, ap: &AttachPoint, targets: &[Probe]) -> Vec<Denial> {
+    let binary = match (ap.kind, targets.first()) {
+        (ProbeKind::Usdt, _) => ap.parts.first().map(Path::new),
+        (_, Some(Probe::Uprobe { binary, .. })) => Some(binary.as_path()),
+        _ => None,
+    };
+    let Some(binary) = binary else { return Vec::new() };
+    if let Err(denial) = policy.user_binary(binary) {
+        return vec![denial];
     }
+    targets
+        .iter()
+        .filter_map(|t| match t {
+            Probe::Uprobe { location: UserLocation::Symbol { name, .. }, .. } => {
+                policy.user_function(name).err()
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

@@ -102,11 +102,10 @@ impl Policy {
         Err(self.deny(Rule::ProbeKinds, format!("probe kind {name} is not allowed"), name))
     }
 
-    /// Whether a uprobe, uretprobe or usdt probe may attach to `binary`
-    /// (as the program names it) at `function` (None for usdt and
-    /// addresses). The binary's canonical path counts too, so a link to a
-    /// denied binary is denied and a listed link is allowed.
-    pub fn user_probe(&self, binary: &Path, function: Option<&str>) -> Result<(), Denial> {
+    /// Whether uprobes, uretprobes and usdt probes may attach to `binary`.
+    /// Its canonical path counts too, so a link to a denied binary is
+    /// denied and a listed link is allowed.
+    pub fn user_binary(&self, binary: &Path) -> Result<(), Denial> {
         let rules = &self.user_probes;
         let canonical = std::fs::canonicalize(binary).ok();
         let names: Vec<&Path> = std::iter::once(binary).chain(canonical.as_deref()).collect();
@@ -126,16 +125,20 @@ impl Policy {
             let subject = canonical.as_deref().unwrap_or(binary).display().to_string();
             return Err(self.deny(Rule::AllowBinaries, what, &subject));
         }
-        match function {
-            Some(f) if rules.deny_functions.iter().any(|d| d == f) => {
-                let what = format!(
-                    "{f} is denied to uprobes: it may pass secrets (the defaults list functions \
-                     that pass TLS plaintext)"
-                );
-                Err(self.deny(Rule::DenyFunctions, what, f))
-            }
-            _ => Ok(()),
+        Ok(())
+    }
+
+    /// Whether uprobes may attach to `function`, in any binary. (A uprobe
+    /// at an address is not matched to a function.)
+    pub fn user_function(&self, function: &str) -> Result<(), Denial> {
+        if !self.user_probes.deny_functions.iter().any(|d| d == function) {
+            return Ok(());
         }
+        let what = format!(
+            "{function} is denied to uprobes: it may pass secrets (the defaults list functions \
+             that pass TLS plaintext)"
+        );
+        Err(self.deny(Rule::DenyFunctions, what, function))
     }
 
     /// Whether `cat(path)` may read.

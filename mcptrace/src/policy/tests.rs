@@ -1,7 +1,7 @@
 //! The policy file's parsing, and each rule tried against what it must
 //! refuse and what it must let through.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Policy, Rule};
 use crate::{
@@ -180,7 +180,8 @@ fn user_probes_obey_the_binary_and_function_lists() {
 fn credential_handlers_and_tls_plaintext_are_denied_by_default() {
     let p = Policy::default();
     let rule = |binary: &str, function: &str| {
-        p.user_probe(Path::new(binary), Some(function)).err().map(|d| d.rule)
+        let denied = p.user_binary(Path::new(binary)).and_then(|()| p.user_function(function));
+        denied.err().map(|d| d.rule)
     };
     assert_eq!(rule("/usr/bin/sudo", "main"), Some(Rule::DenyBinaries));
     assert_eq!(rule("/usr/sbin/sshd", "main"), Some(Rule::DenyBinaries));
@@ -188,11 +189,12 @@ fn credential_handlers_and_tls_plaintext_are_denied_by_default() {
     assert_eq!(rule("/usr/bin/curl", "SSL_read"), Some(Rule::DenyFunctions));
     assert_eq!(rule("/usr/lib/libssl.so.3", "SSL_new"), None);
     assert_eq!(rule("/bin/bash", "readline"), None);
-    let d = p.user_probe(Path::new("/usr/lib/libssl.so.3"), Some("SSL_write")).unwrap_err();
+    let d = p.user_function("SSL_write").unwrap_err();
     assert!(d.to_string().contains("TLS plaintext"), "{d}");
     assert!(d.remedy.contains("a policy file given with --policy"), "{}", d.remedy);
     let open = Policy::default().allowing_sensitive();
-    assert!(open.user_probe(Path::new("/usr/bin/sudo"), Some("SSL_write")).is_ok());
+    assert!(open.user_binary(Path::new("/usr/bin/sudo")).is_ok());
+    assert!(open.user_function("SSL_write").is_ok());
 }
 
 #[test]
@@ -204,7 +206,7 @@ fn a_link_to_a_denied_binary_is_denied() {
     std::fs::write(&target, b"").unwrap();
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let denied = Policy::default().user_probe(&link, None).unwrap_err();
+    let denied = Policy::default().user_binary(&link).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(denied.rule, Rule::DenyBinaries);
 }
@@ -295,5 +297,5 @@ fn allow_sensitive_keeps_the_operators_own_restrictions() {
         .allowing_sensitive();
     assert!(p.allows_sensitive());
     assert!(!p.probes.kinds.contains(ProbeKind::Kprobe));
-    assert!(p.user_probe(&PathBuf::from("/usr/bin/app"), None).is_err());
+    assert!(p.user_binary(Path::new("/usr/bin/app")).is_err());
 }
