@@ -387,6 +387,9 @@ fn bad_command_lines_get_specific_errors() {
         (&["plan"], "required arguments"),
         (&["plan", "/no/such"], "/no/such"),
         (&["serve", "--http", "not-an-address"], "invalid socket address"),
+        (&["serve", "--policy", "/no/such.toml"], "cannot read the policy file /no/such.toml"),
+        (&["run", "--policy", "/no/such.toml", "-e", "BEGIN { }"], "/no/such.toml"),
+        (&["plan", "--policy", not_utf8, "-e", "BEGIN { }"], "policy file"),
         (&["bogus"], "unrecognized subcommand"),
     ];
     for (args, expected) in table {

@@ -65,6 +65,8 @@ pub struct Denial {
 }
 
 impl Policy {
+    /// A denial by `rule`; `subject` is what the remedy adds or removes,
+    /// for the rules that list things.
     fn deny(&self, rule: Rule, what: String, subject: &str) -> Denial {
         let file = match &self.file {
             Some(path) => path.display().to_string(),
