@@ -153,21 +153,22 @@ impl Policy {
             return deny("cat() reads a path given as a string literal".into());
         };
         let roots = &self.cat.paths;
+        let readable = english_list(roots);
         if !roots
             .iter()
             .any(|root| path.strip_prefix(root.as_str()).is_some_and(|r| r.starts_with('/')))
         {
             return deny(match roots.len() {
                 0 => format!("cat(\"{path}\"): cat() may read no files"),
-                _ => format!("cat(\"{path}\") reads outside {}", english_list(roots)),
+                _ => format!("cat(\"{path}\") reads outside {readable}"),
             });
         }
         let escapes =
             path.split('/').any(|p| p == ".." || PROC_ESCAPES.contains(&p)) || path.contains('%');
         if escapes {
             return deny(format!(
-                "cat(\"{path}\") leads out of kernel state (into a process's files, memory or \
-                 environment)"
+                "cat(\"{path}\") leads out of {readable} (through `..`, a format, or a /proc \
+                 entry into a process's files, memory or environment)"
             ));
         }
         Ok(())

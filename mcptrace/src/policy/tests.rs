@@ -234,6 +234,8 @@ fn cat_reads_only_under_its_paths() {
     }
     let message = p.cat(&literal("/etc/shadow")).unwrap_err().to_string();
     assert!(message.contains("outside /proc and /sys (rule cat.paths)"), "{message}");
+    let message = p.cat(&literal("/proc/1/root/etc/shadow")).unwrap_err().to_string();
+    assert!(message.contains("leads out of /proc and /sys"), "{message}");
     let variable = Expr { kind: ExprKind::Var("p".into()), span: Span::default() };
     assert!(p.cat(&variable).is_err());
 
