@@ -23,7 +23,7 @@ async fn refusal(c: &Client, program: &str) -> String {
     c.call("exec_program", json!({"program": program})).await.unwrap_err()
 }
 
-/// No probe kind but tracepoints is denied; one execution at a time, five lines each.
+/// Tracepoints denied; one execution at a time, five lines each, at most 15 s.
 const NO_TRACEPOINTS: &str = r#"
 [probes]
 kinds = ["rawtracepoint", "kprobe", "kretprobe", "kfunc", "kretfunc", "uprobe", "uretprobe",
@@ -32,6 +32,7 @@ kinds = ["rawtracepoint", "kprobe", "kretprobe", "kfunc", "kretfunc", "uprobe", 
 [limits]
 max_concurrent_executions = 1
 max_output_lines = 5
+max_execution_seconds = 15
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,8 +60,13 @@ async fn a_policy_file_denies_caps_and_shows_itself() {
     assert_eq!(v["errors"][0]["code"], "policy", "{v}");
     assert_eq!(v["errors"][0]["line"], 2, "{v}");
 
-    // An allowed program runs; while it does, a second one is refused with the cap.
-    let id = c.exec("interval:ms:20 { printf(\"tick\\n\"); }", 20.0).await;
+    // An allowed program runs, its time limit cut to the policy's; while it
+    // runs (about 2 s, to its fifth line), a second one is refused with the cap.
+    let program = "interval:ms:500 { printf(\"tick\\n\"); }";
+    let started = c.call("exec_program", json!({"program": program, "timeout": 60})).await;
+    let started = started.unwrap();
+    assert!(started["message"].as_str().unwrap().contains("for at most 15 s"), "{started}");
+    let id = started["execution_id"].as_str().unwrap().to_string();
     let message = refusal(&c, "BEGIN { exit(); }").await;
     assert!(message.contains("1 executions are already running"), "{message}");
     assert!(message.contains("rule limits.max_concurrent_executions"), "{message}");
@@ -82,6 +88,7 @@ async fn a_policy_file_denies_caps_and_shows_itself() {
     assert_eq!(policy["cat"]["paths"], json!(["/proc", "/sys"]), "{info}");
     assert_eq!(info["limits"]["concurrent_executions"], 1, "{info}");
     assert_eq!(info["limits"]["max_output_lines"], 5, "{info}");
+    assert_eq!(info["limits"]["max_timeout_seconds"], 15.0, "{info}");
     c.close().await;
     std::fs::remove_file(file).unwrap();
 }
