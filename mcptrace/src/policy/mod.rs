@@ -1,8 +1,9 @@
 //! The operator's policy: what a client's programs may do on this host.
 //! The caller is an agent, not the root user at a terminal, so the default
-//! keeps it to kernel state: every probe kind, but no uprobe on credential
-//! handlers or TLS plaintext, cat() of /proc and /sys only, no unsafe
-//! functions, and bounded time, output, concurrency and program size.
+//! keeps secrets out of reach: every probe kind attaches, but no user probe
+//! on credential handlers and no uprobe on TLS plaintext, cat() of /proc
+//! and /sys only, no unsafe functions, and bounded time, output,
+//! concurrency and program size.
 //!
 //! An operator widens or narrows it with a TOML file (`--policy FILE`, see
 //! `file`); the `--allow-unsafe` and `--allow-sensitive` flags apply on top.
@@ -188,13 +189,15 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// A time limit the executor can honour: finite and at least [`MIN_TIMEOUT`].
+/// A time limit the executor can honour: at least [`MIN_TIMEOUT`], and
+/// within what a `Duration` holds (u32::MAX seconds stands for no limit).
 fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let s = f64::deserialize(d)?;
-    if s.is_finite() && s >= MIN_TIMEOUT {
+    let max = f64::from(u32::MAX);
+    if (MIN_TIMEOUT..max).contains(&s) {
         Ok(s)
     } else {
-        Err(D::Error::custom(format!("expected at least {MIN_TIMEOUT} seconds, got {s}")))
+        Err(D::Error::custom(format!("expected {MIN_TIMEOUT} to {max} seconds, got {s}")))
     }
 }
 

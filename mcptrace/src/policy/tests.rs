@@ -98,7 +98,9 @@ fn bad_values_are_errors_naming_their_line() {
         ("[probes]\nkinds = [\"kprbe\"]\n", "unknown probe kind `kprbe`"),
         ("[probes]\nkinds = [\"BEGIN\"]\n", "BEGIN is always allowed"),
         ("[limits]\nmax_output_lines = 0\n", "positive"),
-        ("[limits]\nmax_execution_seconds = 0.5\n", "at least 1 seconds"),
+        ("[limits]\nmax_execution_seconds = 0.5\n", "expected 1 to 4294967295 seconds"),
+        ("[limits]\nmax_execution_seconds = 1e300\n", "expected 1 to"),
+        ("[limits]\nmax_execution_seconds = nan\n", "expected 1 to"),
         ("[cat]\npaths = [\"proc\"]\n", "`proc` is not an absolute path"),
         ("[limits]\nmax_program_bytes = \"big\"\n", "invalid type"),
     ] {
