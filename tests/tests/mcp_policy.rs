@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use mcptrace_tests::{
-    mcp::{Client, bpf_programs_of, children_of, lines},
+    mcp::{Client, attachments_of, children_of, lines},
     mcptrace, require_root, unique_path,
 };
 use serde_json::json;
@@ -41,7 +41,9 @@ async fn a_policy_file_denies_caps_and_shows_itself() {
     let file = policy_file("policy", NO_TRACEPOINTS);
     let c = Client::start_with(&["--policy", file.to_str().unwrap()], None).await;
 
-    // Denied at once, at its place, with the rule and the remedy; nothing loaded.
+    // Denied at once, at its place, with the rule and the remedy; nothing
+    // attached, no bpftrace started. (The server holds the programs of the
+    // session it keeps loaded ahead, attached nowhere, whatever is asked.)
     let program = "BEGIN { }\ntracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); }";
     let message = refusal(&c, program).await;
     for says in [
@@ -51,7 +53,7 @@ async fn a_policy_file_denies_caps_and_shows_itself() {
     ] {
         assert!(message.contains(says), "`{message}` lacks `{says}`");
     }
-    assert_eq!(bpf_programs_of(c.server_pid), 0, "a denied program loaded BPF programs");
+    assert_eq!(attachments_of(c.server_pid), 0, "a denied program attached");
     assert!(children_of(c.server_pid).is_empty(), "a denied program started bpftrace");
     let listed = c.call("list_executions", json!({})).await.unwrap();
     assert_eq!(listed["executions"], json!([]), "{listed}");
@@ -101,7 +103,7 @@ async fn the_default_policy_keeps_files_out_of_reach() {
     for says in ["stdin:1:13-", "outside /proc and /sys (rule cat.paths)", "--allow-sensitive"] {
         assert!(message.contains(says), "`{message}` lacks `{says}`");
     }
-    assert_eq!(bpf_programs_of(c.server_pid), 0, "a denied program loaded BPF programs");
+    assert_eq!(attachments_of(c.server_pid), 0, "a denied program attached");
     let info = c.call("host_info", json!({})).await.unwrap();
     let deny = &info["policy"]["user_probes"]["deny_binaries"];
     assert!(deny.as_array().unwrap().contains(&json!("sshd")), "{info}");
