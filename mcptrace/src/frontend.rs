@@ -2,20 +2,19 @@
 //! server and the executors.
 
 use crate::{
-    check::{self, CheckErrors, Checked, Host, Policy},
+    check::{self, CheckErrors, Checked, Host},
     diagnostic::{Diagnostic, Severity},
     lang::{self, ParseError, ast::Span},
     plan::{self, Plan},
+    policy::{Denial, Policy},
 };
-
-/// The longest program accepted, in bytes: far beyond any real script, and
-/// small enough that parsing and keeping it cost nothing.
-pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrontendError {
-    #[error("the program is {0} bytes; the limit is {MAX_PROGRAM_BYTES}")]
-    TooLarge(usize),
+    /// Over the policy's size limit, which keeps parsing and keeping a
+    /// program cheap.
+    #[error("{}; {}", .0, .0.remedy)]
+    TooLarge(Denial),
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error(transparent)]
@@ -35,13 +34,13 @@ impl FrontendError {
     /// Each error, in source order.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
-            Self::TooLarge(_) => {
-                vec![Diagnostic::new(
-                    Severity::Error,
-                    "too_large",
-                    Span::default(),
-                    self.to_string(),
-                )]
+            Self::TooLarge(denial) => {
+                let message = denial.to_string();
+                let code = denial.rule.code();
+                vec![
+                    Diagnostic::new(Severity::Error, code, Span::default(), message)
+                        .with_hint(Some(denial.remedy.clone())),
+                ]
             }
             Self::Parse(e) => vec![e.diagnostic()],
             Self::Check(e) => e.0.iter().map(|e| e.diagnostic()).collect(),
@@ -51,7 +50,7 @@ impl FrontendError {
 
 /// Parses, checks against `host` under the default (safe) policy, and plans `source`.
 pub fn prepare(source: &str, host: &dyn Host) -> Result<(Checked, Plan), FrontendError> {
-    prepare_with(source, &[], host, Policy::default())
+    prepare_with(source, &[], host, &Policy::default())
 }
 
 /// As [`prepare`], with positional parameters (`$1`, `$#`) filled in from
@@ -60,11 +59,9 @@ pub fn prepare_with(
     source: &str,
     params: &[String],
     host: &dyn Host,
-    policy: Policy,
+    policy: &Policy,
 ) -> Result<(Checked, Plan), FrontendError> {
-    if source.len() > MAX_PROGRAM_BYTES {
-        return Err(FrontendError::TooLarge(source.len()));
-    }
+    policy.program_size(source.len()).map_err(FrontendError::TooLarge)?;
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
     let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source, host);

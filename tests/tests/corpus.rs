@@ -12,6 +12,7 @@ use mcptrace::{
     check::{self, SystemHost},
     host::{features, fentry},
     lang, plan,
+    policy::Policy,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +114,7 @@ fn mcptrace_outcome(case: &Case) -> Result<(Outcome, String), String> {
         Ok(p) => p,
         Err(e) => return Ok((Outcome::ParseError, e.render(&case.source, "corpus"))),
     };
-    match check::check(program, SystemHost::shared(), check::Policy::default()) {
+    match check::check(program, SystemHost::shared(), &Policy::default()) {
         Ok(checked) => {
             let plan = plan::plan(&checked, &case.source, SystemHost::shared());
             if plan.attach_count == 0 {
@@ -248,7 +249,7 @@ fn fuzz_regressions_stay_fixed() {
         assert_eq!(program, again, "{}: the round trip changed the tree", path.display());
         let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
         lang::parse(&for_bpftrace).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        match check::check(program, SystemHost::shared(), check::Policy::default()) {
+        match check::check(program, SystemHost::shared(), &Policy::default()) {
             Ok(checked) => drop(plan::plan(&checked, source, SystemHost::shared())),
             Err(e) => drop(e.render(source, "fuzz")),
         }

@@ -197,7 +197,7 @@ async fn sensitive_reads_need_allow_sensitive() {
     let c = Client::start().await;
     for (program, says) in [
         ("BEGIN { cat(\"/etc/shadow\"); exit(); }", "outside /proc and /sys"),
-        ("BEGIN { cat(\"/proc/1/root/etc/shadow\"); exit(); }", "leads out of kernel state"),
+        ("BEGIN { cat(\"/proc/1/root/etc/shadow\"); exit(); }", "leads out of /proc and /sys"),
         (read_hostname, "outside /proc and /sys"),
         (
             &format!("uprobe:{libssl}:SSL_write {{ printf(\"%s\\n\", str(arg1)); }}"),
@@ -387,6 +387,9 @@ fn bad_command_lines_get_specific_errors() {
         (&["plan"], "required arguments"),
         (&["plan", "/no/such"], "/no/such"),
         (&["serve", "--http", "not-an-address"], "invalid socket address"),
+        (&["serve", "--policy", "/no/such.toml"], "cannot read the policy file /no/such.toml"),
+        (&["run", "--policy", "/no/such.toml", "-e", "BEGIN { }"], "/no/such.toml"),
+        (&["plan", "--policy", not_utf8, "-e", "BEGIN { }"], "policy file"),
         (&["bogus"], "unrecognized subcommand"),
     ];
     for (args, expected) in table {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcptrace::{check, lang, plan};
+use mcptrace::{check, lang, plan, policy::Policy};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else { return };
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(program, again, "round trip changed the tree:\n{printed}");
     let for_bpftrace = lang::pretty::program(&lang::dialect::for_bpftrace_017(&program));
     lang::parse(&for_bpftrace).expect("the bpftrace 0.17 rendering parses");
-    match check::check(program, check::SystemHost::shared(), check::Policy::default()) {
+    match check::check(program, check::SystemHost::shared(), &Policy::default()) {
         Ok(checked) => {
             let _ = plan::plan(&checked, source, check::SystemHost::shared());
         }

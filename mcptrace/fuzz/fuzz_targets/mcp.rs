@@ -14,7 +14,7 @@ use std::{
 };
 
 use libfuzzer_sys::fuzz_target;
-use mcptrace::{check::Policy, exec::Executor, mcp::Server};
+use mcptrace::{exec::Executor, mcp::Server, policy::Policy};
 use rmcp::ServiceExt;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},

@@ -19,6 +19,7 @@ use crate::{
         printf::FormatString,
         stack,
     },
+    policy::Policy,
 };
 
 /// The bytes of a bpftrace string, NUL included.
@@ -26,7 +27,7 @@ const STRING_BYTES: usize = 64;
 
 pub struct BodyChecker<'a> {
     pub host: &'a dyn Host,
-    pub policy: super::Policy,
+    pub policy: &'a Policy,
     /// The kinds of the probe's attach points.
     pub kinds: Vec<ProbeKind>,
     /// The probe's tracepoints, as `(category, name)`.
@@ -148,8 +149,10 @@ impl BodyChecker<'_> {
             return self.error(CheckErrorKind::UnknownFunction(name.into()), span);
         };
         self.valid_here(name, entry, span);
-        if entry.is_unsafe && !self.policy.allow_unsafe {
-            self.error(CheckErrorKind::Unsafe(name.into()), span);
+        if entry.is_unsafe
+            && let Err(denial) = self.policy.unsafe_function(name)
+        {
+            self.errors.push(CheckError::policy(denial, span));
         }
         let got = args.len();
         if got < entry.min_args as usize || entry.max_args.is_some_and(|max| got > max as usize) {
@@ -171,9 +174,9 @@ impl BodyChecker<'_> {
         let is_whole_map =
             |e: &Expr| matches!(&e.kind, ExprKind::Map { keys, .. } if keys.is_empty());
         match name {
-            "cat" if !self.policy.allow_sensitive => {
-                if let Some(why) = super::sensitive::cat(&args[0]) {
-                    self.error(CheckErrorKind::Sensitive(why), args[0].span)
+            "cat" => {
+                if let Err(denial) = self.policy.cat(&args[0]) {
+                    self.errors.push(CheckError::policy(denial, args[0].span))
                 }
             }
             "delete" if ast::deleted_element(args).is_none() => self.error(

@@ -3,6 +3,7 @@
 use crate::{
     diagnostic::{Diagnostic, Severity},
     lang::{ast::Span, stack::StackArgError},
+    policy::Denial,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -36,10 +37,9 @@ pub enum CheckErrorKind {
     NotValidHere { name: String, kind: &'static str, valid: String },
     #[error("{name}() takes {expected} argument(s), got {got}")]
     ArgumentCount { name: String, expected: String, got: usize },
-    #[error("{0}() is an unsafe function, refused unless mcptrace was started with --allow-unsafe")]
-    Unsafe(String),
-    #[error("{0}; refused unless mcptrace was started with --allow-sensitive")]
-    Sensitive(String),
+    /// The remedy is the diagnostic's hint.
+    #[error(transparent)]
+    Policy(Denial),
     #[error("String is too long (over 64 bytes): {0}")]
     StringTooLong(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
@@ -80,8 +80,7 @@ impl CheckErrorKind {
             Self::UnknownFunction(_) => "unknown_function",
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",
-            Self::Unsafe(_) => "unsafe",
-            Self::Sensitive(_) => "sensitive",
+            Self::Policy(denial) => denial.rule.code(),
             Self::StringTooLong(_) => "string_too_long",
             Self::NotAssignedToMap(_) => "not_assigned_to_map",
             Self::BadArgument { .. } => "bad_argument",
@@ -105,11 +104,16 @@ pub struct CheckError {
 }
 
 impl CheckError {
+    pub fn policy(denial: Denial, span: Span) -> Self {
+        Self { kind: CheckErrorKind::Policy(denial), span }
+    }
+
     pub fn diagnostic(&self) -> Diagnostic {
         let hint = match &self.kind {
             CheckErrorKind::Unsupported { suggestion: Some(s), .. } => {
                 Some(format!("use `{s}` instead"))
             }
+            CheckErrorKind::Policy(denial) => Some(denial.remedy.clone()),
             _ => None,
         };
         Diagnostic::new(Severity::Error, self.kind.code(), self.span, self.kind.to_string())

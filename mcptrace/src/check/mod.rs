@@ -9,10 +9,10 @@ pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake_host;
 mod map_use;
-pub mod sensitive;
 
 use std::{
     collections::{BTreeMap, HashSet},
+    path::Path,
     sync::Arc,
 };
 
@@ -25,8 +25,9 @@ use crate::{
         btf::{BtfError, Function},
         tracefs::Format,
     },
-    lang::ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
-    probe::Probe,
+    lang::ast::{AttachPoint, ExprKind, ProbeKind, Program, StmtKind},
+    policy::{Denial, Policy},
+    probe::{Probe, UserLocation},
 };
 
 /// A program that passed the checks, with what checking learned about it.
@@ -68,19 +69,8 @@ impl Checked {
     }
 }
 
-/// What the operator allows beyond bpftrace's safe subset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Policy {
-    /// bpftrace's unsafe functions (`system`, `signal`, `override`, …),
-    /// refused unless the server or `run` was started with `--allow-unsafe`.
-    pub allow_unsafe: bool,
-    /// Reads the default refuses (see `sensitive`): files outside /proc and
-    /// /sys through cat(), uprobes on credential handlers and TLS plaintext.
-    pub allow_sensitive: bool,
-}
-
 /// Checks `program` against `host` under `policy`, reporting every error found.
-pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checked, CheckErrors> {
+pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Checked, CheckErrors> {
     let mut errors = Vec::new();
     let mut formats = BTreeMap::new();
     let mut prototypes = BTreeMap::new();
@@ -89,11 +79,16 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
     for probe in &program.probes {
         let mut expanded = Vec::with_capacity(probe.attach_points.len());
         for ap in &probe.attach_points {
+            // A denied kind is not looked up: the denial is the answer.
+            if let Err(denial) = policy.probe_kind(ap.kind) {
+                errors.push(CheckError::policy(denial, ap.span));
+                expanded.push(Vec::new());
+                continue;
+            }
             match attach::expand(host, ap) {
                 Ok(targets) => {
-                    if !policy.allow_sensitive {
-                        errors.extend(targets.iter().filter_map(|t| sensitive_probe(t, ap.span)));
-                    }
+                    let denials = user_probe_denials(policy, ap, &targets);
+                    errors.extend(denials.into_iter().map(|d| CheckError::policy(d, ap.span)));
                     expanded.push(targets)
                 }
                 Err(e) => {
@@ -144,11 +139,28 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
     }
 }
 
-/// The default policy's refusal of a uprobe target, if any.
-fn sensitive_probe(probe: &Probe, span: Span) -> Option<CheckError> {
-    let Probe::Uprobe { binary, location, .. } = probe else { return None };
-    let why = sensitive::uprobe(binary, location)?;
-    Some(CheckError { kind: CheckErrorKind::Sensitive(why), span })
+/// The policy's denials of an attach point in a user binary: its binary
+/// once (a uprobe's as resolved, a usdt probe's first part; one attach
+/// point names one binary), then each function a uprobe expanded to.
+fn user_probe_denials(policy: &Policy, ap: &AttachPoint, targets: &[Probe]) -> Vec<Denial> {
+    let binary = match (ap.kind, targets.first()) {
+        (ProbeKind::Usdt, _) => ap.parts.first().map(Path::new),
+        (_, Some(Probe::Uprobe { binary, .. })) => Some(binary.as_path()),
+        _ => None,
+    };
+    let Some(binary) = binary else { return Vec::new() };
+    if let Err(denial) = policy.user_binary(binary) {
+        return vec![denial];
+    }
+    targets
+        .iter()
+        .filter_map(|t| match t {
+            Probe::Uprobe { location: UserLocation::Symbol { name, .. }, .. } => {
+                policy.user_function(name).err()
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

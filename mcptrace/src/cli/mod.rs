@@ -1,15 +1,16 @@
 //! The command line: a thin dispatcher over one module per subcommand.
 
 mod plan;
+mod policy;
 mod run;
 mod serve;
 mod signals;
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::check::Policy;
+use crate::policy::{Policy, PolicyFileError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,25 +31,43 @@ enum Command {
     Run(run::RunArgs),
     /// Serve MCP on stdin/stdout.
     Serve(serve::ServeArgs),
+    /// Print the effective policy as TOML, a file `--policy` reads back.
+    Policy(PolicyArgs),
 }
 
 /// The operator's policy, shared by every subcommand that checks programs.
 #[derive(Debug, Args)]
 struct PolicyArgs {
+    /// The policy, a TOML file (`mcptrace policy` prints the default);
+    /// without it, the default policy. The flags below apply on top.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Allow bpftrace's unsafe functions (system, signal, override, ...);
     /// such programs run through `bpftrace --unsafe`.
     #[arg(long)]
     allow_unsafe: bool,
-    /// Allow reads the default refuses: cat() of files outside /proc and
-    /// /sys, uprobes on credential handlers (sshd, sudo, su, ...) and on
-    /// TLS libraries' read/write functions.
+    /// Drop the denials that keep secrets out of reach: cat() of files
+    /// outside the policy's paths (/proc and /sys by default), uprobes on
+    /// credential handlers (sshd, sudo, su, ...) and on TLS libraries'
+    /// read/write functions.
     #[arg(long)]
     allow_sensitive: bool,
 }
 
 impl PolicyArgs {
-    fn policy(&self) -> Policy {
-        Policy { allow_unsafe: self.allow_unsafe, allow_sensitive: self.allow_sensitive }
+    /// The file's policy (or the default), with the flags applied.
+    fn policy(&self) -> Result<Policy, PolicyFileError> {
+        let mut policy = match &self.policy {
+            Some(path) => Policy::load(path)?,
+            None => Policy::default(),
+        };
+        policy.allow_unsafe |= self.allow_unsafe;
+        Ok(if self.allow_sensitive { policy.allowing_sensitive() } else { policy })
+    }
+
+    /// [`PolicyArgs::policy`], or the error said on stderr.
+    fn policy_or_report(&self) -> Option<Policy> {
+        self.policy().inspect_err(|e| eprintln!("mcptrace: {e}")).ok()
     }
 }
 
@@ -57,5 +76,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Policy(args) => policy::run(args),
     }
 }

@@ -59,14 +59,15 @@ pub fn run(args: PlanArgs) -> ExitCode {
         },
         (None, None) => unreachable!("clap requires a program or a file"),
     };
-    let (checked, plan) =
-        match frontend::prepare_with(&source, &[], SystemHost::shared(), args.policy.policy()) {
-            Ok(done) => done,
-            Err(e) => {
-                eprintln!("{}", e.render(&source, &origin));
-                return ExitCode::FAILURE;
-            }
-        };
+    let Some(policy) = args.policy.policy_or_report() else { return ExitCode::FAILURE };
+    let (checked, plan) = match frontend::prepare_with(&source, &[], SystemHost::shared(), &policy)
+    {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("{}", e.render(&source, &origin));
+            return ExitCode::FAILURE;
+        }
+    };
     let validated = validate::Report::of(&checked, &plan, &source);
     let report = Report {
         plan: &plan,

@@ -96,9 +96,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let policy = args.policy.policy();
+    let Some(policy) = args.policy.policy_or_report() else { return ExitCode::FAILURE };
     let (checked, plan) =
-        match frontend::prepare_with(&source, &params, SystemHost::shared(), policy) {
+        match frontend::prepare_with(&source, &params, SystemHost::shared(), &policy) {
             Ok(p) => p,
             Err(e) => {
                 eprint!("{}", e.render(&source, &origin));
@@ -118,7 +118,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         choice: args.backend,
         timeout: args.timeout.map(Duration::from_secs_f64),
         bpftrace: args.bpftrace,
-        policy,
+        allow_unsafe: policy.allow_unsafe,
         sessions: Sessions::on_demand(args.transport),
     };
     let mut sink = Stdout { out: std::io::stdout().lock(), buf: Vec::new(), format };

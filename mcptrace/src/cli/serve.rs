@@ -34,6 +34,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    let Some(policy) = args.policy.policy_or_report() else { return ExitCode::FAILURE };
     // Asked for, auditing is not skipped: a log that cannot be opened stops
     // the start.
     let audit = match args.audit.as_deref().map(AuditLog::open).transpose() {
@@ -51,7 +52,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let executor = Arc::new(Executor::new(args.bpftrace, args.policy.policy(), audit));
+    let executor = Arc::new(Executor::new(args.bpftrace, policy, audit));
     let outcome = match args.http {
         None => runtime.block_on(mcp::serve(executor)),
         Some(addr) => {

@@ -259,6 +259,7 @@ mod tests {
             "stdio".into(),
             planned,
             Duration::from_secs(1),
+            100,
             stop,
         )
     }

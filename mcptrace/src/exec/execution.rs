@@ -16,9 +16,6 @@ use crate::{
     plan::Backend,
 };
 
-/// Lines one execution keeps; past this it stops and says so.
-pub const MAX_LINES: usize = 10_000;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -36,7 +33,7 @@ pub enum StopReason {
     TimeLimit,
     /// stop_execution, or the server shutting down.
     Stopped,
-    /// The 10,000-line buffer filled.
+    /// The output buffer filled (the policy's `limits.max_output_lines`).
     BufferFull,
     /// The probes cost more than the overhead budget (a share of one CPU).
     OverheadBudget,
@@ -62,7 +59,7 @@ pub struct State {
     pub status: Status,
     pub lines: Vec<String>,
     /// Maps, histograms, stats and print() values as bpftrace's `-f json`
-    /// records, at most [`MAX_LINES`].
+    /// records, at most the execution's `max_lines`.
     pub records: Vec<serde_json::Value>,
     /// Bytes after the last newline.
     partial: Vec<u8>,
@@ -88,6 +85,8 @@ pub struct Execution {
     /// planned native programs.
     attached: OnceLock<Started>,
     pub timeout: Duration,
+    /// Lines it keeps; past this it stops and says so.
+    pub max_lines: usize,
     pub started: Instant,
     pub started_at: SystemTime,
     pub stop: StopSignal,
@@ -104,6 +103,7 @@ impl Execution {
         client: String,
         planned: Started,
         timeout: Duration,
+        max_lines: usize,
         stop: StopSignal,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -113,6 +113,7 @@ impl Execution {
             planned,
             attached: OnceLock::new(),
             timeout,
+            max_lines,
             started: Instant::now(),
             started_at: SystemTime::now(),
             stop,
@@ -162,7 +163,7 @@ impl Execution {
     pub fn push(&self, bytes: &[u8]) -> bool {
         let mut s = self.state();
         let before = s.lines.len();
-        let accepted = Self::append(&mut s, bytes);
+        let accepted = Self::append(&mut s, bytes, self.max_lines);
         let grew = s.lines.len() > before;
         drop(s);
         if grew {
@@ -172,7 +173,7 @@ impl Execution {
     }
 
     /// [`Execution::push`] on the locked state.
-    fn append(s: &mut State, bytes: &[u8]) -> bool {
+    fn append(s: &mut State, bytes: &[u8], max_lines: usize) -> bool {
         if s.truncated {
             return false;
         }
@@ -181,7 +182,7 @@ impl Execution {
                 s.partial.push(b);
                 continue;
             }
-            if s.lines.len() >= MAX_LINES {
+            if s.lines.len() >= max_lines {
                 s.truncated = true;
                 s.partial.clear();
                 return false;
@@ -196,7 +197,7 @@ impl Execution {
     /// Keeps one data record (see [`State::records`]).
     pub fn push_record(&self, record: serde_json::Value) {
         let mut s = self.state();
-        if s.records.len() < MAX_LINES {
+        if s.records.len() < self.max_lines {
             s.records.push(record);
         }
     }
@@ -214,7 +215,7 @@ impl Execution {
         if s.status != Status::Running {
             return None;
         }
-        if !s.partial.is_empty() && s.lines.len() < MAX_LINES {
+        if !s.partial.is_empty() && s.lines.len() < self.max_lines {
             let line = String::from_utf8_lossy(&s.partial).into_owned();
             s.lines.push(line);
             s.partial.clear();
@@ -274,6 +275,8 @@ impl RecordSink for ExecutionSink {
 mod tests {
     use super::*;
 
+    const MAX_LINES: usize = 10;
+
     fn exec() -> Arc<Execution> {
         let stop = StopSignal::new().unwrap();
         let planned = Started { backend: Backend::Native, reason: String::new() };
@@ -283,6 +286,7 @@ mod tests {
             "stdio".into(),
             planned,
             Duration::from_secs(1),
+            MAX_LINES,
             stop,
         )
     }

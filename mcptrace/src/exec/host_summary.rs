@@ -8,17 +8,14 @@ use std::{path::Path, process::Command};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{
-    DEFAULT_TIMEOUT, MAX_LINES, MAX_RUNNING, MAX_TIMEOUT, MIN_TIMEOUT, audit::AuditStatus,
-    overhead::DEFAULT_BUDGET, privileges,
-};
+use super::{audit::AuditStatus, privileges};
 use crate::{
-    check::{Host, Policy},
-    frontend::MAX_PROGRAM_BYTES,
+    check::Host,
     host::features::Support,
     lang::ast::ProbeKind,
     lower,
     native::AheadStatus,
+    policy::{MIN_TIMEOUT, Policy},
 };
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -37,8 +34,8 @@ pub struct HostSummary {
     pub privileges: Availability,
     /// bpftrace's unsafe functions (`system`, `signal`, `override`) allowed.
     pub allow_unsafe: bool,
-    /// Reads the default refuses allowed: cat() outside /proc and /sys,
-    /// uprobes on credential handlers and TLS plaintext.
+    /// None of the policy's sensitive denials is left: cat() reads any
+    /// file, uprobes may attach to credential handlers and TLS plaintext.
     pub allow_sensitive: bool,
     pub limits: Limits,
     /// Whether programs, stops and ends are written to an audit log, and where.
@@ -51,6 +48,10 @@ pub struct HostSummary {
     /// The server's overhead guard; absent outside a server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overhead_guard: Option<OverheadGuard>,
+    /// The effective policy, as `mcptrace policy` prints it: probe kinds,
+    /// user-probe binaries and functions, cat() paths, unsafe functions and
+    /// limits.
+    pub policy: Policy,
 }
 
 /// Executions whose probes take more than `budget_cpu_percent` of one CPU,
@@ -64,12 +65,13 @@ pub struct OverheadGuard {
 }
 
 impl OverheadGuard {
-    pub fn new(statistics: &Result<(), String>) -> Self {
+    pub fn new(statistics: &Result<(), String>, policy: &Policy) -> Self {
         let measuring = match statistics {
             Ok(()) => Support::Yes,
             Err(e) => Support::No(format!("BPF run-time statistics are off: {e}")),
         };
-        Self { budget_cpu_percent: DEFAULT_BUDGET * 100.0, measuring: measuring.into() }
+        let budget_cpu_percent = policy.limits.max_probe_cpu_percent;
+        Self { budget_cpu_percent, measuring: measuring.into() }
     }
 }
 
@@ -121,7 +123,12 @@ pub struct Limits {
 }
 
 /// Gathers the summary; `bpftrace` is the binary the executor falls back to.
-pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy, audit: AuditStatus) -> HostSummary {
+pub fn gather(
+    host: &dyn Host,
+    bpftrace: &Path,
+    policy: &Policy,
+    audit: AuditStatus,
+) -> HostSummary {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
@@ -149,18 +156,19 @@ pub fn gather(host: &dyn Host, bpftrace: &Path, policy: Policy, audit: AuditStat
         }
         .into(),
         allow_unsafe: policy.allow_unsafe,
-        allow_sensitive: policy.allow_sensitive,
+        allow_sensitive: policy.allows_sensitive(),
         limits: Limits {
-            concurrent_executions: MAX_RUNNING,
-            default_timeout_seconds: DEFAULT_TIMEOUT,
+            concurrent_executions: policy.limits.max_concurrent_executions,
+            default_timeout_seconds: policy.timeout(None),
             min_timeout_seconds: MIN_TIMEOUT,
-            max_timeout_seconds: MAX_TIMEOUT,
-            max_output_lines: MAX_LINES,
-            max_program_bytes: MAX_PROGRAM_BYTES,
+            max_timeout_seconds: policy.limits.max_execution_seconds,
+            max_output_lines: policy.limits.max_output_lines,
+            max_program_bytes: policy.limits.max_program_bytes,
         },
         audit,
         session_ahead: None,
         overhead_guard: None,
+        policy: policy.clone(),
     }
 }
 

@@ -12,7 +12,7 @@ use super::{
     stop::StopSignal,
 };
 use crate::{
-    check::{Checked, Policy},
+    check::Checked,
     host::bpf_stats::CostWatch,
     lang::{dialect, pretty},
     native::{
@@ -42,7 +42,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// The bpftrace binary for fallbacks.
     pub bpftrace: PathBuf,
-    pub policy: Policy,
+    /// Whether bpftrace runs with `--unsafe` (the checker allowed unsafe functions).
+    pub allow_unsafe: bool,
     /// Where native runs get their loaded object.
     pub sessions: Sessions,
 }
@@ -120,7 +121,7 @@ pub fn run(
     };
     let job = BpftraceRun {
         binary: &request.bpftrace,
-        allow_unsafe: request.policy.allow_unsafe,
+        allow_unsafe: request.allow_unsafe,
         // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
         text: pretty::program(&dialect::for_bpftrace_017(&request.checked.program)),
         awaited: bpftrace::awaited_probes(&request.checked),

@@ -21,7 +21,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-pub use execution::{Execution, MAX_LINES, Status, StopReason};
+pub use execution::{Execution, Status, StopReason};
 pub use stop::StopSignal;
 
 use self::{
@@ -30,19 +30,14 @@ use self::{
     launch::{Choice, LaunchError, Request, Started},
 };
 use crate::{
-    check::{Policy, SystemHost},
+    check::SystemHost,
     diagnostic::Diagnostic,
     frontend,
     host::bpf_stats::{self, CostWatch},
     native::{Sessions, Transport},
+    policy::{Denial, Policy},
 };
 
-/// Executions running at once.
-pub const MAX_RUNNING: usize = 5;
-/// Time limits, in seconds.
-pub const DEFAULT_TIMEOUT: f64 = 10.0;
-pub const MAX_TIMEOUT: f64 = 60.0;
-pub const MIN_TIMEOUT: f64 = 1.0;
 /// Finished executions kept for get_result, and for how long.
 const KEEP_FINISHED: usize = 64;
 const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
@@ -56,8 +51,9 @@ pub enum ExecError {
     Program { errors: Vec<Diagnostic>, rendered: String },
     #[error("timeout must be a positive number of seconds, not {0}")]
     BadTimeout(f64),
-    #[error("{MAX_RUNNING} executions are already running; stop one or wait for one to end")]
-    TooMany,
+    /// The policy's cap on concurrent executions.
+    #[error("{}; {}", .0, .0.remedy)]
+    TooMany(Denial),
     #[error(transparent)]
     Privileges(#[from] privileges::MissingPrivileges),
     #[error("attaching failed: {0}")]
@@ -78,7 +74,7 @@ impl ExecError {
         match self {
             Self::Program { .. } => "program",
             Self::BadTimeout(_) => "bad_timeout",
-            Self::TooMany => "too_many",
+            Self::TooMany(_) => "too_many",
             Self::Privileges(_) => "privileges",
             Self::Attach(_) => "attach",
             Self::EndedBeforeAttaching(_) => "ended_before_attaching",
@@ -148,21 +144,20 @@ impl Executor {
             return Err(ExecError::BadTimeout(t));
         }
         let (checked, plan) =
-            frontend::prepare_with(program, &[], SystemHost::shared(), self.policy).map_err(
+            frontend::prepare_with(program, &[], SystemHost::shared(), &self.policy).map_err(
                 |e| ExecError::Program {
                     errors: e.diagnostics(),
                     rendered: e.render(program, "stdin"),
                 },
             )?;
         privileges::check()?;
-        let timeout = Duration::from_secs_f64(clamp_timeout(timeout));
+        let timeout = Duration::from_secs_f64(self.policy.timeout(timeout));
         let planned = Started { backend: plan.backend, reason: plan.backend_reason() };
         let exec = {
             let mut table = self.table();
             evict(&mut table);
-            if table.values().filter(|e| e.is_running()).count() >= MAX_RUNNING {
-                return Err(ExecError::TooMany);
-            }
+            let running = table.values().filter(|e| e.is_running()).count();
+            self.policy.another_execution(running).map_err(ExecError::TooMany)?;
             let id = uuid::Uuid::new_v4().to_string();
             let exec = Execution::new(
                 id.clone(),
@@ -170,6 +165,7 @@ impl Executor {
                 client.to_string(),
                 planned,
                 timeout,
+                self.policy.limits.max_output_lines,
                 StopSignal::new()?,
             );
             table.insert(id, exec.clone());
@@ -185,7 +181,7 @@ impl Executor {
             choice: Choice::Auto,
             timeout: Some(timeout),
             bpftrace: self.bpftrace.clone(),
-            policy: self.policy,
+            allow_unsafe: self.policy.allow_unsafe,
             sessions: self.sessions.clone(),
         };
         Ok((exec, request))
@@ -198,7 +194,8 @@ impl Executor {
         request: Request,
     ) -> Result<Arc<Execution>, ExecError> {
         let (tx, rx) = oneshot::channel();
-        run(exec.clone(), request, tx, self.audit.clone());
+        let budget = self.policy.limits.max_probe_cpu_percent;
+        run(exec.clone(), request, budget, tx, self.audit.clone());
         let outcome = tokio::time::timeout(ATTACH_LIMIT, rx).await;
         let failure = match outcome {
             Ok(Ok(Ok(()))) => return Ok(exec),
@@ -214,8 +211,8 @@ impl Executor {
     }
 
     /// The policy programs are checked under.
-    pub fn policy(&self) -> Policy {
-        self.policy
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// This host as an agent needs to know it, with this executor's
@@ -223,10 +220,13 @@ impl Executor {
     pub fn host_summary(&self) -> host_summary::HostSummary {
         let audit = AuditStatus::of(self.audit.as_deref());
         let summary =
-            host_summary::gather(SystemHost::shared(), &self.bpftrace, self.policy, audit);
+            host_summary::gather(SystemHost::shared(), &self.bpftrace, &self.policy, audit);
         host_summary::HostSummary {
             session_ahead: self.sessions.ahead_status(),
-            overhead_guard: Some(host_summary::OverheadGuard::new(&self.cost_statistics)),
+            overhead_guard: Some(host_summary::OverheadGuard::new(
+                &self.cost_statistics,
+                &self.policy,
+            )),
             ..summary
         }
     }
@@ -267,11 +267,13 @@ impl Executor {
     }
 }
 
-/// Runs `request` for `exec` on a thread of its own; `attached` hears once
-/// it is attached, or why it could not attach. Its end goes to `audit`.
+/// Runs `request` for `exec` on a thread of its own, stopped if its probes
+/// take more than `budget_percent` of one CPU; `attached` hears once it is
+/// attached, or why it could not attach. Its end goes to `audit`.
 fn run(
     exec: Arc<Execution>,
     request: Request,
+    budget_percent: f64,
     attached: oneshot::Sender<Result<(), LaunchError>>,
     audit: Option<Arc<AuditLog>>,
 ) {
@@ -285,7 +287,7 @@ fn run(
             }
         };
         let stop = exec.stop.clone();
-        let guard = overhead::Guard::new(overhead::DEFAULT_BUDGET);
+        let guard = overhead::Guard::new(budget_percent);
         let mut judge = |run_time| {
             let (share, over) = guard.judge(run_time);
             exec.cost(share);
@@ -321,14 +323,6 @@ fn end(
     let _ = log.write(&exec.client, &Event::end(exec, &state));
 }
 
-/// The time limit in seconds: default 10, clamped to 1..=60.
-pub fn clamp_timeout(timeout: Option<f64>) -> f64 {
-    match timeout {
-        Some(t) if t.is_finite() => t.clamp(MIN_TIMEOUT, MAX_TIMEOUT),
-        _ => DEFAULT_TIMEOUT,
-    }
-}
-
 /// Drops finished executions past their retention time, and the oldest
 /// finished ones beyond the count kept, less one: room for the execution
 /// about to start, so that once it ends no more than the count are kept.
@@ -342,20 +336,5 @@ fn evict(table: &mut HashMap<String, Arc<Execution>>) {
         for (_, id) in &finished[..finished.len() - keep] {
             table.remove(id);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clamp_timeout;
-
-    #[test]
-    fn timeouts_are_clamped() {
-        assert_eq!(clamp_timeout(None), 10.0);
-        assert_eq!(clamp_timeout(Some(0.0)), 1.0);
-        assert_eq!(clamp_timeout(Some(-5.0)), 1.0);
-        assert_eq!(clamp_timeout(Some(3.5)), 3.5);
-        assert_eq!(clamp_timeout(Some(600.0)), 60.0);
-        assert_eq!(clamp_timeout(Some(f64::NAN)), 10.0);
     }
 }

@@ -1,13 +1,11 @@
-//! The overhead guard: an execution whose probes take more than a budgeted
-//! share of one CPU, averaged since it started, is stopped gracefully (END
+//! The overhead guard: an execution whose probes take more than the
+//! policy's share of one CPU (`limits.max_probe_cpu_percent`), averaged since it started, is stopped gracefully (END
 //! runs, maps are printed) with `stop_reason: overhead_budget`. The first
 //! second is not judged: attaching and a burst at the start are not a
 //! program's steady cost.
 
 use std::time::{Duration, Instant};
 
-/// A share of one CPU, as a fraction (0.05: 5 %).
-pub const DEFAULT_BUDGET: f64 = 0.05;
 /// How often the runners measure.
 pub const EVERY: Duration = Duration::from_secs(1);
 
@@ -17,8 +15,9 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(budget: f64) -> Self {
-        Self { budget, started: Instant::now() }
+    /// A guard for `percent` of one CPU.
+    pub fn new(percent: f64) -> Self {
+        Self { budget: percent / 100.0, started: Instant::now() }
     }
 
     /// The share of one CPU that `run_time` of the probes' programs is of

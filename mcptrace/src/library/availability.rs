@@ -6,11 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Program;
-use crate::{
-    check::{Host, Policy},
-    plan::Backend,
-    validate,
-};
+use crate::{check::Host, plan::Backend, policy::Policy, validate};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -45,12 +41,12 @@ pub struct Availability {
 /// How `program`, filled with its example arguments, would run on `host`
 /// under `policy`. A caller's own binary or function for a uprobe can
 /// change the answer; [`of_rendered`] tells for a given rendering.
-pub fn on(program: &Program, host: &dyn Host, policy: Policy) -> Availability {
+pub fn on(program: &Program, host: &dyn Host, policy: &Policy) -> Availability {
     of_rendered(&program.example(), host, policy)
 }
 
 /// How a rendered library program would run on `host` under `policy`.
-pub fn of_rendered(source: &str, host: &dyn Host, policy: Policy) -> Availability {
+pub fn of_rendered(source: &str, host: &dyn Host, policy: &Policy) -> Availability {
     let v = validate::validate(source, host, policy);
     match v.backend {
         Some(backend) => Availability {
@@ -74,10 +70,10 @@ mod tests {
 
     #[test]
     fn a_probe_the_host_lacks_is_refused_with_its_reason() {
-        let a = on(find("vfs_calls_by_process").unwrap(), &FakeHost, Policy::default());
+        let a = on(find("vfs_calls_by_process").unwrap(), &FakeHost, &Policy::default());
         assert_eq!(a.runs, Runs::Refused, "{a:?}");
         assert!(a.reason.contains("no kprobes here"), "{a:?}");
-        let a = on(find("file_opens_by_pid").unwrap(), &FakeHost, Policy::default());
+        let a = on(find("file_opens_by_pid").unwrap(), &FakeHost, &Policy::default());
         assert_eq!((a.runs, a.reason.as_str()), (Runs::Native, "every construct runs natively"));
     }
 }

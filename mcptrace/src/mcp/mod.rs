@@ -35,12 +35,7 @@ use rmcp::{
 };
 
 use self::{compact::Page, links::Linked, subscriptions::Subscriptions, types::*};
-use crate::{
-    check::SystemHost,
-    exec::{Executor, MAX_LINES},
-    lang::catalog,
-    lower, probes,
-};
+use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
 
 /// Probes one list_probes page holds at most.
 const MAX_PAGE: usize = 5000;
@@ -119,7 +114,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
@@ -164,7 +159,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at 10,000 lines.",
+        description = "Output of an execution, paged: `offset` (default 0) and `limit` (default 1000) lines. Says whether it is running, completed or failed, which backend ran and why, why it ended, lost events, and whether output was truncated at the line cap (10,000 unless the policy says otherwise).",
         annotations(
             title = "Read an execution's output",
             read_only_hint = true,
@@ -181,7 +176,7 @@ impl Server {
         let limit = match p.limit {
             None => 1000,
             Some(0) => return Err("limit must be at least 1".into()),
-            Some(l) => l.min(MAX_LINES as u64) as usize,
+            Some(l) => l.min(e.max_lines as u64) as usize,
         };
         let offset = p.offset.unwrap_or(0);
         let total = e.state().lines.len() as u64;

@@ -14,8 +14,9 @@ use rmcp::{
 use serde_json::Value;
 
 use crate::{
-    check::{Policy, SystemHost},
+    check::SystemHost,
     library::{self, PROGRAMS, Program, availability},
+    policy::Policy,
 };
 
 pub fn list() -> ListPromptsResult {
@@ -35,7 +36,10 @@ fn prompt(p: &Program) -> Prompt {
     Prompt::new(p.name, Some(p.description), Some(arguments)).with_title(p.title)
 }
 
-pub fn get(request: &GetPromptRequestParams, policy: Policy) -> Result<GetPromptResult, ErrorData> {
+pub fn get(
+    request: &GetPromptRequestParams,
+    policy: &Policy,
+) -> Result<GetPromptResult, ErrorData> {
     let invalid = |e: library::RenderError| ErrorData::invalid_params(e.to_string(), None);
     let p = library::find(&request.name).map_err(invalid)?;
     // Prompt arguments are strings; numbers are taken as written.

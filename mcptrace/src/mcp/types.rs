@@ -102,7 +102,7 @@ pub struct ResultResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
     pub lost_events: u64,
-    /// Output stopped at the 10,000-line cap.
+    /// Output stopped at the line cap (the policy's `limits.max_output_lines`).
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::{Backend, plan};
 use crate::{
-    check::{Checked, Host, HostError, Policy, check, facts::UserFunctions, fake_host::FakeHost},
+    check::{Checked, Host, HostError, check, facts::UserFunctions, fake_host::FakeHost},
     host::{
         btf::{self, BtfError},
         features::Support,
@@ -10,10 +10,11 @@ use crate::{
         tracefs::Format,
     },
     lang::{ast::ProbeKind, parse},
+    policy::Policy,
 };
 
 fn checked(src: &str) -> Checked {
-    check(parse(src).unwrap(), &FakeHost, Policy::default()).unwrap()
+    check(parse(src).unwrap(), &FakeHost, &Policy::default()).unwrap()
 }
 
 #[test]
@@ -87,7 +88,7 @@ impl Host for OldKernel {
 #[test]
 fn a_kernel_without_the_native_engine_falls_back_with_its_reason() {
     let src = "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }";
-    let checked = check(parse(src).unwrap(), &OldKernel, Policy::default()).unwrap();
+    let checked = check(parse(src).unwrap(), &OldKernel, &Policy::default()).unwrap();
     let p = plan(&checked, src, &OldKernel);
     assert_eq!(p.backend, Backend::Bpftrace);
     assert!(p.native.is_none());

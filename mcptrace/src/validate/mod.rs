@@ -10,9 +10,10 @@ use serde::Serialize;
 
 pub use crate::diagnostic::Located;
 use crate::{
-    check::{Checked, Host, Policy},
+    check::{Checked, Host},
     frontend,
     plan::{Backend, Plan},
+    policy::Policy,
 };
 
 /// What a program that passed the checks would do.
@@ -55,7 +56,7 @@ pub struct Validation {
 
 /// Parses, checks against `host` under `policy` and plans `source`, without
 /// running it.
-pub fn validate(source: &str, host: &dyn Host, policy: Policy) -> Validation {
+pub fn validate(source: &str, host: &dyn Host, policy: &Policy) -> Validation {
     match frontend::prepare_with(source, &[], host, policy) {
         Ok((checked, plan)) => {
             let r = Report::of(&checked, &plan, source);
