@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod native;
 pub mod output;
 pub mod plan;
+pub mod policy;
 pub mod probe;
 pub mod probes;
 pub mod validate;
