@@ -63,6 +63,10 @@ pub fn prepare_with(
 ) -> Result<(Checked, Plan), FrontendError> {
     policy.program_size(source.len()).map_err(FrontendError::TooLarge)?;
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
+    let program = match &policy.scope {
+        Some(scope) => scope.confine(program),
+        None => program,
+    };
     let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source, host);
     Ok((checked, plan))

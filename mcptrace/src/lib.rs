@@ -23,4 +23,5 @@ pub mod plan;
 pub mod policy;
 pub mod probe;
 pub mod probes;
+pub mod scope;
 pub mod validate;

@@ -10,7 +10,10 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::policy::{Policy, PolicyFileError};
+use crate::{
+    policy::{Policy, PolicyFileError},
+    scope::Scope,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +55,11 @@ struct PolicyArgs {
     /// read/write functions.
     #[arg(long)]
     allow_sensitive: bool,
+    /// Confine every probe to one process (pid=PID) or one cgroup v2
+    /// (cgroup=PATH, absolute or under /sys/fs/cgroup): events of anything
+    /// else are filtered out in the kernel.
+    #[arg(long, value_name = "pid=PID|cgroup=PATH")]
+    scope: Option<Scope>,
 }
 
 impl PolicyArgs {
@@ -62,6 +70,9 @@ impl PolicyArgs {
             None => Policy::default(),
         };
         policy.allow_unsafe |= self.allow_unsafe;
+        if let Some(scope) = &self.scope {
+            policy.scope = Some(scope.clone());
+        }
         Ok(if self.allow_sensitive { policy.allowing_sensitive() } else { policy })
     }
 

@@ -20,6 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 pub use file::PolicyFileError;
+
+use crate::scope::Scope;
 pub use kinds::ProbeKinds;
 pub use rules::{Denial, Rule};
 
@@ -38,6 +40,11 @@ pub struct Policy {
     pub user_probes: UserProbes,
     pub cat: Cat,
     pub limits: Limits,
+    /// Every probe sees only this process's or cgroup's events (`pid=PID`
+    /// or `cgroup=PATH`; see `scope`); none: the whole host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub scope: Option<Scope>,
     /// The file this was read from, named in denials so the operator knows
     /// what to edit; not part of the policy itself.
     #[serde(skip)]
