@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mcptrace::{
     ir::{
-        AttachPoint, UprobeLocation, regs,
+        AttachPoint, UserLocation, regs,
         slot::{Ops, Part, SlotBuilder, op},
     },
     native::{Session, Transport},
@@ -27,7 +27,7 @@ type Merged = BTreeMap<(u16, u32, Vec<u64>), Agg>;
 fn target(pid: u32, ret: bool) -> AttachPoint {
     AttachPoint::Uprobe {
         binary: target_bin("mcpt-workload"),
-        location: UprobeLocation::Symbol("mcpt_target".into()),
+        location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
         ret,
         pid: Some(pid),
     }

@@ -13,7 +13,7 @@ use mcptrace::{
     exec::StopSignal,
     ir::{
         AttachPoint, BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt,
-        UprobeLocation, regs,
+        UserLocation, regs,
         slot::{SlotBuilder, op},
     },
     lang::printf::FormatString,
@@ -55,7 +55,7 @@ fn begin_events_exit_end_and_maps_in_order() {
         probes: vec![KernelProbe {
             point: AttachPoint::Uprobe {
                 binary: target_bin("mcpt-workload"),
-                location: UprobeLocation::Symbol("mcpt_target".into()),
+                location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
                 ret: false,
                 pid: Some(held.pid()),
             },

@@ -40,6 +40,13 @@ pub enum CheckErrorKind {
     Unsafe(String),
     #[error("{0}; refused unless mcptrace was started with --allow-sensitive")]
     Sensitive(String),
+    /// The probe as written, with its offset or address.
+    #[error(
+        "{0}: nothing checks that this falls on an instruction boundary, and a uprobe inside \
+         an instruction corrupts the traced process; refused unless mcptrace was started \
+         with --allow-unsafe (a bpftrace built without a disassembler refuses it outright)"
+    )]
+    UncheckedUprobe(String),
     #[error("String is too long (over 64 bytes): {0}")]
     StringTooLong(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
@@ -82,6 +89,7 @@ impl CheckErrorKind {
             Self::ArgumentCount { .. } => "argument_count",
             Self::Unsafe(_) => "unsafe",
             Self::Sensitive(_) => "sensitive",
+            Self::UncheckedUprobe(_) => "unchecked_uprobe",
             Self::StringTooLong(_) => "string_too_long",
             Self::NotAssignedToMap(_) => "not_assigned_to_map",
             Self::BadArgument { .. } => "bad_argument",

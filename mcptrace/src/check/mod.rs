@@ -26,7 +26,7 @@ use crate::{
         tracefs::Format,
     },
     lang::ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
-    probe::Probe,
+    probe::{Probe, UserLocation},
 };
 
 /// A program that passed the checks, with what checking learned about it.
@@ -94,6 +94,9 @@ pub fn check(program: Program, host: &dyn Host, policy: Policy) -> Result<Checke
                     if !policy.allow_sensitive {
                         errors.extend(targets.iter().filter_map(|t| sensitive_probe(t, ap.span)));
                     }
+                    if !policy.allow_unsafe {
+                        errors.extend(targets.iter().filter_map(|t| unchecked_uprobe(t, ap.span)));
+                    }
                     expanded.push(targets)
                 }
                 Err(e) => {
@@ -149,6 +152,20 @@ fn sensitive_probe(probe: &Probe, span: Span) -> Option<CheckError> {
     let Probe::Uprobe { binary, location, .. } = probe else { return None };
     let why = sensitive::uprobe(binary, location)?;
     Some(CheckError { kind: CheckErrorKind::Sensitive(why), span })
+}
+
+/// The refusal of a uprobe inside a function or at an address: bpftrace
+/// checks such a location with a disassembler where it was built with one
+/// (0.17 as packaged was not); mcptrace has none, so it is the operator's
+/// call, as with bpftrace's `--unsafe`.
+fn unchecked_uprobe(probe: &Probe, span: Span) -> Option<CheckError> {
+    match probe {
+        Probe::Uprobe { location: UserLocation::Symbol { offset: 0, .. }, .. } => None,
+        Probe::Uprobe { .. } => {
+            Some(CheckError { kind: CheckErrorKind::UncheckedUprobe(probe.to_string()), span })
+        }
+        _ => None,
+    }
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

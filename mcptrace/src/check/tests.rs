@@ -39,6 +39,28 @@ fn wildcards_expand_and_count() {
     assert_eq!(ok("profile:hz:99 { } interval:s:1 { } software:faults:10 { }").attach_count(), 3);
 }
 
+/// A uprobe inside a function or at an address may split an instruction;
+/// nothing here can check, so only the operator's --allow-unsafe lets it by.
+#[test]
+fn uprobe_offsets_and_addresses_need_allow_unsafe() {
+    for (src, written) in [
+        ("uprobe:bash:readline+4 { }", "uprobe:/bin/bash:readline+4"),
+        ("uprobe:bash:readline+0x10 { }", "uprobe:/bin/bash:readline+16"),
+        ("uprobe:bash:0x1234 { }", "uprobe:/bin/bash:0x1234"),
+        ("uretprobe:bash:4660 { }", "uretprobe:/bin/bash:0x1234"),
+    ] {
+        assert_eq!(errors(src), [CheckErrorKind::UncheckedUprobe(written.into())], "{src}");
+        let allowed = Policy { allow_unsafe: true, ..Policy::default() };
+        let checked = check(parse(src).unwrap(), &FakeHost, allowed).unwrap();
+        assert_eq!(checked.all_probes().next().unwrap().to_string(), written);
+    }
+    ok("uprobe:bash:readline+0 { }");
+    assert!(matches!(
+        &errors("uretprobe:bash:readline+4 { }")[0],
+        CheckErrorKind::BadAttachPoint(_)
+    ));
+}
+
 #[test]
 fn missing_probes_are_reported() {
     assert_eq!(

@@ -9,7 +9,7 @@ use mcptrace_common::{
     slot::{Capture, MapOp, Op, action, flags, map_op, op, source},
 };
 
-use super::{AttachPoint, NativeProgram, UprobeLocation};
+use super::{AttachPoint, NativeProgram};
 
 /// The whole program as text, one line per item.
 pub fn listing(program: &NativeProgram) -> String {
@@ -44,12 +44,8 @@ fn attach(point: &AttachPoint) -> String {
             format!("perf event {event:?} {sample:?} on {cpus}")
         }
         AttachPoint::Uprobe { binary, location, ret, .. } => {
-            let at = match location {
-                UprobeLocation::Symbol(s) => s.clone(),
-                UprobeLocation::Offset(o) => format!("{o:#x}"),
-            };
             let kind = if *ret { "uretprobe" } else { "uprobe" };
-            format!("{kind} {}:{at}", binary.display())
+            format!("{kind} {}:{location}", binary.display())
         }
         AttachPoint::Kprobe { function, offset, ret } => {
             let kind = if *ret { "kretprobe" } else { "kprobe" };

@@ -11,9 +11,10 @@ pub mod slot;
 
 use mcptrace_common::SlotConfig;
 
-pub use self::attach::{AttachPoint, Sample, UprobeLocation};
+pub use self::attach::{AttachPoint, Sample};
 use self::slot::{StrRef, ValueRef};
 use crate::lang::printf::FormatString;
+pub use crate::probe::UserLocation;
 
 #[derive(Clone, Debug)]
 pub struct NativeProgram {

@@ -24,7 +24,7 @@ use crate::{
     check::Checked,
     host::tracefs::Format,
     ir::{
-        AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample, UprobeLocation,
+        AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample,
         attach::kind_name,
         slot::{ValueRef, op as mk},
     },
@@ -226,8 +226,16 @@ fn function_of(point: &AttachPoint) -> String {
         AttachPoint::Kprobe { function, .. } | AttachPoint::Fentry { function, .. } => {
             function.clone()
         }
-        AttachPoint::Uprobe { location: UprobeLocation::Symbol(s), .. } => s.clone(),
+        AttachPoint::Uprobe { location, .. } => symbol_of(location),
         _ => String::new(),
+    }
+}
+
+/// The function a uprobe sits in; none for a raw address.
+fn symbol_of(location: &UserLocation) -> String {
+    match location {
+        UserLocation::Symbol { name, .. } => name.clone(),
+        UserLocation::Address(_) => String::new(),
     }
 }
 
@@ -344,31 +352,17 @@ fn site_of(
         Probe::RawTracepoint { name } => {
             (Site::RawTracepoint, AttachPoint::RawTracepoint { name: name.clone() })
         }
-        Probe::Uprobe { binary, location, ret } => {
-            let symbol = match location {
-                UserLocation::Symbol { name, offset: 0 } => name,
-                // Entering a function mid-instruction corrupts the process:
-                // bpftrace checks the boundary, mcptrace cannot yet.
-                UserLocation::Symbol { offset, .. } => {
-                    return not_yet(format!(
-                        "uprobe offsets (+{offset}) are not native yet: bpftrace checks \
-                         that they fall on an instruction boundary"
-                    ));
-                }
-                UserLocation::Address(a) => {
-                    return not_yet(format!("uprobe addresses ({a:#x}) are not native yet"));
-                }
-            };
-            (
-                Site::Function { ret: *ret, symbol: symbol.clone(), kernel: false },
-                AttachPoint::Uprobe {
-                    binary: binary.clone(),
-                    location: UprobeLocation::Symbol(symbol.clone()),
-                    ret: *ret,
-                    pid: None,
-                },
-            )
-        }
+        // The checker let an offset or address through only where the
+        // operator allowed what cannot be checked (see check::unchecked).
+        Probe::Uprobe { binary, location, ret } => (
+            Site::Function { ret: *ret, symbol: symbol_of(location), kernel: false },
+            AttachPoint::Uprobe {
+                binary: binary.clone(),
+                location: location.clone(),
+                ret: *ret,
+                pid: None,
+            },
+        ),
         // The kernel refuses a kprobe offset that is not an instruction
         // boundary, so offsets are safe to pass on.
         Probe::Kprobe { function, offset, ret } => (

@@ -344,6 +344,24 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
     assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
 }
 
+/// An offset or address the checker let through reaches the attach point
+/// whole, and the listing (`mcptrace plan --emit slots`) shows it.
+#[test]
+fn uprobe_offsets_and_addresses_reach_the_attach_point() {
+    for location in
+        [UserLocation::Symbol { name: "readline".into(), offset: 4 }, UserLocation::Address(0x1234)]
+    {
+        let probe = Probe::Uprobe { binary: "/bin/bash".into(), location, ret: false };
+        let p = lowered("u:/bin/bash:readline+4 { @ = count(); }", vec![vec![probe.clone()]]);
+        let Probe::Uprobe { location, .. } = probe else { unreachable!() };
+        assert!(
+            matches!(&p.probes[0].point, AttachPoint::Uprobe { location: l, .. } if *l == location)
+        );
+        let text = crate::ir::listing::listing(&p);
+        assert!(text.contains(&format!("at uprobe /bin/bash:{location}\n")), "{text}");
+    }
+}
+
 #[test]
 fn stack_limits_and_two_argument_delete() {
     let main = UserLocation::Symbol { name: "main".into(), offset: 0 };
