@@ -69,6 +69,12 @@ impl BodyChecker<'_> {
                     _ => self.expr(target),
                 }
             }
+            StmtKind::Let { var, value, .. } => {
+                if let Some(value) = value {
+                    self.expr(value);
+                }
+                self.vars.insert(var.clone());
+            }
             StmtKind::If { cond, then, otherwise } => {
                 self.expr(cond);
                 self.block(then);

@@ -210,6 +210,13 @@ fn variables_and_maps_are_defined_before_use() {
     assert_eq!(errors("BEGIN { $x += 1 }"), [CheckErrorKind::UndefinedVariable("x".into())]);
     assert_eq!(errors("BEGIN { print(@nope) }"), [CheckErrorKind::UndefinedMap("nope".into())]);
     assert_eq!(errors("BEGIN { 1++ }"), [CheckErrorKind::NotAssignable]);
+    // A declaration defines the variable, with or without a value.
+    ok("BEGIN { let $a: uint8 = 1; let $s: string; let $n; @ = $a; @t = $n; print($s) }");
+    assert_eq!(errors("BEGIN { let $a = $b }"), [CheckErrorKind::UndefinedVariable("b".into())]);
+    assert!(matches!(
+        &errors("BEGIN { let $a = \"x\"; $a = 1 }")[..],
+        [CheckErrorKind::ValueKind { name, .. }] if name == "$a"
+    ));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use mcptrace_common::SlotConfig;
 
 pub use self::attach::{AttachPoint, Sample};
 use self::slot::{StrRef, ValueRef};
-use crate::lang::printf::FormatString;
+use crate::lang::{int_type::IntType, printf::FormatString};
 pub use crate::probe::UserLocation;
 
 #[derive(Clone, Debug)]
@@ -222,6 +222,8 @@ pub enum UnOp {
     Not,
     BitNot,
     Neg,
+    /// `(uint8)x` …: truncate, and sign-extend for a signed type.
+    Cast(IntType),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -198,6 +198,13 @@ pub enum StmtKind {
         op: Option<BinaryOp>,
         value: Expr,
     },
+    /// `let $var[: TYPE][ = value]` (bpftrace 0.22+): a declaration, typed
+    /// or not, with or without a first value.
+    Let {
+        var: String,
+        ty: Option<TypeName>,
+        value: Option<Expr>,
+    },
     If {
         cond: Expr,
         then: Block,
@@ -448,6 +455,7 @@ impl Stmt {
         match &self.kind {
             StmtKind::Expr(e) => vec![e],
             StmtKind::Assign { target, value, .. } => vec![target, value],
+            StmtKind::Let { value, .. } => value.iter().collect(),
             StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
             StmtKind::Unroll { count, .. } => vec![count],
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => vec![],

@@ -1,15 +1,19 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
 //! (for the fallback backend), and with positional parameters filled in.
 
-use super::ast::{
-    self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Stmt, StmtKind, UnaryOp,
+use super::{
+    ast::{
+        self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Stmt, StmtKind, UnaryOp,
+    },
+    int_type::IntType,
 };
 use crate::probe::Rate;
 
 /// The program as bpftrace 0.17 accepts it. Newer syntax (bpftrace 0.21+)
 /// becomes its 0.17 form: `args.field` → `args->field`, `delete(@m, key)` →
 /// `delete(@m[key])`, `begin`/`end` → `BEGIN`/`END`, `interval:1s` →
-/// `interval:s:1`. (`true`/`false`, `1e6` and a comma ending the attach
+/// `interval:s:1`, `let $x: uint8 = v` → `$x = (uint8)v` (see
+/// [`declarations_017`]). (`true`/`false`, `1e6` and a comma ending the attach
 /// points need nothing: the tree holds them as integers and a list, and
 /// prints them so.) Print the result with [`super::pretty::program`].
 pub fn for_bpftrace_017(program: &Program) -> Program {
@@ -31,7 +35,63 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
     for ap in out.probes.iter_mut().flat_map(|p| &mut p.attach_points) {
         attach_point_017(ap);
     }
+    for probe in &mut out.probes {
+        declarations_017(&mut probe.body);
+    }
     out
+}
+
+/// `let` declarations (bpftrace 0.22+) as 0.17 assignments: `let $x = v`
+/// → `$x = v`; a fixed-width integer type becomes a cast, `let $x: uint8 =
+/// v` → `$x = (uint8)v`, and with no value the zero it starts as
+/// (`$x = (uint8)0`); `let $s: string` → `$s = ""`. An untyped (or
+/// otherwise typed) declaration with no value is dropped: 0.17 types the
+/// variable at its assignments, and reads it as zero before them.
+fn declarations_017(b: &mut Block) {
+    b.stmts.retain_mut(|s| {
+        let span = s.span;
+        let StmtKind::Let { var, ty, value } = &mut s.kind else {
+            for inner in nested_blocks(s) {
+                declarations_017(inner);
+            }
+            return true;
+        };
+        let at = |kind| Expr { kind, span };
+        let int = ty.as_ref().and_then(IntType::of);
+        let value = match (value.take(), int, ty) {
+            (Some(v), Some(_), Some(ty)) => {
+                at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(v) })
+            }
+            (Some(v), ..) => v,
+            (None, Some(_), Some(ty)) => {
+                at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(at(ExprKind::Int(0))) })
+            }
+            (None, None, Some(ty)) if ty.name == "string" && ty.pointers == 0 => {
+                at(ExprKind::Str(String::new()))
+            }
+            (None, ..) => return false,
+        };
+        let target = at(ExprKind::Var(std::mem::take(var)));
+        s.kind = StmtKind::Assign { target, op: None, value };
+        true
+    });
+}
+
+/// The blocks directly inside statement `s`.
+fn nested_blocks(s: &mut Stmt) -> Vec<&mut Block> {
+    match &mut s.kind {
+        StmtKind::If { then, otherwise, .. } => {
+            let mut out = vec![then];
+            match otherwise {
+                Some(Else::Block(b)) => out.push(b),
+                Some(Else::If(nested)) => out.extend(nested_blocks(nested)),
+                None => {}
+            }
+            out
+        }
+        StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => vec![body],
+        _ => Vec::new(),
+    }
 }
 
 fn attach_point_017(ap: &mut AttachPoint) {
@@ -95,6 +155,11 @@ fn stmt(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
         StmtKind::Assign { target, value, .. } => {
             expr(target, f);
             expr(value, f);
+        }
+        StmtKind::Let { value, .. } => {
+            if let Some(value) = value {
+                expr(value, f);
+            }
         }
         StmtKind::If { cond, then, otherwise } => {
             expr(cond, f);
@@ -165,6 +230,30 @@ mod tests {
             assert!(text.contains(want), "{want}: {text}");
         }
         assert!(!text.contains("begin") && !text.contains("end {"), "{text}");
+        let again = parse(&text).unwrap();
+        assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
+    }
+
+    #[test]
+    fn declarations_become_017_assignments() {
+        let p = parse(
+            "BEGIN { let $a: uint8 = 300; let $b = 2; let $s: string; let $z: int16; let $t; \
+             let $p: struct task_struct * = curtask; if ($b) { let $c: uint32 = $b; $t = 1 } }",
+        )
+        .unwrap();
+        let text = pretty::program(&for_bpftrace_017(&p));
+        for want in [
+            "$a = (uint8)300;",
+            "$b = 2;",
+            "$s = \"\";",
+            "$z = (int16)0;",
+            "$p = curtask;",
+            "$c = (uint32)$b;",
+            "$t = 1",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(!text.contains("let") && !text.contains("$t;"), "{text}");
         let again = parse(&text).unwrap();
         assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
     }

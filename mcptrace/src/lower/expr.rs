@@ -17,7 +17,8 @@ use crate::{
         slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
     lang::{
-        ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
+        ast::{BinaryOp, Expr, ExprKind, Span, TypeName, UnaryOp},
+        int_type::IntType,
         stack::{self, StackMode},
     },
 };
@@ -44,6 +45,9 @@ pub struct Exprs<'a> {
     pub maps: &'a mut MapTable,
     /// `$name` → (slot, type), for the probe invocation.
     pub vars: HashMap<String, (usize, Ty)>,
+    /// Variables declared with an integer type (`let $x: uint8`): every
+    /// value assigned to one is cast to that type.
+    pub int_vars: HashMap<String, TypeName>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
     /// Maps this probe has updated so far: keyed state is read once per hit,
@@ -88,7 +92,14 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
 
 impl<'a> Exprs<'a> {
     pub fn new(cx: Option<&'a mut ProbeCx>, maps: &'a mut MapTable) -> Self {
-        Self { cx, maps, vars: HashMap::new(), guard: Guard::Always, updated: HashSet::new() }
+        Self {
+            cx,
+            maps,
+            vars: HashMap::new(),
+            int_vars: HashMap::new(),
+            guard: Guard::Always,
+            updated: HashSet::new(),
+        }
     }
 
     fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
@@ -430,6 +441,24 @@ impl<'a> Exprs<'a> {
             let result_signed = if is_comparison(*op) { true } else { signed };
             return Ok(Some(Ty::Int { signed: result_signed }));
         }
+        if let ExprKind::Cast { ty, expr } = &e.kind {
+            let Some(int) = IntType::of(ty) else { return Ok(None) };
+            let Some(Ty::Int { .. }) = self.kernel_into(expr, ops)? else { return Ok(None) };
+            // Truncate to the width by a mask, or sign-extend from it by
+            // shifting its sign bit to the top and back.
+            let shift = 64 - u64::from(int.bits);
+            match (shift, int.signed) {
+                (0, _) => {}
+                (_, false) => ops.extend([mk(op::IMM, 0, u64::MAX >> shift), mk(op::AND, 0, 0)]),
+                (_, true) => ops.extend([
+                    mk(op::IMM, 0, shift),
+                    mk(op::SHL, 0, 0),
+                    mk(op::IMM, 0, shift),
+                    mk(op::SAR, 0, 0),
+                ]),
+            }
+            return Ok(Some(Ty::Int { signed: int.signed }));
+        }
         if let ExprKind::Unary { op: u, expr } = &e.kind {
             let Some(Ty::Int { signed }) = self.kernel_into(expr, ops)? else { return Ok(None) };
             let (code, signed) = match u {
@@ -550,6 +579,20 @@ impl<'a> Exprs<'a> {
                 };
                 return Ok((ir::Expr::Unary(u, Box::new(a)), ty));
             }
+            ExprKind::Cast { ty, expr } if IntType::of(ty).is_some() => {
+                let int = IntType::of(ty).expect("matched");
+                let (a, Ty::Int { .. }) = self.user(expr)? else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("a cast of a non-integer to {}", ty.name),
+                    ));
+                };
+                return Ok((
+                    ir::Expr::Unary(UnOp::Cast(int), Box::new(a)),
+                    Ty::Int { signed: int.signed },
+                ));
+            }
             ExprKind::Ternary { cond, then, otherwise } => {
                 let (c, _) = self.user(cond)?;
                 let (a, ta) = self.user(then)?;
@@ -630,6 +673,7 @@ fn kernel_shaped(e: &Expr) -> bool {
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)
         }
+        ExprKind::Cast { ty, expr } => IntType::of(ty).is_some() && kernel_shaped(expr),
         _ => false,
     }
 }
@@ -669,7 +713,13 @@ pub fn describe(e: &Expr) -> (NotNative, String) {
             (NotNative::Types, "field access on this expression (BTF-typed access) is".into())
         }
         ExprKind::Index { .. } => (NotNative::Types, "indexing is".into()),
-        ExprKind::Cast { .. } => (NotNative::Types, "casts are".into()),
+        ExprKind::Cast { ty, .. } => (
+            NotNative::Types,
+            format!(
+                "casts to `{}` (only to int8 … uint64) are",
+                crate::lang::pretty::type_name(ty)
+            ),
+        ),
         ExprKind::SizeofType(_) => (NotNative::Types, "`sizeof` is".into()),
         ExprKind::Step { .. } => {
             (NotNative::Expression, "`++`/`--` inside an expression is".into())

@@ -90,14 +90,15 @@ impl Unsupported {
 #[serde(rename_all = "snake_case")]
 pub enum NotNative {
     /// A probe kind or attach form the native backend does not attach
-    /// (kfunc, usdt, hardware events, uprobe offsets, ...).
+    /// (kfunc, usdt, hardware events, ...).
     ProbeKind,
     /// More probes of one kind than the kind has slots.
     TooManyProbes,
     /// A probe needs more values, strings, operations or keys than a slot
     /// holds.
     SlotFull,
-    /// C definitions, casts, BTF-typed field access, indexing, sizeof.
+    /// C definitions, casts to other than fixed-width integers, BTF-typed
+    /// field access, indexing, sizeof.
     Types,
     /// `while`, `unroll`, `break`, `continue`, `return`.
     Loop,

@@ -146,6 +146,34 @@ fn begin_and_end_run_in_user_space() {
     assert_eq!((p.begin.len(), p.end.len(), p.probes.len(), p.attach_count), (1, 1, 0, 2));
 }
 
+/// Declarations lower to assignments; an integer type casts every value
+/// the variable is given. Other types fall back, naming the type.
+#[test]
+fn declarations_and_integer_casts() {
+    use crate::ir::{Expr as E, UnOp};
+    use crate::lang::int_type::IntType;
+    let p = lowered(
+        "BEGIN { let $a: uint8 = 300; $a += 1; let $s: string; let $n; let $b = (int32)$a; }",
+        vec![vec![Probe::Begin]],
+    );
+    let u8_cast = |e: &E| matches!(e, E::Unary(UnOp::Cast(IntType { bits: 8, signed: false }), _));
+    let assigned: Vec<&E> = p.begin[0]
+        .iter()
+        .map(|s| match s {
+            Stmt::Assign { value, .. } => value,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(assigned.len(), 4, "`let $n;` alone assigns nothing: {assigned:?}");
+    assert!(u8_cast(assigned[0]) && u8_cast(assigned[1]), "{assigned:?}");
+    assert_eq!(*assigned[2], E::Str(Vec::new()));
+    assert!(matches!(assigned[3], E::Unary(UnOp::Cast(IntType { bits: 32, signed: true }), _)));
+    let why = reason("BEGIN { let $p: struct task_struct * = 0; }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("declaration of type `struct task_struct *`"), "{why}");
+    let why = reason("BEGIN { @ = (unsigned int)1; }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("casts to `unsigned int`"), "{why}");
+}
+
 #[test]
 fn fallback_reasons_name_the_construct_and_its_position() {
     let tps = || vec![vec![tp("sys_enter_openat")]];
@@ -328,7 +356,7 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
     let open = || vec![vec![tp("sys_enter_openat")]];
     assert_eq!(kind("BEGIN { unroll(2) { } }", vec![vec![Probe::Begin]]), NotNative::Loop);
     assert_eq!(
-        kind("tracepoint:syscalls:sys_enter_openat { @[(uint8)pid] = count(); }", open()),
+        kind("tracepoint:syscalls:sys_enter_openat { @[(int)pid] = count(); }", open()),
         NotNative::Types
     );
     assert_eq!(
@@ -342,6 +370,23 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         .map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") })
         .collect();
     assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
+}
+
+/// Integer casts run in the kernel: a mask truncates, two shifts sign-extend.
+#[test]
+fn integer_casts_run_in_the_kernel() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat /(uint8)pid == 1 && (int16)args->flags < 0/ { @[(int32)pid] = count(); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let c = &p.probes[0].config;
+    let codes: Vec<u16> = c.ops.iter().map(|o| o.code).collect();
+    let cast_u8 = [op::VALUE, op::IMM, op::AND];
+    let cast_i16 = [op::VALUE, op::IMM, op::SHL, op::IMM, op::SAR];
+    assert!(codes.windows(3).any(|w| w == cast_u8), "{codes:?}");
+    assert!(codes.windows(5).any(|w| w == cast_i16), "{codes:?}");
+    assert!(p.probes[0].predicate.is_none(), "the whole predicate is in the kernel");
+    assert_eq!(p.maps[0].key, [KeyKind::Int { signed: true }]);
 }
 
 /// An offset or address the checker let through reaches the attach point

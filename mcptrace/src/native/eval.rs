@@ -161,6 +161,7 @@ fn unary(op: UnOp, a: Value) -> Value {
         UnOp::Not => Value::int(!truthy(&a) as i64),
         UnOp::BitNot => Value::Int { bits: !bits, signed },
         UnOp::Neg => Value::Int { bits: bits.wrapping_neg(), signed: true },
+        UnOp::Cast(ty) => Value::Int { bits: ty.wrap(bits), signed: ty.signed },
     }
 }
 
