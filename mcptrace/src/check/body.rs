@@ -182,10 +182,13 @@ impl BodyChecker<'_> {
                     self.error(CheckErrorKind::Sensitive(why), args[0].span)
                 }
             }
-            "delete" if ast::deleted_element(args).is_none() => self.error(
+            "delete" if ast::map_element(args).is_none() => self.error(
                 bad("a map element, as in delete(@m[key]) or delete(@m, key)"),
                 args[0].span,
             ),
+            "has_key" if ast::map_element(args).is_none() => {
+                self.error(bad("a map and a key, as in has_key(@m, key)"), args[0].span)
+            }
             "clear" | "zero" if !is_whole_map(&args[0]) => {
                 self.error(bad("a whole map, as in clear(@m)"), args[0].span)
             }

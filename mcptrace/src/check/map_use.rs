@@ -102,9 +102,10 @@ fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckE
         ExprKind::Call { name, args } if WHOLE_MAP_FUNCTIONS.contains(&name.as_str()) => {
             not_elements.extend(args.first().map(|a| a.span.offset));
         }
-        ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
-            if let Some(Expr { kind: ExprKind::Map { name, keys }, span }) =
-                ast::deleted_element(args)
+        ExprKind::Call { name, args }
+            if matches!(name.as_str(), "delete" | "has_key") && args.len() == 2 =>
+        {
+            if let Some(Expr { kind: ExprKind::Map { name, keys }, span }) = ast::map_element(args)
             {
                 not_elements.push(args[0].span.offset);
                 key_count(maps, errors, &name, keys.len(), span);

@@ -78,7 +78,8 @@ fn slot(c: &SlotConfig, out: &mut String) {
         let _ = writeln!(out, "  capture {i} ({phase} the predicate): {}", capture(cap));
     }
     for l in &c.lookups[..c.nlookups as usize] {
-        let _ = writeln!(out, "  lookup: v{} = keyed state under key {}", l.dest, l.key);
+        let what = if l.presence != 0 { "whether there is keyed state" } else { "keyed state" };
+        let _ = writeln!(out, "  lookup: v{} = {what} under key {}", l.dest, l.key);
     }
     let ops = |start: u16, len: u16| -> String {
         c.ops[start as usize..(start + len) as usize].iter().map(op).collect::<Vec<_>>().join("; ")

@@ -3,7 +3,8 @@
 
 use super::{
     ast::{
-        self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Stmt, StmtKind, UnaryOp,
+        self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Span, Stmt, StmtKind,
+        UnaryOp,
     },
     int_type::IntType,
 };
@@ -26,7 +27,7 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
             }
         }
         ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
-            if let Some(element) = ast::deleted_element(args) {
+            if let Some(element) = ast::map_element(args) {
                 *args = vec![element];
             }
         }
@@ -92,6 +93,44 @@ fn nested_blocks(s: &mut Stmt) -> Vec<&mut Block> {
         StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => vec![body],
         _ => Vec::new(),
     }
+}
+
+/// A construct bpftrace 0.17 has no form for, where it is, and the bpftrace
+/// release that first reads it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{construct} at {span} needs bpftrace ≥ {since}; bpftrace 0.17 has no form for it")]
+pub struct Beyond017 {
+    pub construct: &'static str,
+    pub span: Span,
+    pub since: &'static str,
+}
+
+/// Calls newer than bpftrace 0.17 that [`for_bpftrace_017`] cannot rewrite,
+/// with the release that added each (bpftrace's CHANGELOG).
+const NEWER_CALLS: [(&str, &str, &str); 1] = [("has_key", "`has_key()`", "0.22.0")];
+
+/// The first construct of `program` that no rewrite makes bpftrace 0.17
+/// read, if any: such a program runs natively or not at all.
+pub fn beyond_017(program: &Program) -> Option<Beyond017> {
+    let mut found: Option<Beyond017> = None;
+    let mut visit = |e: &Expr| {
+        e.each(&mut |e| {
+            let ExprKind::Call { name, .. } = &e.kind else { return };
+            let Some(&(_, construct, since)) = NEWER_CALLS.iter().find(|(n, ..)| n == name) else {
+                return;
+            };
+            if found.as_ref().is_none_or(|f| e.span.offset < f.span.offset) {
+                found = Some(Beyond017 { construct, span: e.span, since });
+            }
+        })
+    };
+    for probe in &program.probes {
+        if let Some(pred) = &probe.predicate {
+            visit(pred);
+        }
+        probe.body.each_stmt(&mut |s| s.exprs().into_iter().for_each(&mut visit));
+    }
+    found
 }
 
 fn attach_point_017(ap: &mut AttachPoint) {
@@ -187,7 +226,7 @@ fn expr(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
 
 #[cfg(test)]
 mod tests {
-    use super::{for_bpftrace_017, with_parameters};
+    use super::{beyond_017, for_bpftrace_017, with_parameters};
     use crate::lang::{parse, pretty};
 
     #[test]
@@ -256,6 +295,23 @@ mod tests {
         assert!(!text.contains("let") && !text.contains("$t;"), "{text}");
         let again = parse(&text).unwrap();
         assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
+    }
+
+    #[test]
+    fn constructs_beyond_017_are_found_first_in_the_source() {
+        let p = parse(
+            "BEGIN { @m[1] = 1; } END {\n  if (has_key(@m, 1)) { print(1) } }\n\
+             tracepoint:a:b /has_key(@m, 2)/ { }",
+        )
+        .unwrap();
+        let found = beyond_017(&p).expect("has_key");
+        assert_eq!((found.construct, found.since), ("`has_key()`", "0.22.0"));
+        assert_eq!((found.span.line, found.span.col), (2, 7));
+        assert_eq!(
+            found.to_string(),
+            "`has_key()` at 2:7 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it"
+        );
+        assert_eq!(beyond_017(&parse("BEGIN { let $x: uint8 = 1; delete(@m, 1) }").unwrap()), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::{
         slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
     lang::{
-        ast::{BinaryOp, Expr, ExprKind, Span, TypeName, UnaryOp},
+        ast::{self, BinaryOp, Expr, ExprKind, Span, TypeName, UnaryOp},
         int_type::IntType,
         stack::{self, StackMode},
     },
@@ -174,31 +174,66 @@ impl<'a> Exprs<'a> {
                 }
             }
             ExprKind::Map { name, keys } => {
-                if self.updated.contains(&map_name(name)) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Map,
-                        format!(
-                            "reading @{name} after updating it in the same probe is not native yet"
-                        ),
-                    ));
-                }
-                if self.maps.is_aggregate(name) == Some(true) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Map,
-                        format!("reading aggregation map @{name} in a probe"),
-                    ));
-                }
-                let (key, kinds) = self.key(keys, span)?;
-                let (id, signed) = self.maps.read(&map_name(name), kinds, span);
-                let cx = self.cx(span, "map read")?;
-                let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
-                let v = cx.builder.lookup(spec).map_err(super::site::slot_full(span))?;
+                let (v, signed) = self.keyed_read(name, keys, false, span)?;
                 Leaf::Int(v, signed)
+            }
+            // Whether the element is there, by a presence lookup: a stored 0
+            // is there, so the value cannot tell.
+            ExprKind::Call { name, args } if name == "has_key" => {
+                let Some(Expr { kind: ExprKind::Map { name, keys }, .. }) = ast::map_element(args)
+                else {
+                    return Ok(None);
+                };
+                let (v, _) = self.keyed_read(&name, &keys, true, span)?;
+                Leaf::Int(v, true)
             }
             _ => return Ok(None),
         }))
+    }
+
+    /// Keyed state of `@name[keys]` read before the predicate: its value
+    /// (and whether it is signed) or, with `presence`, whether it is there.
+    fn keyed_read(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        presence: bool,
+        span: Span,
+    ) -> Result<(ValueRef, bool), Unsupported> {
+        if self.updated.contains(&map_name(name)) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading @{name} after updating it in the same probe is not native yet"),
+            ));
+        }
+        if self.maps.is_aggregate(name) == Some(true) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading aggregation map @{name} in a probe"),
+            ));
+        }
+        let (key, kinds) = self.key(keys, span)?;
+        let cx = self.cx(span, "map read")?;
+        // Lookups run before computes and other lookups: a key part must be
+        // captured, or the read would use the last hit's key.
+        let captured = |p: &Part| match p {
+            Part::Value(v) => cx.builder.capture_of(*v).is_some(),
+            Part::Str(..) => true,
+        };
+        if !key.iter().all(captured) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading @{name} under a computed key is not native yet"),
+            ));
+        }
+        let (id, signed) = self.maps.read(&map_name(name), kinds, span);
+        let cx = self.cx(span, "map read")?;
+        let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
+        let v = cx.builder.lookup(spec, presence).map_err(super::site::slot_full(span))?;
+        Ok((v, signed))
     }
 
     /// The string `str(arg, size)` reads.
@@ -668,7 +703,7 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
-        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg"),
+        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg" | "has_key"),
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)

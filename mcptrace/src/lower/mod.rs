@@ -37,8 +37,8 @@ use crate::{
 pub const NATIVE_HELPERS: &[&str] = &[
     "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
     "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
-    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "clear", "zero", "ksym",
-    "usym", "reg", "username",
+    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "has_key", "clear", "zero",
+    "ksym", "usym", "reg", "username",
 ];
 
 /// Whether the native backend runs catalog entry `name`.

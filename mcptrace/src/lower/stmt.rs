@@ -269,7 +269,7 @@ impl Exprs<'_> {
             }
             "delete" => {
                 let Some(Expr { kind: ExprKind::Map { name: m, keys }, .. }) =
-                    ast::deleted_element(args)
+                    ast::map_element(args)
                 else {
                     return Err(unsupported(
                         span,

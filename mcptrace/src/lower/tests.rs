@@ -279,6 +279,11 @@ fn the_native_helper_list_matches_what_lowers() {
             vec![vec![uprobe(false)]],
         ),
         (
+            "has_key",
+            "u:/bin/sh:main { @s[tid] = 0; } ur:/bin/sh:main { if (has_key(@s, tid)) { exit(); } }",
+            vec![vec![uprobe(false)], vec![uprobe(true)]],
+        ),
+        (
             "clear",
             "u:/bin/sh:main { @c = count(); } END { clear(@c); }",
             vec![vec![uprobe(false)], vec![Probe::End]],
@@ -370,6 +375,39 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         .map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") })
         .collect();
     assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
+}
+
+/// `has_key` is a presence lookup, apart from a value read of the same key.
+#[test]
+fn has_key_reads_presence_in_the_kernel() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @s[tid] = nsecs; } \
+         tracepoint:syscalls:sys_exit_openat /has_key(@s, tid)/ { @d = sum(nsecs - @s[tid]); }",
+        vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+    );
+    let c = &p.probes[1].config;
+    let lookups = &c.lookups[..c.nlookups as usize];
+    assert_eq!(lookups.len(), 2, "{lookups:?}");
+    assert_eq!(lookups[0].key, lookups[1].key, "one key spec");
+    assert_eq!(lookups.iter().map(|l| l.presence).collect::<Vec<_>>(), [1, 0]);
+    assert!(p.probes[1].predicate.is_none(), "the predicate is in the kernel");
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { @c[tid] = count(); } \
+         tracepoint:syscalls:sys_exit_openat /has_key(@c, tid)/ { }",
+        vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+    );
+    assert!(why.contains("aggregation map @c"), "{why}");
+    // Lookups run before computed values: a computed key would be stale.
+    for read in ["has_key(@s, tid + 1)", "@s[tid / 2]", "@s[1]"] {
+        let why = reason(
+            &format!(
+                "tracepoint:syscalls:sys_enter_openat {{ @s[tid] = 1; }} \
+                 tracepoint:syscalls:sys_exit_openat {{ @r = sum({read}); }}"
+            ),
+            vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+        );
+        assert!(why.contains("reading @s under a computed key"), "{read}: {why}");
+    }
 }
 
 /// Integer casts run in the kernel: a mask truncates, two shifts sign-extend.
