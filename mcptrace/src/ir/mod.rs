@@ -201,6 +201,8 @@ pub enum Expr {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
     Tuple(Vec<Expr>),
+    /// `t.N`: element N of a tuple.
+    TupleIndex(Box<Expr>, usize),
     /// `kstack` / `ustack` in printf or print: the captured stack id (and,
     /// for user stacks, the pid whose mappings resolve it).
     Stack {

@@ -25,9 +25,13 @@ use crate::{
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
-    Int { signed: bool },
+    Int {
+        signed: bool,
+    },
     Str,
     Stack,
+    /// A tuple: its element types are `Exprs::tuples[i]`.
+    Tuple(usize),
 }
 
 /// A leaf the kernel captures (or a constant).
@@ -45,6 +49,8 @@ pub struct Exprs<'a> {
     pub maps: &'a mut MapTable,
     /// `$name` → (slot, type), for the probe invocation.
     pub vars: HashMap<String, (usize, Ty)>,
+    /// Element types of the tuples lowered so far, by `Ty::Tuple` index.
+    pub tuples: Vec<Vec<Ty>>,
     /// Variables declared with an integer type (`let $x: uint8`): every
     /// value assigned to one is cast to that type.
     pub int_vars: HashMap<String, TypeName>,
@@ -96,6 +102,7 @@ impl<'a> Exprs<'a> {
             cx,
             maps,
             vars: HashMap::new(),
+            tuples: Vec::new(),
             int_vars: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
@@ -642,9 +649,36 @@ impl<'a> Exprs<'a> {
                 return Ok((ir::Expr::Ternary(Box::new(c), Box::new(a), Box::new(b)), ta));
             }
             ExprKind::Tuple(items) => {
-                let lowered =
-                    items.iter().map(|i| self.user(i).map(|(e, _)| e)).collect::<Result<_, _>>()?;
-                return Ok((ir::Expr::Tuple(lowered), Ty::Str));
+                let (lowered, types): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .map(|i| self.user(i))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .unzip();
+                self.tuples.push(types);
+                return Ok((ir::Expr::Tuple(lowered), Ty::Tuple(self.tuples.len() - 1)));
+            }
+            ExprKind::Field { expr: base, field, .. }
+                if !is_args(base) && field.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let (tuple, ty) = self.user(base)?;
+                let Ty::Tuple(id) = ty else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("`.{field}` on a value that is not a tuple"),
+                    ));
+                };
+                let types = &self.tuples[id];
+                let element = field.parse::<usize>().ok().filter(|i| *i < types.len());
+                let Some(index) = element else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("tuple index {field} is past the end of a {}-tuple", types.len()),
+                    ));
+                };
+                return Ok((ir::Expr::TupleIndex(Box::new(tuple), index), types[index]));
             }
             _ => {}
         }

@@ -410,6 +410,27 @@ fn has_key_reads_presence_in_the_kernel() {
     }
 }
 
+/// `t.N` picks a tuple element, typed as that element; an index past the
+/// end or on a non-tuple falls back, saying so.
+#[test]
+fn tuple_elements_by_index() {
+    use crate::ir::Expr as E;
+    let p = lowered(
+        r#"BEGIN { $t = (1, "a"); $u = ($t, 2); printf("%s %d\n", $u.0.1, $t.0); }"#,
+        vec![vec![Probe::Begin]],
+    );
+    let Some(Stmt::Printf { args, .. }) = p.begin[0].last() else { panic!("{:?}", p.begin) };
+    assert!(
+        matches!(&args[0], E::TupleIndex(inner, 1) if matches!(**inner, E::TupleIndex(_, 0))),
+        "{args:?}"
+    );
+    assert!(matches!(&args[1], E::TupleIndex(_, 0)), "{args:?}");
+    let why = reason("BEGIN { $t = (1, 2); print($t.2); }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("tuple index 2 is past the end of a 2-tuple"), "{why}");
+    let why = reason("BEGIN { $t = 1; print($t.0); }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("`.0` on a value that is not a tuple"), "{why}");
+}
+
 /// Integer casts run in the kernel: a mask truncates, two shifts sign-extend.
 #[test]
 fn integer_casts_run_in_the_kernel() {

@@ -111,6 +111,11 @@ impl<'a> Frame<'a> {
                 }
             }
             Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i, fx)).collect()),
+            // The lowering checked the index against the tuple's type.
+            Expr::TupleIndex(tuple, i) => match self.eval(tuple, fx) {
+                Value::Tuple(mut items) if *i < items.len() => items.swap_remove(*i),
+                _ => Value::int(0),
+            },
             Expr::Stack { id, pid, depth } => {
                 let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
                 Value::Str(format_stack(frames.as_deref(), 8).into_bytes())
