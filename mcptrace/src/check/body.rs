@@ -14,8 +14,12 @@ use super::{
 use crate::{
     host::tracefs::Format,
     lang::{
-        ast::{self, Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
+        ast::{
+            self, Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind, TypeName, UnaryOp,
+        },
         catalog::{self, Entry},
+        int_type::IntType,
+        pretty,
         printf::FormatString,
         stack,
     },
@@ -69,9 +73,12 @@ impl BodyChecker<'_> {
                     _ => self.expr(target),
                 }
             }
-            StmtKind::Let { var, value, .. } => {
+            StmtKind::Let { var, ty, value } => {
                 if let Some(value) = value {
                     self.expr(value);
+                    if let Some(ty) = ty {
+                        self.literal_fits(value, ty);
+                    }
                 }
                 self.vars.insert(var.clone());
             }
@@ -89,6 +96,27 @@ impl BodyChecker<'_> {
                 self.block(body);
             }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+
+    /// A literal declared into an integer type must fit it unchanged:
+    /// bpftrace casts other values silently, but refuses such a literal.
+    fn literal_fits(&mut self, value: &Expr, ty: &TypeName) {
+        let Some(int) = IntType::of(ty) else { return };
+        let literal = match &value.kind {
+            ExprKind::Int(v) => i128::from(*v),
+            ExprKind::Unary { op: UnaryOp::Neg, expr } => match expr.kind {
+                ExprKind::Int(v) => -i128::from(v),
+                _ => return,
+            },
+            _ => return,
+        };
+        if !int.holds(literal) {
+            let kind = CheckErrorKind::LiteralRange {
+                literal: literal.to_string(),
+                ty: pretty::type_name(ty),
+            };
+            self.error(kind, value.span);
         }
     }
 

@@ -66,6 +66,10 @@ pub enum CheckErrorKind {
     ValueKind { name: String, existing: String, new: String },
     #[error("@{name} holds a {function}() aggregation, which only {function}() can update")]
     AggregationUpdate { name: String, function: String },
+    /// A literal given to a variable declared with an integer type too
+    /// narrow for it, which bpftrace (0.22+, where `let` is) refuses.
+    #[error("`{literal}` does not fit in {ty}; write `({ty}){literal}` to truncate it")]
+    LiteralRange { literal: String, ty: String },
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]
@@ -99,6 +103,7 @@ impl CheckErrorKind {
             Self::MapKeys { .. } => "map_keys",
             Self::ValueKind { .. } => "value_kind",
             Self::AggregationUpdate { .. } => "aggregation_update",
+            Self::LiteralRange { .. } => "literal_out_of_range",
             Self::UndefinedVariable(_) => "undefined_variable",
             Self::UndefinedMap(_) => "undefined_map",
         }

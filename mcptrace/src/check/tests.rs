@@ -210,6 +210,15 @@ fn variables_and_maps_are_defined_before_use() {
     assert_eq!(errors("BEGIN { $x += 1 }"), [CheckErrorKind::UndefinedVariable("x".into())]);
     assert_eq!(errors("BEGIN { print(@nope) }"), [CheckErrorKind::UndefinedMap("nope".into())]);
     assert_eq!(errors("BEGIN { 1++ }"), [CheckErrorKind::NotAssignable]);
+    // A literal must fit the declared integer type; a cast says to truncate.
+    ok("BEGIN { let $a: uint16 = 65535; let $b: int8 = -128; let $c: uint16 = (uint16)-1 }");
+    assert_eq!(
+        errors("BEGIN { let $a: uint16 = -1; let $b: int8 = 128 }"),
+        [
+            CheckErrorKind::LiteralRange { literal: "-1".into(), ty: "uint16".into() },
+            CheckErrorKind::LiteralRange { literal: "128".into(), ty: "int8".into() },
+        ]
+    );
     // A declaration defines the variable, with or without a value.
     ok("BEGIN { let $a: uint8 = 1; let $s: string; let $n; @ = $a; @t = $n; print($s) }");
     assert_eq!(errors("BEGIN { let $a = $b }"), [CheckErrorKind::UndefinedVariable("b".into())]);

@@ -30,6 +30,15 @@ impl IntType {
         Some(Self { bits, signed })
     }
 
+    /// Whether this type holds `value` unchanged.
+    pub fn holds(self, value: i128) -> bool {
+        let bits = u32::from(self.bits);
+        match self.signed {
+            true => (-(1i128 << (bits - 1))..(1i128 << (bits - 1))).contains(&value),
+            false => (0..(1i128 << bits)).contains(&value),
+        }
+    }
+
     /// `value` (64 bits, as every integer is held) in this type: truncated to
     /// its width, then sign-extended if it is signed, as bpftrace casts.
     pub fn wrap(self, value: u64) -> u64 {
@@ -59,6 +68,14 @@ mod tests {
             assert_eq!(ty(other, 0), None, "{other}");
         }
         assert_eq!(ty("int8", 1), None, "a pointer");
+    }
+
+    #[test]
+    fn ranges() {
+        let holds = |name, v: i128| ty(name, 0).unwrap().holds(v);
+        assert!(holds("uint8", 255) && !holds("uint8", 256) && !holds("uint8", -1));
+        assert!(holds("int8", -128) && !holds("int8", -129) && !holds("int8", 128));
+        assert!(holds("uint64", u64::MAX.into()) && !holds("int64", u64::MAX.into()));
     }
 
     #[test]
