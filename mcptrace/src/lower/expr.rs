@@ -309,7 +309,7 @@ impl<'a> Exprs<'a> {
                         return Err(unsupported(
                             cx_span,
                             NotNative::Expression,
-                            "`func` outside function probes",
+                            "`func` outside probes of a named function",
                         ));
                     }
                     let c = cx.constant(cx.index, cx_span)?;
@@ -560,7 +560,7 @@ impl<'a> Exprs<'a> {
                     return Err(unsupported(
                         span,
                         NotNative::Expression,
-                        "`func` outside function probes",
+                        "`func` outside probes of a named function",
                     ));
                 };
                 return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));

@@ -221,22 +221,23 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     Ok(native)
 }
 
-/// The function a kernel probe sits in, as `func` prints it.
+/// The function a kernel probe sits in, as `func` prints it (empty where
+/// none is known: lowering refuses `func` there).
 fn function_of(point: &AttachPoint) -> String {
     match point {
         AttachPoint::Kprobe { function, .. } | AttachPoint::Fentry { function, .. } => {
             function.clone()
         }
-        AttachPoint::Uprobe { location, .. } => symbol_of(location),
+        AttachPoint::Uprobe { location, .. } => symbol_of(location).unwrap_or_default(),
         _ => String::new(),
     }
 }
 
 /// The function a uprobe sits in; none for a raw address.
-fn symbol_of(location: &UserLocation) -> String {
+fn symbol_of(location: &UserLocation) -> Option<String> {
     match location {
-        UserLocation::Symbol { name, .. } => name.clone(),
-        UserLocation::Address(_) => String::new(),
+        UserLocation::Symbol { name, .. } => Some(name.clone()),
+        UserLocation::Address(_) => None,
     }
 }
 
@@ -367,7 +368,7 @@ fn site_of(
         // The kernel refuses a kprobe offset that is not an instruction
         // boundary, so offsets are safe to pass on.
         Probe::Kprobe { function, offset, ret } => (
-            Site::Function { ret: *ret, symbol: function.clone(), kernel: true },
+            Site::Function { ret: *ret, symbol: Some(function.clone()), kernel: true },
             AttachPoint::Kprobe { function: function.clone(), offset: *offset, ret: *ret },
         ),
         Probe::Profile(rate) => {

@@ -464,6 +464,14 @@ fn uprobe_offsets_and_addresses_reach_the_attach_point() {
         let text = crate::ir::listing::listing(&p);
         assert!(text.contains(&format!("at uprobe /bin/bash:{location}\n")), "{text}");
     }
+    // Nothing names the function at an address: `func` there falls back.
+    let at = Probe::Uprobe {
+        binary: "/bin/bash".into(),
+        location: UserLocation::Address(0x1234),
+        ret: false,
+    };
+    let why = reason(r#"u:/bin/bash:0x1234 { printf("%s\n", func); }"#, vec![vec![at]]);
+    assert!(why.contains("`func` outside probes of a named function"), "{why}");
 }
 
 #[test]
