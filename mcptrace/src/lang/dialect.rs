@@ -1,10 +1,12 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
 //! (for the fallback backend), and with positional parameters filled in.
 
+use std::collections::HashMap;
+
 use super::{
     ast::{
         self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Span, Stmt, StmtKind,
-        UnaryOp,
+        TypeName, UnaryOp,
     },
     int_type::IntType,
 };
@@ -37,9 +39,23 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
         attach_point_017(ap);
     }
     for probe in &mut out.probes {
-        declarations_017(&mut probe.body);
+        let typed = int_typed(&probe.body);
+        declarations_017(&mut probe.body, &typed);
     }
     out
+}
+
+/// The variables a `let` declares with a fixed-width integer type.
+fn int_typed(b: &Block) -> HashMap<String, TypeName> {
+    let mut typed = HashMap::new();
+    b.each_stmt(&mut |s| {
+        if let StmtKind::Let { var, ty: Some(ty), .. } = &s.kind
+            && IntType::of(ty).is_some()
+        {
+            typed.insert(var.clone(), ty.clone());
+        }
+    });
+    typed
 }
 
 /// `let` declarations (bpftrace 0.22+) as 0.17 assignments: `let $x = v`
@@ -48,12 +64,29 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
 /// (`$x = (uint8)0`); `let $s: string` → `$s = ""`. An untyped (or
 /// otherwise typed) declaration with no value is dropped: 0.17 types the
 /// variable at its assignments, and reads it as zero before them.
-fn declarations_017(b: &mut Block) {
+///
+/// A later assignment to an integer-typed variable (`typed`) is cast too,
+/// `$x += 1` → `$x = (uint8)($x + 1)`: 0.17 mishandles a narrow variable
+/// given a 64-bit value (`$x = (uint8)300; $x = $x + 1` leaves 44).
+fn declarations_017(b: &mut Block, typed: &HashMap<String, TypeName>) {
     b.stmts.retain_mut(|s| {
         let span = s.span;
+        if let StmtKind::Assign { target, op, value } = &mut s.kind
+            && let ExprKind::Var(name) = &target.kind
+            && let Some(ty) = typed.get(name)
+        {
+            let at = |kind| Expr { kind, span };
+            let rhs = Box::new(std::mem::replace(value, at(ExprKind::Int(0))));
+            let full = match op.take() {
+                Some(op) => at(ExprKind::Binary { op, lhs: Box::new(target.clone()), rhs }),
+                None => *rhs,
+            };
+            *value = at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(full) });
+            return true;
+        }
         let StmtKind::Let { var, ty, value } = &mut s.kind else {
             for inner in nested_blocks(s) {
-                declarations_017(inner);
+                declarations_017(inner, typed);
             }
             return true;
         };
@@ -277,7 +310,8 @@ mod tests {
     fn declarations_become_017_assignments() {
         let p = parse(
             "BEGIN { let $a: uint8 = 300; let $b = 2; let $s: string; let $z: int16; let $t; \
-             let $p: struct task_struct * = curtask; if ($b) { let $c: uint32 = $b; $t = 1 } }",
+             let $p: struct task_struct * = curtask; if ($b) { let $c: uint32 = $b; $t = 1 } \
+             $a += 1; $a = 7; $b = 3 }",
         )
         .unwrap();
         let text = pretty::program(&for_bpftrace_017(&p));
@@ -289,6 +323,9 @@ mod tests {
             "$p = curtask;",
             "$c = (uint32)$b;",
             "$t = 1",
+            "$a = (uint8)($a + 1);",
+            "$a = (uint8)7;",
+            "$b = 3",
         ] {
             assert!(text.contains(want), "{want}: {text}");
         }
