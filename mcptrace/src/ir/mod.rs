@@ -203,6 +203,12 @@ pub enum Expr {
     Tuple(Vec<Expr>),
     /// `t.N`: element N of a tuple.
     TupleIndex(Box<Expr>, usize),
+    /// `has_key(@m, key)` in BEGIN or END: whether map `map` (by id) has
+    /// an element under the key's parts, asked of the maps in user space.
+    HasKey {
+        map: u16,
+        key: Vec<Expr>,
+    },
     /// `kstack` / `ustack` in printf or print: the captured stack id (and,
     /// for user stacks, the pid whose mappings resolve it).
     Stack {

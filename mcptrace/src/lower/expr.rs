@@ -648,6 +648,18 @@ impl<'a> Exprs<'a> {
                 }
                 return Ok((ir::Expr::Ternary(Box::new(c), Box::new(a), Box::new(b)), ta));
             }
+            // Outside a kernel probe, maps are asked in user space.
+            ExprKind::Call { name, args } if name == "has_key" && self.cx.is_none() => {
+                let Some(Expr { kind: ExprKind::Map { name: m, keys }, .. }) =
+                    ast::map_element(args)
+                else {
+                    return Err(not_native(e, None));
+                };
+                let key =
+                    keys.iter().map(|k| self.user(k).map(|(e, _)| e)).collect::<Result<_, _>>()?;
+                let map = self.maps.touch(&map_name(&m), None, span);
+                return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
+            }
             ExprKind::Tuple(items) => {
                 let (lowered, types): (Vec<_>, Vec<_>) = items
                     .iter()

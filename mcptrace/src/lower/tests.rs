@@ -397,6 +397,17 @@ fn has_key_reads_presence_in_the_kernel() {
         vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
     );
     assert!(why.contains("aggregation map @c"), "{why}");
+    // In END, maps are asked in user space, aggregations too.
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @c[tid, 1] = count(); } \
+         END { print(has_key(@c, (1, 1))); }",
+        vec![vec![tp("sys_enter_openat")], vec![Probe::End]],
+    );
+    assert!(
+        matches!(&p.end[0][..], [Stmt::Print(crate::ir::Expr::HasKey { map: 0, key })] if key.len() == 2),
+        "{:?}",
+        p.end
+    );
     // Lookups run before computed values: a computed key would be stale.
     for read in ["has_key(@s, tid + 1)", "@s[tid / 2]", "@s[1]"] {
         let why = reason(
