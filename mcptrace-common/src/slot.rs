@@ -248,13 +248,16 @@ pub mod map_op {
 }
 
 /// Reads keyed state: `Event::values[dest]` = the value under key spec `key`
-/// (0 when absent). Lookups run after the first-phase captures, before the
-/// predicate.
+/// (0 when absent), or with `presence` set, 1 if the key is there and 0 if
+/// not (`has_key`: a stored 0 is there). Lookups run after the first-phase
+/// captures, before the predicate.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lookup {
     pub key: u16,
     pub dest: u16,
+    pub presence: u16,
+    pub _pad: u16,
 }
 
 /// `Event::values[dest]` = the result of ops `start..start+len`.

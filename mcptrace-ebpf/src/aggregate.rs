@@ -55,7 +55,10 @@ extern "C" fn run_lookup(i: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: the hit's scratch level, exclusive to it while it runs.
     let scratch = unsafe { &mut *scratch };
     let tier = build_key(config, scratch, lookup.key);
-    let value = by_tier!(tier, read(scratch));
+    let value = match lookup.presence {
+        0 => by_tier!(tier, read(scratch)),
+        _ => by_tier!(tier, present(scratch)),
+    };
     scratch.event.values[lookup.dest as usize & (MAX_VALUES - 1)] = value;
     0
 }
@@ -65,6 +68,13 @@ extern "C" fn run_lookup(i: u64, ctx: *mut c_void) -> i64 {
 fn read<T: Tier>(scratch: &Scratch) -> u64 {
     // SAFETY: the value is a plain u64 in a map we own.
     unsafe { T::state().get(T::key(&scratch.key)) }.copied().unwrap_or(0)
+}
+
+/// 1 when the scratch key has keyed state, whatever its value; else 0.
+#[inline(always)]
+fn present<T: Tier>(scratch: &Scratch) -> u64 {
+    // SAFETY: as in `read`; only whether the entry exists is looked at.
+    unsafe { T::state().get(T::key(&scratch.key)) }.is_some() as u64
 }
 
 #[inline(never)]

@@ -4,8 +4,12 @@
 use crate::{
     check::{self, CheckErrors, Checked, Host},
     diagnostic::{Diagnostic, Severity},
-    lang::{self, ParseError, ast::Span},
-    plan::{self, Plan},
+    lang::{
+        self, ParseError,
+        ast::Span,
+        dialect::{self, Beyond017},
+    },
+    plan::{self, Fallback, Plan},
     policy::{Denial, Policy},
 };
 
@@ -19,13 +23,17 @@ pub enum FrontendError {
     Parse(#[from] ParseError),
     #[error(transparent)]
     Check(#[from] CheckErrors),
+    /// Neither backend runs the program: bpftrace 0.17 lacks a construct,
+    /// and the native backend cannot take another (or the same).
+    #[error("{beyond}, and the native backend cannot run the program: {fallback}")]
+    NoBackend { beyond: Beyond017, fallback: Fallback },
 }
 
 impl FrontendError {
     /// bpftrace-style messages for a program read from `origin` (`stdin` or a file name).
     pub fn render(&self, source: &str, origin: &str) -> String {
         match self {
-            Self::TooLarge(_) => format!("{origin}: ERROR: {self}\n"),
+            Self::TooLarge(_) | Self::NoBackend { .. } => format!("{origin}: ERROR: {self}\n"),
             Self::Parse(e) => e.render(source, origin),
             Self::Check(e) => e.render(source, origin),
         }
@@ -42,6 +50,12 @@ impl FrontendError {
                         .with_hint(Some(denial.remedy.clone())),
                 ]
             }
+            Self::NoBackend { beyond, .. } => vec![Diagnostic::new(
+                Severity::Error,
+                "needs_newer_bpftrace",
+                beyond.span,
+                self.to_string(),
+            )],
             Self::Parse(e) => vec![e.diagnostic()],
             Self::Check(e) => e.0.iter().map(|e| e.diagnostic()).collect(),
         }
@@ -69,5 +83,11 @@ pub fn prepare_with(
     };
     let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source, host);
+    // A program bpftrace 0.17 cannot read is refused here, before anything
+    // runs, unless it runs natively.
+    if let (Some(fallback), Some(beyond)) = (&plan.fallback, dialect::beyond_017(&checked.program))
+    {
+        return Err(FrontendError::NoBackend { beyond, fallback: fallback.clone() });
+    }
     Ok((checked, plan))
 }

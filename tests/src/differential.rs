@@ -61,6 +61,11 @@ pub struct Case {
     /// the data, not bpftrace's own printing, to native's.
     #[serde(default)]
     pub dialect_rewrite: bool,
+    /// Run mcptrace with `--allow-unsafe` (and bpftrace with `--unsafe`):
+    /// for what only the operator can vouch for, such as uprobes at an
+    /// offset into a function.
+    #[serde(default)]
+    pub allow_unsafe: bool,
     /// Compare the two outputs (default); off for outputs that differ by
     /// nature (sampling, timing).
     #[serde(default = "yes")]
@@ -164,6 +169,7 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
         Backend::Native | Backend::NativePerfBuffer => {
             let mut c = mcptrace();
             c.args(["run", "--backend", "native", "--timeout", "20", "-f", mode]);
+            c.args(case.allow_unsafe.then_some("--allow-unsafe"));
             if backend == Backend::NativePerfBuffer {
                 c.args(["--transport", "perf-buffer"]);
             }
@@ -172,12 +178,14 @@ pub fn run(case: &Case, backend: Backend, mode: &str, path: &str) -> Run {
         }
         Backend::Bpftrace => {
             let mut c = Command::new("bpftrace");
+            c.args(case.allow_unsafe.then_some("--unsafe"));
             c.args(["-f", mode, "-e", &program]).args(&case.params);
             c
         }
         Backend::BpftraceRewritten => {
             let mut c = mcptrace();
             c.args(["run", "--backend", "bpftrace", "--timeout", "20", "-f", mode]);
+            c.args(case.allow_unsafe.then_some("--allow-unsafe"));
             c.args(["-e", &program]).args(&case.params);
             c
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mcptrace::{
     ir::{
-        AttachPoint, UprobeLocation, regs,
+        AttachPoint, UserLocation, regs,
         slot::{Ops, Part, SlotBuilder, op},
     },
     native::{Session, Transport},
@@ -27,7 +27,7 @@ type Merged = BTreeMap<(u16, u32, Vec<u64>), Agg>;
 fn target(pid: u32, ret: bool) -> AttachPoint {
     AttachPoint::Uprobe {
         binary: target_bin("mcpt-workload"),
-        location: UprobeLocation::Symbol("mcpt_target".into()),
+        location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
         ret,
         pid: Some(pid),
     }
@@ -120,7 +120,7 @@ fn keyed_state_pairs_entry_and_return() {
     let retval = ret.field(regs::AX, 8, true).unwrap();
     let tid = ret.builtin(source::TID).unwrap();
     let key = ret.key(6, &[Part::Value(tid)]).unwrap();
-    let begun = ret.lookup(key).unwrap();
+    let begun = ret.lookup(key, false).unwrap();
     ret.predicate([op(op::VALUE, begun.0, 0)]);
     let d = ret.key(7, &[]).unwrap();
     let diff = vec![op(op::VALUE, retval.0, 0), op(op::VALUE, begun.0, 0), op(op::SUB, 0, 0)];

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use mcptrace::{
     host::tracefs,
     ir::{
-        AttachPoint, Sample, UprobeLocation, regs,
+        AttachPoint, Sample, UserLocation, regs,
         slot::{SlotBuilder, op},
     },
     native::{Session, Transport},
@@ -213,7 +213,7 @@ fn uprobe_and_uretprobe_see_arguments_and_return_values() {
     // Scoped to one held workload: other tests call the same function.
     let held = HeldWorkload::spawn(&["call", "50"]);
     let binary = target_bin("mcpt-workload");
-    let symbol = UprobeLocation::Symbol("mcpt_target".into());
+    let symbol = UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 };
     let attach = |ret| AttachPoint::Uprobe {
         binary: binary.clone(),
         location: symbol.clone(),
@@ -272,7 +272,7 @@ fn predicate_arithmetic_and_unsigned_comparisons() {
     let held = HeldWorkload::spawn(&["call", "50"]);
     let point = AttachPoint::Uprobe {
         binary,
-        location: UprobeLocation::Symbol("mcpt_target".into()),
+        location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
         ret: false,
         pid: Some(held.pid()),
     };

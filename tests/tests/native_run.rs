@@ -14,7 +14,7 @@ use mcptrace::{
     host::bpf_stats::CostWatch,
     ir::{
         AttachPoint, BinOp, Expr, KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName, Stmt,
-        UprobeLocation, regs,
+        UserLocation, regs,
         slot::{SlotBuilder, op},
     },
     lang::printf::FormatString,
@@ -56,7 +56,7 @@ fn begin_events_exit_end_and_maps_in_order() {
         probes: vec![KernelProbe {
             point: AttachPoint::Uprobe {
                 binary: target_bin("mcpt-workload"),
-                location: UprobeLocation::Symbol("mcpt_target".into()),
+                location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
                 ret: false,
                 pid: Some(held.pid()),
             },

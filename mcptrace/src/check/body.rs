@@ -14,8 +14,12 @@ use super::{
 use crate::{
     host::tracefs::Format,
     lang::{
-        ast::{self, Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind},
+        ast::{
+            self, Block, Else, Expr, ExprKind, ProbeKind, Span, Stmt, StmtKind, TypeName, UnaryOp,
+        },
         catalog::{self, Entry},
+        int_type::IntType,
+        pretty,
         printf::FormatString,
         stack,
     },
@@ -70,6 +74,15 @@ impl BodyChecker<'_> {
                     _ => self.expr(target),
                 }
             }
+            StmtKind::Let { var, ty, value } => {
+                if let Some(value) = value {
+                    self.expr(value);
+                    if let Some(ty) = ty {
+                        self.literal_fits(value, ty);
+                    }
+                }
+                self.vars.insert(var.clone());
+            }
             StmtKind::If { cond, then, otherwise } => {
                 self.expr(cond);
                 self.block(then);
@@ -84,6 +97,27 @@ impl BodyChecker<'_> {
                 self.block(body);
             }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+
+    /// A literal declared into an integer type must fit it unchanged:
+    /// bpftrace casts other values silently, but refuses such a literal.
+    fn literal_fits(&mut self, value: &Expr, ty: &TypeName) {
+        let Some(int) = IntType::of(ty) else { return };
+        let literal = match &value.kind {
+            ExprKind::Int(v) => i128::from(*v),
+            ExprKind::Unary { op: UnaryOp::Neg, expr } => match expr.kind {
+                ExprKind::Int(v) => -i128::from(v),
+                _ => return,
+            },
+            _ => return,
+        };
+        if !int.holds(literal) {
+            let kind = CheckErrorKind::LiteralRange {
+                literal: literal.to_string(),
+                ty: pretty::type_name(ty),
+            };
+            self.error(kind, value.span);
         }
     }
 
@@ -179,10 +213,13 @@ impl BodyChecker<'_> {
                     self.errors.push(CheckError::policy(denial, args[0].span))
                 }
             }
-            "delete" if ast::deleted_element(args).is_none() => self.error(
+            "delete" if ast::map_element(args).is_none() => self.error(
                 bad("a map element, as in delete(@m[key]) or delete(@m, key)"),
                 args[0].span,
             ),
+            "has_key" if ast::map_element(args).is_none() => {
+                self.error(bad("a map and a key, as in has_key(@m, key)"), args[0].span)
+            }
             "clear" | "zero" if !is_whole_map(&args[0]) => {
                 self.error(bad("a whole map, as in clear(@m)"), args[0].span)
             }

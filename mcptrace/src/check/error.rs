@@ -40,6 +40,13 @@ pub enum CheckErrorKind {
     /// The remedy is the diagnostic's hint.
     #[error(transparent)]
     Policy(Denial),
+    /// The probe as written, with its offset or address.
+    #[error(
+        "{0}: nothing checks that this falls on an instruction boundary, and a uprobe inside \
+         an instruction corrupts the traced process; refused unless mcptrace was started \
+         with --allow-unsafe (a bpftrace built without a disassembler refuses it outright)"
+    )]
+    UncheckedUprobe(String),
     #[error("String is too long (over 64 bytes): {0}")]
     StringTooLong(String),
     #[error("{0}() must be assigned to a map, as in `@m = {0}(...)`")]
@@ -59,6 +66,10 @@ pub enum CheckErrorKind {
     ValueKind { name: String, existing: String, new: String },
     #[error("@{name} holds a {function}() aggregation, which only {function}() can update")]
     AggregationUpdate { name: String, function: String },
+    /// A literal given to a variable declared with an integer type too
+    /// narrow for it, which bpftrace (0.22+, where `let` is) refuses.
+    #[error("`{literal}` does not fit in {ty}; write `({ty}){literal}` to truncate it")]
+    LiteralRange { literal: String, ty: String },
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]
@@ -81,6 +92,7 @@ impl CheckErrorKind {
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",
             Self::Policy(denial) => denial.rule.code(),
+            Self::UncheckedUprobe(_) => "unchecked_uprobe",
             Self::StringTooLong(_) => "string_too_long",
             Self::NotAssignedToMap(_) => "not_assigned_to_map",
             Self::BadArgument { .. } => "bad_argument",
@@ -90,6 +102,7 @@ impl CheckErrorKind {
             Self::MapKeys { .. } => "map_keys",
             Self::ValueKind { .. } => "value_kind",
             Self::AggregationUpdate { .. } => "aggregation_update",
+            Self::LiteralRange { .. } => "literal_out_of_range",
             Self::UndefinedVariable(_) => "undefined_variable",
             Self::UndefinedMap(_) => "undefined_map",
         }

@@ -72,13 +72,22 @@ pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
             for e in stmt.exprs() {
                 uses(e, &mut maps, errors);
             }
-            if let StmtKind::Assign { target, op, value } = &stmt.kind {
-                let slot = match &target.kind {
-                    ExprKind::Map { name, .. } => (format!("@{name}"), maps.entry(name.clone())),
-                    ExprKind::Var(name) => (format!("${name}"), vars.entry(name.clone())),
-                    _ => continue,
-                };
-                assignment(slot, target, op.is_some(), value, errors);
+            match &stmt.kind {
+                StmtKind::Assign { target, op, value } => {
+                    let slot = match &target.kind {
+                        ExprKind::Map { name, .. } => {
+                            (format!("@{name}"), maps.entry(name.clone()))
+                        }
+                        ExprKind::Var(name) => (format!("${name}"), vars.entry(name.clone())),
+                        _ => continue,
+                    };
+                    assignment(slot, target.span, op.is_some(), value, errors);
+                }
+                StmtKind::Let { var, value: Some(value), .. } => {
+                    let slot = (format!("${var}"), vars.entry(var.clone()));
+                    assignment(slot, stmt.span, false, value, errors);
+                }
+                _ => {}
             }
         }
     }
@@ -93,9 +102,10 @@ fn uses(root: &Expr, maps: &mut HashMap<String, MapUse>, errors: &mut Vec<CheckE
         ExprKind::Call { name, args } if WHOLE_MAP_FUNCTIONS.contains(&name.as_str()) => {
             not_elements.extend(args.first().map(|a| a.span.offset));
         }
-        ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
-            if let Some(Expr { kind: ExprKind::Map { name, keys }, span }) =
-                ast::deleted_element(args)
+        ExprKind::Call { name, args }
+            if matches!(name.as_str(), "delete" | "has_key") && args.len() == 2 =>
+        {
+            if let Some(Expr { kind: ExprKind::Map { name, keys }, span }) = ast::map_element(args)
             {
                 not_elements.push(args[0].span.offset);
                 key_count(maps, errors, &name, keys.len(), span);
@@ -138,7 +148,7 @@ fn key_count(
 /// One value kind per map or variable; `slot` is its name (with sigil) and entry.
 fn assignment(
     (name, entry): (String, Entry<'_, String, MapUse>),
-    target: &Expr,
+    target: Span,
     compound: bool,
     value: &Expr,
     errors: &mut Vec<CheckError>,
@@ -147,7 +157,7 @@ fn assignment(
     if let (true, Some(Value::Aggregation(f))) = (compound, &entry.value) {
         let name = name.trim_start_matches('@').to_string();
         let kind = CheckErrorKind::AggregationUpdate { name, function: f.clone() };
-        errors.push(CheckError { kind, span: target.span });
+        errors.push(CheckError { kind, span: target });
         return;
     }
     let Some(new) = value_of(value) else { return };

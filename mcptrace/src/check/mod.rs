@@ -25,7 +25,7 @@ use crate::{
         btf::{BtfError, Function},
         tracefs::Format,
     },
-    lang::ast::{AttachPoint, ExprKind, ProbeKind, Program, StmtKind},
+    lang::ast::{AttachPoint, ExprKind, ProbeKind, Program, Span, StmtKind},
     policy::{Denial, Policy},
     probe::{Probe, UserLocation},
 };
@@ -89,6 +89,9 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
                 Ok(targets) => {
                     let denials = user_probe_denials(policy, ap, &targets);
                     errors.extend(denials.into_iter().map(|d| CheckError::policy(d, ap.span)));
+                    if !policy.allow_unsafe {
+                        errors.extend(targets.iter().filter_map(|t| unchecked_uprobe(t, ap.span)));
+                    }
                     expanded.push(targets)
                 }
                 Err(e) => {
@@ -161,6 +164,20 @@ fn user_probe_denials(policy: &Policy, ap: &AttachPoint, targets: &[Probe]) -> V
             _ => None,
         })
         .collect()
+}
+
+/// The refusal of a uprobe inside a function or at an address: bpftrace
+/// checks such a location with a disassembler where it was built with one
+/// (0.17 as packaged was not); mcptrace has none, so it is the operator's
+/// call, as with bpftrace's `--unsafe`.
+fn unchecked_uprobe(probe: &Probe, span: Span) -> Option<CheckError> {
+    match probe {
+        Probe::Uprobe { location: UserLocation::Symbol { offset: 0, .. }, .. } => None,
+        Probe::Uprobe { .. } => {
+            Some(CheckError { kind: CheckErrorKind::UncheckedUprobe(probe.to_string()), span })
+        }
+        _ => None,
+    }
 }
 
 /// Names of the maps the program writes: assignment targets and `++`/`--` targets.

@@ -40,6 +40,28 @@ fn wildcards_expand_and_count() {
     assert_eq!(ok("profile:hz:99 { } interval:s:1 { } software:faults:10 { }").attach_count(), 3);
 }
 
+/// A uprobe inside a function or at an address may split an instruction;
+/// nothing here can check, so only the operator's --allow-unsafe lets it by.
+#[test]
+fn uprobe_offsets_and_addresses_need_allow_unsafe() {
+    for (src, written) in [
+        ("uprobe:bash:readline+4 { }", "uprobe:/bin/bash:readline+4"),
+        ("uprobe:bash:readline+0x10 { }", "uprobe:/bin/bash:readline+16"),
+        ("uprobe:bash:0x1234 { }", "uprobe:/bin/bash:0x1234"),
+        ("uretprobe:bash:4660 { }", "uretprobe:/bin/bash:0x1234"),
+    ] {
+        assert_eq!(errors(src), [CheckErrorKind::UncheckedUprobe(written.into())], "{src}");
+        let allowed = Policy { allow_unsafe: true, ..Policy::default() };
+        let checked = check(parse(src).unwrap(), &FakeHost, &allowed).unwrap();
+        assert_eq!(checked.all_probes().next().unwrap().to_string(), written);
+    }
+    ok("uprobe:bash:readline+0 { }");
+    assert!(matches!(
+        &errors("uretprobe:bash:readline+4 { }")[0],
+        CheckErrorKind::BadAttachPoint(_)
+    ));
+}
+
 #[test]
 fn missing_probes_are_reported() {
     assert_eq!(
@@ -191,6 +213,22 @@ fn variables_and_maps_are_defined_before_use() {
     assert_eq!(errors("BEGIN { $x += 1 }"), [CheckErrorKind::UndefinedVariable("x".into())]);
     assert_eq!(errors("BEGIN { print(@nope) }"), [CheckErrorKind::UndefinedMap("nope".into())]);
     assert_eq!(errors("BEGIN { 1++ }"), [CheckErrorKind::NotAssignable]);
+    // A literal must fit the declared integer type; a cast says to truncate.
+    ok("BEGIN { let $a: uint16 = 65535; let $b: int8 = -128; let $c: uint16 = (uint16)-1 }");
+    assert_eq!(
+        errors("BEGIN { let $a: uint16 = -1; let $b: int8 = 128 }"),
+        [
+            CheckErrorKind::LiteralRange { literal: "-1".into(), ty: "uint16".into() },
+            CheckErrorKind::LiteralRange { literal: "128".into(), ty: "int8".into() },
+        ]
+    );
+    // A declaration defines the variable, with or without a value.
+    ok("BEGIN { let $a: uint8 = 1; let $s: string; let $n; @ = $a; @t = $n; print($s) }");
+    assert_eq!(errors("BEGIN { let $a = $b }"), [CheckErrorKind::UndefinedVariable("b".into())]);
+    assert!(matches!(
+        &errors("BEGIN { let $a = \"x\"; $a = 1 }")[..],
+        [CheckErrorKind::ValueKind { name, .. }] if name == "$a"
+    ));
 }
 
 #[test]

@@ -14,7 +14,10 @@ use super::{
 use crate::{
     check::Checked,
     host::bpf_stats::CostWatch,
-    lang::{dialect, pretty},
+    lang::{
+        dialect::{self, Beyond017},
+        pretty,
+    },
     native::{
         NativeError, Sessions,
         run::{self as native_run, Teardown},
@@ -75,6 +78,10 @@ pub enum LaunchError {
     Native(NativeError),
     #[error(transparent)]
     Bpftrace(#[from] BpftraceError),
+    /// The program was to run on bpftrace (asked for, or after the kernel
+    /// refused the native programs), which cannot read it.
+    #[error("bpftrace cannot run this program ({reason}): {beyond}")]
+    Beyond017 { reason: String, beyond: Beyond017 },
 }
 
 /// Runs `request` to its end on this thread, records into `sink`; `cost`
@@ -119,6 +126,9 @@ pub fn run(
             }
         }
     };
+    if let Some(beyond) = dialect::beyond_017(&request.checked.program) {
+        return Err(LaunchError::Beyond017 { reason, beyond });
+    }
     let job = BpftraceRun {
         binary: &request.bpftrace,
         allow_unsafe: request.allow_unsafe,

@@ -54,6 +54,13 @@ impl Symbols {
         Ok(Self { functions: function_symbols(&file), segments })
     }
 
+    /// The file offset that virtual address `address` is loaded from.
+    pub fn offset_of_address(&self, address: u64) -> Option<u64> {
+        let s =
+            self.segments.iter().find(|s| (s.address..s.address + s.size).contains(&address))?;
+        Some(address - s.address + s.offset)
+    }
+
     /// The virtual address that file offset `offset` is loaded at.
     pub fn address_of_offset(&self, offset: u64) -> Option<u64> {
         let s = self.segments.iter().find(|s| (s.offset..s.offset + s.size).contains(&offset))?;

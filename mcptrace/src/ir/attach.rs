@@ -1,12 +1,12 @@
 //! Where a slot program attaches, in kernel terms: the lowering decides it,
-//! the native runtime makes the calls. CPUs and file offsets are resolved
-//! at attach time, not here.
+//! the native runtime makes the calls. CPUs and file offsets (of uprobe
+//! addresses) are resolved at attach time, not here.
 
 use std::path::PathBuf;
 
 use mcptrace_common::slot::kind;
 
-use crate::probe::Software;
+use crate::probe::{Software, UserLocation};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttachPoint {
@@ -26,7 +26,7 @@ pub enum AttachPoint {
     },
     Uprobe {
         binary: PathBuf,
-        location: UprobeLocation,
+        location: UserLocation,
         ret: bool,
         pid: Option<u32>,
     },
@@ -52,13 +52,6 @@ pub enum Sample {
     /// Nanoseconds between events (or, for counting events, events between
     /// samples).
     Period(u64),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UprobeLocation {
-    Symbol(String),
-    /// Bytes from the start of the file.
-    Offset(u64),
 }
 
 impl AttachPoint {

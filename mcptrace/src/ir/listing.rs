@@ -9,7 +9,7 @@ use mcptrace_common::{
     slot::{Capture, MapOp, Op, action, flags, map_op, op, source},
 };
 
-use super::{AttachPoint, NativeProgram, UprobeLocation};
+use super::{AttachPoint, NativeProgram};
 
 /// The whole program as text, one line per item.
 pub fn listing(program: &NativeProgram) -> String {
@@ -44,12 +44,8 @@ fn attach(point: &AttachPoint) -> String {
             format!("perf event {event:?} {sample:?} on {cpus}")
         }
         AttachPoint::Uprobe { binary, location, ret, .. } => {
-            let at = match location {
-                UprobeLocation::Symbol(s) => s.clone(),
-                UprobeLocation::Offset(o) => format!("{o:#x}"),
-            };
             let kind = if *ret { "uretprobe" } else { "uprobe" };
-            format!("{kind} {}:{at}", binary.display())
+            format!("{kind} {}:{location}", binary.display())
         }
         AttachPoint::Kprobe { function, offset, ret } => {
             let kind = if *ret { "kretprobe" } else { "kprobe" };
@@ -82,7 +78,8 @@ fn slot(c: &SlotConfig, out: &mut String) {
         let _ = writeln!(out, "  capture {i} ({phase} the predicate): {}", capture(cap));
     }
     for l in &c.lookups[..c.nlookups as usize] {
-        let _ = writeln!(out, "  lookup: v{} = keyed state under key {}", l.dest, l.key);
+        let what = if l.presence != 0 { "whether there is keyed state" } else { "keyed state" };
+        let _ = writeln!(out, "  lookup: v{} = {what} under key {}", l.dest, l.key);
     }
     let ops = |start: u16, len: u16| -> String {
         c.ops[start as usize..(start + len) as usize].iter().map(op).collect::<Vec<_>>().join("; ")

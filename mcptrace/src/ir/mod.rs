@@ -11,9 +11,10 @@ pub mod slot;
 
 use mcptrace_common::SlotConfig;
 
-pub use self::attach::{AttachPoint, Sample, UprobeLocation};
+pub use self::attach::{AttachPoint, Sample};
 use self::slot::{StrRef, ValueRef};
-use crate::lang::printf::FormatString;
+use crate::lang::{int_type::IntType, printf::FormatString};
+pub use crate::probe::UserLocation;
 
 #[derive(Clone, Debug)]
 pub struct NativeProgram {
@@ -200,6 +201,14 @@ pub enum Expr {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
     Tuple(Vec<Expr>),
+    /// `t.N`: element N of a tuple.
+    TupleIndex(Box<Expr>, usize),
+    /// `has_key(@m, key)` in BEGIN or END: whether map `map` (by id) has
+    /// an element under the key's parts, asked of the maps in user space.
+    HasKey {
+        map: u16,
+        key: Vec<Expr>,
+    },
     /// `kstack` / `ustack` in printf or print: the captured stack id (and,
     /// for user stacks, the pid whose mappings resolve it).
     Stack {
@@ -221,6 +230,8 @@ pub enum UnOp {
     Not,
     BitNot,
     Neg,
+    /// `(uint8)x` …: truncate, and sign-extend for a signed type.
+    Cast(IntType),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -230,18 +230,21 @@ impl SlotBuilder {
         Ok(KeyRef(i as u16))
     }
 
-    /// Reads keyed state under `key` into a value (0 when absent); one read
-    /// per key serves every use.
-    pub fn lookup(&mut self, key: KeyRef) -> Result<ValueRef, SlotFull> {
+    /// Reads keyed state under `key` into a value (0 when absent), or with
+    /// `presence`, whether there is any (1 or 0); one read per key and kind
+    /// serves every use.
+    pub fn lookup(&mut self, key: KeyRef, presence: bool) -> Result<ValueRef, SlotFull> {
         let n = self.config.nlookups as usize;
-        if let Some(l) = self.config.lookups[..n].iter().find(|l| l.key == key.0) {
+        let presence = u16::from(presence);
+        let same = |l: &&Lookup| l.key == key.0 && l.presence == presence;
+        if let Some(l) = self.config.lookups[..n].iter().find(same) {
             return Ok(ValueRef(l.dest));
         }
         if n >= MAX_LOOKUPS {
             return Err(full("keyed-state reads", MAX_LOOKUPS));
         }
         let dest = self.next_value()?;
-        self.config.lookups[n] = Lookup { key: key.0, dest: dest.0 };
+        self.config.lookups[n] = Lookup { key: key.0, dest: dest.0, presence, _pad: 0 };
         self.config.nlookups += 1;
         Ok(dest)
     }
@@ -414,7 +417,7 @@ mod tests {
         let tid = b.builtin(source::TID).unwrap();
         let key = b.key(3, &[Part::Value(tid)]).unwrap();
         assert_eq!(b.key(3, &[Part::Value(tid)]).unwrap(), key, "same key, same spec");
-        let start = b.lookup(key).unwrap();
+        let start = b.lookup(key, false).unwrap();
         assert_eq!(start, ValueRef(2));
         b.predicate([op(op::VALUE, start.0, 0)]);
         let hist = b.key(4, &[]).unwrap();

@@ -198,6 +198,13 @@ pub enum StmtKind {
         op: Option<BinaryOp>,
         value: Expr,
     },
+    /// `let $var[: TYPE][ = value]` (bpftrace 0.22+): a declaration, typed
+    /// or not, with or without a first value.
+    Let {
+        var: String,
+        ty: Option<TypeName>,
+        value: Option<Expr>,
+    },
     If {
         cond: Expr,
         then: Block,
@@ -391,11 +398,11 @@ impl BinaryOp {
     }
 }
 
-/// The map element a `delete` call removes, as `@m[keys]`: written
-/// `delete(@m[k1, k2])` (bpftrace 0.17) or `delete(@m, key)` (0.21+, where a
-/// tuple key `(k1, k2)` stands for the keys of a multi-key map). None when
-/// the arguments name no element.
-pub fn deleted_element(args: &[Expr]) -> Option<Expr> {
+/// The map element the arguments of `delete` or `has_key` name, as
+/// `@m[keys]`: written `delete(@m[k1, k2])` (bpftrace 0.17), or `delete(@m,
+/// key)` and `has_key(@m, key)` (0.22+, where a tuple key `(k1, k2)` stands
+/// for the keys of a multi-key map). None when they name no element.
+pub fn map_element(args: &[Expr]) -> Option<Expr> {
     match args {
         [element @ Expr { kind: ExprKind::Map { .. }, .. }] => Some(element.clone()),
         [Expr { kind: ExprKind::Map { name, keys }, span }, key] if keys.is_empty() => {
@@ -448,6 +455,7 @@ impl Stmt {
         match &self.kind {
             StmtKind::Expr(e) => vec![e],
             StmtKind::Assign { target, value, .. } => vec![target, value],
+            StmtKind::Let { value, .. } => value.iter().collect(),
             StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
             StmtKind::Unroll { count, .. } => vec![count],
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => vec![],

@@ -1,5 +1,5 @@
-//! Every builtin variable, function and map function of bpftrace 0.17, in one
-//! table. Two users read it: the checker validates programs against it and the
+//! Every builtin variable, function and map function of bpftrace 0.17 (and
+//! the newer ones mcptrace runs, marked so), in one table. Two users read it: the checker validates programs against it and the
 //! MCP `list_helpers` tool serves it, with `native` from the lowering
 //! (`lower::is_native`), the one place that knows what runs natively.
 
@@ -446,6 +446,16 @@ pub static CATALOG: &[Entry] = &[
         false,
     )
     .yields(Y::Nothing),
+    entry(
+        "has_key",
+        M,
+        "has_key(@m, key)",
+        "Whether a map has an element under key (bpftrace 0.22+; not in 0.17)",
+        n(2, 2),
+        ALL,
+        false,
+    )
+    .yields(Y::Integer),
     entry("clear", M, "clear(@m)", "Delete every element of a map", n(1, 1), ALL, false)
         .yields(Y::Nothing),
     entry("zero", M, "zero(@m)", "Set every value of a map to zero", n(1, 1), ALL, false)

@@ -1,15 +1,22 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
 //! (for the fallback backend), and with positional parameters filled in.
 
-use super::ast::{
-    self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Stmt, StmtKind, UnaryOp,
+use std::collections::HashMap;
+
+use super::{
+    ast::{
+        self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Span, Stmt, StmtKind,
+        TypeName, UnaryOp,
+    },
+    int_type::IntType,
 };
 use crate::probe::Rate;
 
 /// The program as bpftrace 0.17 accepts it. Newer syntax (bpftrace 0.21+)
 /// becomes its 0.17 form: `args.field` → `args->field`, `delete(@m, key)` →
 /// `delete(@m[key])`, `begin`/`end` → `BEGIN`/`END`, `interval:1s` →
-/// `interval:s:1`. (`true`/`false`, `1e6` and a comma ending the attach
+/// `interval:s:1`, `let $x: uint8 = v` → `$x = (uint8)v` (see
+/// [`declarations_017`]). (`true`/`false`, `1e6` and a comma ending the attach
 /// points need nothing: the tree holds them as integers and a list, and
 /// prints them so.) Print the result with [`super::pretty::program`].
 pub fn for_bpftrace_017(program: &Program) -> Program {
@@ -22,7 +29,7 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
             }
         }
         ExprKind::Call { name, args } if name == "delete" && args.len() == 2 => {
-            if let Some(element) = ast::deleted_element(args) {
+            if let Some(element) = ast::map_element(args) {
                 *args = vec![element];
             }
         }
@@ -31,7 +38,132 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
     for ap in out.probes.iter_mut().flat_map(|p| &mut p.attach_points) {
         attach_point_017(ap);
     }
+    for probe in &mut out.probes {
+        let typed = int_typed(&probe.body);
+        declarations_017(&mut probe.body, &typed);
+    }
     out
+}
+
+/// The variables a `let` declares with a fixed-width integer type.
+fn int_typed(b: &Block) -> HashMap<String, TypeName> {
+    let mut typed = HashMap::new();
+    b.each_stmt(&mut |s| {
+        if let StmtKind::Let { var, ty: Some(ty), .. } = &s.kind
+            && IntType::of(ty).is_some()
+        {
+            typed.insert(var.clone(), ty.clone());
+        }
+    });
+    typed
+}
+
+/// `let` declarations (bpftrace 0.22+) as 0.17 assignments: `let $x = v`
+/// → `$x = v`; a fixed-width integer type becomes a cast, `let $x: uint8 =
+/// v` → `$x = (uint8)v`, and with no value the zero it starts as
+/// (`$x = (uint8)0`); `let $s: string` → `$s = ""`. An untyped (or
+/// otherwise typed) declaration with no value is dropped: 0.17 types the
+/// variable at its assignments, and reads it as zero before them.
+///
+/// A later assignment to an integer-typed variable (`typed`) is cast too,
+/// `$x += 1` → `$x = (uint8)($x + 1)`: 0.17 mishandles a narrow variable
+/// given a 64-bit value (`$x = (uint8)300; $x = $x + 1` leaves 44).
+fn declarations_017(b: &mut Block, typed: &HashMap<String, TypeName>) {
+    b.stmts.retain_mut(|s| {
+        let span = s.span;
+        if let StmtKind::Assign { target, op, value } = &mut s.kind
+            && let ExprKind::Var(name) = &target.kind
+            && let Some(ty) = typed.get(name)
+        {
+            let at = |kind| Expr { kind, span };
+            let rhs = Box::new(std::mem::replace(value, at(ExprKind::Int(0))));
+            let full = match op.take() {
+                Some(op) => at(ExprKind::Binary { op, lhs: Box::new(target.clone()), rhs }),
+                None => *rhs,
+            };
+            *value = at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(full) });
+            return true;
+        }
+        let StmtKind::Let { var, ty, value } = &mut s.kind else {
+            for inner in nested_blocks(s) {
+                declarations_017(inner, typed);
+            }
+            return true;
+        };
+        let at = |kind| Expr { kind, span };
+        let int = ty.as_ref().and_then(IntType::of);
+        let value = match (value.take(), int, ty) {
+            (Some(v), Some(_), Some(ty)) => {
+                at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(v) })
+            }
+            (Some(v), ..) => v,
+            (None, Some(_), Some(ty)) => {
+                at(ExprKind::Cast { ty: ty.clone(), expr: Box::new(at(ExprKind::Int(0))) })
+            }
+            (None, None, Some(ty)) if ty.name == "string" && ty.pointers == 0 => {
+                at(ExprKind::Str(String::new()))
+            }
+            (None, ..) => return false,
+        };
+        let target = at(ExprKind::Var(std::mem::take(var)));
+        s.kind = StmtKind::Assign { target, op: None, value };
+        true
+    });
+}
+
+/// The blocks directly inside statement `s`.
+fn nested_blocks(s: &mut Stmt) -> Vec<&mut Block> {
+    match &mut s.kind {
+        StmtKind::If { then, otherwise, .. } => {
+            let mut out = vec![then];
+            match otherwise {
+                Some(Else::Block(b)) => out.push(b),
+                Some(Else::If(nested)) => out.extend(nested_blocks(nested)),
+                None => {}
+            }
+            out
+        }
+        StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => vec![body],
+        _ => Vec::new(),
+    }
+}
+
+/// A construct bpftrace 0.17 has no form for, where it is, and the bpftrace
+/// release that first reads it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{construct} at {span} needs bpftrace ≥ {since}; bpftrace 0.17 has no form for it")]
+pub struct Beyond017 {
+    pub construct: &'static str,
+    pub span: Span,
+    pub since: &'static str,
+}
+
+/// Calls newer than bpftrace 0.17 that [`for_bpftrace_017`] cannot rewrite,
+/// with the release that added each (bpftrace's CHANGELOG).
+const NEWER_CALLS: [(&str, &str, &str); 1] = [("has_key", "`has_key()`", "0.22.0")];
+
+/// The first construct of `program` that no rewrite makes bpftrace 0.17
+/// read, if any: such a program runs natively or not at all.
+pub fn beyond_017(program: &Program) -> Option<Beyond017> {
+    let mut found: Option<Beyond017> = None;
+    let mut visit = |e: &Expr| {
+        e.each(&mut |e| {
+            let ExprKind::Call { name, .. } = &e.kind else { return };
+            let Some(&(_, construct, since)) = NEWER_CALLS.iter().find(|(n, ..)| n == name) else {
+                return;
+            };
+            if found.as_ref().is_none_or(|f| e.span.offset < f.span.offset) {
+                found = Some(Beyond017 { construct, span: e.span, since });
+            }
+        })
+    };
+    for probe in &program.probes {
+        if let Some(pred) = &probe.predicate {
+            visit(pred);
+        }
+        probe.body.each_stmt(&mut |s| s.exprs().into_iter().for_each(&mut visit));
+    }
+    found
 }
 
 fn attach_point_017(ap: &mut AttachPoint) {
@@ -96,6 +228,11 @@ fn stmt(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
             expr(target, f);
             expr(value, f);
         }
+        StmtKind::Let { value, .. } => {
+            if let Some(value) = value {
+                expr(value, f);
+            }
+        }
         StmtKind::If { cond, then, otherwise } => {
             expr(cond, f);
             block(then, f);
@@ -122,7 +259,7 @@ fn expr(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
 
 #[cfg(test)]
 mod tests {
-    use super::{for_bpftrace_017, with_parameters};
+    use super::{beyond_017, for_bpftrace_017, with_parameters};
     use crate::lang::{parse, pretty};
 
     #[test]
@@ -167,6 +304,51 @@ mod tests {
         assert!(!text.contains("begin") && !text.contains("end {"), "{text}");
         let again = parse(&text).unwrap();
         assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
+    }
+
+    #[test]
+    fn declarations_become_017_assignments() {
+        let p = parse(
+            "BEGIN { let $a: uint8 = 300; let $b = 2; let $s: string; let $z: int16; let $t; \
+             let $p: struct task_struct * = curtask; if ($b) { let $c: uint32 = $b; $t = 1 } \
+             $a += 1; $a = 7; $b = 3 }",
+        )
+        .unwrap();
+        let text = pretty::program(&for_bpftrace_017(&p));
+        for want in [
+            "$a = (uint8)300;",
+            "$b = 2;",
+            "$s = \"\";",
+            "$z = (int16)0;",
+            "$p = curtask;",
+            "$c = (uint32)$b;",
+            "$t = 1",
+            "$a = (uint8)($a + 1);",
+            "$a = (uint8)7;",
+            "$b = 3",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(!text.contains("let") && !text.contains("$t;"), "{text}");
+        let again = parse(&text).unwrap();
+        assert_eq!(for_bpftrace_017(&again), again, "the rewrite is done in one pass");
+    }
+
+    #[test]
+    fn constructs_beyond_017_are_found_first_in_the_source() {
+        let p = parse(
+            "BEGIN { @m[1] = 1; } END {\n  if (has_key(@m, 1)) { print(1) } }\n\
+             tracepoint:a:b /has_key(@m, 2)/ { }",
+        )
+        .unwrap();
+        let found = beyond_017(&p).expect("has_key");
+        assert_eq!((found.construct, found.since), ("`has_key()`", "0.22.0"));
+        assert_eq!((found.span.line, found.span.col), (2, 7));
+        assert_eq!(
+            found.to_string(),
+            "`has_key()` at 2:7 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it"
+        );
+        assert_eq!(beyond_017(&parse("BEGIN { let $x: uint8 = 1; delete(@m, 1) }").unwrap()), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod dialect;
 pub mod error;
 mod expr;
+pub mod int_type;
 pub(crate) mod lexical;
 pub mod pretty;
 pub mod printf;

@@ -69,6 +69,15 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
             let op = op.map_or("", |op| op.symbol());
             let _ = write!(out, "{} {op}= {}", expr(target), expr(value));
         }
+        StmtKind::Let { var, ty, value } => {
+            let _ = write!(out, "let ${var}");
+            if let Some(ty) = ty {
+                let _ = write!(out, ": {}", type_name(ty));
+            }
+            if let Some(value) = value {
+                let _ = write!(out, " = {}", expr(value));
+            }
+        }
         StmtKind::If { cond, then, otherwise } => {
             let _ = write!(out, "if ({}) ", expr(cond));
             block(out, then, depth);

@@ -3,11 +3,11 @@
 use nom::Parser;
 
 use super::{
-    ast::{BinaryOp, Block, Else, Expr, ExprKind, Stmt, StmtKind},
-    expr::expr,
+    ast::{BinaryOp, Block, Else, Expr, ExprKind, Stmt, StmtKind, TypeName},
+    expr::{expr, type_name},
     lexical::{
-        Input, Nesting, PResult, Reason, SyntaxError, expect, keyword, peek_char, punct, require,
-        skip, span, sym,
+        Input, Nesting, PResult, Reason, SyntaxError, expect, keyword, name, peek_char, punct,
+        raw_name, require, skip, span, sym,
     },
 };
 
@@ -51,6 +51,10 @@ fn statement<'a>(input: Input<'a>) -> PResult<'a, Stmt> {
     if let Ok((rest, _)) = keyword("if").parse(start) {
         return if_statement(start, rest);
     }
+    if let Ok((rest, _)) = keyword("let").parse(start) {
+        let (rest, kind) = declaration(rest)?;
+        return done(rest, kind);
+    }
     if let Ok((rest, _)) = keyword("while").parse(start) {
         let (rest, cond) = condition(rest)?;
         let (rest, body) = require("`{`", block).parse(rest)?;
@@ -78,6 +82,37 @@ fn statement<'a>(input: Input<'a>) -> PResult<'a, Stmt> {
     }
     let (rest, value) = require("an expression", expr).parse(rest)?;
     done(rest, StmtKind::Assign { target, op, value })
+}
+
+/// After `let`: `$name`, then `: TYPE` and `= value`, each optional.
+fn declaration(input: Input) -> PResult<StmtKind> {
+    let (rest, _) = require("`$` and a variable name", sym('$')).parse(input)?;
+    let (rest, var) = require("a variable name", raw_name).parse(rest)?;
+    let (rest, ty) = match sym(':').parse(rest) {
+        Ok((after, _)) => {
+            let (after, ty) = require("a type", declared_type).parse(after)?;
+            (after, Some(ty))
+        }
+        Err(_) => (rest, None),
+    };
+    let (rest, value) = match punct("=", "=").parse(rest) {
+        Ok((after, _)) => {
+            let (after, value) = require("an expression", expr).parse(after)?;
+            (after, Some(value))
+        }
+        Err(_) => (rest, None),
+    };
+    Ok((rest, StmtKind::Let { var: var.into(), ty, value }))
+}
+
+/// A declared type: a C type as casts take it, or any bare name (`string`),
+/// which after `:` cannot be mistaken for an expression.
+fn declared_type(input: Input) -> PResult<TypeName> {
+    if let Ok(parsed) = type_name(input) {
+        return Ok(parsed);
+    }
+    let (rest, name) = name(input)?;
+    Ok((rest, TypeName { name: name.into(), pointers: 0 }))
 }
 
 /// `( expr )` after `if`, `while` or `unroll`.

@@ -237,6 +237,35 @@ fn string_escapes_round_trip() {
     assert_eq!(e.kind, ExprKind::Str("tab\there \"q\" back\\ nl\n bell\x07 octA".into()));
 }
 
+/// `let` declarations (bpftrace 0.22+), typed or not, with or without a value.
+#[test]
+fn declarations() {
+    let p = round_trip(
+        "BEGIN { let $a: uint32 = 1; let $s: string; let $b = $a + 1; let $c; \
+         let $p: struct task_struct * = curtask; if (1) { let $d: int8 = -1 } }",
+    );
+    let decl = |i: usize| match &p.probes[0].body.stmts[i].kind {
+        StmtKind::Let { var, ty, value } => {
+            (var.clone(), ty.as_ref().map(pretty::type_name), value.as_ref().map(pretty::expr))
+        }
+        other => panic!("not a declaration: {other:?}"),
+    };
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(decl(0), ("a".into(), some("uint32"), some("1")));
+    assert_eq!(decl(1), ("s".into(), some("string"), None));
+    assert_eq!(decl(2), ("b".into(), None, some("$a + 1")));
+    assert_eq!(decl(3), ("c".into(), None, None));
+    assert_eq!(decl(4), ("p".into(), some("struct task_struct *"), some("curtask")));
+    assert!(pretty::program(&p).contains("let $a: uint32 = 1;"), "{}", pretty::program(&p));
+    let (message, line, col) = error_of("BEGIN { let x = 1; }");
+    assert_eq!(
+        (message.as_str(), line, col),
+        ("syntax error, unexpected `x`, expecting `$` and a variable name", 1, 13)
+    );
+    let (message, _, col) = error_of("BEGIN { let $x: = 1; }");
+    assert_eq!((message.as_str(), col), ("syntax error, unexpected `=`, expecting a type", 17));
+}
+
 #[test]
 fn syntax_errors_name_the_token_and_what_was_expected() {
     let cases: [(&str, &str, u32, u32); 20] = [

@@ -17,16 +17,21 @@ use crate::{
         slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
     lang::{
-        ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp},
+        ast::{self, BinaryOp, Expr, ExprKind, Span, TypeName, UnaryOp},
+        int_type::IntType,
         stack::{self, StackMode},
     },
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
-    Int { signed: bool },
+    Int {
+        signed: bool,
+    },
     Str,
     Stack,
+    /// A tuple: its element types are `Exprs::tuples[i]`.
+    Tuple(usize),
 }
 
 /// A leaf the kernel captures (or a constant).
@@ -44,6 +49,11 @@ pub struct Exprs<'a> {
     pub maps: &'a mut MapTable,
     /// `$name` → (slot, type), for the probe invocation.
     pub vars: HashMap<String, (usize, Ty)>,
+    /// Element types of the tuples lowered so far, by `Ty::Tuple` index.
+    pub tuples: Vec<Vec<Ty>>,
+    /// Variables declared with an integer type (`let $x: uint8`): every
+    /// value assigned to one is cast to that type.
+    pub int_vars: HashMap<String, TypeName>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
     /// Maps this probe has updated so far: keyed state is read once per hit,
@@ -88,7 +98,15 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
 
 impl<'a> Exprs<'a> {
     pub fn new(cx: Option<&'a mut ProbeCx>, maps: &'a mut MapTable) -> Self {
-        Self { cx, maps, vars: HashMap::new(), guard: Guard::Always, updated: HashSet::new() }
+        Self {
+            cx,
+            maps,
+            vars: HashMap::new(),
+            tuples: Vec::new(),
+            int_vars: HashMap::new(),
+            guard: Guard::Always,
+            updated: HashSet::new(),
+        }
     }
 
     fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
@@ -163,31 +181,66 @@ impl<'a> Exprs<'a> {
                 }
             }
             ExprKind::Map { name, keys } => {
-                if self.updated.contains(&map_name(name)) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Map,
-                        format!(
-                            "reading @{name} after updating it in the same probe is not native yet"
-                        ),
-                    ));
-                }
-                if self.maps.is_aggregate(name) == Some(true) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Map,
-                        format!("reading aggregation map @{name} in a probe"),
-                    ));
-                }
-                let (key, kinds) = self.key(keys, span)?;
-                let (id, signed) = self.maps.read(&map_name(name), kinds, span);
-                let cx = self.cx(span, "map read")?;
-                let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
-                let v = cx.builder.lookup(spec).map_err(super::site::slot_full(span))?;
+                let (v, signed) = self.keyed_read(name, keys, false, span)?;
                 Leaf::Int(v, signed)
+            }
+            // Whether the element is there, by a presence lookup: a stored 0
+            // is there, so the value cannot tell.
+            ExprKind::Call { name, args } if name == "has_key" => {
+                let Some(Expr { kind: ExprKind::Map { name, keys }, .. }) = ast::map_element(args)
+                else {
+                    return Ok(None);
+                };
+                let (v, _) = self.keyed_read(&name, &keys, true, span)?;
+                Leaf::Int(v, true)
             }
             _ => return Ok(None),
         }))
+    }
+
+    /// Keyed state of `@name[keys]` read before the predicate: its value
+    /// (and whether it is signed) or, with `presence`, whether it is there.
+    fn keyed_read(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        presence: bool,
+        span: Span,
+    ) -> Result<(ValueRef, bool), Unsupported> {
+        if self.updated.contains(&map_name(name)) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading @{name} after updating it in the same probe is not native yet"),
+            ));
+        }
+        if self.maps.is_aggregate(name) == Some(true) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading aggregation map @{name} in a probe"),
+            ));
+        }
+        let (key, kinds) = self.key(keys, span)?;
+        let cx = self.cx(span, "map read")?;
+        // Lookups run before computes and other lookups: a key part must be
+        // captured, or the read would use the last hit's key.
+        let captured = |p: &Part| match p {
+            Part::Value(v) => cx.builder.capture_of(*v).is_some(),
+            Part::Str(..) => true,
+        };
+        if !key.iter().all(captured) {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("reading @{name} under a computed key is not native yet"),
+            ));
+        }
+        let (id, signed) = self.maps.read(&map_name(name), kinds, span);
+        let cx = self.cx(span, "map read")?;
+        let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
+        let v = cx.builder.lookup(spec, presence).map_err(super::site::slot_full(span))?;
+        Ok((v, signed))
     }
 
     /// The string `str(arg, size)` reads.
@@ -256,7 +309,7 @@ impl<'a> Exprs<'a> {
                         return Err(unsupported(
                             cx_span,
                             NotNative::Expression,
-                            "`func` outside function probes",
+                            "`func` outside probes of a named function",
                         ));
                     }
                     let c = cx.constant(cx.index, cx_span)?;
@@ -430,6 +483,24 @@ impl<'a> Exprs<'a> {
             let result_signed = if is_comparison(*op) { true } else { signed };
             return Ok(Some(Ty::Int { signed: result_signed }));
         }
+        if let ExprKind::Cast { ty, expr } = &e.kind {
+            let Some(int) = IntType::of(ty) else { return Ok(None) };
+            let Some(Ty::Int { .. }) = self.kernel_into(expr, ops)? else { return Ok(None) };
+            // Truncate to the width by a mask, or sign-extend from it by
+            // shifting its sign bit to the top and back.
+            let shift = 64 - u64::from(int.bits);
+            match (shift, int.signed) {
+                (0, _) => {}
+                (_, false) => ops.extend([mk(op::IMM, 0, u64::MAX >> shift), mk(op::AND, 0, 0)]),
+                (_, true) => ops.extend([
+                    mk(op::IMM, 0, shift),
+                    mk(op::SHL, 0, 0),
+                    mk(op::IMM, 0, shift),
+                    mk(op::SAR, 0, 0),
+                ]),
+            }
+            return Ok(Some(Ty::Int { signed: int.signed }));
+        }
         if let ExprKind::Unary { op: u, expr } = &e.kind {
             let Some(Ty::Int { signed }) = self.kernel_into(expr, ops)? else { return Ok(None) };
             let (code, signed) = match u {
@@ -489,7 +560,7 @@ impl<'a> Exprs<'a> {
                     return Err(unsupported(
                         span,
                         NotNative::Expression,
-                        "`func` outside function probes",
+                        "`func` outside probes of a named function",
                     ));
                 };
                 return Ok((ir::Expr::Str(symbol.as_bytes().to_vec()), Ty::Str));
@@ -550,6 +621,20 @@ impl<'a> Exprs<'a> {
                 };
                 return Ok((ir::Expr::Unary(u, Box::new(a)), ty));
             }
+            ExprKind::Cast { ty, expr } if IntType::of(ty).is_some() => {
+                let int = IntType::of(ty).expect("matched");
+                let (a, Ty::Int { .. }) = self.user(expr)? else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("a cast of a non-integer to {}", ty.name),
+                    ));
+                };
+                return Ok((
+                    ir::Expr::Unary(UnOp::Cast(int), Box::new(a)),
+                    Ty::Int { signed: int.signed },
+                ));
+            }
             ExprKind::Ternary { cond, then, otherwise } => {
                 let (c, _) = self.user(cond)?;
                 let (a, ta) = self.user(then)?;
@@ -563,10 +648,49 @@ impl<'a> Exprs<'a> {
                 }
                 return Ok((ir::Expr::Ternary(Box::new(c), Box::new(a), Box::new(b)), ta));
             }
+            // Outside a kernel probe, maps are asked in user space.
+            ExprKind::Call { name, args } if name == "has_key" && self.cx.is_none() => {
+                let Some(Expr { kind: ExprKind::Map { name: m, keys }, .. }) =
+                    ast::map_element(args)
+                else {
+                    return Err(not_native(e, None));
+                };
+                let key =
+                    keys.iter().map(|k| self.user(k).map(|(e, _)| e)).collect::<Result<_, _>>()?;
+                let map = self.maps.touch(&map_name(&m), None, span);
+                return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
+            }
             ExprKind::Tuple(items) => {
-                let lowered =
-                    items.iter().map(|i| self.user(i).map(|(e, _)| e)).collect::<Result<_, _>>()?;
-                return Ok((ir::Expr::Tuple(lowered), Ty::Str));
+                let (lowered, types): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .map(|i| self.user(i))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .unzip();
+                self.tuples.push(types);
+                return Ok((ir::Expr::Tuple(lowered), Ty::Tuple(self.tuples.len() - 1)));
+            }
+            ExprKind::Field { expr: base, field, .. }
+                if !is_args(base) && field.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let (tuple, ty) = self.user(base)?;
+                let Ty::Tuple(id) = ty else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("`.{field}` on a value that is not a tuple"),
+                    ));
+                };
+                let types = &self.tuples[id];
+                let element = field.parse::<usize>().ok().filter(|i| *i < types.len());
+                let Some(index) = element else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Types,
+                        format!("tuple index {field} is past the end of a {}-tuple", types.len()),
+                    ));
+                };
+                return Ok((ir::Expr::TupleIndex(Box::new(tuple), index), types[index]));
             }
             _ => {}
         }
@@ -625,11 +749,12 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
-        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg"),
+        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg" | "has_key"),
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)
         }
+        ExprKind::Cast { ty, expr } => IntType::of(ty).is_some() && kernel_shaped(expr),
         _ => false,
     }
 }
@@ -669,7 +794,13 @@ pub fn describe(e: &Expr) -> (NotNative, String) {
             (NotNative::Types, "field access on this expression (BTF-typed access) is".into())
         }
         ExprKind::Index { .. } => (NotNative::Types, "indexing is".into()),
-        ExprKind::Cast { .. } => (NotNative::Types, "casts are".into()),
+        ExprKind::Cast { ty, .. } => (
+            NotNative::Types,
+            format!(
+                "casts to `{}` (only to int8 … uint64) are",
+                crate::lang::pretty::type_name(ty)
+            ),
+        ),
         ExprKind::SizeofType(_) => (NotNative::Types, "`sizeof` is".into()),
         ExprKind::Step { .. } => {
             (NotNative::Expression, "`++`/`--` inside an expression is".into())

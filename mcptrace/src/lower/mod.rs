@@ -24,7 +24,7 @@ use crate::{
     check::Checked,
     host::tracefs::Format,
     ir::{
-        AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample, UprobeLocation,
+        AttachPoint, KernelProbe, KeyKind, NativeProgram, ProbeName, Sample,
         attach::kind_name,
         slot::{ValueRef, op as mk},
     },
@@ -37,8 +37,8 @@ use crate::{
 pub const NATIVE_HELPERS: &[&str] = &[
     "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
     "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
-    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "clear", "zero", "ksym",
-    "usym", "reg", "username",
+    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "has_key", "clear", "zero",
+    "ksym", "usym", "reg", "username",
 ];
 
 /// Whether the native backend runs catalog entry `name`.
@@ -90,14 +90,15 @@ impl Unsupported {
 #[serde(rename_all = "snake_case")]
 pub enum NotNative {
     /// A probe kind or attach form the native backend does not attach
-    /// (kfunc, usdt, hardware events, uprobe offsets, ...).
+    /// (kfunc, usdt, hardware events, ...).
     ProbeKind,
     /// More probes of one kind than the kind has slots.
     TooManyProbes,
     /// A probe needs more values, strings, operations or keys than a slot
     /// holds.
     SlotFull,
-    /// C definitions, casts, BTF-typed field access, indexing, sizeof.
+    /// C definitions, casts to other than fixed-width integers, BTF-typed
+    /// field access, indexing, sizeof.
     Types,
     /// `while`, `unroll`, `break`, `continue`, `return`.
     Loop,
@@ -220,14 +221,23 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     Ok(native)
 }
 
-/// The function a kernel probe sits in, as `func` prints it.
+/// The function a kernel probe sits in, as `func` prints it (empty where
+/// none is known: lowering refuses `func` there).
 fn function_of(point: &AttachPoint) -> String {
     match point {
         AttachPoint::Kprobe { function, .. } | AttachPoint::Fentry { function, .. } => {
             function.clone()
         }
-        AttachPoint::Uprobe { location: UprobeLocation::Symbol(s), .. } => s.clone(),
+        AttachPoint::Uprobe { location, .. } => symbol_of(location).unwrap_or_default(),
         _ => String::new(),
+    }
+}
+
+/// The function a uprobe sits in; none for a raw address.
+fn symbol_of(location: &UserLocation) -> Option<String> {
+    match location {
+        UserLocation::Symbol { name, .. } => Some(name.clone()),
+        UserLocation::Address(_) => None,
     }
 }
 
@@ -344,35 +354,21 @@ fn site_of(
         Probe::RawTracepoint { name } => {
             (Site::RawTracepoint, AttachPoint::RawTracepoint { name: name.clone() })
         }
-        Probe::Uprobe { binary, location, ret } => {
-            let symbol = match location {
-                UserLocation::Symbol { name, offset: 0 } => name,
-                // Entering a function mid-instruction corrupts the process:
-                // bpftrace checks the boundary, mcptrace cannot yet.
-                UserLocation::Symbol { offset, .. } => {
-                    return not_yet(format!(
-                        "uprobe offsets (+{offset}) are not native yet: bpftrace checks \
-                         that they fall on an instruction boundary"
-                    ));
-                }
-                UserLocation::Address(a) => {
-                    return not_yet(format!("uprobe addresses ({a:#x}) are not native yet"));
-                }
-            };
-            (
-                Site::Function { ret: *ret, symbol: symbol.clone(), kernel: false },
-                AttachPoint::Uprobe {
-                    binary: binary.clone(),
-                    location: UprobeLocation::Symbol(symbol.clone()),
-                    ret: *ret,
-                    pid: None,
-                },
-            )
-        }
+        // The checker let an offset or address through only where the
+        // operator allowed what cannot be checked (see check::unchecked).
+        Probe::Uprobe { binary, location, ret } => (
+            Site::Function { ret: *ret, symbol: symbol_of(location), kernel: false },
+            AttachPoint::Uprobe {
+                binary: binary.clone(),
+                location: location.clone(),
+                ret: *ret,
+                pid: None,
+            },
+        ),
         // The kernel refuses a kprobe offset that is not an instruction
         // boundary, so offsets are safe to pass on.
         Probe::Kprobe { function, offset, ret } => (
-            Site::Function { ret: *ret, symbol: function.clone(), kernel: true },
+            Site::Function { ret: *ret, symbol: Some(function.clone()), kernel: true },
             AttachPoint::Kprobe { function: function.clone(), offset: *offset, ret: *ret },
         ),
         Probe::Profile(rate) => {

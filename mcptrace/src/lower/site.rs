@@ -39,7 +39,8 @@ pub enum Site {
     /// The context is the registers either way.
     Function {
         ret: bool,
-        symbol: String,
+        /// None for a uprobe at an address: nothing here names its function.
+        symbol: Option<String>,
         kernel: bool,
     },
     /// A kernel function's entry or return through fentry/fexit: the
@@ -56,7 +57,7 @@ impl Site {
     /// The probed function's name (`func`), for function probes.
     pub fn function_name(&self) -> Option<&str> {
         match self {
-            Site::Function { symbol, .. } => Some(symbol),
+            Site::Function { symbol, .. } => symbol.as_deref(),
             Site::Fentry { function, .. } => Some(&function.name),
             _ => None,
         }

@@ -12,8 +12,12 @@ use crate::{
         self, MapAgg,
         slot::{Ops, op as mk},
     },
-    lang::ast::{self, BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind},
-    lang::printf::{Conversion, FormatString},
+    lang::ast::{self, BinaryOp, Block, Else, Expr, ExprKind, Span, Stmt, StmtKind, TypeName},
+    lang::{
+        int_type::IntType,
+        pretty,
+        printf::{Conversion, FormatString},
+    },
 };
 
 fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsupported {
@@ -46,7 +50,7 @@ impl Exprs<'_> {
             StmtKind::Expr(e) => return self.call_stmt(e),
             StmtKind::Assign { target, op, value } => match &target.kind {
                 ExprKind::Var(name) => {
-                    let value = match op {
+                    let mut value = match op {
                         None => value.clone(),
                         Some(op) => Expr {
                             kind: ExprKind::Binary {
@@ -57,6 +61,11 @@ impl Exprs<'_> {
                             span,
                         },
                     };
+                    // A variable declared with an integer type keeps it.
+                    if let Some(ty) = self.int_vars.get(name) {
+                        let kind = ExprKind::Cast { ty: ty.clone(), expr: Box::new(value) };
+                        value = Expr { kind, span };
+                    }
                     let (e, ty) = self.user(&value)?;
                     let next = self.vars.len();
                     let slot = match self.vars.get(name) {
@@ -79,6 +88,9 @@ impl Exprs<'_> {
                     ));
                 }
             },
+            StmtKind::Let { var, ty, value } => {
+                return self.declaration(var, ty.as_ref(), value.as_ref(), span);
+            }
             StmtKind::If { cond: c, then, otherwise } => {
                 let (cond, _) = self.user(c)?;
                 // Map updates in the branches run in the kernel, guarded by
@@ -109,6 +121,39 @@ impl Exprs<'_> {
                 return Err(unsupported(span, NotNative::Loop, "`return` is not native yet"));
             }
         }))
+    }
+
+    /// `let $var[: ty][ = value]`: an assignment of the value, or of the
+    /// zero a typed variable starts as; an untyped declaration alone does
+    /// nothing until the variable is assigned.
+    fn declaration(
+        &mut self,
+        var: &str,
+        ty: Option<&TypeName>,
+        value: Option<&Expr>,
+        span: Span,
+    ) -> Result<Option<ir::Stmt>, Unsupported> {
+        let at = |kind| Expr { kind, span };
+        let zero = match ty {
+            None => None,
+            Some(t) if IntType::of(t).is_some() => {
+                self.int_vars.insert(var.to_string(), t.clone());
+                Some(at(ExprKind::Int(0)))
+            }
+            Some(t) if t.name == "string" && t.pointers == 0 => {
+                Some(at(ExprKind::Str(String::new())))
+            }
+            Some(t) => {
+                return Err(unsupported(
+                    span,
+                    NotNative::Types,
+                    format!("a declaration of type `{}` is not native yet", pretty::type_name(t)),
+                ));
+            }
+        };
+        let Some(value) = value.cloned().or(zero) else { return Ok(None) };
+        let target = at(ExprKind::Var(var.to_string()));
+        self.stmt(&Stmt { kind: StmtKind::Assign { target, op: None, value }, span })
     }
 
     /// A call (or `@x++`) in statement position.
@@ -224,7 +269,7 @@ impl Exprs<'_> {
             }
             "delete" => {
                 let Some(Expr { kind: ExprKind::Map { name: m, keys }, .. }) =
-                    ast::deleted_element(args)
+                    ast::map_element(args)
                 else {
                     return Err(unsupported(
                         span,

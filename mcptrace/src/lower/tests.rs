@@ -146,6 +146,34 @@ fn begin_and_end_run_in_user_space() {
     assert_eq!((p.begin.len(), p.end.len(), p.probes.len(), p.attach_count), (1, 1, 0, 2));
 }
 
+/// Declarations lower to assignments; an integer type casts every value
+/// the variable is given. Other types fall back, naming the type.
+#[test]
+fn declarations_and_integer_casts() {
+    use crate::ir::{Expr as E, UnOp};
+    use crate::lang::int_type::IntType;
+    let p = lowered(
+        "BEGIN { let $a: uint8 = 300; $a += 1; let $s: string; let $n; let $b = (int32)$a; }",
+        vec![vec![Probe::Begin]],
+    );
+    let u8_cast = |e: &E| matches!(e, E::Unary(UnOp::Cast(IntType { bits: 8, signed: false }), _));
+    let assigned: Vec<&E> = p.begin[0]
+        .iter()
+        .map(|s| match s {
+            Stmt::Assign { value, .. } => value,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(assigned.len(), 4, "`let $n;` alone assigns nothing: {assigned:?}");
+    assert!(u8_cast(assigned[0]) && u8_cast(assigned[1]), "{assigned:?}");
+    assert_eq!(*assigned[2], E::Str(Vec::new()));
+    assert!(matches!(assigned[3], E::Unary(UnOp::Cast(IntType { bits: 32, signed: true }), _)));
+    let why = reason("BEGIN { let $p: struct task_struct * = 0; }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("declaration of type `struct task_struct *`"), "{why}");
+    let why = reason("BEGIN { @ = (unsigned int)1; }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("casts to `unsigned int`"), "{why}");
+}
+
 #[test]
 fn fallback_reasons_name_the_construct_and_its_position() {
     let tps = || vec![vec![tp("sys_enter_openat")]];
@@ -251,6 +279,11 @@ fn the_native_helper_list_matches_what_lowers() {
             vec![vec![uprobe(false)]],
         ),
         (
+            "has_key",
+            "u:/bin/sh:main { @s[tid] = 0; } ur:/bin/sh:main { if (has_key(@s, tid)) { exit(); } }",
+            vec![vec![uprobe(false)], vec![uprobe(true)]],
+        ),
+        (
             "clear",
             "u:/bin/sh:main { @c = count(); } END { clear(@c); }",
             vec![vec![uprobe(false)], vec![Probe::End]],
@@ -328,7 +361,7 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
     let open = || vec![vec![tp("sys_enter_openat")]];
     assert_eq!(kind("BEGIN { unroll(2) { } }", vec![vec![Probe::Begin]]), NotNative::Loop);
     assert_eq!(
-        kind("tracepoint:syscalls:sys_enter_openat { @[(uint8)pid] = count(); }", open()),
+        kind("tracepoint:syscalls:sys_enter_openat { @[(int)pid] = count(); }", open()),
         NotNative::Types
     );
     assert_eq!(
@@ -342,6 +375,114 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         .map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") })
         .collect();
     assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
+}
+
+/// `has_key` is a presence lookup, apart from a value read of the same key.
+#[test]
+fn has_key_reads_presence_in_the_kernel() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @s[tid] = nsecs; } \
+         tracepoint:syscalls:sys_exit_openat /has_key(@s, tid)/ { @d = sum(nsecs - @s[tid]); }",
+        vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+    );
+    let c = &p.probes[1].config;
+    let lookups = &c.lookups[..c.nlookups as usize];
+    assert_eq!(lookups.len(), 2, "{lookups:?}");
+    assert_eq!(lookups[0].key, lookups[1].key, "one key spec");
+    assert_eq!(lookups.iter().map(|l| l.presence).collect::<Vec<_>>(), [1, 0]);
+    assert!(p.probes[1].predicate.is_none(), "the predicate is in the kernel");
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { @c[tid] = count(); } \
+         tracepoint:syscalls:sys_exit_openat /has_key(@c, tid)/ { }",
+        vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+    );
+    assert!(why.contains("aggregation map @c"), "{why}");
+    // In END, maps are asked in user space, aggregations too.
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @c[tid, 1] = count(); } \
+         END { print(has_key(@c, (1, 1))); }",
+        vec![vec![tp("sys_enter_openat")], vec![Probe::End]],
+    );
+    assert!(
+        matches!(&p.end[0][..], [Stmt::Print(crate::ir::Expr::HasKey { map: 0, key })] if key.len() == 2),
+        "{:?}",
+        p.end
+    );
+    // Lookups run before computed values: a computed key would be stale.
+    for read in ["has_key(@s, tid + 1)", "@s[tid / 2]", "@s[1]"] {
+        let why = reason(
+            &format!(
+                "tracepoint:syscalls:sys_enter_openat {{ @s[tid] = 1; }} \
+                 tracepoint:syscalls:sys_exit_openat {{ @r = sum({read}); }}"
+            ),
+            vec![vec![tp("sys_enter_openat")], vec![tp("sys_exit_openat")]],
+        );
+        assert!(why.contains("reading @s under a computed key"), "{read}: {why}");
+    }
+}
+
+/// `t.N` picks a tuple element, typed as that element; an index past the
+/// end or on a non-tuple falls back, saying so.
+#[test]
+fn tuple_elements_by_index() {
+    use crate::ir::Expr as E;
+    let p = lowered(
+        r#"BEGIN { $t = (1, "a"); $u = ($t, 2); printf("%s %d\n", $u.0.1, $t.0); }"#,
+        vec![vec![Probe::Begin]],
+    );
+    let Some(Stmt::Printf { args, .. }) = p.begin[0].last() else { panic!("{:?}", p.begin) };
+    assert!(
+        matches!(&args[0], E::TupleIndex(inner, 1) if matches!(**inner, E::TupleIndex(_, 0))),
+        "{args:?}"
+    );
+    assert!(matches!(&args[1], E::TupleIndex(_, 0)), "{args:?}");
+    let why = reason("BEGIN { $t = (1, 2); print($t.2); }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("tuple index 2 is past the end of a 2-tuple"), "{why}");
+    let why = reason("BEGIN { $t = 1; print($t.0); }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("`.0` on a value that is not a tuple"), "{why}");
+}
+
+/// Integer casts run in the kernel: a mask truncates, two shifts sign-extend.
+#[test]
+fn integer_casts_run_in_the_kernel() {
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat /(uint8)pid == 1 && (int16)args->flags < 0/ { @[(int32)pid] = count(); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let c = &p.probes[0].config;
+    let codes: Vec<u16> = c.ops.iter().map(|o| o.code).collect();
+    let cast_u8 = [op::VALUE, op::IMM, op::AND];
+    let cast_i16 = [op::VALUE, op::IMM, op::SHL, op::IMM, op::SAR];
+    assert!(codes.windows(3).any(|w| w == cast_u8), "{codes:?}");
+    assert!(codes.windows(5).any(|w| w == cast_i16), "{codes:?}");
+    assert!(p.probes[0].predicate.is_none(), "the whole predicate is in the kernel");
+    assert_eq!(p.maps[0].key, [KeyKind::Int { signed: true }]);
+}
+
+/// An offset or address the checker let through reaches the attach point
+/// whole, and the listing (`mcptrace plan --emit slots`) shows it.
+#[test]
+fn uprobe_offsets_and_addresses_reach_the_attach_point() {
+    for location in
+        [UserLocation::Symbol { name: "readline".into(), offset: 4 }, UserLocation::Address(0x1234)]
+    {
+        let probe = Probe::Uprobe { binary: "/bin/bash".into(), location, ret: false };
+        let p = lowered("u:/bin/bash:readline+4 { @ = count(); }", vec![vec![probe.clone()]]);
+        let Probe::Uprobe { location, .. } = probe else { unreachable!() };
+        assert!(
+            matches!(&p.probes[0].point, AttachPoint::Uprobe { location: l, .. } if *l == location)
+        );
+        let text = crate::ir::listing::listing(&p);
+        assert!(text.contains(&format!("at uprobe /bin/bash:{location}\n")), "{text}");
+    }
+    // Nothing names the function at an address: `func` there falls back.
+    let at = Probe::Uprobe {
+        binary: "/bin/bash".into(),
+        location: UserLocation::Address(0x1234),
+        ret: false,
+    };
+    let why = reason(r#"u:/bin/bash:0x1234 { printf("%s\n", func); }"#, vec![vec![at]]);
+    assert!(why.contains("`func` outside probes of a named function"), "{why}");
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub trait Effects {
     fn print_map(&mut self, map: u16, top: u64, div: u64);
     fn clear(&mut self, map: u16);
     fn zero(&mut self, map: u16);
+    /// Whether map `map` has an element under `key` (its parts); a map
+    /// that cannot be read answers no, as a stack that cannot be read
+    /// prints none.
+    fn has_key(&self, map: u16, key: &[Value]) -> bool;
 }
 
 /// What running a block asks of the runtime.
@@ -111,6 +115,15 @@ impl<'a> Frame<'a> {
                 }
             }
             Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i, fx)).collect()),
+            Expr::HasKey { map, key } => {
+                let key: Vec<Value> = key.iter().map(|k| self.eval(k, fx)).collect();
+                Value::int(i64::from(fx.has_key(*map, &key)))
+            }
+            // The lowering checked the index against the tuple's type.
+            Expr::TupleIndex(tuple, i) => match self.eval(tuple, fx) {
+                Value::Tuple(mut items) if *i < items.len() => items.swap_remove(*i),
+                _ => Value::int(0),
+            },
             Expr::Stack { id, pid, depth } => {
                 let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
                 Value::Str(format_stack(frames.as_deref(), 8).into_bytes())
@@ -161,6 +174,7 @@ fn unary(op: UnOp, a: Value) -> Value {
         UnOp::Not => Value::int(!truthy(&a) as i64),
         UnOp::BitNot => Value::Int { bits: !bits, signed },
         UnOp::Neg => Value::Int { bits: bits.wrapping_neg(), signed: true },
+        UnOp::Cast(ty) => Value::Int { bits: ty.wrap(bits), signed: ty.signed },
     }
 }
 
@@ -274,6 +288,19 @@ mod tests {
         fn print_map(&mut self, _: u16, _: u64, _: u64) {}
         fn clear(&mut self, _: u16) {}
         fn zero(&mut self, _: u16) {}
+        fn has_key(&self, map: u16, key: &[Value]) -> bool {
+            map == 0 && key == [Value::int(1)]
+        }
+    }
+
+    #[test]
+    fn has_key_asks_the_maps_with_the_evaluated_key() {
+        let fx = Records(Vec::new());
+        let frame = Frame::new(None, "END", 0);
+        let ask = |map, k| Expr::HasKey { map, key: vec![lit(k)] };
+        assert_eq!(frame.eval(&ask(0, 1), &fx), Value::int(1));
+        assert_eq!(frame.eval(&ask(0, 2), &fx), Value::int(0));
+        assert_eq!(frame.eval(&ask(1, 1), &fx), Value::int(0));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
-    output::{Record, RecordSink},
+    output::{Record, RecordSink, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -284,6 +284,26 @@ impl Effects for World<'_> {
         let r = self.session.keyed_mut().zero(map);
         self.keep(r);
     }
+
+    /// Reads the map whole, as print does: BEGIN and END run once, so one
+    /// pass over it costs what a lookup by encoded key would save.
+    fn has_key(&self, map: u16, key: &[Value]) -> bool {
+        let Some(info) = self.info(map) else {
+            return false;
+        };
+        map_read::dump(self.session, self.symbols, info)
+            .is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
+    }
+}
+
+/// Whether a stored key (as decoded for printing) is the key asked for:
+/// integers by their bits, whatever the signedness each side was typed with.
+fn same_key(stored: &[Value], asked: &[Value]) -> bool {
+    stored.len() == asked.len()
+        && stored.iter().zip(asked).all(|pair| match pair {
+            (Value::Int { bits: a, .. }, Value::Int { bits: b, .. }) => a == b,
+            (a, b) => a == b,
+        })
 }
 
 fn on_event(

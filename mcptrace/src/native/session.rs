@@ -3,6 +3,7 @@
 
 use std::{
     os::fd::{AsRawFd, BorrowedFd},
+    path::Path,
     time::Duration,
 };
 
@@ -30,7 +31,8 @@ use super::{
     object::OBJECT,
 };
 use crate::{
-    ir::{AttachPoint, NativeProgram, Sample, UprobeLocation},
+    host::elf,
+    ir::{AttachPoint, NativeProgram, Sample, UserLocation},
     probe::Software,
 };
 
@@ -277,6 +279,17 @@ fn load(program: &mut Program) -> Result<(), aya::programs::ProgramError> {
     }
 }
 
+/// The file offset the kernel wants for virtual `address` in `binary`
+/// (bpftrace's uprobe addresses are virtual, as `nm` prints them).
+fn file_offset(binary: &Path, address: u64) -> Result<u64, aya::programs::ProgramError> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let symbols = elf::Symbols::load(binary).map_err(|e| invalid(e.to_string()))?;
+    let offset = symbols.offset_of_address(address).ok_or_else(|| {
+        invalid(format!("{address:#x} is in no loadable segment of {}", binary.display()))
+    })?;
+    Ok(offset)
+}
+
 /// Loads `program` (first use only) and attaches it to `point`.
 fn attach_program(
     program: &mut Program,
@@ -307,8 +320,12 @@ fn attach_program(
         }
         (Program::UProbe(p), AttachPoint::Uprobe { binary, location, pid, .. }) => {
             let location = match location {
-                UprobeLocation::Symbol(s) => UProbeAttachLocation::Symbol(s),
-                UprobeLocation::Offset(o) => UProbeAttachLocation::AbsoluteOffset(*o),
+                UserLocation::Symbol { name, offset } => {
+                    UProbeAttachLocation::SymbolOffset(name, *offset)
+                }
+                UserLocation::Address(a) => {
+                    UProbeAttachLocation::AbsoluteOffset(file_offset(binary, *a)?)
+                }
             };
             let scope = match pid.and_then(std::num::NonZeroU32::new) {
                 Some(pid) => UProbeScope::OneProcess(pid),

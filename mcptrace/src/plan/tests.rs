@@ -124,3 +124,26 @@ fn newer_syntax_plans_natively() {
     let p = plan(&checked(src), src, &FakeHost);
     assert!(p.fallback.unwrap().to_string().contains("stack key with a frame limit"));
 }
+
+/// A program bpftrace 0.17 cannot read runs natively or is refused before
+/// anything runs, naming both reasons.
+#[test]
+fn has_key_runs_natively_or_not_at_all() {
+    use crate::frontend::{FrontendError, prepare};
+    let native = "tracepoint:syscalls:sys_enter_read { @s[tid] = 1; } \
+                  tracepoint:syscalls:sys_exit_read /has_key(@s, tid)/ { @n = count(); }";
+    let (_, p) = prepare(native, &FakeHost).unwrap();
+    assert_eq!(p.backend, Backend::Native, "{:?}", p.fallback);
+    let neither = "tracepoint:syscalls:sys_enter_read { @s[tid] = 1; } \
+                   tracepoint:syscalls:sys_exit_read /has_key(@s, tid)/ { unroll (2) { } }";
+    let Err(e @ FrontendError::NoBackend { .. }) = prepare(neither, &FakeHost) else {
+        panic!("{neither}: not refused");
+    };
+    assert_eq!(
+        e.to_string(),
+        "`has_key()` at 1:88 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it, and the \
+         native backend cannot run the program: `unroll (2) { }` at 1:108: `unroll` is not \
+         native yet"
+    );
+    assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
+}

@@ -9,6 +9,8 @@
 //!   usleep N US     sleep US microseconds, N times
 //!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
 //!                   that returns i * 2)
+//!   calloffset N    call `mcpt_offset_target(i)` for i in 1..=N (x86-64: a
+//!                   target for uprobes at an offset; returns i * 3)
 //!   spin MS         keep a CPU busy for MS milliseconds of CPU time
 //!   exec N          run this program with no operations N times, one
 //!                   after the other (fork and exec, then wait)
@@ -32,6 +34,16 @@ use std::{ffi::CString, process::ExitCode, time::Duration};
 #[inline(never)]
 pub extern "C" fn mcpt_target(x: u64) -> u64 {
     std::hint::black_box(x) * 2
+}
+
+/// A uprobe target whose instructions are known, for probes at an offset
+/// into a function: a one-byte `nop`, so `+1` starts an instruction and
+/// `arg0` there is still the argument.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+pub extern "C" fn mcpt_offset_target(x: u64) -> u64 {
+    std::arch::naked_asm!("nop", "lea rax, [rdi + rdi * 2]", "ret")
 }
 
 fn main() -> ExitCode {
@@ -89,6 +101,14 @@ fn main() -> ExitCode {
                 let mut sum = 0u64;
                 for i in 1..=count(&arg()) {
                     sum = sum.wrapping_add(mcpt_target(std::hint::black_box(i)));
+                }
+                std::hint::black_box(sum);
+            }
+            #[cfg(target_arch = "x86_64")]
+            "calloffset" => {
+                let mut sum = 0u64;
+                for i in 1..=count(&arg()) {
+                    sum = sum.wrapping_add(mcpt_offset_target(std::hint::black_box(i)));
                 }
                 std::hint::black_box(sum);
             }
