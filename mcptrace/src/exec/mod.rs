@@ -43,7 +43,7 @@ pub const MAX_TIMEOUT: f64 = 60.0;
 pub const MIN_TIMEOUT: f64 = 1.0;
 /// Finished executions kept for get_result, and for how long.
 const KEEP_FINISHED: usize = 64;
-const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
+pub const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
 /// How long a program may take to attach.
 const ATTACH_LIMIT: Duration = Duration::from_secs(60);
 
