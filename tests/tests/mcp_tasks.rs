@@ -109,19 +109,32 @@ async fn cancelling_a_task_stops_it_gracefully() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn clients_without_the_extension_get_the_plain_result() {
+async fn other_clients_get_the_plain_result() {
     require_root();
-    for version in [ProtocolVersion::V_2025_11_25, ProtocolVersion::V_2026_07_28] {
-        let c = Client::start_speaking(version.clone()).await;
+    // Without the extension; and with it declared in `initialize` only,
+    // before requests carried capabilities, as the MCP Inspector does while
+    // reading any tools/call answer as a plain result.
+    for (version, tasks) in [
+        (ProtocolVersion::V_2025_11_25, false),
+        (ProtocolVersion::V_2025_11_25, true),
+        (ProtocolVersion::V_2026_07_28, false),
+    ] {
+        let c = if tasks {
+            Client::start_with_tasks(version.clone()).await
+        } else {
+            Client::start_speaking(version.clone()).await
+        };
         let program = "BEGIN { printf(\"hi\\n\"); exit(); }";
         let r = c.call_once("exec_program", json!({"program": program, "timeout": 5})).await;
         assert_ne!(r["resultType"], "task", "{version}: {r}");
         assert_eq!(r["structuredContent"]["status"], "success", "{version}: {r}");
         let id = r["structuredContent"]["execution_id"].as_str().unwrap().to_string();
         assert!(lines(&c.finished(&id).await).contains(&"hi".to_string()));
-        // Task methods are for clients that declared the extension.
-        let refused = c.get_task(&id).await.unwrap_err();
-        assert!(refused.to_lowercase().contains("capabilit"), "{version}: {refused}");
+        if !tasks {
+            // Task methods are for clients that declared the extension.
+            let refused = c.get_task(&id).await.unwrap_err();
+            assert!(refused.to_lowercase().contains("capabilit"), "{version}: {refused}");
+        }
         c.close().await;
     }
 }

@@ -35,9 +35,13 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 /// page; get_result with the task's id reads on.
 const RESULT_LINES: usize = 1000;
 
-/// Whether the client behind `context` takes a task for this request.
+/// Whether the client behind `context` takes a task for this request: it
+/// declares the extension in the request's own capabilities, which exist
+/// from 2026-07-28 on. Clients of earlier revisions may declare it in
+/// `initialize` and still read any tools/call answer as a plain result (the
+/// MCP Inspector 2.12 does), so those capabilities do not count.
 pub fn wanted(context: &RequestContext<RoleServer>) -> bool {
-    context.client_capabilities().is_some_and(|c| c.supports_tasks())
+    context.meta.client_capabilities().is_some_and(|c| c.supports_tasks())
 }
 
 /// A tool's answer: its result now, or a task for it.
@@ -47,9 +51,13 @@ pub enum OrTask<T> {
 }
 
 impl<T> OrTask<T> {
-    /// The task for `e`, which has just attached.
+    /// The task for `e`, which has just attached, and may have ended already.
     pub fn task(e: &Execution) -> Self {
-        Self::Task(CreateTaskResult::new(task(e, TaskStatus::Working)))
+        let status = {
+            let s = e.state();
+            status(s.status, s.stop_reason)
+        };
+        Self::Task(CreateTaskResult::new(task(e, status)))
     }
 }
 
@@ -68,25 +76,36 @@ pub fn detailed(
     e: &Execution,
     context: &RequestContext<RoleServer>,
 ) -> Result<DetailedTask, ErrorData> {
-    let (status, stop_reason, error) = {
+    let (status, error) = {
         let s = e.state();
-        (s.status, s.stop_reason, s.error.clone())
+        (status(s.status, s.stop_reason), s.error.clone())
     };
-    let payload = match (status, stop_reason) {
-        (Status::Running, _) => TaskPayload::Working,
-        // Stopped on request: tasks/cancel, stop_execution or the server's
-        // shutdown. END ran; its output is get_result's.
-        (Status::Completed, Some(StopReason::Stopped)) => TaskPayload::Cancelled,
-        (Status::Completed, _) => TaskPayload::Completed { result: final_result(e, context)? },
+    let payload = match status {
+        TaskStatus::Completed => TaskPayload::Completed { result: final_result(e, context)? },
         // A program that failed after attaching failed the request; the
         // output it left travels with the error.
-        (Status::Failed, _) => {
+        TaskStatus::Failed => {
             let page = serde_json::to_value(ResultResponse::page(e, 0, RESULT_LINES)).ok();
             let message = error.unwrap_or_else(|| "the program failed".into());
             TaskPayload::Failed { error: object(ErrorData::internal_error(message, page)) }
         }
+        TaskStatus::Cancelled => TaskPayload::Cancelled,
+        // Working: no task here ever waits for input.
+        _ => TaskPayload::Working,
     };
-    Ok(DetailedTask::new(task(e, payload.status()), payload))
+    Ok(DetailedTask::new(task(e, status), payload))
+}
+
+/// The task status of an execution in `status` that stopped for `reason`.
+fn status(status: Status, reason: Option<StopReason>) -> TaskStatus {
+    match (status, reason) {
+        (Status::Running, _) => TaskStatus::Working,
+        // Stopped on request: tasks/cancel, stop_execution or the server's
+        // shutdown. END ran; its output is get_result's.
+        (Status::Completed, Some(StopReason::Stopped)) => TaskStatus::Cancelled,
+        (Status::Completed, _) => TaskStatus::Completed,
+        (Status::Failed, _) => TaskStatus::Failed,
+    }
 }
 
 /// The task fields every answer about `e` carries.
@@ -126,4 +145,19 @@ fn object(value: impl serde::Serialize) -> JsonObject {
 
 fn timestamp(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_execution_stopped_on_request_is_a_cancelled_task() {
+        assert_eq!(status(Status::Running, None), TaskStatus::Working);
+        assert_eq!(status(Status::Completed, Some(StopReason::Stopped)), TaskStatus::Cancelled);
+        for reason in [StopReason::Exit, StopReason::TimeLimit, StopReason::BufferFull] {
+            assert_eq!(status(Status::Completed, Some(reason)), TaskStatus::Completed);
+        }
+        assert_eq!(status(Status::Failed, Some(StopReason::Error)), TaskStatus::Failed);
+    }
 }
