@@ -55,7 +55,7 @@ impl<T> OrTask<T> {
     pub fn task(e: &Execution) -> Self {
         let status = {
             let s = e.state();
-            status(s.status, s.stop_reason)
+            task_status(s.status, s.stop_reason)
         };
         Self::Task(CreateTaskResult::new(task(e, status)))
     }
@@ -78,7 +78,7 @@ pub fn detailed(
 ) -> Result<DetailedTask, ErrorData> {
     let (status, error) = {
         let s = e.state();
-        (status(s.status, s.stop_reason), s.error.clone())
+        (task_status(s.status, s.stop_reason), s.error.clone())
     };
     let payload = match status {
         TaskStatus::Completed => TaskPayload::Completed { result: final_result(e, context)? },
@@ -97,7 +97,7 @@ pub fn detailed(
 }
 
 /// The task status of an execution in `status` that stopped for `reason`.
-fn status(status: Status, reason: Option<StopReason>) -> TaskStatus {
+fn task_status(status: Status, reason: Option<StopReason>) -> TaskStatus {
     match (status, reason) {
         (Status::Running, _) => TaskStatus::Working,
         // Stopped on request: tasks/cancel, stop_execution or the server's
@@ -153,11 +153,14 @@ mod tests {
 
     #[test]
     fn an_execution_stopped_on_request_is_a_cancelled_task() {
-        assert_eq!(status(Status::Running, None), TaskStatus::Working);
-        assert_eq!(status(Status::Completed, Some(StopReason::Stopped)), TaskStatus::Cancelled);
+        assert_eq!(task_status(Status::Running, None), TaskStatus::Working);
+        assert_eq!(
+            task_status(Status::Completed, Some(StopReason::Stopped)),
+            TaskStatus::Cancelled
+        );
         for reason in [StopReason::Exit, StopReason::TimeLimit, StopReason::BufferFull] {
-            assert_eq!(status(Status::Completed, Some(reason)), TaskStatus::Completed);
+            assert_eq!(task_status(Status::Completed, Some(reason)), TaskStatus::Completed);
         }
-        assert_eq!(status(Status::Failed, Some(StopReason::Error)), TaskStatus::Failed);
+        assert_eq!(task_status(Status::Failed, Some(StopReason::Error)), TaskStatus::Failed);
     }
 }
