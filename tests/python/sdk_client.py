@@ -5,7 +5,9 @@ usage: sdk_client.py stdio MCPTRACE_BINARY
 
 Lists the tools, validates a program, runs it with a progress token and a
 subscription to its resource, reads its structured result, its resource and
-a prompt, and completes a prompt argument. Exits non-zero, with the
+a prompt, and completes a prompt argument. Then, as a 2026-07-28 client
+that declares the tasks extension, runs a program as a task, polls it to
+its result, and cancels another. Exits non-zero, with the
 reason on stderr, on the first thing that is not as it should be; prints
 `ok` on success. Run by tests/tests/python_sdk.rs, which installs the SDK.
 """
@@ -14,13 +16,19 @@ import os
 import sys
 
 from contextlib import asynccontextmanager
+from typing import Any, ClassVar, Literal
 
 import anyio
 import httpx2
+from mcp.client.extension import ResultClaim
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PromptReference
+from mcp_types import Request, RequestParams, Result
+from pydantic import ConfigDict
+
+TASKS = "io.modelcontextprotocol/tasks"
 
 
 def check(condition, what):
@@ -138,7 +146,84 @@ async def main(transport, target, token=None):
                 PromptReference(type="ref/prompt", name="file_opens_by_pid"), {"name": "pid", "value": own}
             )
             check(own in pids.completion.values, f"completion: {pids}")
+    async with connect(transport, target, token) as (read, write):
+        await tasks(read, write)
     print("ok")
+
+
+# The SDK has no tasks of its own; its extension seam (a claim on the
+# `task` result type, and requests of any method) is enough to speak them.
+class TaskHandle(Result):
+    model_config = ConfigDict(extra="allow")
+    result_type: Literal["task"]
+    task_id: str
+    status: str
+
+
+class TaskState(Result):
+    model_config = ConfigDict(extra="allow")
+    task_id: str
+    status: str
+    status_message: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class TaskParams(RequestParams):
+    task_id: str
+
+
+class GetTask(Request[TaskParams, Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+    name_param: ClassVar[str | None] = "taskId"
+
+
+class CancelTask(Request[TaskParams, Literal["tasks/cancel"]]):
+    method: Literal["tasks/cancel"] = "tasks/cancel"
+    name_param: ClassVar[str | None] = "taskId"
+
+
+async def tasks(read, write):
+    async def resolve(handle, context):
+        raise AssertionError("tasks are polled here, not resolved by the SDK")
+
+    claim = ResultClaim(result_type="task", model=TaskHandle, resolve=resolve)
+    async with ClientSession(read, write, extensions={TASKS: {}}, result_claims={TASKS: [claim]}) as session:
+        await session.discover()
+
+        async def start(program):
+            task = await session.call_tool("exec_program", {"program": program, "timeout": 20}, allow_claimed=True)
+            check(isinstance(task, TaskHandle) and task.status == "working", f"no task: {task}")
+            return task.task_id
+
+        async def poll(task_id):
+            seen = []
+            for _ in range(200):
+                state = await session.send_request(GetTask(params=TaskParams(task_id=task_id)), TaskState)
+                seen.append(state)
+                if state.status != "working":
+                    return seen
+                await anyio.sleep(0.1)
+            raise AssertionError(f"task {task_id} still working: {seen[-1]}")
+
+        task_id = await start('interval:ms:100 { printf("tick\\n"); } interval:s:2 { exit(); }')
+        seen = await poll(task_id)
+        counts = [int(s.status_message.split(" ")[0]) for s in seen[:-1]]
+        check(counts and counts[0] < counts[-1], f"the line count did not grow: {counts}")
+        done = seen[-1]
+        check(done.status == "completed", f"task: {done}")
+        final = done.result["structuredContent"]
+        check(final["execution_id"] == task_id and final["stop_reason"] == "exit", f"result: {final}")
+        check(final["output"].count("tick") >= 10, f"output: {final}")
+
+        task_id = await start('interval:ms:50 { @ticks = count(); } END { printf("END ran\\n"); }')
+        await anyio.sleep(0.5)
+        await session.send_request(CancelTask(params=TaskParams(task_id=task_id)), Result)
+        done = (await poll(task_id))[-1]
+        check(done.status == "cancelled" and done.result is None, f"cancelled task: {done}")
+        stopped = (await session.call_tool("get_result", {"execution_id": task_id})).structured_content
+        check(stopped["stop_reason"] == "stopped", f"stopped: {stopped}")
+        check("END ran" in stopped["output"], f"END did not run: {stopped}")
+        check(any(line.startswith("@ticks: ") for line in stopped["output"]), f"no map: {stopped}")
 
 
 if __name__ == "__main__":

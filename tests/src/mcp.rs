@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use rmcp::{
     ClientHandler, RoleClient,
     model::{
-        CallToolRequestParams, ClientConfig, ProgressNotificationParam, ProtocolVersion,
-        ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
+        CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientConfig, GetTaskParams,
+        JsonObject, ProgressNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+        SubscribeRequestParams, TASKS_EXTENSION_ID, UnsubscribeRequestParams,
     },
     service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService},
     transport::TokioChildProcess,
@@ -30,6 +31,8 @@ pub struct Recorder {
     updated: Arc<Mutex<Vec<String>>>,
     /// The revision asked for in `initialize`, when not the SDK's own.
     version: Option<ProtocolVersion>,
+    /// Whether it declares the tasks extension.
+    tasks: bool,
 }
 
 impl ClientHandler for Recorder {
@@ -50,7 +53,11 @@ impl ClientHandler for Recorder {
     }
 
     fn get_info(&self) -> ClientConfig {
-        let info = ClientConfig::default();
+        let mut info = ClientConfig::default();
+        if self.tasks {
+            let extensions = info.capabilities.extensions.get_or_insert_default();
+            extensions.insert(TASKS_EXTENSION_ID.into(), JsonObject::new());
+        }
         match &self.version {
             Some(v) => info.with_protocol_version(v.clone()),
             None => info,
@@ -73,12 +80,22 @@ impl Client {
     /// `version`: through `initialize` up to 2025-11-25, through
     /// `server/discover` and per-request metadata from 2026-07-28 on.
     pub async fn start_speaking(version: ProtocolVersion) -> Client {
+        Self::speaking(version, false).await
+    }
+
+    /// As [`Client::start_speaking`], for a client that declares the tasks
+    /// extension (`io.modelcontextprotocol/tasks`) in its capabilities.
+    pub async fn start_with_tasks(version: ProtocolVersion) -> Client {
+        Self::speaking(version, true).await
+    }
+
+    async fn speaking(version: ProtocolVersion, tasks: bool) -> Client {
         let lifecycle = if version.has_initialize() {
             ClientLifecycleMode::Initialize
         } else {
             ClientLifecycleMode::Discover { preferred_versions: vec![version.clone()] }
         };
-        let recorder = Recorder { version: Some(version), ..Recorder::default() };
+        let recorder = Recorder { version: Some(version), tasks, ..Recorder::default() };
         Self::connect(serve_command(&[], None, &[]), recorder, lifecycle).await
     }
 
@@ -149,6 +166,29 @@ impl Client {
             .unwrap();
         assert_eq!(r["status"], "success", "{r}");
         r["execution_id"].as_str().unwrap().to_string()
+    }
+
+    /// One tools/call as sent, without the SDK driving what follows: the
+    /// plain result or a task handle, as JSON (`resultType` tells which).
+    pub async fn call_once(&self, name: &'static str, args: Value) -> Value {
+        let Value::Object(args) = args else { panic!("arguments must be an object") };
+        let params = CallToolRequestParams::new(name).with_arguments(args);
+        match self.service.call_tool_once(params).await.expect("tools/call") {
+            CallToolResponse::Complete(r) => serde_json::to_value(r).unwrap(),
+            CallToolResponse::Task(t) => serde_json::to_value(t).unwrap(),
+            other => panic!("neither a result nor a task: {other:?}"),
+        }
+    }
+
+    /// tasks/get, the answer as JSON, or the MCP error.
+    pub async fn get_task(&self, id: &str) -> Result<Value, String> {
+        let r = self.service.get_task(GetTaskParams::new(id)).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(r).unwrap())
+    }
+
+    /// tasks/cancel, or the MCP error.
+    pub async fn cancel_task(&self, id: &str) -> Result<(), String> {
+        self.service.cancel_task(CancelTaskParams::new(id)).await.map_err(|e| e.to_string())
     }
 
     /// get_result, polled until the execution is no longer running.

@@ -1,9 +1,11 @@
 //! The official MCP Python SDK as the client: tests/python/sdk_client.py
 //! lists, validates, runs with progress and a subscription, reads
-//! structured results, resource links, resources and prompts, and completes
-//! a prompt argument from `mcptrace serve`, over stdio and over HTTP with a
-//! bearer token. The SDK is installed from PyPI into a virtualenv
-//! under target/ on first use.
+//! structured results, resource links, resources and prompts, completes
+//! a prompt argument, and (as a 2026-07-28 client declaring the tasks
+//! extension) polls an exec_program task to its result and cancels
+//! another, from `mcptrace serve`, over stdio and over HTTP with a bearer
+//! token. The SDK is installed from PyPI into a virtualenv under target/ on
+//! first use.
 
 use std::{path::Path, process::Command};
 

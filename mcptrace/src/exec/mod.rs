@@ -40,7 +40,7 @@ use crate::{
 
 /// Finished executions kept for get_result, and for how long.
 const KEEP_FINISHED: usize = 64;
-const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
+pub const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
 /// How long a program may take to attach.
 const ATTACH_LIMIT: Duration = Duration::from_secs(60);
 

@@ -12,6 +12,7 @@ mod progress;
 mod prompts;
 mod resources;
 mod subscriptions;
+mod tasks;
 mod types;
 mod validate;
 
@@ -24,17 +25,17 @@ use rmcp::{
         wrapper::{Json, Parameters},
     },
     model::{
-        CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
-        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-        ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
-        UnsubscribeRequestParams,
+        CancelTaskParams, CompleteRequestParams, CompleteResult, GetPromptRequestParams,
+        GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
     },
     service::{RequestContext, SubscriptionContext},
     tool, tool_handler, tool_router,
 };
 
-use self::{compact::Page, links::Linked, subscriptions::Subscriptions, types::*};
+use self::{compact::Page, links::Linked, subscriptions::Subscriptions, tasks::OrTask, types::*};
 use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
 
 /// Probes one list_probes page holds at most.
@@ -114,7 +115,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends. A client that declares the tasks extension gets a task instead, whose id is the execution id: tasks/get reports lines buffered and events lost, then the final get_result page; tasks/cancel is stop_execution.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
@@ -128,11 +129,14 @@ impl Server {
         &self,
         Parameters(p): Parameters<ExecParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Linked<Json<ExecResponse>>, Json<ExecResponse>> {
+    ) -> Result<OrTask<Linked<Json<ExecResponse>>>, Json<ExecResponse>> {
         match self.executor.start(&p.program, p.timeout, self.client).await {
             Ok(e) => {
                 if let Some(token) = context.meta.get_progress_token() {
                     progress::spawn(e.clone(), context.peer.clone(), token);
+                }
+                if tasks::wanted(&context) {
+                    return Ok(OrTask::task(&e));
                 }
                 let response = Json(ExecResponse {
                     status: "success".into(),
@@ -145,7 +149,7 @@ impl Server {
                     backend: Some(e.backend()),
                     backend_reason: Some(e.backend_reason().to_string()),
                 });
-                Ok(Linked::new(response, &e, &context))
+                Ok(OrTask::Now(Linked::new(response, &e, &context)))
             }
             // A tool error (`isError`), with the design's fields inside.
             Err(err) => Err(Json(ExecResponse {
@@ -237,6 +241,12 @@ fn unknown(id: &str) -> String {
     format!("unknown execution id `{id}` (finished executions are kept for 30 minutes)")
 }
 
+/// A task id that names no execution: invalid params, as the tasks
+/// extension asks.
+fn unknown_task(id: &str) -> ErrorData {
+    ErrorData::invalid_params(unknown(id), None)
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
@@ -247,6 +257,7 @@ impl ServerHandler for Server {
                 .enable_resources_subscribe()
                 .enable_prompts()
                 .enable_completions()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("mcptrace", env!("CARGO_PKG_VERSION")))
@@ -260,6 +271,38 @@ impl ServerHandler for Server {
                  served as prompts) by keyword. Common programs run natively; others through \
                  bpftrace.",
         )
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let e =
+            self.executor.get(&request.task_id).ok_or_else(|| unknown_task(&request.task_id))?;
+        tasks::detailed(&e, &context).map(GetTaskResult::new)
+    }
+
+    /// Graceful, like stop_execution: END runs and maps are printed; the
+    /// task reads cancelled once they have been.
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let id = &request.task_id;
+        self.executor.stop(id, self.client).map(drop).ok_or_else(|| unknown_task(id))
+    }
+
+    /// No task asks the client for input, so there is never a response to
+    /// take: the extension has unknown keys ignored.
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let id = &request.task_id;
+        self.executor.get(id).map(drop).ok_or_else(|| unknown_task(id))
     }
 
     async fn list_resources(

@@ -34,16 +34,23 @@ pub fn spawn(exec: Arc<Execution>, peer: Peer<RoleServer>, token: ProgressToken)
 
 /// Elapsed seconds, the message, and whether it still runs.
 fn snapshot(exec: &Execution) -> (f64, String, bool) {
+    let message = message(exec);
     let s = exec.state();
     let elapsed = s.ended.unwrap_or_else(std::time::Instant::now).duration_since(exec.started);
+    (elapsed.as_secs_f64(), message, s.status == Status::Running)
+}
+
+/// Lines buffered and events lost, and once it has ended, how: the progress
+/// message, and a task's status message.
+pub(super) fn message(exec: &Execution) -> String {
+    let s = exec.state();
     let mut message = format!(
         "{} lines buffered, {} events lost ({} backend)",
         s.lines.len(),
         s.lost_events,
         exec.backend()
     );
-    let running = s.status == Status::Running;
-    if !running {
+    if s.status != Status::Running {
         let status = serde_json::to_value(s.status).unwrap_or_default();
         let reason = serde_json::to_value(s.stop_reason).unwrap_or_default();
         message.push_str(&format!(
@@ -52,5 +59,5 @@ fn snapshot(exec: &Execution) -> (f64, String, bool) {
             reason.as_str().unwrap_or("unknown")
         ));
     }
-    (elapsed.as_secs_f64(), message, running)
+    message
 }
