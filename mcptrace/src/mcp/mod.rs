@@ -1,6 +1,7 @@
 //! The MCP server: a thin layer that maps tools onto the executor, the probe
 //! listing and the catalog. No tracing logic lives here.
 
+mod cache;
 mod compact;
 mod completions;
 mod host_info;
@@ -27,7 +28,7 @@ use rmcp::{
     model::{
         CancelTaskParams, CompleteRequestParams, CompleteResult, GetPromptRequestParams,
         GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
         SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
     },
@@ -35,7 +36,10 @@ use rmcp::{
     tool, tool_handler, tool_router,
 };
 
-use self::{compact::Page, links::Linked, subscriptions::Subscriptions, tasks::OrTask, types::*};
+use self::{
+    cache::Cacheable, compact::Page, links::Linked, subscriptions::Subscriptions, tasks::OrTask,
+    types::*,
+};
 use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
 
 /// Probes one list_probes page holds at most.
@@ -330,9 +334,9 @@ impl ServerHandler for Server {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(resources::templates())
+        Ok(resources::templates().fixed_for(&context))
     }
 
     async fn subscribe(
@@ -375,9 +379,17 @@ impl ServerHandler for Server {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(prompts::list())
+        Ok(prompts::list().fixed_for(&context))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()).fixed_for(&context))
     }
 
     async fn get_prompt(
