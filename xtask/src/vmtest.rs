@@ -51,6 +51,11 @@ const HOST_ONLY: &[(&str, &str)] = &[
     ("hardening", "counts the machine's BPF programs and times faults: host-wide, timing-bound"),
     ("mcp_*", "the MCP protocol; the native engine under it is covered by the guest tests"),
     ("library_programs", "the program library over MCP against this host; not yet run in guests"),
+    (
+        "scope",
+        "makes a cgroup in the host's v2 hierarchy (guests may mount none); a scope is an \
+         ordinary in-kernel predicate, which the guests' cases run",
+    ),
     ("inspector_cli", "needs npm and the network"),
     ("python_sdk", "needs pip and the network"),
     ("cli_plan", "planning only, loads nothing"),
