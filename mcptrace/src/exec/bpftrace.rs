@@ -8,7 +8,7 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::mpsc::{self, RecvTimeoutError},
     time::{Duration, Instant},
 };
@@ -153,7 +153,7 @@ pub fn run(
                     && !announced
                 {
                     // bpftrace 0.17 says it is attaching before it attaches.
-                    wait_attached(pid, job.awaited);
+                    wait_attached(&mut child, job.awaited);
                     announced = true;
                     attached();
                 }
@@ -237,12 +237,17 @@ fn parse(mut line: Vec<u8>) -> Record {
     }
 }
 
-/// Waits until process `pid` has `probes` BPF programs attached, it has
-/// gone, or [`ATTACH_WAIT`] has passed.
-fn wait_attached(pid: i32, probes: usize) {
+/// Waits until `child` has `probes` BPF programs attached, it has ended,
+/// or [`ATTACH_WAIT`] has passed. A child that ended is a zombie until
+/// reaped, with no descriptors: asking only for them would wait the whole
+/// time for a program whose first event came at once and exited.
+fn wait_attached(child: &mut Child, probes: usize) {
     let give_up = Instant::now() + ATTACH_WAIT;
     while Instant::now() < give_up {
-        match attached::count(pid as u32) {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        match attached::count(child.id()) {
             Ok(n) if n < probes => std::thread::sleep(Duration::from_millis(5)),
             _ => return,
         }
