@@ -2,7 +2,11 @@
 //! serve`, calls its tools, and records the progress and resource-updated
 //! notifications it sends.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeSet,
+    process::Command,
+    sync::{Arc, Mutex},
+};
 
 use rmcp::{
     ClientHandler, RoleClient,
@@ -287,6 +291,24 @@ fn descriptors_of(pid: u32, which: impl Fn(&str) -> bool) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// Ids of every BPF program loaded on the host.
+pub fn host_programs() -> BTreeSet<u64> {
+    let out = Command::new("bpftool").args(["-j", "prog", "show"]).output().expect("bpftool");
+    let list: Value = serde_json::from_slice(&out.stdout).expect("bpftool -j prog show");
+    list.as_array().unwrap().iter().filter_map(|p| p["id"].as_u64()).collect()
+}
+
+/// Waits up to five seconds until server `pid` holds no attachment and no
+/// child: teardown follows an execution's result.
+pub async fn settle(pid: u32) {
+    for _ in 0..100 {
+        if attachments_of(pid) == 0 && children_of(pid).is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Children of process `pid` still alive, whichever of its threads

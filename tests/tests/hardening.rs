@@ -8,26 +8,19 @@
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader, Write},
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
 use mcptrace_tests::{
     differential::{self, Backend, Case},
-    mcp::{Client, children_of, lines},
+    mcp::{Client, children_of, host_programs, lines},
     mcptrace, require_root,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-/// Ids of every BPF program loaded on the host.
-fn host_programs() -> BTreeSet<u64> {
-    let out = Command::new("bpftool").args(["-j", "prog", "show"]).output().expect("bpftool");
-    let list: Value = serde_json::from_slice(&out.stdout).expect("bpftool -j prog show");
-    list.as_array().unwrap().iter().filter_map(|p| p["id"].as_u64()).collect()
-}
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

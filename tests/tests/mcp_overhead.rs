@@ -2,10 +2,8 @@
 //! (5 % of one CPU) is stopped gracefully with `overhead_budget`, its maps
 //! printed and nothing left attached; a cheap one runs on, its cost shown.
 
-use std::time::Duration;
-
 use mcptrace_tests::{
-    mcp::{Client, attachments_of, children_of, lines},
+    mcp::{Client, attachments_of, children_of, lines, settle},
     native_only, require_root, workload,
 };
 use serde_json::json;
@@ -39,12 +37,7 @@ async fn a_flood_on_a_hot_probe_is_stopped_at_the_budget() {
         let program = "tracepoint:raw_syscalls:sys_enter { unroll(1) { @[comm] = count(); } }";
         flood_is_stopped(&c, program, "bpftrace").await;
     }
-    for _ in 0..100 {
-        if attachments_of(c.server_pid) == 0 && children_of(c.server_pid).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    settle(c.server_pid).await;
     assert_eq!(attachments_of(c.server_pid), 0, "an attachment was left");
     assert!(children_of(c.server_pid).is_empty(), "bpftrace was left running");
     c.close().await;

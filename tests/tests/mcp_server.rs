@@ -2,12 +2,10 @@
 //! kernel and the real bpftrace: every tool, the limits, the error paths,
 //! graceful stops, and nothing left behind.
 
-use std::time::Duration;
-
 use mcptrace::host::features;
 use mcptrace_tests::{
     HeldWorkload,
-    mcp::{Client, attachments_of, children_of, lines},
+    mcp::{Client, attachments_of, children_of, lines, settle},
     require_root,
 };
 use serde_json::json;
@@ -193,13 +191,7 @@ async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
         assert!(out.contains(&"end".to_string()), "END ran: {out:?}");
         assert!(out.iter().any(|l| l.starts_with("@n: ")), "maps printed: {out:?}");
     }
-    // Teardown follows the result; give it a moment.
-    for _ in 0..100 {
-        if attachments_of(c.server_pid) == 0 && children_of(c.server_pid).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    settle(c.server_pid).await;
     assert_eq!(attachments_of(c.server_pid), 0, "no BPF program left attached");
     assert_eq!(children_of(c.server_pid), Vec::<u32>::new(), "no bpftrace left running");
     c.close().await;

@@ -2,11 +2,11 @@
 //! programs are the server's, attached nowhere, and go when the server goes;
 //! executions that run at once never see each other's events or maps.
 
-use std::{collections::BTreeSet, process::Command, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use mcptrace_tests::{
     HeldWorkload,
-    mcp::{Client, attachments_of, bpf_programs_of, lines},
+    mcp::{Client, attachments_of, bpf_programs_of, host_programs, lines},
     require_root,
 };
 use serde_json::{Value, json};
@@ -32,13 +32,6 @@ fn program_ids_of(pid: u32) -> BTreeSet<u64> {
             info.lines().find_map(|l| l.strip_prefix("prog_id:")?.trim().parse().ok())
         })
         .collect()
-}
-
-/// Ids of every BPF program loaded on the host.
-fn host_programs() -> BTreeSet<u64> {
-    let out = Command::new("bpftool").args(["-j", "prog", "show"]).output().expect("bpftool");
-    let list: Value = serde_json::from_slice(&out.stdout).expect("bpftool -j prog show");
-    list.as_array().unwrap().iter().filter_map(|p| p["id"].as_u64()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
