@@ -376,17 +376,13 @@ fn throughput(env: &Rc<Env>) -> Case {
 /// take yet (the server's answer is checked to name the expected backend).
 fn mcp_round_trip(env: &Rc<Env>) -> Case {
     let env = env.clone();
-    let mut servers: [Option<Server>; 2] = [None, None];
+    let mut servers = Servers::default();
     Case {
         unavailable: None,
         name: "MCP: exec_program → get_result with output (BEGIN printf exit)".into(),
         metrics: vec![MS],
         run: Box::new(move |backend| {
-            let slot = &mut servers[backend as usize];
-            if slot.is_none() {
-                *slot = Some(Server::start(&env.mcptrace)?);
-            }
-            let server = slot.as_mut().expect("started above");
+            let server = servers.of(backend, &env)?;
             let program = match backend {
                 Backend::Native => r#"BEGIN { printf("hi\n"); exit(); }"#,
                 Backend::Bpftrace => r#"BEGIN { unroll(1) { printf("hi\n"); } exit(); }"#,
@@ -409,17 +405,13 @@ fn mcp_round_trip(env: &Rc<Env>) -> Case {
 /// above sends the program there).
 fn mcp_first_event(env: &Rc<Env>, me: u32) -> Case {
     let env = env.clone();
-    let mut servers: [Option<Server>; 2] = [None, None];
+    let mut servers = Servers::default();
     Case {
         unavailable: None,
         name: "MCP: exec_program → first event in get_result (tracepoint)".into(),
         metrics: vec![MS],
         run: Box::new(move |backend| {
-            let slot = &mut servers[backend as usize];
-            if slot.is_none() {
-                *slot = Some(Server::start(&env.mcptrace)?);
-            }
-            let server = slot.as_mut().expect("started above");
+            let server = servers.of(backend, &env)?;
             let action = match backend {
                 Backend::Native => r#"printf("hit\n");"#,
                 Backend::Bpftrace => r#"unroll(1) { printf("hit\n"); }"#,
@@ -435,6 +427,21 @@ fn mcp_first_event(env: &Rc<Env>, me: u32) -> Case {
             server.exec_until_line(&program, backend.name(), "hit")?;
             Ok(vec![super::measure::ms(start.elapsed())])
         }),
+    }
+}
+
+/// One `mcptrace serve` per backend, started at its first use and kept
+/// for the case's runs.
+#[derive(Default)]
+struct Servers([Option<Server>; 2]);
+
+impl Servers {
+    fn of(&mut self, backend: Backend, env: &Env) -> Result<&mut Server, String> {
+        let slot = &mut self.0[backend as usize];
+        if slot.is_none() {
+            *slot = Some(Server::start(&env.mcptrace)?);
+        }
+        Ok(slot.as_mut().expect("started above"))
     }
 }
 
