@@ -274,6 +274,11 @@ pub fn bpf_programs_of(pid: u32) -> usize {
     descriptors_of(pid, |target| target == "anon_inode:bpf-prog")
 }
 
+/// BPF maps held by process `pid`.
+pub fn bpf_maps_of(pid: u32) -> usize {
+    descriptors_of(pid, |target| target == "anon_inode:bpf-map")
+}
+
 /// Attachments held by process `pid`: BPF links and perf events (what
 /// attaches a program to a tracepoint, probe or CPU, by kernel version).
 pub fn attachments_of(pid: u32) -> usize {

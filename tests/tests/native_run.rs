@@ -19,13 +19,17 @@ use mcptrace::{
     },
     lang::printf::FormatString,
     native::{
-        Session, Transport,
+        Sessions, Transport,
         run::{EndReason, attach},
     },
     output::{Format, Record},
 };
 use mcptrace_common::slot::{map_op, op};
-use mcptrace_tests::{HeldWorkload, mcptrace, require_root, target_bin};
+use mcptrace_tests::{
+    HeldWorkload,
+    mcp::{attachments_of, bpf_maps_of, bpf_programs_of},
+    mcptrace, require_root, target_bin,
+};
 use regex::Regex;
 
 fn render(records: &[Record]) -> String {
@@ -86,8 +90,7 @@ fn begin_events_exit_end_and_maps_in_order() {
         ],
     };
 
-    let session = Session::load(Transport::RingBuffer).unwrap();
-    let attached = attach(program, session).unwrap();
+    let attached = attach(program, &Sessions::on_demand(Transport::RingBuffer)).unwrap();
     let stop = StopSignal::new().unwrap();
     let worker = std::thread::spawn(move || {
         let mut records = Vec::new();
@@ -159,4 +162,39 @@ fn map_updates_land_or_are_reported() {
     // A hit whose four updates all failed shortens even the fullest map, so
     // the count may exceed the visible shortfall; it never falls below it.
     assert!(reported >= missing, "{missing} updates missing, {reported} reported: {rest}");
+}
+
+/// A program of BEGIN and END alone runs in user space: while it runs, the
+/// process holds no BPF map, program or attachment (loading the object
+/// would cost it most of its start-up), and it prints what bpftrace does.
+#[test]
+fn begin_and_end_alone_load_nothing_into_the_kernel() {
+    require_root();
+    let mut run = mcptrace()
+        .args([
+            "run",
+            "--backend",
+            "native",
+            "-e",
+            r#"BEGIN { printf("ready\n"); } END { printf("bye\n"); }"#,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(run.stdout.take().unwrap());
+    let mut head = String::new();
+    for _ in 0..2 {
+        stdout.read_line(&mut head).unwrap();
+    }
+    assert_eq!(head, "Attaching 2 probes...\nready\n");
+    let pid = run.id();
+    let held = (bpf_maps_of(pid), bpf_programs_of(pid), attachments_of(pid));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(run.wait().unwrap().success(), "{rest}");
+    assert_eq!(held, (0, 0, 0), "BPF maps, programs and attachments held by the run");
+    assert_eq!(rest, "bye\n\n\n");
 }

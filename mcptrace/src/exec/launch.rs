@@ -108,23 +108,20 @@ pub fn run(
     let reason = match native {
         None if request.choice == Choice::Bpftrace => "bpftrace was asked for".to_string(),
         None => request.plan.backend_reason(),
-        Some(program) => {
-            match request.sessions.take(&program).and_then(|s| native_run::attach(program, s)) {
-                Ok(attached) => {
-                    let reason = request.plan.backend_reason();
-                    on_started(&Started { backend: Backend::Native, reason });
-                    let limit = request.timeout.unwrap_or(Duration::from_secs(u32::MAX.into()));
-                    let (outcome, teardown) = attached
-                        .run(limit, sink, stop.as_fd(), cost)
-                        .map_err(LaunchError::Native)?;
-                    return Ok(Ended { reason: outcome.reason.into(), teardown: Some(teardown) });
-                }
-                Err(e) if request.choice == Choice::Native => {
-                    return Err(LaunchError::NativeRefused(e));
-                }
-                Err(e) => format!("the kernel refused the native programs: {e}"),
+        Some(program) => match native_run::attach(program, &request.sessions) {
+            Ok(attached) => {
+                let reason = request.plan.backend_reason();
+                on_started(&Started { backend: Backend::Native, reason });
+                let limit = request.timeout.unwrap_or(Duration::from_secs(u32::MAX.into()));
+                let (outcome, teardown) =
+                    attached.run(limit, sink, stop.as_fd(), cost).map_err(LaunchError::Native)?;
+                return Ok(Ended { reason: outcome.reason.into(), teardown: Some(teardown) });
             }
-        }
+            Err(e) if request.choice == Choice::Native => {
+                return Err(LaunchError::NativeRefused(e));
+            }
+            Err(e) => format!("the kernel refused the native programs: {e}"),
+        },
     };
     if let Some(beyond) = dialect::beyond_017(&request.checked.program) {
         return Err(LaunchError::Beyond017 { reason, beyond });

@@ -28,6 +28,15 @@ pub struct NativeProgram {
     pub maps: Vec<MapInfo>,
 }
 
+impl NativeProgram {
+    /// Whether running it needs the eBPF object loaded: a program of BEGIN
+    /// and END alone has no probe to attach and no map to read (only kernel
+    /// probes write maps), and runs in user space alone.
+    pub fn needs_kernel(&self) -> bool {
+        !self.probes.is_empty() || !self.maps.is_empty()
+    }
+}
+
 /// A user map (`@name`) held in the kernel maps under id `id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapInfo {

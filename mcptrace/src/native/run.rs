@@ -10,9 +10,9 @@ use std::{
 use mcptrace_common::{Event, limits::MAX_SLOTS};
 
 use super::{
-    NativeError, Session,
+    NativeError, Session, Sessions,
     eval::{Control, Effects, Frame, truthy},
-    map_read,
+    map_read, wait,
 };
 use crate::{
     host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
@@ -42,8 +42,10 @@ pub struct Outcome {
 }
 
 /// A program whose probes are all attached and whose BEGIN has not run yet.
+/// A program that needs no kernel objects (BEGIN and END alone) has no
+/// session.
 pub struct Attached {
-    session: Session,
+    session: Option<Session>,
     program: NativeProgram,
     /// Probe index by slot number.
     by_slot: Vec<Option<usize>>,
@@ -53,18 +55,23 @@ pub struct Attached {
 /// apart so the caller can publish the result first: detaching perf-event
 /// tracepoints takes ~70 ms each.
 pub struct Teardown {
-    _session: Session,
+    _session: Option<Session>,
 }
 
-/// Attaches every probe in `session`, in program order. On error nothing
-/// stays attached.
-pub fn attach(program: NativeProgram, mut session: Session) -> Result<Attached, NativeError> {
+/// Attaches every probe of `program`, in program order, in a session from
+/// `sessions`; a program of BEGIN and END alone takes none. On error
+/// nothing stays attached.
+pub fn attach(program: NativeProgram, sessions: &Sessions) -> Result<Attached, NativeError> {
     let mut by_slot = vec![None; MAX_SLOTS as usize];
-    for (i, probe) in program.probes.iter().enumerate() {
-        let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
-            NativeError::Attach { probe: probe.name.to_string(), source: Box::new(source) }
-        })?;
-        by_slot[slot as usize] = Some(i);
+    let mut session = None;
+    if program.needs_kernel() {
+        let session = session.insert(sessions.take(&program)?);
+        for (i, probe) in program.probes.iter().enumerate() {
+            let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
+                NativeError::Attach { probe: probe.name.to_string(), source: Box::new(source) }
+            })?;
+            by_slot[slot as usize] = Some(i);
+        }
     }
     Ok(Attached { session, program, by_slot })
 }
@@ -87,7 +94,7 @@ impl Attached {
         let mut fx = World {
             sink,
             open: true,
-            session: &mut session,
+            session: session.as_mut(),
             maps: &program.maps,
             symbols: &symbols,
             error: None,
@@ -109,10 +116,12 @@ impl Attached {
         let mut round = |fx: &mut World| {
             // Events are copied out first: statements may read maps.
             batch.clear();
-            fx.session.drain(|event| {
-                batch.push(*event);
-                batch.len() < BATCH
-            });
+            if let Some(session) = fx.session.as_deref_mut() {
+                session.drain(|event| {
+                    batch.push(*event);
+                    batch.len() < BATCH
+                });
+            }
             let mut exit = false;
             for event in &batch {
                 let Some(probe) = by_slot.get(event.slot as usize).copied().flatten() else {
@@ -139,12 +148,17 @@ impl Attached {
                 break;
             }
             let until = cost.due().map_or(deadline, |due| due.min(deadline));
-            let woken = fx.session.wait(Some(stop), Some(until.saturating_duration_since(now)))?;
+            let timeout = Some(until.saturating_duration_since(now));
+            let woken = match fx.session.as_deref() {
+                Some(session) => session.wait(Some(stop), timeout)?,
+                None => wait::readable(&[], Some(stop), timeout)?,
+            };
             if round(&mut fx).1 {
                 reason = Some(EndReason::Exit);
             } else if woken {
                 reason = Some(EndReason::Stopped);
-            } else if cost.hear(|| fx.session.run_time()) {
+            } else if cost.hear(|| fx.session.as_deref().map(Session::run_time).unwrap_or_default())
+            {
                 reason = Some(EndReason::OverBudget);
             }
         }
@@ -159,8 +173,10 @@ impl Attached {
                 .enumerate()
                 .filter_map(|(slot, probe)| Some((slot as u32, &program.probes[(*probe)?].config)));
             let mut quiesced = Ok(());
-            for (slot, config) in quiet {
-                quiesced = quiesced.and(fx.session.quiesce(slot, config));
+            if let Some(session) = fx.session.as_deref_mut() {
+                for (slot, config) in quiet {
+                    quiesced = quiesced.and(session.quiesce(slot, config));
+                }
             }
             // Unquiesced probes could outrun the reader forever: then one
             // round is read, and the run ends with the error.
@@ -176,11 +192,11 @@ impl Attached {
                 }
             }
         }
-        let lost_events = fx.session.lost_events();
+        let lost_events = fx.session.as_deref().map_or(0, Session::lost_events);
         if lost_events > 0 {
             fx.emit(Record::LostEvents(lost_events));
         }
-        let dropped = fx.session.dropped_updates();
+        let dropped = fx.session.as_deref().map_or(0, Session::dropped_updates);
         if dropped > 0 {
             fx.emit(Record::Text(dropped_updates_warning(dropped).into_bytes()));
         }
@@ -220,12 +236,12 @@ fn dropped_updates_warning(n: u64) -> String {
 const BATCH: usize = 4096;
 
 /// What statements act on: the sink (until it refuses a record, after which
-/// records are dropped) and the kernel maps. The first map error is kept
-/// and ends the run with it.
+/// records are dropped) and the kernel maps, if the program has any. The
+/// first map error is kept and ends the run with it.
 struct World<'a> {
     sink: &'a mut dyn RecordSink,
     open: bool,
-    session: &'a mut Session,
+    session: Option<&'a mut Session>,
     maps: &'a [MapInfo],
     symbols: &'a UserSymbols,
     error: Option<NativeError>,
@@ -252,7 +268,7 @@ impl World<'_> {
 
 impl Effects for World<'_> {
     fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>> {
-        map_read::stack_frames(self.session, self.symbols, id, pid, depth)
+        map_read::stack_frames(self.session.as_deref()?, self.symbols, id, pid, depth)
     }
 
     fn symbol(&self, address: u64, pid: Option<u32>) -> String {
@@ -266,32 +282,37 @@ impl Effects for World<'_> {
     }
 
     fn print_map(&mut self, map: u16, top: u64, div: u64) {
-        let Some(info) = self.info(map) else {
+        // Maps exist only in a session (see attach).
+        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
             return;
         };
-        match map_read::dump(self.session, self.symbols, info) {
+        match map_read::dump(session, self.symbols, info) {
             Ok(dump) => self.emit(Record::Map(dump.top_div(top as usize, div))),
             Err(e) => self.keep(Err(e)),
         }
     }
 
     fn clear(&mut self, map: u16) {
-        let r = self.session.keyed_mut().clear(map);
-        self.keep(r);
+        if let Some(session) = self.session.as_deref_mut() {
+            let r = session.keyed_mut().clear(map);
+            self.keep(r);
+        }
     }
 
     fn zero(&mut self, map: u16) {
-        let r = self.session.keyed_mut().zero(map);
-        self.keep(r);
+        if let Some(session) = self.session.as_deref_mut() {
+            let r = session.keyed_mut().zero(map);
+            self.keep(r);
+        }
     }
 
     /// Reads the map whole, as print does: BEGIN and END run once, so one
     /// pass over it costs what a lookup by encoded key would save.
     fn has_key(&self, map: u16, key: &[Value]) -> bool {
-        let Some(info) = self.info(map) else {
+        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
             return false;
         };
-        map_read::dump(self.session, self.symbols, info)
+        map_read::dump(session, self.symbols, info)
             .is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
     }
 }

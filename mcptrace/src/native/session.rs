@@ -1,11 +1,7 @@
 //! One loaded copy of the eBPF object: its maps, the slot programs attached so
 //! far, and the ring buffer they write to. Dropping it detaches everything.
 
-use std::{
-    os::fd::{AsRawFd, BorrowedFd},
-    path::Path,
-    time::Duration,
-};
+use std::{os::fd::BorrowedFd, path::Path, time::Duration};
 
 use super::transport::{Events, Transport};
 
@@ -29,6 +25,7 @@ use super::{
     fentry::{self, TracingLink},
     keyed_maps::KeyedMaps,
     object::OBJECT,
+    wait,
 };
 use crate::{
     host::elf,
@@ -211,20 +208,7 @@ impl Session {
         wake: Option<BorrowedFd<'_>>,
         timeout: Option<Duration>,
     ) -> Result<bool, NativeError> {
-        let pollfd = |fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        let mut fds: Vec<libc::pollfd> = self.events.fds().into_iter().map(pollfd).collect();
-        fds.push(pollfd(wake.map_or(-1, |w| w.as_raw_fd())));
-        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        // SAFETY: `fds` is a valid array of pollfd; a negative fd is ignored.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if rc < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(NativeError::Poll(err));
-        }
-        Ok(fds.last().is_some_and(|w| w.revents != 0))
+        wait::readable(&self.events.fds(), wake, timeout)
     }
 
     /// Hands events to `f` until it returns false or none are left; returns
