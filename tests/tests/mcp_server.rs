@@ -132,6 +132,35 @@ async fn fallback_runs_bpftrace_and_says_why() {
     c.close().await;
 }
 
+/// `backend` in exec_program: bpftrace on request for a program that would
+/// run natively; native on request, or an error with the reason it cannot.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_caller_may_choose_the_backend() {
+    require_root();
+    let c = Client::start().await;
+    let native = r#"BEGIN { printf("hi\n"); exit(); }"#;
+    let mut outputs = Vec::new();
+    for backend in ["bpftrace", "native", "auto"] {
+        let r =
+            c.call("exec_program", json!({"program": native, "backend": backend})).await.unwrap();
+        let ran = if backend == "bpftrace" { "bpftrace" } else { "native" };
+        assert_eq!(r["backend"], ran, "{backend}: {r}");
+        let out = c.finished(r["execution_id"].as_str().unwrap()).await;
+        assert!(lines(&out).contains(&"hi".to_string()), "{backend}: {out}");
+        outputs.push(lines(&out));
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]), "one output whatever runs it: {outputs:?}");
+    let not_native = "BEGIN { @n = count(); exit(); }";
+    let refused = c
+        .call("exec_program", json!({"program": not_native, "backend": "native"}))
+        .await
+        .unwrap_err();
+    assert!(refused.contains("BEGIN or END"), "the reason it cannot run natively: {refused}");
+    let bad = c.call("exec_program", json!({"program": native, "backend": "fast"})).await;
+    assert!(bad.unwrap_err().contains("fast"), "an unknown backend is named");
+    c.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn paging_offsets_and_the_line_cap() {
     require_root();

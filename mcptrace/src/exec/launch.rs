@@ -27,7 +27,18 @@ use crate::{
 };
 
 /// The backend a caller asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Choice {
     /// Native where the program lowers and the kernel takes it; else bpftrace.
     #[default]

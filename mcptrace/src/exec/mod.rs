@@ -119,13 +119,14 @@ impl Executor {
         &self,
         program: &str,
         timeout: Option<f64>,
+        choice: Choice,
         client: &str,
     ) -> Result<Arc<Execution>, ExecError> {
         // Nothing runs unrecorded once the log has a hole.
         if let Some(log) = &self.audit {
             log.check()?;
         }
-        let (exec, request) = self.admit(program, timeout, client).inspect_err(|e| {
+        let (exec, request) = self.admit(program, timeout, choice, client).inspect_err(|e| {
             // A failed write was reported; the refusal stands either way.
             let _ = self.record(client, &Event::refused(program, e));
         })?;
@@ -138,6 +139,7 @@ impl Executor {
         &self,
         program: &str,
         timeout: Option<f64>,
+        choice: Choice,
         client: &str,
     ) -> Result<(Arc<Execution>, Request), ExecError> {
         if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
@@ -178,7 +180,7 @@ impl Executor {
         let request = Request {
             checked,
             plan,
-            choice: Choice::Auto,
+            choice,
             timeout: Some(timeout),
             bpftrace: self.bpftrace.clone(),
             allow_unsafe: self.policy.allow_unsafe,

@@ -119,7 +119,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends. A client that declares the tasks extension gets a task instead, whose id is the execution id: tasks/get reports lines buffered and events lost, then the final get_result page; tasks/cancel is stop_execution.",
+        description = "Start a bpftrace program. Returns once its probes are attached, with an execution id for get_result; or an error at once (syntax/semantic errors with line and column, unknown probes, what the operator's policy denies and its rule, missing privileges, too many executions). `timeout` is in seconds (default 10, 1 to 60 unless the policy says otherwise: see host_info's limits); `backend` is auto (default), native (an error says why a program cannot run natively) or bpftrace; at the time limit the program stops gracefully: END runs and maps are printed. With a progress token in `_meta`, progress notifications follow about every second until it ends (elapsed seconds; lines buffered and events lost). Its output is also the resource mcptrace://executions/<id> (linked from the result), which can be subscribed to: updates follow as it grows and when it ends. A client that declares the tasks extension gets a task instead, whose id is the execution id: tasks/get reports lines buffered and events lost, then the final get_result page; tasks/cancel is stop_execution.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExecResponse>(),
         annotations(
             title = "Run a bpftrace program",
@@ -134,7 +134,8 @@ impl Server {
         Parameters(p): Parameters<ExecParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<OrTask<Linked<Json<ExecResponse>>>, Json<ExecResponse>> {
-        match self.executor.start(&p.program, p.timeout, self.client).await {
+        let choice = p.backend.unwrap_or_default();
+        match self.executor.start(&p.program, p.timeout, choice, self.client).await {
             Ok(e) => {
                 if let Some(token) = context.meta.get_progress_token() {
                     progress::spawn(e.clone(), context.peer.clone(), token);

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    exec::{Execution, Status, StopReason},
+    exec::{Execution, Status, StopReason, launch::Choice},
     plan::Backend,
 };
 
@@ -26,6 +26,10 @@ pub struct ExecParams {
     pub program: String,
     /// Time limit in seconds (default 10; positive, read as 1..60).
     pub timeout: Option<f64>,
+    /// "auto" (default): natively where the program and kernel allow, else
+    /// through bpftrace; "native": natively or an error saying why not;
+    /// "bpftrace": through bpftrace (to compare the two).
+    pub backend: Option<Choice>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

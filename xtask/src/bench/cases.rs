@@ -176,7 +176,20 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
         overhead(&env, "kfunc:__do_sys_getpid"),
         throughput(&env),
         mcp_round_trip(&env),
-        mcp_first_event(&env, me),
+        mcp_first_event(
+            &env,
+            "tracepoint",
+            format!(
+                r#"tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ printf("hit\n"); exit(); }}"#
+            ),
+            |_| Trigger::opens(),
+        ),
+        mcp_first_event(
+            &env,
+            "uprobe",
+            format!(r#"uprobe:{workload}:mcpt_target {{ printf("hit\n"); exit(); }}"#),
+            |env| Trigger::uprobe_calls(&env.workload),
+        ),
     ]
 }
 
@@ -370,10 +383,8 @@ fn throughput(env: &Rc<Env>) -> Case {
 }
 
 /// exec_program, then get_result until completed with the output, through
-/// one `mcptrace serve` per backend. The server picks bpftrace for programs
-/// outside the native subset, so bpftrace's program wraps the same printf in
-/// `unroll(1)`, which bpftrace compiles away and the native backend does not
-/// take yet (the server's answer is checked to name the expected backend).
+/// one `mcptrace serve` per backend (exec_program's `backend` chooses it;
+/// the server's answer is checked to name it).
 fn mcp_round_trip(env: &Rc<Env>) -> Case {
     let env = env.clone();
     let mut servers = Servers::default();
@@ -383,12 +394,9 @@ fn mcp_round_trip(env: &Rc<Env>) -> Case {
         metrics: vec![MS],
         run: Box::new(move |backend| {
             let server = servers.of(backend, &env)?;
-            let program = match backend {
-                Backend::Native => r#"BEGIN { printf("hi\n"); exit(); }"#,
-                Backend::Bpftrace => r#"BEGIN { unroll(1) { printf("hi\n"); } exit(); }"#,
-            };
             let start = Instant::now();
-            let output = server.exec_and_wait(program, backend.name())?;
+            let output =
+                server.exec_and_wait(r#"BEGIN { printf("hi\n"); exit(); }"#, backend.name())?;
             let elapsed = start.elapsed();
             if !output.iter().any(|l| l == "hi") {
                 return Err(format!("MCP {}: output without `hi`: {output:?}", backend.name()));
@@ -398,31 +406,23 @@ fn mcp_round_trip(env: &Rc<Env>) -> Case {
     }
 }
 
-/// exec_program of a tracepoint program → its first event's line in
-/// get_result, through one `mcptrace serve` per backend: natively from the
-/// session the server keeps loaded ahead (waited for before the clock
-/// starts), through bpftrace from its cold start (the same `unroll(1)` as
-/// above sends the program there).
-fn mcp_first_event(env: &Rc<Env>, me: u32) -> Case {
+/// exec_program of `program` → its first event's line in get_result,
+/// through one `mcptrace serve` per backend: natively from the session the
+/// server keeps loaded ahead (waited for before the clock starts), through
+/// bpftrace from its cold start.
+fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrigger) -> Case {
     let env = env.clone();
     let mut servers = Servers::default();
     Case {
         unavailable: None,
-        name: "MCP: exec_program → first event in get_result (tracepoint)".into(),
+        name: format!("MCP: exec_program → first event in get_result ({what})"),
         metrics: vec![MS],
         run: Box::new(move |backend| {
             let server = servers.of(backend, &env)?;
-            let action = match backend {
-                Backend::Native => r#"printf("hit\n");"#,
-                Backend::Bpftrace => r#"unroll(1) { printf("hit\n"); }"#,
-            };
-            let program = format!(
-                "tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ {action} exit(); }}"
-            );
             if backend == Backend::Native {
                 server.wait_session_ahead()?;
             }
-            let _trigger = Trigger::opens();
+            let _trigger = trigger(&env);
             let start = Instant::now();
             server.exec_until_line(&program, backend.name(), "hit")?;
             Ok(vec![super::measure::ms(start.elapsed())])

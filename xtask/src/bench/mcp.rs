@@ -109,12 +109,15 @@ impl Server {
         }
     }
 
-    /// exec_program; the execution's id, once checked to run on `backend`.
+    /// exec_program on `backend`; the execution's id, once checked to run
+    /// there.
     fn exec(&mut self, program: &str, backend: &str) -> Result<String, String> {
-        let started = self.call(
-            "exec_program",
-            &format!(r#"{{"program": {}, "timeout": 10}}"#, quote(program)),
-        )?;
+        let arguments = format!(
+            r#"{{"program": {}, "timeout": 10, "backend": {}}}"#,
+            quote(program),
+            quote(backend)
+        );
+        let started = self.call("exec_program", &arguments)?;
         let Some(id) = started.get("execution_id").as_str().map(str::to_string) else {
             return Err(format!("exec_program: {started:?}"));
         };
