@@ -23,12 +23,26 @@ struct TierMaps<const W: usize> {
 }
 
 impl KeyedMaps {
+    /// The object's names of the maps, each tier's aggregation and keyed
+    /// state, narrowest first.
+    pub const NAMES: [&'static str; 8] = [
+        "AGG_NARROW",
+        "STATE_NARROW",
+        "AGG_SMALL",
+        "STATE_SMALL",
+        "AGG_MEDIUM",
+        "STATE_MEDIUM",
+        "AGG_WIDE",
+        "STATE_WIDE",
+    ];
+
     pub fn take(ebpf: &mut Ebpf) -> Result<Self, NativeError> {
+        let [an, sn, asm, ss, am, sm, aw, sw] = Self::NAMES;
         Ok(Self {
-            narrow: TierMaps::take(ebpf, "AGG_NARROW", "STATE_NARROW")?,
-            small: TierMaps::take(ebpf, "AGG_SMALL", "STATE_SMALL")?,
-            medium: TierMaps::take(ebpf, "AGG_MEDIUM", "STATE_MEDIUM")?,
-            wide: TierMaps::take(ebpf, "AGG_WIDE", "STATE_WIDE")?,
+            narrow: TierMaps::take(ebpf, an, sn)?,
+            small: TierMaps::take(ebpf, asm, ss)?,
+            medium: TierMaps::take(ebpf, am, sm)?,
+            wide: TierMaps::take(ebpf, aw, sw)?,
         })
     }
 

@@ -85,22 +85,29 @@ impl Session {
     /// Loads the object's maps; programs are loaded into the kernel only when
     /// a slot is attached, so unused copies cost nothing.
     pub fn load(transport: Transport) -> Result<Self, NativeError> {
-        Self::load_with(transport, true)
+        Self::load_with(transport, true, true)
     }
 
     /// Loads the object's maps for `program` alone: without stacks to keep,
-    /// the stack map (16 MiB of kernel memory, preallocated) has one entry.
+    /// the stack map (16 MiB of kernel memory, preallocated) has one entry;
+    /// without user maps, so has each keyed map (whose bucket arrays the
+    /// kernel would allocate and zero).
     pub fn load_for(transport: Transport, program: &NativeProgram) -> Result<Self, NativeError> {
-        Self::load_with(transport, takes_stacks(program))
+        Self::load_with(transport, takes_stacks(program), !program.maps.is_empty())
     }
 
-    fn load_with(transport: Transport, stacks: bool) -> Result<Self, NativeError> {
+    fn load_with(transport: Transport, stacks: bool, keyed: bool) -> Result<Self, NativeError> {
         // The object has no CO-RE relocations: skip parsing kernel BTF.
         let global = transport.global();
         let mut loader = EbpfLoader::new();
         loader.btf(None).override_global("TRANSPORT", &global, true);
         if !stacks {
             loader.map_max_entries("STACKS", 1);
+        }
+        if !keyed {
+            for name in KeyedMaps::NAMES {
+                loader.map_max_entries(name, 1);
+            }
         }
         // A seam for the tests of what follows a kernel refusal: in debug
         // builds, MCPTRACE_TEST_EMPTY_MAP=NAME asks for that map with no
