@@ -1,6 +1,11 @@
 //! `mcptrace run`: run a program and write exactly what bpftrace would write.
 
-use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use clap::{Args, ValueEnum};
 
@@ -36,6 +41,10 @@ pub struct RunArgs {
     /// The bpftrace binary for programs that do not run natively.
     #[arg(long, default_value = "bpftrace")]
     bpftrace: PathBuf,
+    /// After a native run, say on stderr where its time went: loading the
+    /// object and its maps, attaching (verification included), detaching.
+    #[arg(long)]
+    timings: bool,
     #[command(flatten)]
     policy: super::PolicyArgs,
     /// The program text.
@@ -45,6 +54,10 @@ pub struct RunArgs {
     /// parameters ($1, $2, ...).
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
@@ -132,7 +145,19 @@ pub fn run(args: RunArgs) -> ExitCode {
     // The person at the terminal watches the cost themselves.
     match launch::run(request, &mut sink, &stop, &mut on_started, CostWatch::none()) {
         Ok(ended) => {
-            drop(ended.teardown);
+            if let Some(teardown) = ended.teardown {
+                let phases = teardown.phases;
+                let start = Instant::now();
+                drop(teardown);
+                if args.timings {
+                    eprintln!(
+                        "mcptrace: timings: load {:.1} ms, attach {:.1} ms, detach {:.1} ms",
+                        ms(phases.load),
+                        ms(phases.attach),
+                        ms(start.elapsed())
+                    );
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -49,6 +49,17 @@ pub struct Attached {
     program: NativeProgram,
     /// Probe index by slot number.
     by_slot: Vec<Option<usize>>,
+    phases: Phases,
+}
+
+/// Where a run's start-up went, for `mcptrace run --timings` and the bench.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    /// Getting a session: the object parsed and its maps created, unless
+    /// one was loaded ahead.
+    pub load: Duration,
+    /// Attaching every probe, verification of slot programs included.
+    pub attach: Duration,
 }
 
 /// Holds the kernel objects after a run; dropping it detaches them. Kept
@@ -56,6 +67,7 @@ pub struct Attached {
 /// tracepoints takes ~70 ms each.
 pub struct Teardown {
     _session: Option<Session>,
+    pub phases: Phases,
 }
 
 /// Attaches every probe of `program`, in program order, in a session from
@@ -64,16 +76,20 @@ pub struct Teardown {
 pub fn attach(program: NativeProgram, sessions: &Sessions) -> Result<Attached, NativeError> {
     let mut by_slot = vec![None; MAX_SLOTS as usize];
     let mut session = None;
+    let mut phases = Phases::default();
     if program.needs_kernel() {
+        let start = Instant::now();
         let session = session.insert(sessions.take(&program)?);
+        phases.load = start.elapsed();
         for (i, probe) in program.probes.iter().enumerate() {
             let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
                 NativeError::Attach { probe: probe.name.to_string(), source: Box::new(source) }
             })?;
             by_slot[slot as usize] = Some(i);
         }
+        phases.attach = start.elapsed() - phases.load;
     }
-    Ok(Attached { session, program, by_slot })
+    Ok(Attached { session, program, by_slot, phases })
 }
 
 impl Attached {
@@ -87,7 +103,7 @@ impl Attached {
         stop: BorrowedFd<'_>,
         mut cost: CostWatch<'_>,
     ) -> Result<(Outcome, Teardown), NativeError> {
-        let Attached { mut session, program, by_slot } = self;
+        let Attached { mut session, program, by_slot, phases } = self;
         let start_ns = monotonic_ns();
         let deadline = Instant::now() + timeout;
         let symbols = UserSymbols::default();
@@ -217,7 +233,7 @@ impl Attached {
         }
         let reason =
             if fx.open { reason.unwrap_or(EndReason::Stopped) } else { EndReason::OutputFull };
-        Ok((Outcome { reason, lost_events }, Teardown { _session: session }))
+        Ok((Outcome { reason, lost_events }, Teardown { _session: session, phases }))
     }
 }
 

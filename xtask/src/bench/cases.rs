@@ -51,7 +51,41 @@ const fn metric(label: &'static str, unit: &'static str, better: Better) -> Metr
     Metric { label, unit, better, chart: !matches!(better, Better::Neither) }
 }
 
-const MS: Metric = metric("", "ms", Better::Lower);
+pub const MS: Metric = metric("", "ms", Better::Lower);
+/// Native's own phases (`mcptrace run --timings`): where its time goes, with
+/// no bpftrace counterpart.
+pub const LOAD: Metric = metric("native: object and maps loaded", "ms", Better::Neither);
+pub const ATTACH: Metric =
+    metric("native: probes attached (verifier included)", "ms", Better::Neither);
+pub const DETACH: Metric = metric("native: probes detached", "ms", Better::Neither);
+pub const ANSWERED: Metric = metric("exec_program answered (attached)", "ms", Better::Lower);
+
+/// What `mcptrace run --timings` said of a native run; not-a-number for
+/// bpftrace, which says nothing of the kind.
+struct Timings {
+    load: f64,
+    attach: f64,
+    detach: f64,
+}
+
+impl Timings {
+    fn of(backend: Backend, stderr: &str) -> Result<Timings, String> {
+        if backend == Backend::Bpftrace {
+            return Ok(Timings { load: f64::NAN, attach: f64::NAN, detach: f64::NAN });
+        }
+        let line = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("mcptrace: timings: "))
+            .ok_or_else(|| format!("no timings from mcptrace run: {stderr}"))?;
+        let phase = |name: &str| -> Result<f64, String> {
+            line.split(", ")
+                .find_map(|p| p.strip_prefix(name)?.strip_prefix(' ')?.strip_suffix(" ms"))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("no {name} in timings: {line}"))
+        };
+        Ok(Timings { load: phase("load")?, attach: phase("attach")?, detach: phase("detach")? })
+    }
+}
 
 pub struct Case {
     pub name: String,
@@ -82,7 +116,8 @@ impl Env {
         match backend {
             Backend::Native => {
                 let mut c = Command::new(&self.mcptrace);
-                c.args(["run", "--backend", "native"]);
+                // Timings go to stderr, for the figures of native's phases.
+                c.args(["run", "--backend", "native", "--timings"]);
                 if let Some(s) = limit {
                     c.args(["--timeout", &s.to_string()]);
                 }
@@ -203,14 +238,15 @@ fn start_up(env: &Rc<Env>, what: &str, program: String, trigger: Option<MakeTrig
     Case {
         unavailable: None,
         name: format!("start-up: {what}, to first event"),
-        metrics: vec![MS],
+        metrics: vec![MS, LOAD, ATTACH],
         run: Box::new(move |backend| {
             let _trigger = trigger.map(|t| t(&env));
             let tracer = Tracer::spawn(&mut env.tracer(backend, &program, None), None)?;
             let hit = tracer.wait_for(|l| l == "hit")?;
             let spawned = tracer.spawned;
-            tracer.finish(false)?;
-            Ok(vec![ms_between(spawned, hit)])
+            let done = tracer.finish(false)?;
+            let phases = Timings::of(backend, &done.stderr)?;
+            Ok(vec![ms_between(spawned, hit), phases.load, phases.attach])
         }),
     }
 }
@@ -225,13 +261,14 @@ fn exit_to_exit(env: &Rc<Env>, me: u32) -> Case {
     Case {
         unavailable: None,
         name: "shut-down: exit() to process exit".into(),
-        metrics: vec![MS],
+        metrics: vec![MS, DETACH],
         run: Box::new(move |backend| {
             let _trigger = Trigger::opens();
             let tracer = Tracer::spawn(&mut env.tracer(backend, &program, None), None)?;
             let hit = tracer.wait_for(|l| l == "hit")?;
             let done = tracer.finish(false)?;
-            Ok(vec![ms_between(hit, done.exited)])
+            let phases = Timings::of(backend, &done.stderr)?;
+            Ok(vec![ms_between(hit, done.exited), phases.detach])
         }),
     }
 }
@@ -416,7 +453,7 @@ fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrig
     Case {
         unavailable: None,
         name: format!("MCP: exec_program → first event in get_result ({what})"),
-        metrics: vec![MS],
+        metrics: vec![MS, ANSWERED],
         run: Box::new(move |backend| {
             let server = servers.of(backend, &env)?;
             if backend == Backend::Native {
@@ -424,8 +461,8 @@ fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrig
             }
             let _trigger = trigger(&env);
             let start = Instant::now();
-            server.exec_until_line(&program, backend.name(), "hit")?;
-            Ok(vec![super::measure::ms(start.elapsed())])
+            let answered = server.exec_until_line(&program, backend.name(), "hit")?;
+            Ok(vec![super::measure::ms(start.elapsed()), ms_between(start, answered)])
         }),
     }
 }

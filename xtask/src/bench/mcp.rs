@@ -7,7 +7,7 @@ use std::{
     process::{Child, ChildStdin, Command, Stdio},
     sync::mpsc::{self, Receiver},
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use super::{
@@ -87,20 +87,22 @@ impl Server {
     }
 
     /// Starts `program` and asks get_result until `line` is in its output;
-    /// checks the server chose `backend`. Returns the execution's id.
+    /// checks the server chose `backend`. Returns when exec_program
+    /// answered, that is, once the program was attached.
     pub fn exec_until_line(
         &mut self,
         program: &str,
         backend: &str,
         line: &str,
-    ) -> Result<String, String> {
+    ) -> Result<Instant, String> {
         let id = self.exec(program, backend)?;
+        let answered = Instant::now();
         loop {
             let result =
                 self.call("get_result", &format!(r#"{{"execution_id": {}}}"#, quote(&id)))?;
             let output = result.get("output").as_array();
             if output.iter().any(|l| l.as_str() == Some(line)) {
-                return Ok(id);
+                return Ok(answered);
             }
             match result.get("status").as_str() {
                 Some("running") => thread::sleep(POLL),

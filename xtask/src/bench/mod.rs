@@ -5,6 +5,7 @@
 //! figures block and docs/bench.svg. Figures, never pass/fail.
 
 mod cases;
+mod goals;
 pub mod json;
 mod mcp;
 mod measure;

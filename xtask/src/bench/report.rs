@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{
     cases::{Better, Metric},
+    goals,
     json::quote,
     measure::Stats,
 };
@@ -106,6 +107,10 @@ pub fn ratio_text(r: Option<f64>) -> String {
 }
 
 fn cell(s: &Stats, unit: &str) -> String {
+    // A figure one backend does not have (native's phases).
+    if s.median.is_nan() {
+        return "–".into();
+    }
     // Long times read in seconds.
     let (scale, unit) = if unit == "ms" && s.median >= 1e4 { (1e-3, "s") } else { (1.0, unit) };
     // A factor reads 2.1×, a quantity 2.1 ms.
@@ -133,7 +138,19 @@ pub fn text(rows: &[Row], machine: &Machine) -> String {
             ratio_text(r.ratio())
         );
     }
+    t.push_str("\nGoals:\n");
+    for v in goals::judge(rows) {
+        let _ = writeln!(t, "- {} [{}]: {}", v.goal, outcome(v.met), v.detail);
+    }
     t
+}
+
+fn outcome(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "short",
+        None => "not measured",
+    }
 }
 
 /// The README block: how it was measured, the table, the chart.
@@ -161,6 +178,10 @@ pub fn markdown(rows: &[Row], machine: &Machine) -> String {
         );
     }
     t.push_str("\n![bpftrace/native ratio per case, log scale](docs/bench.svg)\n");
+    t.push_str("\nThe performance goals, judged from the same run:\n\n");
+    for v in goals::judge(rows) {
+        let _ = writeln!(t, "- **{}: {}.** {}.", v.goal, outcome(v.met), v.detail);
+    }
     t
 }
 
