@@ -175,6 +175,7 @@ fn begin_and_end_alone_load_nothing_into_the_kernel() {
             "run",
             "--backend",
             "native",
+            "--timings",
             "-e",
             r#"BEGIN { printf("ready\n"); } END { printf("bye\n"); }"#,
         ])
@@ -194,7 +195,13 @@ fn begin_and_end_alone_load_nothing_into_the_kernel() {
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    run.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(run.wait().unwrap().success(), "{rest}");
     assert_eq!(held, (0, 0, 0), "BPF maps, programs and attachments held by the run");
     assert_eq!(rest, "bye\n\n\n");
+    assert!(
+        stderr.starts_with("mcptrace: timings: load 0.0 ms, attach 0.0 ms, detach "),
+        "nothing to load or attach: {stderr}"
+    );
 }
