@@ -106,10 +106,12 @@ fn warm_engine(f: &Figures) -> Verdict {
     verdict(
         "1. warm engine in mcptrace serve",
         checks,
-        "exec_program answers once the kernel has attached the probe (the session kept ahead \
-         has the first slot of each kind verified; a second probe of a kind is verified when \
-         attached); the first event then waits for the harness's trigger, every 0.2 ms for a \
-         tracepoint, a new process every 2 ms for a uprobe"
+        "exec_program answers once the kernel has attached the probe: the session kept ahead \
+         has the first slot of each kind verified, so what remains is the kernel's attach \
+         (for a uprobe most of it is perf_event_open registering the uprobe, which bpftrace \
+         pays too; a second probe of one kind is also verified then). The first event then \
+         waits for the harness's trigger: an open every 0.2 ms for a tracepoint, a new process \
+         every 2 ms for a uprobe. Next: keep hot attachments between executions"
             .into(),
     )
 }
