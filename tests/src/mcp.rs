@@ -164,11 +164,18 @@ impl Client {
 
     /// exec_program, expecting success; returns the execution id.
     pub async fn exec(&self, program: &str, timeout: f64) -> String {
-        let r = self
-            .call("exec_program", json!({"program": program, "timeout": timeout}))
-            .await
-            .unwrap();
+        self.exec_on("auto", program, timeout).await
+    }
+
+    /// exec_program on `backend` (auto, native or bpftrace), expecting
+    /// success there; returns the execution id.
+    pub async fn exec_on(&self, backend: &str, program: &str, timeout: f64) -> String {
+        let args = json!({"program": program, "timeout": timeout, "backend": backend});
+        let r = self.call("exec_program", args).await.unwrap();
         assert_eq!(r["status"], "success", "{r}");
+        if backend != "auto" {
+            assert_eq!(r["backend"], backend, "{r}");
+        }
         r["execution_id"].as_str().unwrap().to_string()
     }
 

@@ -46,7 +46,7 @@ fn assert_nothing_left(pids: &[u32], before: &BTreeSet<u64>) {
 /// the server's children (bpftrace) once both are attached.
 async fn two_long_executions(c: &Client) -> Vec<u32> {
     c.exec("tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }", 30.0).await;
-    c.exec("interval:ms:100 { unroll(1) { printf(\"tick\\n\"); } }", 30.0).await;
+    c.exec_on("bpftrace", "interval:ms:100 { printf(\"tick\\n\"); }", 30.0).await;
     let children = children_of(c.server_pid);
     assert!(!children.is_empty(), "bpftrace is not a child of the server");
     children
@@ -248,7 +248,7 @@ async fn a_crashing_bpftrace_fails_its_execution_and_keeps_its_output() {
     let _one = ONE_AT_A_TIME.lock().await;
     let before = host_programs();
     let c = Client::start().await;
-    let id = c.exec("interval:ms:50 { unroll(1) { printf(\"tick\\n\"); } }", 30.0).await;
+    let id = c.exec_on("bpftrace", "interval:ms:50 { printf(\"tick\\n\"); }", 30.0).await;
     let ticks = |r: &Value| lines(r).iter().filter(|l| *l == "tick").count();
     let mut seen = 0;
     for _ in 0..100 {
@@ -405,9 +405,9 @@ async fn programs_never_pass_through_a_shell() {
     let marker = std::path::PathBuf::from(format!("/tmp/m{}", std::process::id()));
     let text = format!("$(touch {0});`touch {0}`", marker.display());
     let c = Client::start().await;
-    for body in ["", "unroll(1) { } "] {
-        let program = format!("BEGIN {{ {body}printf(\"%s\\n\", \"{text}\"); exit(); }}");
-        let id = c.exec(&program, 5.0).await;
+    for backend in ["native", "bpftrace"] {
+        let program = format!("BEGIN {{ printf(\"%s\\n\", \"{text}\"); exit(); }}");
+        let id = c.exec_on(backend, &program, 5.0).await;
         let r = c.finished(&id).await;
         assert!(lines(&r).contains(&text), "{r}");
     }
@@ -422,7 +422,8 @@ async fn program_text_is_not_on_a_command_line() {
     require_root();
     let _one = ONE_AT_A_TIME.lock().await;
     let c = Client::start().await;
-    let id = c.exec("interval:ms:100 { unroll(1) { printf(\"kept-private\\n\"); } }", 30.0).await;
+    let program = "interval:ms:100 { printf(\"kept-private\\n\"); }";
+    let id = c.exec_on("bpftrace", program, 30.0).await;
     let children = children_of(c.server_pid);
     assert!(!children.is_empty(), "bpftrace is not a child of the server");
     for pid in children {

@@ -200,14 +200,11 @@ async fn five_run_at_once_and_stop_is_graceful_and_leaves_nothing() {
     let c = Client::start().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        // Natively and through bpftrace (the positional-free unroll forces it).
-        let program = if i % 2 == 0 {
-            "tracepoint:syscalls:sys_enter_getpid { @n = count(); } END { printf(\"end\\n\"); }"
-                .to_string()
-        } else {
-            "tracepoint:syscalls:sys_enter_getpid { $x = 0; unroll(1) { $x++; } @n = count(); } END { printf(\"end\\n\"); }".to_string()
-        };
-        ids.push(c.exec(&program, 60.0).await);
+        // Natively and through bpftrace.
+        let program =
+            "tracepoint:syscalls:sys_enter_getpid { @n = count(); } END { printf(\"end\\n\"); }";
+        let backend = if i % 2 == 0 { "native" } else { "bpftrace" };
+        ids.push(c.exec_on(backend, program, 60.0).await);
     }
     let sixth = c.call("exec_program", json!({"program": "BEGIN { exit(); }"})).await.unwrap_err();
     assert!(sixth.contains("already running"), "{sixth}");
@@ -290,7 +287,7 @@ async fn a_missing_bpftrace_is_a_clear_error_and_native_runs_on() {
     require_root();
     let c = Client::start_with(&["--bpftrace", "/nonexistent/bpftrace"], None).await;
     let message = c
-        .call("exec_program", json!({"program": "BEGIN { unroll(1) { } exit(); }"}))
+        .call("exec_program", json!({"program": "BEGIN { exit(); }", "backend": "bpftrace"}))
         .await
         .unwrap_err();
     assert!(message.contains("cannot run bpftrace (/nonexistent/bpftrace)"), "{message}");
@@ -305,12 +302,8 @@ async fn a_bpftrace_run_stopped_at_once_still_ends_gracefully() {
     let c = Client::start().await;
     // bpftrace 0.17 ignores a SIGINT that comes right after it says it is
     // attaching; the stop must still end it gracefully, with END run.
-    let id = c
-        .exec(
-            "interval:s:30 { } END { $x = 1; unroll(2) { $x++; } printf(\"end %d\\n\", $x); }",
-            30.0,
-        )
-        .await;
+    let program = "interval:s:30 { } END { $x = 1; $x++; $x++; printf(\"end %d\\n\", $x); }";
+    let id = c.exec_on("bpftrace", program, 30.0).await;
     let r = c.call("stop_execution", json!({"execution_id": id})).await.unwrap();
     let r = if r["status"] == "running" { c.finished(&id).await } else { r };
     assert_eq!((&r["backend"], &r["status"]), (&json!("bpftrace"), &json!("completed")), "{r}");
