@@ -120,12 +120,15 @@ async fn fallback_runs_bpftrace_and_says_why() {
     require_root();
     let c = Client::start().await;
     let r = c
-        .call("exec_program", json!({"program": "BEGIN { $x = 5; unroll(2) { $x++; } printf(\"%d\\n\", $x); exit(); }"}))
+        .call(
+            "exec_program",
+            json!({"program": "BEGIN { $x = 7; @n = count(); printf(\"%d\\n\", $x); exit(); }"}),
+        )
         .await
         .unwrap();
     assert_eq!(r["status"], "success", "{r}");
     assert_eq!(r["backend"], "bpftrace");
-    assert!(r["backend_reason"].as_str().unwrap().contains("unroll"), "{r}");
+    assert!(r["backend_reason"].as_str().unwrap().contains("`@n = count()`"), "{r}");
     let out = c.finished(r["execution_id"].as_str().unwrap()).await;
     assert_eq!(out["status"], "completed", "{out}");
     assert!(lines(&out).contains(&"7".to_string()), "{out}");
