@@ -147,3 +147,45 @@ fn over_http_a_run_reads_back_as_structured_content_and_as_a_resource() {
     let (status, stderr) = server.stop();
     assert!(status.success(), "{status}: {stderr}");
 }
+
+/// Both protocol eras the Inspector speaks, over stdio: it negotiates
+/// 2025-11-25 (legacy) or 2026-07-28 (modern), and exec_program answers
+/// each as that revision wants. A modern Inspector declares the tasks
+/// extension, so it gets a task, polls it, and checks the final result
+/// against exec_program's output schema. (Its CLI mode has no method for
+/// completions or subscriptions; the Python SDK and rmcp tests hold those.)
+#[test]
+fn each_protocol_era_runs_a_program_to_its_result() {
+    require_root();
+    let bin = target_bin("mcptrace");
+    for (era, version) in [("legacy", "2025-11-25"), ("modern", "2026-07-28")] {
+        let server = [bin.to_str().unwrap(), "serve", "--protocol-era", era];
+        let init = inspect(&[&server[..], &["--method", "initialize"]].concat());
+        assert_eq!(init["protocolVersion"], version, "{era}: {init}");
+        let answer = inspect(
+            &[
+                &server[..],
+                &[
+                    "--method",
+                    "tools/call",
+                    "--tool-name",
+                    "exec_program",
+                    "--tool-arg",
+                    "program=BEGIN { printf(\"era\\n\"); exit(); }",
+                ],
+            ]
+            .concat(),
+        );
+        let content = &answer["structuredContent"];
+        assert_eq!(answer["isError"], false, "{era}: {answer}");
+        assert!(content["message"].is_string(), "{era}: {answer}");
+        if era == "modern" {
+            // The task's result: get_result's first page.
+            assert_eq!(content["status"], "completed", "{answer}");
+            assert_eq!(content["output"][1], "era", "{answer}");
+        } else {
+            assert_eq!(content["status"], "success", "{answer}");
+            assert!(content["execution_id"].is_string(), "{answer}");
+        }
+    }
+}

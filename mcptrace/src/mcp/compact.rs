@@ -38,6 +38,17 @@ impl IntoCallToolResult for Page {
 
 /// A summary line, then the page's lines as the program printed them.
 fn text(page: &ResultResponse) -> String {
+    let mut text = summary(page);
+    for line in &page.output {
+        text.push('\n');
+        text.push_str(line);
+    }
+    text
+}
+
+/// The page in one line: status, backend, which lines, how it ended, what
+/// was lost or cut.
+pub fn summary(page: &ResultResponse) -> String {
     let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
     let mut summary = format!(
         "{} ({}); lines {}..{} of {}",
@@ -65,10 +76,5 @@ fn text(page: &ResultResponse) -> String {
     if let Some(error) = &page.error {
         summary.push_str(&format!("; error: {error}"));
     }
-    let mut text = summary;
-    for line in &page.output {
-        text.push('\n');
-        text.push_str(line);
-    }
-    text
+    summary
 }

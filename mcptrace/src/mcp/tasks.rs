@@ -24,7 +24,12 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{compact::Page, links::Linked, progress, types::ResultResponse};
+use super::{
+    compact::{self, Page},
+    links::Linked,
+    progress,
+    types::ResultResponse,
+};
 use crate::exec::{Execution, KEEP_FOR, Status, StopReason};
 
 /// How often a client is asked to poll: output grows about as fast as
@@ -125,13 +130,22 @@ fn task(e: &Execution, status: TaskStatus) -> Task {
     .with_poll_interval_ms(POLL_EVERY.as_millis() as u64)
 }
 
+/// get_result's first page, with the page's summary as `message`: the
+/// result answers exec_program, whose output schema requires one, and
+/// clients check results against it.
 fn final_result(
     e: &Execution,
     context: &RequestContext<RoleServer>,
 ) -> Result<JsonObject, ErrorData> {
-    let page = Page::new(ResultResponse::page(e, 0, RESULT_LINES), context);
-    match Linked::new(page, e, context).into_call_tool_result()? {
-        CallToolResponse::Complete(result) => Ok(object(result)),
+    let page = ResultResponse::page(e, 0, RESULT_LINES);
+    let message = compact::summary(&page);
+    match Linked::new(Page::new(page, context), e, context).into_call_tool_result()? {
+        CallToolResponse::Complete(mut result) => {
+            if let Some(serde_json::Value::Object(content)) = &mut result.structured_content {
+                content.insert("message".into(), message.into());
+            }
+            Ok(object(result))
+        }
         _ => Err(ErrorData::internal_error("a page of output is not a complete result", None)),
     }
 }

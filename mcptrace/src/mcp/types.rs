@@ -75,7 +75,8 @@ pub struct HelpersResponse {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ExecResponse {
-    /// "success" or "error".
+    /// "success" or "error". (A task's result is get_result's first page,
+    /// whose status is the execution's, with its summary as `message`.)
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
