@@ -36,6 +36,7 @@ use crate::{
     host::bpf_stats::{self, CostWatch},
     native::{Sessions, Transport},
     policy::{Denial, Policy},
+    scope::Scope,
 };
 
 /// Finished executions kept for get_result, and for how long.
@@ -112,7 +113,8 @@ impl Executor {
         self.executions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Checks, plans and starts `program` for `client`; returns once it is
+    /// Checks, plans and starts `program` for `client`, confined to
+    /// `client_scope` too when the client has one; returns once it is
     /// attached. The audit log gets a refusal, or the execution's start
     /// before it attaches and its end (also when attaching fails).
     pub async fn start(
@@ -120,15 +122,17 @@ impl Executor {
         program: &str,
         timeout: Option<f64>,
         client: &str,
+        client_scope: Option<&Scope>,
     ) -> Result<Arc<Execution>, ExecError> {
         // Nothing runs unrecorded once the log has a hole.
         if let Some(log) = &self.audit {
             log.check()?;
         }
-        let (exec, request) = self.admit(program, timeout, client).inspect_err(|e| {
-            // A failed write was reported; the refusal stands either way.
-            let _ = self.record(client, &Event::refused(program, e));
-        })?;
+        let (exec, request) =
+            self.admit(program, timeout, client, client_scope).inspect_err(|e| {
+                // A failed write was reported; the refusal stands either way.
+                let _ = self.record(client, &Event::refused(program, e));
+            })?;
         self.launch(exec, request).await
     }
 
@@ -139,17 +143,22 @@ impl Executor {
         program: &str,
         timeout: Option<f64>,
         client: &str,
+        client_scope: Option<&Scope>,
     ) -> Result<(Arc<Execution>, Request), ExecError> {
         if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(ExecError::BadTimeout(t));
         }
-        let (checked, plan) =
-            frontend::prepare_with(program, &[], SystemHost::shared(), &self.policy).map_err(
-                |e| ExecError::Program {
-                    errors: e.diagnostics(),
-                    rendered: e.render(program, "stdin"),
-                },
-            )?;
+        let (checked, plan) = frontend::prepare_confined(
+            program,
+            &[],
+            SystemHost::shared(),
+            &self.policy,
+            client_scope,
+        )
+        .map_err(|e| ExecError::Program {
+            errors: e.diagnostics(),
+            rendered: e.render(program, "stdin"),
+        })?;
         privileges::check()?;
         let timeout = Duration::from_secs_f64(self.policy.timeout(timeout));
         let planned = Started { backend: plan.backend, reason: plan.backend_reason() };
