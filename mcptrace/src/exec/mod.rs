@@ -67,6 +67,9 @@ pub enum ExecError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The client may not start programs (an HTTP token's role).
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 impl ExecError {
@@ -82,6 +85,7 @@ impl ExecError {
             Self::AttachTimeout(_) => "attach_timeout",
             Self::Io(_) => "io",
             Self::Audit(_) => "audit",
+            Self::NotAllowed(_) => "role",
         }
     }
 }
@@ -128,12 +132,19 @@ impl Executor {
         if let Some(log) = &self.audit {
             log.check()?;
         }
-        let (exec, request) =
-            self.admit(program, timeout, client, client_scope).inspect_err(|e| {
-                // A failed write was reported; the refusal stands either way.
-                let _ = self.record(client, &Event::refused(program, e));
-            })?;
+        let (exec, request) = self
+            .admit(program, timeout, client, client_scope)
+            .map_err(|e| self.refuse(program, client, e))?;
         self.launch(exec, request).await
+    }
+
+    /// Records that `program` was refused to `client`, by the checks here
+    /// or before it reached them (an HTTP token's role), and gives the
+    /// refusal back.
+    pub fn refuse(&self, program: &str, client: &str, refusal: ExecError) -> ExecError {
+        // A failed write was reported; the refusal stands either way.
+        let _ = self.record(client, &Event::refused(program, &refusal));
+        refusal
     }
 
     /// Checks `program` against the policy and the limits, registers its

@@ -41,7 +41,12 @@ use self::{
     cache::Cacheable, caller::Caller, compact::Page, http::HttpInfo, links::Linked,
     subscriptions::Subscriptions, tasks::OrTask, types::*,
 };
-use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
+use crate::{
+    check::SystemHost,
+    exec::{ExecError, Executor},
+    lang::catalog,
+    lower, probes,
+};
 
 /// Probes one list_probes page holds at most.
 const MAX_PAGE: usize = 5000;
@@ -152,7 +157,11 @@ impl Server {
                 backend_reason: None,
             })
         };
-        caller.may_trace("exec_program").map_err(refused)?;
+        if let Err(why) = caller.may_trace("exec_program") {
+            let refusal =
+                self.executor.refuse(&p.program, &caller.name, ExecError::NotAllowed(why));
+            return Err(refused(refusal.to_string()));
+        }
         match self.executor.start(&p.program, p.timeout, &caller.name, caller.scope.as_ref()).await
         {
             Ok(e) => {
