@@ -44,15 +44,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     allow_origin: Vec<Origin>,
     /// The largest request body taken, in bytes (413 past it).
-    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024,
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, requires = "http",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_request_bytes: u64,
     /// Requests per second each token may make on average (429 past it).
-    #[arg(long, value_name = "N", default_value_t = 20,
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "http",
           value_parser = clap::value_parser!(u32).range(1..))]
     requests_per_second: u32,
     /// Requests each token may make at once after a quiet spell.
-    #[arg(long, value_name = "N", default_value_t = 40,
+    #[arg(long, value_name = "N", default_value_t = 40, requires = "http",
           value_parser = clap::value_parser!(u32).range(1..))]
     request_burst: u32,
     /// Append one JSON line per exec_program (run or refused), stop_execution

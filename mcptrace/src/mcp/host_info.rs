@@ -36,7 +36,7 @@ pub(super) const URI: &str = "mcptrace://host";
 #[tool_router(router = host_info_router, vis = "pub(super)")]
 impl Server {
     #[tool(
-        description = "What this host offers a bpftrace program: the kernel release and BTF; each probe kind, whether it attaches here (and why not) and whether mcptrace runs it natively; whether the native engine runs on this kernel; the bpftrace used for fallbacks and its version; privileges; whether unsafe functions are allowed; the limits (concurrent executions, time limit, output lines, program size); the operator's effective policy (probe kinds, user-probe binaries and functions, cat() paths, limits); whether an audit log records programs, and where. Read it before writing a program.",
+        description = "What this host offers a bpftrace program: the kernel release and BTF; each probe kind, whether it attaches here (and why not) and whether mcptrace runs it natively; whether the native engine runs on this kernel; the bpftrace used for fallbacks and its version; privileges; whether unsafe functions are allowed; the limits (concurrent executions, time limit, output lines, program size); the operator's effective policy (probe kinds, user-probe binaries and functions, cat() paths, limits); whether an audit log records programs, and where; who is asking (`caller`: name, role — observe cannot run exec_program or stop_execution — and scope) and, over HTTP, the transport's TLS, allowed origins and per-token limits. Read it before writing a program.",
         annotations(title = "Describe this host", read_only_hint = true, open_world_hint = false)
     )]
     async fn host_info(&self, context: RequestContext<RoleServer>) -> Json<HostInfo> {
