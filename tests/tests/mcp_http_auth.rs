@@ -187,6 +187,16 @@ fn a_token_scoped_to_a_process_sees_that_process_alone() {
     let session = server.open_session(&[&auth]);
     let info = server.call_tool(&[&auth], &session, "host_info", json!({}));
     assert_eq!(info["structuredContent"]["caller"]["scope"], format!("pid={pid}"), "{info}");
+    // validate_program checks what the token's runs would be: the scope's
+    // predicate quiets the warning about printing on every context switch.
+    let hot = json!({ "program": r#"tracepoint:sched:sched_switch { printf("x\n"); }"# });
+    let scoped = server.call_tool(&[&auth], &session, "validate_program", hot.clone());
+    assert_eq!(scoped["structuredContent"]["warnings"], json!([]), "{scoped}");
+    let tracer = bearer(TRACER);
+    let unscoped_session = server.open_session(&[&tracer]);
+    let unscoped = server.call_tool(&[&tracer], &unscoped_session, "validate_program", hot);
+    let warnings = unscoped["structuredContent"]["warnings"].to_string();
+    assert!(warnings.contains("without a predicate"), "{unscoped}");
 
     let program = r#"tracepoint:syscalls:sys_enter_getpid { printf("%d\n", pid); }"#;
     let args = json!({ "program": program, "timeout": 60 });
