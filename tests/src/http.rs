@@ -120,7 +120,13 @@ impl HttpServer {
     /// Opens an MCP session (initialize, then the initialized
     /// notification) with `auth` headers; returns its id.
     pub fn open_session(&self, auth: &[&str]) -> String {
-        let response = self.exchange(auth, INITIALIZE);
+        self.open_session_with(auth, INITIALIZE)
+    }
+
+    /// As [`HttpServer::open_session`], with `initialize` as the first
+    /// message.
+    pub fn open_session_with(&self, auth: &[&str], initialize: &str) -> String {
+        let response = self.exchange(auth, initialize);
         let session = header_of(&response, "mcp-session-id")
             .unwrap_or_else(|| panic!("no session id in {response}"));
         let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -131,14 +137,19 @@ impl HttpServer {
     /// Calls tool `name` in `session` with `auth` headers; returns the
     /// JSON-RPC result.
     pub fn call_tool(&self, auth: &[&str], session: &str, name: &str, arguments: Value) -> Value {
-        let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                          "params": {"name": name, "arguments": arguments}});
+        let params = json!({"name": name, "arguments": arguments});
+        self.rpc(auth, session, "tools/call", params)["result"].clone()
+    }
+
+    /// Sends request `method` in `session` with `auth` headers; returns the
+    /// JSON-RPC answer, with its result or error.
+    pub fn rpc(&self, auth: &[&str], session: &str, method: &str, params: Value) -> Value {
+        let call = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params});
         let response = self.exchange_in(auth, session, &call.to_string());
         // The answer is one server-sent event among priming ones.
         let data = response.lines().filter_map(|l| l.strip_prefix("data: "));
         let mut messages = data.filter_map(|d| serde_json::from_str::<Value>(d).ok());
-        let answer = messages.find(|m| m["id"] == 2).unwrap_or_else(|| panic!("{response}"));
-        answer["result"].clone()
+        messages.find(|m| m["id"] == 2).unwrap_or_else(|| panic!("{response}"))
     }
 
     /// POSTs `body` to `path` with `headers`, asking the server to close

@@ -116,6 +116,15 @@ fn tokens_have_roles_and_the_audit_log_names_them() {
         server.call_tool(&[&observer], &session, "stop_execution", json!({ "execution_id": "x" }));
     assert_eq!(stop["isError"], true, "{stop}");
     assert!(text_of(&stop).contains("stop_execution needs role trace"), "{stop}");
+    // A client of the tasks extension may cancel tasks, given the role.
+    let tasks = INITIALIZE.replace(
+        r#""capabilities":{}"#,
+        r#""capabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}"#,
+    );
+    let session = server.open_session_with(&[&observer], &tasks);
+    let cancel = server.rpc(&[&observer], &session, "tasks/cancel", json!({ "taskId": "x" }));
+    let message = cancel["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("tasks/cancel needs role trace"), "{cancel}");
 
     let tracer = bearer(TRACER);
     let session = server.open_session(&[&tracer]);
