@@ -11,6 +11,7 @@ use crate::{
     },
     plan::{self, Fallback, Plan},
     policy::{Denial, Policy},
+    scope::Scope,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,12 +76,21 @@ pub fn prepare_with(
     host: &dyn Host,
     policy: &Policy,
 ) -> Result<(Checked, Plan), FrontendError> {
+    prepare_confined(source, params, host, policy, None)
+}
+
+/// As [`prepare_with`], confined to `client_scope` (an HTTP token's) as
+/// well as to the policy's scope: both tests are joined.
+pub fn prepare_confined(
+    source: &str,
+    params: &[String],
+    host: &dyn Host,
+    policy: &Policy,
+    client_scope: Option<&Scope>,
+) -> Result<(Checked, Plan), FrontendError> {
     policy.program_size(source.len()).map_err(FrontendError::TooLarge)?;
     let program = lang::dialect::with_parameters(&lang::parse(source)?, params);
-    let program = match &policy.scope {
-        Some(scope) => scope.confine(program),
-        None => program,
-    };
+    let program = policy.scope.iter().chain(client_scope).fold(program, |p, s| s.confine(p));
     let checked = check::check(program, host, policy)?;
     let plan = plan::plan(&checked, source, host);
     // A program bpftrace 0.17 cannot read is refused here, before anything

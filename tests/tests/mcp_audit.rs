@@ -2,7 +2,8 @@
 //! its end, a refusal and a stop each leave their JSON lines, with the
 //! program text only where it belongs; a log that cannot be written refuses
 //! programs but not stops; one that cannot be opened stops the start. HTTP
-//! clients are named `http` (the transport has one shared token).
+//! clients of a server without tokens are named `http`; with tokens, by the
+//! token's name (mcp_http_auth).
 
 use std::{os::unix::fs::PermissionsExt, path::Path};
 
@@ -103,13 +104,13 @@ async fn runs_refusals_and_stops_are_recorded_one_json_line_each() {
 }
 
 #[test]
-fn http_clients_are_named_http() {
+fn http_clients_without_tokens_are_named_http() {
     require_root();
     let path = unique_path("audit-http");
     let server = HttpServer::start_with(None, &["--audit", path.to_str().unwrap()]);
-    let session = server.open_session();
+    let session = server.open_session(&[]);
     let refused = r#"BEGIN { cat("/etc/shadow"); }"#;
-    let result = server.call_tool(&session, "exec_program", json!({ "program": refused }));
+    let result = server.call_tool(&[], &session, "exec_program", json!({ "program": refused }));
     assert_eq!(result["isError"], true, "{result}");
     let (status, stderr) = server.stop();
     assert!(status.success(), "{status}: {stderr}");

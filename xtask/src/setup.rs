@@ -165,7 +165,8 @@ fn debian_packages() -> Result<(), String> {
     // python3 (with venv) runs the MCP Python SDK test and has the USDT
     // notes probe_info is tested on; readelf counts those notes independently;
     // npm installs the MCP Inspector for its test; GNU time reports the peak
-    // RSS `cargo xtask bench` shows.
+    // RSS `cargo xtask bench` shows; openssl makes the HTTPS test's
+    // certificate.
     let missing: Vec<&str> = [
         ("bpftrace", "bpftrace"),
         ("bpftool", "bpftool"),
@@ -173,6 +174,7 @@ fn debian_packages() -> Result<(), String> {
         ("readelf", "binutils"),
         ("npm", "npm"),
         ("time", "time"),
+        ("openssl", "openssl"),
     ]
     .into_iter()
     .filter(|(bin, _)| !on_path(bin))

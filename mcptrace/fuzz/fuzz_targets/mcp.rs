@@ -14,7 +14,11 @@ use std::{
 };
 
 use libfuzzer_sys::fuzz_target;
-use mcptrace::{exec::Executor, mcp::Server, policy::Policy};
+use mcptrace::{
+    exec::Executor,
+    mcp::{Server, caller::Caller},
+    policy::Policy,
+};
 use rmcp::ServiceExt;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -85,7 +89,7 @@ fn message(data: &[u8]) -> Vec<u8> {
 async fn exchange(executor: Arc<Executor>, line: Vec<u8>) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let serving = tokio::spawn(async move {
-        if let Ok(running) = Server::new(executor, "stdio").serve(tokio::io::split(server)).await {
+        if let Ok(running) = Server::new(executor, Caller::trusted("stdio")).serve(tokio::io::split(server)).await {
             let _ = running.waiting().await;
         }
     });

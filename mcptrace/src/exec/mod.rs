@@ -36,6 +36,7 @@ use crate::{
     host::bpf_stats::{self, CostWatch},
     native::{Sessions, Transport},
     policy::{Denial, Policy},
+    scope::Scope,
 };
 
 /// Finished executions kept for get_result, and for how long.
@@ -66,6 +67,9 @@ pub enum ExecError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The client may not start programs (an HTTP token's role).
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 impl ExecError {
@@ -81,6 +85,7 @@ impl ExecError {
             Self::AttachTimeout(_) => "attach_timeout",
             Self::Io(_) => "io",
             Self::Audit(_) => "audit",
+            Self::NotAllowed(_) => "role",
         }
     }
 }
@@ -112,7 +117,8 @@ impl Executor {
         self.executions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Checks, plans and starts `program` for `client`; returns once it is
+    /// Checks, plans and starts `program` for `client`, confined to
+    /// `client_scope` too when the client has one; returns once it is
     /// attached. The audit log gets a refusal, or the execution's start
     /// before it attaches and its end (also when attaching fails).
     pub async fn start(
@@ -121,16 +127,25 @@ impl Executor {
         timeout: Option<f64>,
         choice: Choice,
         client: &str,
+        client_scope: Option<&Scope>,
     ) -> Result<Arc<Execution>, ExecError> {
         // Nothing runs unrecorded once the log has a hole.
         if let Some(log) = &self.audit {
             log.check()?;
         }
-        let (exec, request) = self.admit(program, timeout, choice, client).inspect_err(|e| {
-            // A failed write was reported; the refusal stands either way.
-            let _ = self.record(client, &Event::refused(program, e));
-        })?;
+        let (exec, request) = self
+            .admit(program, timeout, choice, client, client_scope)
+            .map_err(|e| self.refuse(program, client, e))?;
         self.launch(exec, request).await
+    }
+
+    /// Records that `program` was refused to `client`, by the checks here
+    /// or before it reached them (an HTTP token's role), and gives the
+    /// refusal back.
+    pub fn refuse(&self, program: &str, client: &str, refusal: ExecError) -> ExecError {
+        // A failed write was reported; the refusal stands either way.
+        let _ = self.record(client, &Event::refused(program, &refusal));
+        refusal
     }
 
     /// Checks `program` against the policy and the limits, registers its
@@ -141,17 +156,22 @@ impl Executor {
         timeout: Option<f64>,
         choice: Choice,
         client: &str,
+        client_scope: Option<&Scope>,
     ) -> Result<(Arc<Execution>, Request), ExecError> {
         if let Some(t) = timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(ExecError::BadTimeout(t));
         }
-        let (checked, plan) =
-            frontend::prepare_with(program, &[], SystemHost::shared(), &self.policy).map_err(
-                |e| ExecError::Program {
-                    errors: e.diagnostics(),
-                    rendered: e.render(program, "stdin"),
-                },
-            )?;
+        let (checked, plan) = frontend::prepare_confined(
+            program,
+            &[],
+            SystemHost::shared(),
+            &self.policy,
+            client_scope,
+        )
+        .map_err(|e| ExecError::Program {
+            errors: e.diagnostics(),
+            rendered: e.render(program, "stdin"),
+        })?;
         privileges::check()?;
         let timeout = Duration::from_secs_f64(self.policy.timeout(timeout));
         let planned = Started { backend: plan.backend, reason: plan.backend_reason() };

@@ -47,7 +47,7 @@ pub fn on(program: &Program, host: &dyn Host, policy: &Policy) -> Availability {
 
 /// How a rendered library program would run on `host` under `policy`.
 pub fn of_rendered(source: &str, host: &dyn Host, policy: &Policy) -> Availability {
-    let v = validate::validate(source, host, policy);
+    let v = validate::validate(source, host, policy, None);
     match v.backend {
         Some(backend) => Availability {
             runs: match backend {

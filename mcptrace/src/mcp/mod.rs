@@ -2,6 +2,7 @@
 //! listing and the catalog. No tracing logic lives here.
 
 mod cache;
+pub mod caller;
 mod compact;
 mod completions;
 mod host_info;
@@ -37,10 +38,15 @@ use rmcp::{
 };
 
 use self::{
-    cache::Cacheable, compact::Page, links::Linked, subscriptions::Subscriptions, tasks::OrTask,
-    types::*,
+    cache::Cacheable, caller::Caller, compact::Page, http::HttpInfo, links::Linked,
+    subscriptions::Subscriptions, tasks::OrTask, types::*,
 };
-use crate::{check::SystemHost, exec::Executor, lang::catalog, lower, probes};
+use crate::{
+    check::SystemHost,
+    exec::{ExecError, Executor},
+    lang::catalog,
+    lower, probes,
+};
 
 /// Probes one list_probes page holds at most.
 const MAX_PAGE: usize = 5000;
@@ -48,9 +54,11 @@ const MAX_PAGE: usize = 5000;
 #[derive(Clone)]
 pub struct Server {
     executor: Arc<Executor>,
-    /// Who makes the calls, as the audit log names them: `stdio`, or `http`
-    /// (the HTTP transport has one shared token, not named ones).
-    client: &'static str,
+    /// Who makes the calls when the request names no one: `stdio`, or on
+    /// HTTP without tokens, `http`. The HTTP gate names a token's holder.
+    caller: Arc<Caller>,
+    /// The HTTP transport's settings, for host_info; none on stdio.
+    http: Option<Arc<HttpInfo>>,
     /// Built once; the handler routes calls through it.
     tool_router: ToolRouter<Self>,
     /// This session's resources/subscribe subscriptions; they end with it.
@@ -59,7 +67,7 @@ pub struct Server {
 
 #[tool_router]
 impl Server {
-    pub fn new(executor: Arc<Executor>, client: &'static str) -> Self {
+    pub fn new(executor: Arc<Executor>, caller: Arc<Caller>) -> Self {
         Self {
             tool_router: finish_tools(
                 Self::tool_router()
@@ -70,9 +78,14 @@ impl Server {
                 executor.policy().allow_unsafe,
             ),
             executor,
-            client,
+            caller,
+            http: None,
             subscriptions: Arc::default(),
         }
+    }
+
+    pub fn over_http(self, info: Arc<HttpInfo>) -> Self {
+        Self { http: Some(info), ..self }
     }
 
     #[tool(
@@ -134,8 +147,25 @@ impl Server {
         Parameters(p): Parameters<ExecParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<OrTask<Linked<Json<ExecResponse>>>, Json<ExecResponse>> {
+        let caller = self.caller(&context);
+        let refused = |message: String| {
+            Json(ExecResponse {
+                status: "error".into(),
+                execution_id: None,
+                message,
+                backend: None,
+                backend_reason: None,
+            })
+        };
+        if let Err(why) = caller.may_trace("exec_program") {
+            let refusal =
+                self.executor.refuse(&p.program, &caller.name, ExecError::NotAllowed(why));
+            return Err(refused(refusal.to_string()));
+        }
         let choice = p.backend.unwrap_or_default();
-        match self.executor.start(&p.program, p.timeout, choice, self.client).await {
+        let started =
+            self.executor.start(&p.program, p.timeout, choice, &caller.name, caller.scope.as_ref());
+        match started.await {
             Ok(e) => {
                 if let Some(token) = context.meta.get_progress_token() {
                     progress::spawn(e.clone(), context.peer.clone(), token);
@@ -157,13 +187,7 @@ impl Server {
                 Ok(OrTask::Now(Linked::new(response, &e, &context)))
             }
             // A tool error (`isError`), with the design's fields inside.
-            Err(err) => Err(Json(ExecResponse {
-                status: "error".into(),
-                execution_id: None,
-                message: err.to_string(),
-                backend: None,
-                backend_reason: None,
-            })),
+            Err(err) => Err(refused(err.to_string())),
         }
     }
 
@@ -213,8 +237,10 @@ impl Server {
         Parameters(p): Parameters<IdParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Page, String> {
+        let caller = self.caller(&context);
+        caller.may_trace("stop_execution")?;
         let id = &p.execution_id;
-        let e = self.executor.stop(id, self.client).ok_or_else(|| unknown(id))?;
+        let e = self.executor.stop(id, &caller.name).ok_or_else(|| unknown(id))?;
         // Wait briefly for END and the maps, so the answer holds them.
         for _ in 0..200 {
             if !e.is_running() {
@@ -237,6 +263,11 @@ impl Server {
 }
 
 impl Server {
+    /// Who makes the request behind `context`.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Arc<Caller> {
+        Caller::of(context, &self.caller)
+    }
+
     fn find(&self, id: &str) -> Result<Arc<crate::exec::Execution>, String> {
         self.executor.get(id).ok_or_else(|| unknown(id))
     }
@@ -293,10 +324,12 @@ impl ServerHandler for Server {
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        let caller = self.caller(&context);
+        caller.may_trace("tasks/cancel").map_err(|m| ErrorData::invalid_request(m, None))?;
         let id = &request.task_id;
-        self.executor.stop(id, self.client).map(drop).ok_or_else(|| unknown_task(id))
+        self.executor.stop(id, &caller.name).map(drop).ok_or_else(|| unknown_task(id))
     }
 
     /// No task asks the client for input, so there is never a response to
@@ -323,10 +356,10 @@ impl ServerHandler for Server {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         match request.uri.as_str() {
-            host_info::URI => self.read_host(),
+            host_info::URI => self.read_host(&context),
             uri => self.read_execution(uri),
         }
         .map(Into::into)
@@ -405,7 +438,9 @@ impl ServerHandler for Server {
 /// Serves MCP on stdin/stdout until the client goes away or a SIGTERM/SIGINT
 /// arrives; running executions are then stopped.
 pub async fn serve(executor: Arc<Executor>) -> Result<(), Box<dyn std::error::Error>> {
-    let service = Server::new(executor.clone(), "stdio").serve(rmcp::transport::stdio()).await?;
+    let service = Server::new(executor.clone(), Caller::trusted("stdio"))
+        .serve(rmcp::transport::stdio())
+        .await?;
     tokio::select! {
         r = service.waiting() => { r?; }
         _ = stop_signal() => {}

@@ -1,7 +1,9 @@
 //! `validate_program`: the front end's verdict on a program, without running it.
 
 use rmcp::{
+    RoleServer,
     handler::server::wrapper::{Json, Parameters},
+    service::RequestContext,
     tool, tool_router,
 };
 use schemars::JsonSchema;
@@ -29,7 +31,10 @@ impl Server {
     async fn validate_program(
         &self,
         Parameters(p): Parameters<ValidateParams>,
+        context: RequestContext<RoleServer>,
     ) -> Json<Validation> {
-        Json(validate::validate(&p.program, SystemHost::shared(), self.executor.policy()))
+        let scope = self.caller(&context).scope.clone();
+        let policy = self.executor.policy();
+        Json(validate::validate(&p.program, SystemHost::shared(), policy, scope.as_ref()))
     }
 }

@@ -14,6 +14,7 @@ use crate::{
     frontend,
     plan::{Backend, Plan},
     policy::Policy,
+    scope::Scope,
 };
 
 /// What a program that passed the checks would do.
@@ -55,9 +56,14 @@ pub struct Validation {
 }
 
 /// Parses, checks against `host` under `policy` and plans `source`, without
-/// running it.
-pub fn validate(source: &str, host: &dyn Host, policy: &Policy) -> Validation {
-    match frontend::prepare_with(source, &[], host, policy) {
+/// running it, confined to `client_scope` too as the client's runs would be.
+pub fn validate(
+    source: &str,
+    host: &dyn Host,
+    policy: &Policy,
+    client_scope: Option<&Scope>,
+) -> Validation {
+    match frontend::prepare_confined(source, &[], host, policy, client_scope) {
         Ok((checked, plan)) => {
             let r = Report::of(&checked, &plan, source);
             Validation {
