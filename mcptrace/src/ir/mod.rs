@@ -171,6 +171,27 @@ pub enum Stmt {
         top: u64,
         div: u64,
     },
+    /// `for ($var : start..end)`: the body with `$var` = start, start + 1,
+    /// … below end; both ends are evaluated once, before the first pass.
+    ForRange {
+        var: usize,
+        start: Expr,
+        end: Expr,
+        body: Block,
+    },
+    /// `for ($var : @m)`: the body once per element of map `map` (by id),
+    /// with `$var` = (key, value); the key is a tuple when the map has
+    /// several key parts.
+    ForMap {
+        var: usize,
+        map: u16,
+        body: Block,
+    },
+    /// `break` and `continue` end the innermost loop or its pass; `return`
+    /// ends the probe's statements.
+    Break,
+    Continue,
+    Return,
     /// `clear(@m)`.
     Clear(u16),
     /// `zero(@m)`.

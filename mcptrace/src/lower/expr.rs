@@ -59,6 +59,12 @@ pub struct Exprs<'a> {
     /// Maps this probe has updated so far: keyed state is read once per hit,
     /// before any update, so a later read would see the old value.
     pub updated: HashSet<String>,
+    /// The innermost loop around the statement being lowered: its passes
+    /// run in user space (see `loops`).
+    pub loop_at: Option<Span>,
+    /// A `return` lowered so far: the statements after it run in user space
+    /// only when it did not return, which a kernel map update cannot know.
+    pub returned: Option<Span>,
 }
 
 /// What must hold for the statement being lowered to run.
@@ -106,6 +112,8 @@ impl<'a> Exprs<'a> {
             int_vars: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
+            loop_at: None,
+            returned: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod expr;
+mod loops;
 mod map_table;
 mod site;
 mod stmt;
@@ -100,7 +101,8 @@ pub enum NotNative {
     /// C definitions, casts to other than fixed-width integers, BTF-typed
     /// field access, indexing, sizeof.
     Types,
-    /// `while`, `unroll`, `break`, `continue`, `return`.
+    /// `while`, `unroll`, and what a loop or `return` cannot take (map
+    /// updates in a pass or after a return, a map walked in a kernel probe).
     Loop,
     /// A builtin or function the native backend does not run.
     Function,

@@ -506,3 +506,56 @@ fn stack_limits_and_two_argument_delete() {
     let kinds: Vec<u16> = c.map_ops[..c.nmap_ops as usize].iter().map(|m| m.kind).collect();
     assert_eq!(kinds[1], map_op::DELETE);
 }
+
+/// `for` runs its passes in user space: over a map in END, over a range in
+/// any probe; a map update in a pass, a map walked in a kernel probe, or a
+/// map update after `return` falls back.
+#[test]
+fn for_loops_run_in_user_space() {
+    let enter = || vec![tp("sys_enter_openat")];
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @m[pid, comm] = count(); \
+         for ($i : 0..args.flags) { if ($i == 2) { continue } printf(\"%d\\n\", $i); } } \
+         END { for ($kv : @m) { printf(\"%d %s %d\\n\", $kv.0.0, $kv.0.1, $kv.1); break; } }",
+        vec![enter(), vec![Probe::End]],
+    );
+    assert!(matches!(p.probes[0].body[..], [Stmt::ForRange { .. }]), "{:?}", p.probes[0].body);
+    let [Stmt::ForMap { map, body, .. }] = &p.end[0][..] else { panic!("{:?}", p.end) };
+    assert_eq!(p.maps[usize::from(*map)].name, "@m");
+    assert!(matches!(body[..], [Stmt::Printf { .. }, Stmt::Break]));
+    for (src, want) in [
+        (
+            "tracepoint:syscalls:sys_enter_openat { for ($i : 0..3) { @c[$i] = count(); } }",
+            "a map update inside the loop at 1:40 is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { @m[1] = 1; for ($kv : @m) { } }",
+            "`for` over a map in a kernel probe is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { if (pid) { return } @c = count(); }",
+            "a map update after the `return` at 1:51 is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { @h = hist(pid); } END { for ($kv : @h) { } }",
+            "`for` over @h, an avg/stats/hist map, is not native yet",
+        ),
+        ("END { for ($kv : @m) { } } tracepoint:syscalls:sys_enter_openat { @m = 1; }", "before"),
+        ("BEGIN { break }", "`break`/`continue` outside a loop"),
+    ] {
+        let probes = src
+            .split(" } ")
+            .map(|p| {
+                if p.starts_with("trace") {
+                    enter()
+                } else if p.starts_with("END") {
+                    vec![Probe::End]
+                } else {
+                    vec![Probe::Begin]
+                }
+            })
+            .collect();
+        let why = reason(src, probes);
+        assert!(why.contains(want), "{src}: {why}");
+    }
+}

@@ -34,13 +34,35 @@ pub trait Effects {
     /// that cannot be read answers no, as a stack that cannot be read
     /// prints none.
     fn has_key(&self, map: u16, key: &[Value]) -> bool;
+    /// The elements of map `map` as (key parts, value), in the order print
+    /// shows them; a map that cannot be read has none.
+    fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)>;
 }
 
 /// What running a block asks of the runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Go on with the next statement.
     Continue,
     Exit,
+    /// `break`: leave the innermost loop.
+    Break,
+    /// `continue`: on to the loop's next pass.
+    NextPass,
+    /// `return`: leave the probe's statements.
+    Return,
+}
+
+/// bpf_loop's bound (BPF_MAX_LOOPS): bpftrace runs a range with more
+/// passes not at all, as the helper refuses it.
+const MAX_LOOPS: i64 = 1 << 23;
+
+/// How many passes `for ($i : start..end)` makes in bpftrace: end - start
+/// taken as a 32-bit count, none when it is not positive or over bpf_loop's
+/// bound.
+fn range_passes(start: u64, end: u64) -> u64 {
+    let n = i64::from(end.wrapping_sub(start) as i32);
+    if n <= 0 || n > MAX_LOOPS { 0 } else { n as u64 }
 }
 
 impl<'a> Frame<'a> {
@@ -51,11 +73,36 @@ impl<'a> Frame<'a> {
     /// Runs `block` against `fx`.
     pub fn run(&mut self, block: &Block, fx: &mut dyn Effects) -> Control {
         for stmt in block {
-            if self.stmt(stmt, fx) == Control::Exit {
-                return Control::Exit;
+            let control = self.stmt(stmt, fx);
+            if control != Control::Continue {
+                return control;
             }
         }
         Control::Continue
+    }
+
+    /// One pass of a loop body with `$var` = `value`: None to go on to the
+    /// next pass, or what the loop ends with.
+    fn pass(
+        &mut self,
+        var: usize,
+        value: Value,
+        body: &Block,
+        fx: &mut dyn Effects,
+    ) -> Option<Control> {
+        self.set(var, value);
+        match self.run(body, fx) {
+            Control::Continue | Control::NextPass => None,
+            Control::Break => Some(Control::Continue),
+            end @ (Control::Exit | Control::Return) => Some(end),
+        }
+    }
+
+    fn set(&mut self, var: usize, value: Value) {
+        if self.vars.len() <= var {
+            self.vars.resize(var + 1, None);
+        }
+        self.vars[var] = Some(value);
     }
 
     fn stmt(&mut self, stmt: &Stmt, fx: &mut dyn Effects) -> Control {
@@ -77,15 +124,36 @@ impl<'a> Frame<'a> {
             Stmt::Exit => return Control::Exit,
             Stmt::Assign { var, value } => {
                 let v = self.eval(value, fx);
-                if self.vars.len() <= *var {
-                    self.vars.resize(var + 1, None);
-                }
-                self.vars[*var] = Some(v);
+                self.set(*var, v);
             }
             Stmt::If { cond, then, otherwise } => {
                 let branch = if truthy(&self.eval(cond, fx)) { then } else { otherwise };
                 return self.run(branch, fx);
             }
+            Stmt::ForRange { var, start, end, body } => {
+                let (first, signed) = int(&self.eval(start, fx));
+                let (last, _) = int(&self.eval(end, fx));
+                for i in 0..range_passes(first, last) {
+                    let value = Value::Int { bits: first.wrapping_add(i), signed };
+                    if let Some(end) = self.pass(*var, value, body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::ForMap { var, map, body } => {
+                for (mut key, value) in fx.entries(*map) {
+                    let key = match key.len() {
+                        1 => key.swap_remove(0),
+                        _ => Value::Tuple(key),
+                    };
+                    if let Some(end) = self.pass(*var, Value::Tuple(vec![key, value]), body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::Break => return Control::Break,
+            Stmt::Continue => return Control::NextPass,
+            Stmt::Return => return Control::Return,
         }
         Control::Continue
     }
@@ -291,6 +359,17 @@ mod tests {
         fn has_key(&self, map: u16, key: &[Value]) -> bool {
             map == 0 && key == [Value::int(1)]
         }
+        /// Map 0 has one key part, map 1 two.
+        fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)> {
+            match map {
+                0 => vec![
+                    (vec![Value::int(1)], Value::int(10)),
+                    (vec![Value::int(2)], Value::int(20)),
+                ],
+                1 => vec![(vec![Value::int(3), Value::Str(b"x".to_vec())], Value::int(30))],
+                _ => Vec::new(),
+            }
+        }
     }
 
     #[test]
@@ -344,6 +423,73 @@ mod tests {
         );
         let neg = Expr::Captured { at: ValueRef(3), signed: true };
         assert_eq!(f.eval(&neg, &Records(vec![])), Value::int(0));
+    }
+
+    #[test]
+    fn ranges_count_passes_as_bpf_loop_does() {
+        assert_eq!(range_passes(0, 10), 10);
+        assert_eq!(range_passes(5, 5), 0);
+        assert_eq!(range_passes(7, 3), 0, "a range that runs backwards makes no pass");
+        assert_eq!(range_passes(-3i64 as u64, 2), 5);
+        assert_eq!(range_passes(0, 1 << 23), 1 << 23);
+        assert_eq!(range_passes(0, (1 << 23) + 1), 0, "over bpf_loop's bound: none");
+        // The count is taken as 32 bits, as bpftrace passes it to bpf_loop.
+        assert_eq!(range_passes(0, (1 << 32) + 2), 2);
+    }
+
+    #[test]
+    fn loops_bind_their_variable_and_obey_break_continue_return() {
+        let printf = |f: &str, args| Stmt::Printf { format: FormatString::parse(f), args };
+        let index = |v, i| Expr::TupleIndex(Box::new(Expr::Var(v)), i);
+        let block = vec![
+            Stmt::ForRange {
+                var: 0,
+                start: lit(-1),
+                end: lit(5),
+                body: vec![
+                    Stmt::If {
+                        cond: bin(BinOp::Eq, Expr::Var(0), lit(1)),
+                        then: vec![Stmt::Continue],
+                        otherwise: vec![],
+                    },
+                    Stmt::If {
+                        cond: bin(BinOp::Eq, Expr::Var(0), lit(3)),
+                        then: vec![Stmt::Break],
+                        otherwise: vec![],
+                    },
+                    printf("%d ", vec![Expr::Var(0)]),
+                ],
+            },
+            Stmt::ForMap {
+                var: 1,
+                map: 0,
+                body: vec![printf("%d=%d ", vec![index(1, 0), index(1, 1)])],
+            },
+            Stmt::ForMap {
+                var: 1,
+                map: 1,
+                body: vec![printf(
+                    "%d,%s ",
+                    vec![
+                        Expr::TupleIndex(Box::new(index(1, 0)), 0),
+                        Expr::TupleIndex(Box::new(index(1, 0)), 1),
+                    ],
+                )],
+            },
+            Stmt::ForRange { var: 2, start: lit(0), end: lit(3), body: vec![Stmt::Return] },
+            printf("not reached", vec![]),
+        ];
+        let mut records = Records(Vec::new());
+        assert_eq!(Frame::new(None, "END", 0).run(&block, &mut records), Control::Return);
+        let text: Vec<u8> = records
+            .0
+            .into_iter()
+            .flat_map(|r| match r {
+                Record::Printf(bytes) => bytes,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x ");
     }
 
     #[test]
