@@ -244,6 +244,18 @@ pub enum Expr {
     },
     /// `username`: the name of a captured uid.
     Username(ValueRef),
+    /// `strncmp(a, b, n)`: 0 when the strings agree in their first `n`
+    /// bytes (up to a NUL both have), else 1.
+    StrNcmp(Box<Expr>, Box<Expr>, u64),
+    /// `strcontains(haystack, needle)`: 1 when needle is in haystack.
+    StrContains(Box<Expr>, Box<Expr>),
+    /// `strftime(format, nsecs)`: nsecs since boot as local wall time.
+    Strftime {
+        format: String,
+        nsecs: Box<Expr>,
+    },
+    /// `ntop(addr)`: an IPv4 address held in an integer, as text.
+    Ntop(Box<Expr>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod loops;
 mod map_table;
 mod site;
 mod stmt;
+mod strings;
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
@@ -36,10 +37,47 @@ use crate::{
 /// Catalog names (builtins and functions) the lowering runs natively; the
 /// tests lower a program using each, so the list stays true to the code.
 pub const NATIVE_HELPERS: &[&str] = &[
-    "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
-    "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
-    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "has_key", "clear", "zero",
-    "ksym", "usym", "reg", "username",
+    "pid",
+    "tid",
+    "uid",
+    "gid",
+    "cpu",
+    "nsecs",
+    "elapsed",
+    "comm",
+    "kstack",
+    "ustack",
+    "argN",
+    "retval",
+    "func",
+    "probe",
+    "cgroup",
+    "args",
+    "printf",
+    "print",
+    "time",
+    "exit",
+    "str",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stats",
+    "hist",
+    "lhist",
+    "delete",
+    "has_key",
+    "clear",
+    "zero",
+    "ksym",
+    "usym",
+    "reg",
+    "username",
+    "strncmp",
+    "strcontains",
+    "strftime",
+    "ntop",
 ];
 
 /// Whether the native backend runs catalog entry `name`.

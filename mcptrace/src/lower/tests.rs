@@ -261,6 +261,23 @@ fn the_native_helper_list_matches_what_lowers() {
         ("usym", "u:/bin/sh:main { printf(\"%s\\n\", usym(arg0)); }", vec![vec![uprobe(false)]]),
         ("reg", "u:/bin/sh:main { @[reg(\"ip\")] = count(); }", vec![vec![uprobe(false)]]),
         ("username", "u:/bin/sh:main { @[username] = count(); }", vec![vec![uprobe(false)]]),
+        (
+            "strncmp",
+            "tracepoint:syscalls:sys_enter_openat /strncmp(str(args->filename), \"/etc\", 4) == 0/ \
+             { @c = count(); }",
+            open(),
+        ),
+        (
+            "strcontains",
+            "u:/bin/sh:main { printf(\"%d\\n\", strcontains(comm, \"sh\")); }",
+            vec![vec![uprobe(false)]],
+        ),
+        (
+            "strftime",
+            "u:/bin/sh:main { printf(\"%s\\n\", strftime(\"%H:%M\", nsecs)); }",
+            vec![vec![uprobe(false)]],
+        ),
+        ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
@@ -304,7 +321,7 @@ fn the_native_helper_list_matches_what_lowers() {
     }
     for (name, src) in [
         ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
-        ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }"),
+        ("join", "u:/bin/sh:main { join(arg0); }"),
         ("system", "u:/bin/sh:main { system(\"true\"); }"),
     ] {
         assert!(!super::is_native(name));

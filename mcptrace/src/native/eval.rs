@@ -3,6 +3,7 @@
 
 use mcptrace_common::Event;
 
+use super::wall_time::{local_time, strftime};
 use crate::{
     host::{symbolize::format_stack, users},
     ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
@@ -203,8 +204,51 @@ impl<'a> Frame<'a> {
                 Value::Str(fx.symbol(bits, pid.as_ref().map(|p| value(p) as u32)).into_bytes())
             }
             Expr::Username(uid) => Value::Str(users::name(value(uid)).into_bytes()),
+            Expr::StrNcmp(a, b, n) => {
+                let (a, b) = (self.eval(a, fx), self.eval(b, fx));
+                Value::uint(u64::from(!same_prefix(bytes(&a), bytes(&b), *n)))
+            }
+            Expr::StrContains(h, n) => {
+                let (h, n) = (self.eval(h, fx), self.eval(n, fx));
+                let (h, n) = (bytes(&h), bytes(&n));
+                Value::uint(u64::from(n.is_empty() || h.windows(n.len()).any(|w| w == n)))
+            }
+            Expr::Strftime { format, nsecs } => {
+                Value::Str(strftime(format, int(&self.eval(nsecs, fx)).0))
+            }
+            Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
         }
     }
+}
+
+/// A string value's bytes (none for other values).
+fn bytes(v: &Value) -> &[u8] {
+    match v {
+        Value::Str(s) => s,
+        _ => &[],
+    }
+}
+
+/// C's `strncmp(a, b, n) == 0`: the first `n` bytes agree, the ends of
+/// the strings (their NULs) included.
+fn same_prefix(a: &[u8], b: &[u8], n: u64) -> bool {
+    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    for i in 0..usize::try_from(n).unwrap_or(usize::MAX) {
+        let (x, y) = (at(a, i), at(b, i));
+        if x != y {
+            return false;
+        }
+        if x == 0 {
+            return true;
+        }
+    }
+    true
+}
+
+/// An IPv4 address held in an integer, as bpftrace's ntop() prints it: the
+/// integer's bytes in memory order, dotted as inet_ntop(3) writes them.
+fn ntop(addr: u32) -> Vec<u8> {
+    std::net::Ipv4Addr::from(addr.to_ne_bytes()).to_string().into_bytes()
 }
 
 /// Bytes up to the first NUL.
@@ -292,24 +336,6 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> Value {
         BinOp::And | BinOp::Or => unreachable!("handled above"),
     };
     Value::Int { bits, signed }
-}
-
-/// Local time through strftime(3), as bpftrace's time() does.
-pub fn local_time(fmt: &str) -> Vec<u8> {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return Vec::new();
-    };
-    // SAFETY: time(NULL) and localtime_r with valid pointers; strftime writes
-    // at most buf.len() bytes and returns how many.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        let mut buf = vec![0u8; 256 + fmt.len() * 4];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
-        buf.truncate(n);
-        buf
-    }
 }
 
 #[cfg(test)]
@@ -426,6 +452,26 @@ mod tests {
     }
 
     #[test]
+    fn string_functions_follow_c() {
+        let f = Frame::new(None, "BEGIN", 0);
+        let s = |t: &str| Box::new(Expr::Str(t.as_bytes().to_vec()));
+        let ncmp = |a, b, n| f.eval(&Expr::StrNcmp(s(a), s(b), n), &Records(vec![]));
+        assert_eq!(ncmp("/etc/passwd", "/etc", 4), Value::uint(0));
+        assert_eq!(ncmp("/etc/passwd", "/etc", 5), Value::uint(1), "the constant's NUL counts");
+        assert_eq!(ncmp("ab", "ab", 10), Value::uint(0), "equal strings shorter than n");
+        assert_eq!(ncmp("a", "ab", 2), Value::uint(1));
+        assert_eq!(ncmp("x", "y", 0), Value::uint(0));
+        let has = |h, n| f.eval(&Expr::StrContains(s(h), s(n)), &Records(vec![]));
+        assert_eq!(has("/usr/bin/sh", "bin"), Value::uint(1));
+        assert_eq!(has("/usr/bin/sh", "sbin"), Value::uint(0));
+        assert_eq!(has("sh", ""), Value::uint(1));
+        assert_eq!(has("", "a"), Value::uint(0));
+        let ntop = |v: u64| f.eval(&Expr::Ntop(Box::new(ulit(v))), &Records(vec![]));
+        assert_eq!(ntop(0x0100007f), Value::Str(b"127.0.0.1".to_vec()));
+        assert_eq!(ntop(0xffff_ffff_0a00_00c0), Value::Str(b"192.0.0.10".to_vec()));
+    }
+
+    #[test]
     fn ranges_count_passes_as_bpf_loop_does() {
         assert_eq!(range_passes(0, 10), 10);
         assert_eq!(range_passes(5, 5), 0);
@@ -490,12 +536,5 @@ mod tests {
             })
             .collect();
         assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x ");
-    }
-
-    #[test]
-    fn time_formats_with_strftime() {
-        let t = local_time("%Y");
-        assert_eq!(t.len(), 4);
-        assert!(t.iter().all(u8::is_ascii_digit));
     }
 }

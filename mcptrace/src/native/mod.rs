@@ -12,6 +12,7 @@ pub mod run;
 mod session;
 mod sessions;
 pub mod transport;
+mod wall_time;
 
 pub use error::NativeError;
 pub use keyed_maps::KeyedMaps;
