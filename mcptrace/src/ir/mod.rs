@@ -187,6 +187,11 @@ pub enum Stmt {
         map: u16,
         body: Block,
     },
+    /// `while (cond) body`, at most `MAX_LOOPS` passes (see native::eval).
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `break` and `continue` end the innermost loop or its pass; `return`
     /// ends the probe's statements.
     Break,

@@ -1,4 +1,4 @@
-//! Loops: `for` over a range or a map, and the jumps out of them. Every
+//! Loops: `for` over a range or a map, `while`, and the jumps out of them. Every
 //! pass runs in user space — in BEGIN and END, and in a kernel probe on the
 //! values the probe captured, which the passes cannot change. So a body may
 //! print and assign variables; a map update in it would happen once in the
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     ir::{self, KeyKind, MapAgg},
-    lang::ast::{Block, ForIter, Span},
+    lang::ast::{Block, Expr, ForIter, Span},
 };
 
 fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsupported {
@@ -65,6 +65,18 @@ impl Exprs<'_> {
             }
         };
         Ok(stmt)
+    }
+
+    /// `while (cond) body` at `span`.
+    pub fn while_loop(
+        &mut self,
+        cond: &Expr,
+        body: &Block,
+        span: Span,
+    ) -> Result<ir::Stmt, Unsupported> {
+        let (cond, _) = self.user(cond)?;
+        let body = self.loop_body(body, span)?;
+        Ok(ir::Stmt::While { cond, body })
     }
 
     /// `break` or `continue`, which must sit in a loop.

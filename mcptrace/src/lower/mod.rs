@@ -139,7 +139,7 @@ pub enum NotNative {
     /// C definitions, casts to other than fixed-width integers, BTF-typed
     /// field access, indexing, sizeof.
     Types,
-    /// `while`, `unroll`, and what a loop or `return` cannot take (map
+    /// `unroll`, and what a loop or `return` cannot take (map
     /// updates in a pass or after a return, a map walked in a kernel probe).
     Loop,
     /// A builtin or function the native backend does not run.

@@ -111,9 +111,7 @@ impl Exprs<'_> {
             StmtKind::Unroll { .. } => {
                 return Err(unsupported(span, NotNative::Loop, "`unroll` is not native yet"));
             }
-            StmtKind::While { .. } => {
-                return Err(unsupported(span, NotNative::Loop, "`while` is not native yet"));
-            }
+            StmtKind::While { cond, body } => self.while_loop(cond, body, span)?,
             StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, span)?,
             StmtKind::Break => self.jump(ir::Stmt::Break, span)?,
             StmtKind::Continue => self.jump(ir::Stmt::Continue, span)?,

@@ -576,3 +576,19 @@ fn for_loops_run_in_user_space() {
         assert!(why.contains(want), "{src}: {why}");
     }
 }
+
+/// `while` runs in user space like `for`: passes may print and assign,
+/// not update maps in a kernel probe.
+#[test]
+fn while_loops_run_in_user_space() {
+    let p = lowered(
+        "BEGIN { $i = 0; while ($i < 3) { $i++; if ($i == 2) { break } } print($i) }",
+        vec![vec![Probe::Begin]],
+    );
+    assert!(matches!(p.begin[0][..], [Stmt::Assign { .. }, Stmt::While { .. }, Stmt::Print(_)]));
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { $i = 0; while ($i < 3) { @c = count(); $i++ } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("a map update inside the loop at 1:48"), "{why}");
+}

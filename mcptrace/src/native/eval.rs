@@ -55,7 +55,9 @@ pub enum Control {
 }
 
 /// bpf_loop's bound (BPF_MAX_LOOPS): bpftrace runs a range with more
-/// passes not at all, as the helper refuses it.
+/// passes not at all, as the helper refuses it. A `while` stops after as
+/// many: bpftrace's verifier would refuse a loop it cannot bound, and user
+/// space must not spin forever on one.
 const MAX_LOOPS: i64 = 1 << 23;
 
 /// How many passes `for ($i : start..end)` makes in bpftrace: end - start
@@ -92,6 +94,11 @@ impl<'a> Frame<'a> {
         fx: &mut dyn Effects,
     ) -> Option<Control> {
         self.set(var, value);
+        self.run_pass(body, fx)
+    }
+
+    /// One pass of a loop body: None to go on, or what the loop ends with.
+    fn run_pass(&mut self, body: &Block, fx: &mut dyn Effects) -> Option<Control> {
         match self.run(body, fx) {
             Control::Continue | Control::NextPass => None,
             Control::Break => Some(Control::Continue),
@@ -148,6 +155,16 @@ impl<'a> Frame<'a> {
                         _ => Value::Tuple(key),
                     };
                     if let Some(end) = self.pass(*var, Value::Tuple(vec![key, value]), body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::While { cond, body } => {
+                for _ in 0..MAX_LOOPS {
+                    if !truthy(&self.eval(cond, fx)) {
+                        break;
+                    }
+                    if let Some(end) = self.run_pass(body, fx) {
                         return end;
                     }
                 }
@@ -522,6 +539,15 @@ mod tests {
                     ],
                 )],
             },
+            Stmt::While {
+                cond: bin(BinOp::Lt, Expr::Var(3), lit(2)),
+                body: vec![
+                    Stmt::Assign { var: 3, value: bin(BinOp::Add, Expr::Var(3), lit(1)) },
+                    printf("w%d ", vec![Expr::Var(3)]),
+                ],
+            },
+            // A loop that never ends by itself stops at bpf_loop's bound.
+            Stmt::While { cond: lit(1), body: vec![] },
             Stmt::ForRange { var: 2, start: lit(0), end: lit(3), body: vec![Stmt::Return] },
             printf("not reached", vec![]),
         ];
@@ -535,6 +561,6 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x ");
+        assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
     }
 }

@@ -53,9 +53,14 @@ fn fallbacks_name_the_construct_and_its_position() {
 
 #[test]
 fn multi_line_constructs_are_cut_to_their_first_line() {
-    let src = "BEGIN {\n  while (1) {\n    exit();\n  }\n}";
+    let src =
+        "tracepoint:syscalls:sys_enter_read {\n  @m[1] = 1; for ($kv : @m) {\n    exit();\n  }\n}";
     let p = plan(&checked(src), src, &FakeHost);
-    assert_eq!(p.fallback.unwrap().to_string(), "`while (1) {…` at 2:3: `while` is not native yet");
+    let why = p.fallback.unwrap().to_string();
+    assert!(
+        why.starts_with("`for ($kv : @m) {…` at 2:14: `for` over a map in a kernel probe"),
+        "{why}"
+    );
 }
 
 /// The fake host, with a kernel too old for the native engine.
