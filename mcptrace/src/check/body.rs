@@ -96,6 +96,13 @@ impl BodyChecker<'_> {
                 self.expr(e);
                 self.block(body);
             }
+            StmtKind::For { var, iter, body } => {
+                for e in iter.exprs() {
+                    self.expr(e);
+                }
+                self.vars.insert(var.clone());
+                self.block(body);
+            }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }

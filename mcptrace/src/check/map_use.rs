@@ -6,7 +6,7 @@ use std::collections::{HashMap, hash_map::Entry};
 
 use super::error::{CheckError, CheckErrorKind};
 use crate::lang::{
-    ast::{self, Expr, ExprKind, Program, Span, StmtKind},
+    ast::{self, Expr, ExprKind, ForIter, Program, Span, StmtKind},
     catalog::{self, Yields},
 };
 
@@ -69,7 +69,12 @@ pub fn check(program: &Program, errors: &mut Vec<CheckError>) {
         let mut stmts = Vec::new();
         probe.body.each_stmt(&mut |stmt| stmts.push(stmt));
         for stmt in stmts {
-            for e in stmt.exprs() {
+            // The map a `for` walks is used whole, not as an element.
+            let walked = match &stmt.kind {
+                StmtKind::For { iter: ForIter::Map(map), .. } => Some(map.span.offset),
+                _ => None,
+            };
+            for e in stmt.exprs().into_iter().filter(|e| Some(e.span.offset) != walked) {
                 uses(e, &mut maps, errors);
             }
             match &stmt.kind {

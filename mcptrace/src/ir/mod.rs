@@ -180,6 +180,32 @@ pub enum Stmt {
         top: u64,
         div: u64,
     },
+    /// `for ($var : start..end)`: the body with `$var` = start, start + 1,
+    /// … below end; both ends are evaluated once, before the first pass.
+    ForRange {
+        var: usize,
+        start: Expr,
+        end: Expr,
+        body: Block,
+    },
+    /// `for ($var : @m)`: the body once per element of map `map` (by id),
+    /// with `$var` = (key, value); the key is a tuple when the map has
+    /// several key parts.
+    ForMap {
+        var: usize,
+        map: u16,
+        body: Block,
+    },
+    /// `while (cond) body`, at most `MAX_LOOPS` passes (see native::eval).
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    /// `break` and `continue` end the innermost loop or its pass; `return`
+    /// ends the probe's statements.
+    Break,
+    Continue,
+    Return,
     /// `clear(@m)`.
     Clear(u16),
     /// `zero(@m)`.
@@ -232,6 +258,18 @@ pub enum Expr {
     },
     /// `username`: the name of a captured uid.
     Username(ValueRef),
+    /// `strncmp(a, b, n)`: 0 when the strings agree in their first `n`
+    /// bytes (up to a NUL both have), else 1.
+    StrNcmp(Box<Expr>, Box<Expr>, u64),
+    /// `strcontains(haystack, needle)`: 1 when needle is in haystack.
+    StrContains(Box<Expr>, Box<Expr>),
+    /// `strftime(format, nsecs)`: nsecs since boot as local wall time.
+    Strftime {
+        format: String,
+        nsecs: Box<Expr>,
+    },
+    /// `ntop(addr)`: an IPv4 address held in an integer, as text.
+    Ntop(Box<Expr>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -184,6 +184,21 @@ impl SlotBuilder {
         Ok(i as u64)
     }
 
+    /// Registers the first `n` bytes of `s` (its NUL too, when `s` is
+    /// shorter) for `op::STR_EQ`: what `strncmp(str, s, n)` compares.
+    pub fn const_prefix(&mut self, s: &[u8], n: usize) -> Result<u64, SlotFull> {
+        let i = self.const_string(s)?;
+        let c = &mut self.config.consts[i as usize];
+        for (w, mask) in c.mask.iter_mut().enumerate() {
+            // Bytes are in memory order: byte j of a word is its j-th
+            // native-endian byte.
+            let keep = n.saturating_sub(w * 8).min(8);
+            let bytes: [u8; 8] = std::array::from_fn(|j| if j < keep { 0xff } else { 0 });
+            *mask &= u64::from_ne_bytes(bytes);
+        }
+        Ok(i)
+    }
+
     pub fn add_syscall_nr(&mut self, nr: u32) -> &mut Self {
         self.config.add_nr(nr);
         self
@@ -376,6 +391,24 @@ fn key_parts(parts: &[Part]) -> Vec<KeyPart> {
 mod tests {
     use super::*;
     use mcptrace_common::slot::map_op;
+
+    /// strncmp's constant masks its first n bytes, the NUL within them.
+    #[test]
+    fn a_prefix_constant_masks_n_bytes() {
+        let bytes = |w: u64| w.to_ne_bytes();
+        let prefix = |s: &[u8], n| {
+            let mut b = SlotBuilder::new();
+            let i = b.const_prefix(s, n).unwrap() as usize;
+            b.config.consts[i]
+        };
+        let c = prefix(b"/etc", 4);
+        assert_eq!(bytes(c.mask[0]), [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(c.mask[1..].iter().all(|m| *m == 0));
+        let c = prefix(b"ab", 10);
+        assert_eq!(bytes(c.mask[0]), [0xff, 0xff, 0xff, 0, 0, 0, 0, 0], "a, b and the NUL");
+        let c = prefix(b"0123456789", 9);
+        assert_eq!((c.mask[0], bytes(c.mask[1])), (u64::MAX, [0xff, 0, 0, 0, 0, 0, 0, 0]));
+    }
 
     #[test]
     fn hands_out_positions_in_order_and_refuses_overflow() {

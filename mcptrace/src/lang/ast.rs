@@ -218,9 +218,36 @@ pub enum StmtKind {
         cond: Expr,
         body: Block,
     },
+    /// `for ($var : @map) { … }` (bpftrace 0.21+) or `for ($var : a..b)`
+    /// (0.24+): the body once per map element or per integer of the range.
+    For {
+        var: String,
+        iter: ForIter,
+        body: Block,
+    },
     Break,
     Continue,
     Return,
+}
+
+/// What a `for` loop walks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ForIter {
+    /// A whole map (`@m`, no keys): the variable is `(key, value)`, the key
+    /// a tuple when the map has several key parts.
+    Map(Expr),
+    /// `start..end`: from `start` up to, not including, `end`; both
+    /// evaluated once, before the first iteration.
+    Range { start: Expr, end: Expr },
+}
+
+impl ForIter {
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            ForIter::Map(map) => vec![map],
+            ForIter::Range { start, end } => vec![start, end],
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -442,7 +469,9 @@ impl Block {
                         }
                     }
                 }
-                StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => body.each_stmt(f),
+                StmtKind::While { body, .. }
+                | StmtKind::Unroll { body, .. }
+                | StmtKind::For { body, .. } => body.each_stmt(f),
                 _ => {}
             }
         }
@@ -458,6 +487,7 @@ impl Stmt {
             StmtKind::Let { value, .. } => value.iter().collect(),
             StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
             StmtKind::Unroll { count, .. } => vec![count],
+            StmtKind::For { iter, .. } => iter.exprs(),
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => vec![],
         }
     }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::{
     ast::{
-        self, AttachPoint, Block, Else, Expr, ExprKind, ProbeKind, Program, Span, Stmt, StmtKind,
-        TypeName, UnaryOp,
+        self, AttachPoint, Block, Else, Expr, ExprKind, ForIter, ProbeKind, Program, Span, Stmt,
+        StmtKind, TypeName, UnaryOp,
     },
     int_type::IntType,
 };
@@ -123,7 +123,11 @@ fn nested_blocks(s: &mut Stmt) -> Vec<&mut Block> {
             }
             out
         }
-        StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => vec![body],
+        StmtKind::While { body, .. }
+        | StmtKind::Unroll { body, .. }
+        | StmtKind::For { body, .. } => {
+            vec![body]
+        }
         _ => Vec::new(),
     }
 }
@@ -142,26 +146,43 @@ pub struct Beyond017 {
 /// with the release that added each (bpftrace's CHANGELOG).
 const NEWER_CALLS: [(&str, &str, &str); 1] = [("has_key", "`has_key()`", "0.22.0")];
 
+/// Statements newer than bpftrace 0.17, with the release that added each
+/// (bpftrace's CHANGELOG: map loops in 0.21.0, ranges in 0.24.0).
+fn newer_stmt(kind: &StmtKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        StmtKind::For { iter: ForIter::Map(_), .. } => Some(("`for` over a map", "0.21.0")),
+        StmtKind::For { iter: ForIter::Range { .. }, .. } => Some(("`for` over a range", "0.24.0")),
+        _ => None,
+    }
+}
+
 /// The first construct of `program` that no rewrite makes bpftrace 0.17
 /// read, if any: such a program runs natively or not at all.
 pub fn beyond_017(program: &Program) -> Option<Beyond017> {
     let mut found: Option<Beyond017> = None;
-    let mut visit = |e: &Expr| {
+    let mut keep = |construct, span: Span, since| {
+        if found.as_ref().is_none_or(|f| span.offset < f.span.offset) {
+            found = Some(Beyond017 { construct, span, since });
+        }
+    };
+    let visit = |e: &Expr, keep: &mut dyn FnMut(&'static str, Span, &'static str)| {
         e.each(&mut |e| {
             let ExprKind::Call { name, .. } = &e.kind else { return };
-            let Some(&(_, construct, since)) = NEWER_CALLS.iter().find(|(n, ..)| n == name) else {
-                return;
-            };
-            if found.as_ref().is_none_or(|f| e.span.offset < f.span.offset) {
-                found = Some(Beyond017 { construct, span: e.span, since });
+            if let Some(&(_, construct, since)) = NEWER_CALLS.iter().find(|(n, ..)| n == name) {
+                keep(construct, e.span, since);
             }
         })
     };
     for probe in &program.probes {
         if let Some(pred) = &probe.predicate {
-            visit(pred);
+            visit(pred, &mut keep);
         }
-        probe.body.each_stmt(&mut |s| s.exprs().into_iter().for_each(&mut visit));
+        probe.body.each_stmt(&mut |s| {
+            if let Some((construct, since)) = newer_stmt(&s.kind) {
+                keep(construct, s.span, since);
+            }
+            s.exprs().into_iter().for_each(|e| visit(e, &mut keep));
+        });
     }
     found
 }
@@ -244,6 +265,16 @@ fn stmt(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
         }
         StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
             expr(e, f);
+            block(body, f);
+        }
+        StmtKind::For { iter, body, .. } => {
+            match iter {
+                ForIter::Map(map) => expr(map, f),
+                ForIter::Range { start, end } => {
+                    expr(start, f);
+                    expr(end, f);
+                }
+            }
             block(body, f);
         }
         StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
@@ -349,6 +380,20 @@ mod tests {
             "`has_key()` at 2:7 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it"
         );
         assert_eq!(beyond_017(&parse("BEGIN { let $x: uint8 = 1; delete(@m, 1) }").unwrap()), None);
+    }
+
+    #[test]
+    fn for_loops_are_beyond_017_with_the_release_of_each_form() {
+        let p = parse("BEGIN {\n  for ($i : 0..2) { }\n}\nEND { for ($kv : @m) { } }").unwrap();
+        let found = beyond_017(&p).expect("a range loop");
+        assert_eq!((found.construct, found.since), ("`for` over a range", "0.24.0"));
+        assert_eq!((found.span.line, found.span.col), (2, 3));
+        let p = parse("END { if (1) { for ($kv : @m) { } } }").unwrap();
+        let found = beyond_017(&p).expect("a map loop, nested");
+        assert_eq!(
+            (found.construct, found.since, found.span.col),
+            ("`for` over a map", "0.21.0", 16)
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use super::{
 };
 
 /// Words that start statements and so can never be an expression.
-const RESERVED: [&str; 8] =
-    ["if", "else", "while", "unroll", "break", "continue", "return", "sizeof"];
+const RESERVED: [&str; 9] =
+    ["if", "else", "while", "for", "unroll", "break", "continue", "return", "sizeof"];
 
 /// A full expression.
 pub fn expr(input: Input) -> PResult<Expr> {
@@ -97,7 +97,9 @@ fn binary_op(input: Input, no_div: bool) -> PResult<BinaryOp> {
     fail(input, Reason::Expected("an operator"))
 }
 
-fn unary(input: Input) -> PResult<Expr> {
+/// A unary expression: operators, casts, postfix access and primaries, no
+/// binary operators (the ends of a `for` range).
+pub fn unary(input: Input) -> PResult<Expr> {
     let (start, _) = skip(input)?;
     for (text, increment) in [("++", true), ("--", false)] {
         if let Ok((rest, _)) = punct(text, "").parse(start) {
@@ -179,7 +181,8 @@ fn postfix(input: Input) -> PResult<Expr> {
             let (after, field) = require("a field name", name).parse(after)?;
             rest = after;
             ExprKind::Field { expr: boxed(e), field: field.into(), arrow: true }
-        } else if let Ok((after, _)) = punct(".", "").parse(rest) {
+        // Not `..`, which ends the start of a `for` range.
+        } else if let Ok((after, _)) = punct(".", ".").parse(rest) {
             let (after, field) = require("a field name", field_name).parse(after)?;
             rest = after;
             ExprKind::Field { expr: boxed(e), field, arrow: false }

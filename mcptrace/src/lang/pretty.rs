@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{
-    ast::{AttachPoint, Block, Else, Expr, ExprKind, Program, Stmt, StmtKind, TypeName},
+    ast::{AttachPoint, Block, Else, Expr, ExprKind, ForIter, Program, Stmt, StmtKind, TypeName},
     probe::is_part_char,
 };
 
@@ -52,8 +52,13 @@ fn block(out: &mut String, b: &Block, depth: usize) {
     for s in &b.stmts {
         out.push_str(&"  ".repeat(depth + 1));
         stmt(out, s, depth + 1);
-        if !matches!(s.kind, StmtKind::If { .. } | StmtKind::While { .. } | StmtKind::Unroll { .. })
-        {
+        if !matches!(
+            s.kind,
+            StmtKind::If { .. }
+                | StmtKind::While { .. }
+                | StmtKind::Unroll { .. }
+                | StmtKind::For { .. }
+        ) {
             out.push(';');
         }
         out.push('\n');
@@ -99,6 +104,20 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
         }
         StmtKind::Unroll { count, body } => {
             let _ = write!(out, "unroll ({}) ", expr(count));
+            block(out, body, depth);
+        }
+        StmtKind::For { var, iter, body } => {
+            let _ = match iter {
+                ForIter::Map(map) => write!(out, "for (${var} : {}) ", expr(map)),
+                ForIter::Range { start, end } => {
+                    write!(
+                        out,
+                        "for (${var} : {}..{}) ",
+                        operand(start, 20, false),
+                        operand(end, 20, false)
+                    )
+                }
+            };
             block(out, body, depth);
         }
         StmtKind::Break => out.push_str("break"),

@@ -3,8 +3,8 @@
 use nom::Parser;
 
 use super::{
-    ast::{BinaryOp, Block, Else, Expr, ExprKind, Stmt, StmtKind, TypeName},
-    expr::{expr, type_name},
+    ast::{BinaryOp, Block, Else, Expr, ExprKind, ForIter, Stmt, StmtKind, TypeName},
+    expr::{expr, type_name, unary},
     lexical::{
         Input, Nesting, PResult, Reason, SyntaxError, expect, keyword, name, peek_char, punct,
         raw_name, require, skip, span, sym,
@@ -26,7 +26,10 @@ pub fn block(input: Input) -> PResult<Block> {
         let (after, stmt) = require("a statement or `}`", statement).parse(rest)?;
         let ends_in_block = matches!(
             stmt.kind,
-            StmtKind::If { .. } | StmtKind::While { .. } | StmtKind::Unroll { .. }
+            StmtKind::If { .. }
+                | StmtKind::While { .. }
+                | StmtKind::Unroll { .. }
+                | StmtKind::For { .. }
         );
         stmts.push(stmt);
         rest = match sym(';').parse(after) {
@@ -59,6 +62,11 @@ fn statement<'a>(input: Input<'a>) -> PResult<'a, Stmt> {
         let (rest, cond) = condition(rest)?;
         let (rest, body) = require("`{`", block).parse(rest)?;
         return done(rest, StmtKind::While { cond, body });
+    }
+    if let Ok((rest, _)) = keyword("for").parse(start) {
+        let (rest, (var, iter)) = for_header(rest)?;
+        let (rest, body) = require("`{`", block).parse(rest)?;
+        return done(rest, StmtKind::For { var, iter, body });
     }
     if let Ok((rest, _)) = keyword("unroll").parse(start) {
         let (rest, count) = condition(rest)?;
@@ -113,6 +121,33 @@ fn declared_type(input: Input) -> PResult<TypeName> {
     }
     let (rest, name) = name(input)?;
     Ok((rest, TypeName { name: name.into(), pointers: 0 }))
+}
+
+/// After `for`: `($var : @map)` or `($var : start..end)`.
+fn for_header(input: Input) -> PResult<(String, ForIter)> {
+    let (rest, _) = require("`(`", sym('(')).parse(input)?;
+    let (rest, _) = require("`$` and a variable name", sym('$')).parse(rest)?;
+    let (rest, var) = require("a variable name", raw_name).parse(rest)?;
+    let (rest, _) = require("`:`", sym(':')).parse(rest)?;
+    let (at, _) = skip(rest)?;
+    let (rest, first) = require("a map or a range", unary).parse(at)?;
+    let (rest, iter) = match punct("..", ".").parse(rest) {
+        Ok((after, _)) => {
+            let (after, end) = require("the end of the range", unary).parse(after)?;
+            (after, ForIter::Range { start: first, end })
+        }
+        Err(_) if matches!(&first.kind, ExprKind::Map { keys, .. } if keys.is_empty()) => {
+            (rest, ForIter::Map(first))
+        }
+        Err(_) => {
+            return Err(nom::Err::Failure(SyntaxError::at(
+                &at,
+                Reason::Invalid("a for loop walks a whole map (`@m`) or a range (`a..b`)".into()),
+            )));
+        }
+    };
+    let (rest, _) = require("`)`", sym(')')).parse(rest)?;
+    Ok((rest, (var.into(), iter)))
 }
 
 /// `( expr )` after `if`, `while` or `unroll`.

@@ -1,7 +1,7 @@
 //! Grammar tests: every construct, precedence, error paths, round trips.
 
 use super::{
-    ast::{BinaryOp, Else, Expr, ExprKind, ProbeKind, StmtKind, UnaryOp},
+    ast::{BinaryOp, Else, Expr, ExprKind, ForIter, ProbeKind, StmtKind, UnaryOp},
     parse, pretty,
 };
 
@@ -441,4 +441,38 @@ fn non_integral_numbers_are_errors() {
     assert!(message.starts_with("invalid integer `1e30`"), "{message}");
     // A tuple of tuples still indexes twice.
     round_trip("BEGIN { $t = ((1, 2), 3); print($t.0.1) }");
+}
+
+#[test]
+fn for_loops_over_maps_and_ranges() {
+    let p = round_trip(
+        "END { for ($kv : @m) { printf(\"%d %d\\n\", $kv.0, $kv.1); if ($kv.1 > 2) { break } } \
+         for ($i : 0..10) { continue } for ($j : $a..(@n + 1)) { print($j) } }",
+    );
+    let kinds: Vec<_> = p.probes[0].body.stmts.iter().map(|s| &s.kind).collect();
+    let StmtKind::For { var, iter: ForIter::Map(map), body } = kinds[0] else { panic!("map") };
+    assert_eq!((var.as_str(), pretty::expr(map).as_str(), body.stmts.len()), ("kv", "@m", 2));
+    let StmtKind::For { iter: ForIter::Range { start, end }, .. } = kinds[1] else {
+        panic!("range")
+    };
+    assert_eq!((start.kind.clone(), end.kind.clone()), (ExprKind::Int(0), ExprKind::Int(10)));
+    let StmtKind::For { iter: ForIter::Range { end, .. }, .. } = kinds[2] else { panic!("expr") };
+    assert!(matches!(end.kind, ExprKind::Binary { op: BinaryOp::Add, .. }));
+    // `..` is no tuple index, and the loop needs no `;` after its block.
+    round_trip("BEGIN { $t = (1, 2); for ($i : $t.0..$t.1) { } print(1) }");
+    // The loop's span starts at `for`.
+    let p = parse("BEGIN {\n  for ($i : 1..2) { }\n}").unwrap();
+    assert_eq!((p.probes[0].body.stmts[0].span.line, p.probes[0].body.stmts[0].span.col), (2, 3));
+}
+
+#[test]
+fn for_loops_walk_a_whole_map_or_a_range() {
+    let (msg, line, col) = error_of("BEGIN { for ($kv : @m[1]) { } }");
+    assert!(msg.contains("a whole map"), "{msg}");
+    assert_eq!((line, col), (1, 20));
+    let (msg, ..) = error_of("BEGIN { for ($i : 0..) { } }");
+    assert!(msg.contains("the end of the range"), "{msg}");
+    let (msg, ..) = error_of("BEGIN { for (i : 0..1) { } }");
+    assert!(msg.contains('$'), "{msg}");
+    assert!(parse("BEGIN { for ($i : 0..1) }").is_err(), "a body is needed");
 }

@@ -10,6 +10,7 @@ use super::{
     NotNative, Unsupported,
     map_table::MapTable,
     site::{ProbeCx, Site},
+    strings,
 };
 use crate::{
     ir::{
@@ -36,7 +37,7 @@ pub enum Ty {
 
 /// A leaf the kernel captures (or a constant).
 #[derive(Clone, Debug)]
-enum Leaf {
+pub(super) enum Leaf {
     Int(ValueRef, bool),
     Str(StrRef),
     ConstInt(u64, bool),
@@ -59,6 +60,12 @@ pub struct Exprs<'a> {
     /// Maps this probe has updated so far: keyed state is read once per hit,
     /// before any update, so a later read would see the old value.
     pub updated: HashSet<String>,
+    /// The innermost loop around the statement being lowered: its passes
+    /// run in user space (see `loops`).
+    pub loop_at: Option<Span>,
+    /// A `return` lowered so far: the statements after it run in user space
+    /// only when it did not return, which a kernel map update cannot know.
+    pub returned: Option<Span>,
 }
 
 /// What must hold for the statement being lowered to run.
@@ -106,10 +113,12 @@ impl<'a> Exprs<'a> {
             int_vars: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
+            loop_at: None,
+            returned: None,
         }
     }
 
-    fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
+    pub(super) fn cx(&mut self, span: Span, what: &str) -> Result<&mut ProbeCx, Unsupported> {
         self.cx.as_deref_mut().ok_or_else(|| {
             unsupported(span, NotNative::Expression, format!("`{what}` in BEGIN or END"))
         })
@@ -427,6 +436,11 @@ impl<'a> Exprs<'a> {
     }
 
     fn kernel_into(&mut self, e: &Expr, ops: &mut Ops) -> Result<Option<Ty>, Unsupported> {
+        if let ExprKind::Call { name, args } = &e.kind
+            && name == "strncmp"
+        {
+            return self.kernel_strncmp(args, e.span, ops);
+        }
         if let ExprKind::Binary { op, lhs, rhs } = &e.kind {
             // String (in)equality against a constant: STR_EQ.
             if matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
@@ -526,7 +540,7 @@ impl<'a> Exprs<'a> {
     }
 
     /// A string leaf (captured or constant), if `e` is one.
-    fn leaf_if_string(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+    pub(super) fn leaf_if_string(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
         let stringy = matches!(&e.kind, ExprKind::Str(_))
             || matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
             || matches!(&e.kind, ExprKind::Call { name, .. } if name == "str");
@@ -660,6 +674,9 @@ impl<'a> Exprs<'a> {
                 let map = self.maps.touch(&map_name(&m), None, span);
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
             }
+            ExprKind::Call { name, args } if strings::is_string_function(name) => {
+                return self.string_call(name, args, span);
+            }
             ExprKind::Tuple(items) => {
                 let (lowered, types): (Vec<_>, Vec<_>) = items
                     .iter()
@@ -749,7 +766,9 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
-        ExprKind::Call { name, .. } => matches!(name.as_str(), "str" | "reg" | "has_key"),
+        ExprKind::Call { name, .. } => {
+            matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp")
+        }
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)

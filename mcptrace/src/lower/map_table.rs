@@ -99,6 +99,11 @@ impl MapTable {
         self.shapes.get(name).map(|(agg, _)| !matches!(agg, MapAgg::Value { .. }))
     }
 
+    /// The shape (aggregation, key parts) of map `name`, if written yet.
+    pub fn shape_of(&self, name: &str) -> Option<&(MapAgg, Vec<KeyKind>)> {
+        self.shapes.get(name)
+    }
+
     /// The aggregation map `name` was written as, if written yet.
     pub fn agg_of(&self, name: &str) -> Option<MapAgg> {
         self.shapes.get(name).map(|(agg, _)| agg.clone())

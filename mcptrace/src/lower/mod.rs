@@ -7,9 +7,11 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod expr;
+mod loops;
 mod map_table;
 mod site;
 mod stmt;
+mod strings;
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
@@ -35,10 +37,47 @@ use crate::{
 /// Catalog names (builtins and functions) the lowering runs natively; the
 /// tests lower a program using each, so the list stays true to the code.
 pub const NATIVE_HELPERS: &[&str] = &[
-    "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "comm", "kstack", "ustack", "argN",
-    "retval", "func", "probe", "cgroup", "args", "printf", "print", "time", "exit", "str", "count",
-    "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete", "has_key", "clear", "zero",
-    "ksym", "usym", "reg", "username",
+    "pid",
+    "tid",
+    "uid",
+    "gid",
+    "cpu",
+    "nsecs",
+    "elapsed",
+    "comm",
+    "kstack",
+    "ustack",
+    "argN",
+    "retval",
+    "func",
+    "probe",
+    "cgroup",
+    "args",
+    "printf",
+    "print",
+    "time",
+    "exit",
+    "str",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stats",
+    "hist",
+    "lhist",
+    "delete",
+    "has_key",
+    "clear",
+    "zero",
+    "ksym",
+    "usym",
+    "reg",
+    "username",
+    "strncmp",
+    "strcontains",
+    "strftime",
+    "ntop",
 ];
 
 /// Whether the native backend runs catalog entry `name`.
@@ -100,7 +139,8 @@ pub enum NotNative {
     /// C definitions, casts to other than fixed-width integers, BTF-typed
     /// field access, indexing, sizeof.
     Types,
-    /// `while`, `unroll`, `break`, `continue`, `return`.
+    /// `unroll`, and what a loop or `return` cannot take (map
+    /// updates in a pass or after a return, a map walked in a kernel probe).
     Loop,
     /// A builtin or function the native backend does not run.
     Function,

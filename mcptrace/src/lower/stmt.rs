@@ -111,14 +111,13 @@ impl Exprs<'_> {
             StmtKind::Unroll { .. } => {
                 return Err(unsupported(span, NotNative::Loop, "`unroll` is not native yet"));
             }
-            StmtKind::While { .. } => {
-                return Err(unsupported(span, NotNative::Loop, "`while` is not native yet"));
-            }
-            StmtKind::Break | StmtKind::Continue => {
-                return Err(unsupported(span, NotNative::Loop, "loops are not native yet"));
-            }
+            StmtKind::While { cond, body } => self.while_loop(cond, body, span)?,
+            StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, span)?,
+            StmtKind::Break => self.jump(ir::Stmt::Break, span)?,
+            StmtKind::Continue => self.jump(ir::Stmt::Continue, span)?,
             StmtKind::Return => {
-                return Err(unsupported(span, NotNative::Loop, "`return` is not native yet"));
+                self.returned.get_or_insert(span);
+                ir::Stmt::Return
             }
         }))
     }
@@ -432,6 +431,27 @@ impl Exprs<'_> {
                 span,
                 NotNative::Map,
                 "map updates in BEGIN or END are not native yet",
+            ));
+        }
+        if let Some(at) = self.loop_at {
+            return Err(unsupported(
+                span,
+                NotNative::Loop,
+                format!(
+                    "a map update inside the loop at {at} is not native yet: the loop runs in \
+                     user space on the event, and the slot programs have no loop of map \
+                     operations"
+                ),
+            ));
+        }
+        if let Some(at) = self.returned {
+            return Err(unsupported(
+                span,
+                NotNative::Loop,
+                format!(
+                    "a map update after the `return` at {at} is not native yet: the return \
+                     is taken in user space, after the kernel has updated the map"
+                ),
             ));
         }
         let (parts, kinds) = self.key(keys, span)?;

@@ -261,6 +261,23 @@ fn the_native_helper_list_matches_what_lowers() {
         ("usym", "u:/bin/sh:main { printf(\"%s\\n\", usym(arg0)); }", vec![vec![uprobe(false)]]),
         ("reg", "u:/bin/sh:main { @[reg(\"ip\")] = count(); }", vec![vec![uprobe(false)]]),
         ("username", "u:/bin/sh:main { @[username] = count(); }", vec![vec![uprobe(false)]]),
+        (
+            "strncmp",
+            "tracepoint:syscalls:sys_enter_openat /strncmp(str(args->filename), \"/etc\", 4) == 0/ \
+             { @c = count(); }",
+            open(),
+        ),
+        (
+            "strcontains",
+            "u:/bin/sh:main { printf(\"%d\\n\", strcontains(comm, \"sh\")); }",
+            vec![vec![uprobe(false)]],
+        ),
+        (
+            "strftime",
+            "u:/bin/sh:main { printf(\"%s\\n\", strftime(\"%H:%M\", nsecs)); }",
+            vec![vec![uprobe(false)]],
+        ),
+        ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
@@ -304,7 +321,7 @@ fn the_native_helper_list_matches_what_lowers() {
     }
     for (name, src) in [
         ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
-        ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }"),
+        ("join", "u:/bin/sh:main { join(arg0); }"),
         ("system", "u:/bin/sh:main { system(\"true\"); }"),
     ] {
         assert!(!super::is_native(name));
@@ -505,4 +522,73 @@ fn stack_limits_and_two_argument_delete() {
     let c = &p.probes[0].config;
     let kinds: Vec<u16> = c.map_ops[..c.nmap_ops as usize].iter().map(|m| m.kind).collect();
     assert_eq!(kinds[1], map_op::DELETE);
+}
+
+/// `for` runs its passes in user space: over a map in END, over a range in
+/// any probe; a map update in a pass, a map walked in a kernel probe, or a
+/// map update after `return` falls back.
+#[test]
+fn for_loops_run_in_user_space() {
+    let enter = || vec![tp("sys_enter_openat")];
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @m[pid, comm] = count(); \
+         for ($i : 0..args.flags) { if ($i == 2) { continue } printf(\"%d\\n\", $i); } } \
+         END { for ($kv : @m) { printf(\"%d %s %d\\n\", $kv.0.0, $kv.0.1, $kv.1); break; } }",
+        vec![enter(), vec![Probe::End]],
+    );
+    assert!(matches!(p.probes[0].body[..], [Stmt::ForRange { .. }]), "{:?}", p.probes[0].body);
+    let [Stmt::ForMap { map, body, .. }] = &p.end[0][..] else { panic!("{:?}", p.end) };
+    assert_eq!(p.maps[usize::from(*map)].name, "@m");
+    assert!(matches!(body[..], [Stmt::Printf { .. }, Stmt::Break]));
+    for (src, want) in [
+        (
+            "tracepoint:syscalls:sys_enter_openat { for ($i : 0..3) { @c[$i] = count(); } }",
+            "a map update inside the loop at 1:40 is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { @m[1] = 1; for ($kv : @m) { } }",
+            "`for` over a map in a kernel probe is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { if (pid) { return } @c = count(); }",
+            "a map update after the `return` at 1:51 is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_openat { @h = hist(pid); } END { for ($kv : @h) { } }",
+            "`for` over @h, an avg/stats/hist map, is not native yet",
+        ),
+        ("END { for ($kv : @m) { } } tracepoint:syscalls:sys_enter_openat { @m = 1; }", "before"),
+        ("BEGIN { break }", "`break`/`continue` outside a loop"),
+    ] {
+        let probes = src
+            .split(" } ")
+            .map(|p| {
+                if p.starts_with("trace") {
+                    enter()
+                } else if p.starts_with("END") {
+                    vec![Probe::End]
+                } else {
+                    vec![Probe::Begin]
+                }
+            })
+            .collect();
+        let why = reason(src, probes);
+        assert!(why.contains(want), "{src}: {why}");
+    }
+}
+
+/// `while` runs in user space like `for`: passes may print and assign,
+/// not update maps in a kernel probe.
+#[test]
+fn while_loops_run_in_user_space() {
+    let p = lowered(
+        "BEGIN { $i = 0; while ($i < 3) { $i++; if ($i == 2) { break } } print($i) }",
+        vec![vec![Probe::Begin]],
+    );
+    assert!(matches!(p.begin[0][..], [Stmt::Assign { .. }, Stmt::While { .. }, Stmt::Print(_)]));
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { $i = 0; while ($i < 3) { @c = count(); $i++ } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("a map update inside the loop at 1:48"), "{why}");
 }

@@ -3,6 +3,7 @@
 
 use mcptrace_common::Event;
 
+use super::wall_time::{local_time, strftime};
 use crate::{
     host::{symbolize::format_stack, users},
     ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
@@ -34,13 +35,37 @@ pub trait Effects {
     /// that cannot be read answers no, as a stack that cannot be read
     /// prints none.
     fn has_key(&self, map: u16, key: &[Value]) -> bool;
+    /// The elements of map `map` as (key parts, value), in the order print
+    /// shows them; a map that cannot be read has none.
+    fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)>;
 }
 
 /// What running a block asks of the runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Go on with the next statement.
     Continue,
     Exit,
+    /// `break`: leave the innermost loop.
+    Break,
+    /// `continue`: on to the loop's next pass.
+    NextPass,
+    /// `return`: leave the probe's statements.
+    Return,
+}
+
+/// bpf_loop's bound (BPF_MAX_LOOPS): bpftrace runs a range with more
+/// passes not at all, as the helper refuses it. A `while` stops after as
+/// many: bpftrace's verifier would refuse a loop it cannot bound, and user
+/// space must not spin forever on one.
+const MAX_LOOPS: i64 = 1 << 23;
+
+/// How many passes `for ($i : start..end)` makes in bpftrace: end - start
+/// taken as a 32-bit count, none when it is not positive or over bpf_loop's
+/// bound.
+fn range_passes(start: u64, end: u64) -> u64 {
+    let n = i64::from(end.wrapping_sub(start) as i32);
+    if n <= 0 || n > MAX_LOOPS { 0 } else { n as u64 }
 }
 
 impl<'a> Frame<'a> {
@@ -51,11 +76,41 @@ impl<'a> Frame<'a> {
     /// Runs `block` against `fx`.
     pub fn run(&mut self, block: &Block, fx: &mut dyn Effects) -> Control {
         for stmt in block {
-            if self.stmt(stmt, fx) == Control::Exit {
-                return Control::Exit;
+            let control = self.stmt(stmt, fx);
+            if control != Control::Continue {
+                return control;
             }
         }
         Control::Continue
+    }
+
+    /// One pass of a loop body with `$var` = `value`: None to go on to the
+    /// next pass, or what the loop ends with.
+    fn pass(
+        &mut self,
+        var: usize,
+        value: Value,
+        body: &Block,
+        fx: &mut dyn Effects,
+    ) -> Option<Control> {
+        self.set(var, value);
+        self.run_pass(body, fx)
+    }
+
+    /// One pass of a loop body: None to go on, or what the loop ends with.
+    fn run_pass(&mut self, body: &Block, fx: &mut dyn Effects) -> Option<Control> {
+        match self.run(body, fx) {
+            Control::Continue | Control::NextPass => None,
+            Control::Break => Some(Control::Continue),
+            end @ (Control::Exit | Control::Return) => Some(end),
+        }
+    }
+
+    fn set(&mut self, var: usize, value: Value) {
+        if self.vars.len() <= var {
+            self.vars.resize(var + 1, None);
+        }
+        self.vars[var] = Some(value);
     }
 
     fn stmt(&mut self, stmt: &Stmt, fx: &mut dyn Effects) -> Control {
@@ -77,15 +132,46 @@ impl<'a> Frame<'a> {
             Stmt::Exit => return Control::Exit,
             Stmt::Assign { var, value } => {
                 let v = self.eval(value, fx);
-                if self.vars.len() <= *var {
-                    self.vars.resize(var + 1, None);
-                }
-                self.vars[*var] = Some(v);
+                self.set(*var, v);
             }
             Stmt::If { cond, then, otherwise } => {
                 let branch = if truthy(&self.eval(cond, fx)) { then } else { otherwise };
                 return self.run(branch, fx);
             }
+            Stmt::ForRange { var, start, end, body } => {
+                let (first, signed) = int(&self.eval(start, fx));
+                let (last, _) = int(&self.eval(end, fx));
+                for i in 0..range_passes(first, last) {
+                    let value = Value::Int { bits: first.wrapping_add(i), signed };
+                    if let Some(end) = self.pass(*var, value, body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::ForMap { var, map, body } => {
+                for (mut key, value) in fx.entries(*map) {
+                    let key = match key.len() {
+                        1 => key.swap_remove(0),
+                        _ => Value::Tuple(key),
+                    };
+                    if let Some(end) = self.pass(*var, Value::Tuple(vec![key, value]), body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::While { cond, body } => {
+                for _ in 0..MAX_LOOPS {
+                    if !truthy(&self.eval(cond, fx)) {
+                        break;
+                    }
+                    if let Some(end) = self.run_pass(body, fx) {
+                        return end;
+                    }
+                }
+            }
+            Stmt::Break => return Control::Break,
+            Stmt::Continue => return Control::NextPass,
+            Stmt::Return => return Control::Return,
         }
         Control::Continue
     }
@@ -135,8 +221,51 @@ impl<'a> Frame<'a> {
                 Value::Str(fx.symbol(bits, pid.as_ref().map(|p| value(p) as u32)).into_bytes())
             }
             Expr::Username(uid) => Value::Str(users::name(value(uid)).into_bytes()),
+            Expr::StrNcmp(a, b, n) => {
+                let (a, b) = (self.eval(a, fx), self.eval(b, fx));
+                Value::uint(u64::from(!same_prefix(bytes(&a), bytes(&b), *n)))
+            }
+            Expr::StrContains(h, n) => {
+                let (h, n) = (self.eval(h, fx), self.eval(n, fx));
+                let (h, n) = (bytes(&h), bytes(&n));
+                Value::uint(u64::from(n.is_empty() || h.windows(n.len()).any(|w| w == n)))
+            }
+            Expr::Strftime { format, nsecs } => {
+                Value::Str(strftime(format, int(&self.eval(nsecs, fx)).0))
+            }
+            Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
         }
     }
+}
+
+/// A string value's bytes (none for other values).
+fn bytes(v: &Value) -> &[u8] {
+    match v {
+        Value::Str(s) => s,
+        _ => &[],
+    }
+}
+
+/// C's `strncmp(a, b, n) == 0`: the first `n` bytes agree, the ends of
+/// the strings (their NULs) included.
+fn same_prefix(a: &[u8], b: &[u8], n: u64) -> bool {
+    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    for i in 0..usize::try_from(n).unwrap_or(usize::MAX) {
+        let (x, y) = (at(a, i), at(b, i));
+        if x != y {
+            return false;
+        }
+        if x == 0 {
+            return true;
+        }
+    }
+    true
+}
+
+/// An IPv4 address held in an integer, as bpftrace's ntop() prints it: the
+/// integer's bytes in memory order, dotted as inet_ntop(3) writes them.
+fn ntop(addr: u32) -> Vec<u8> {
+    std::net::Ipv4Addr::from(addr.to_ne_bytes()).to_string().into_bytes()
 }
 
 /// Bytes up to the first NUL.
@@ -226,24 +355,6 @@ pub fn binary(op: BinOp, a: Value, b: Value) -> Value {
     Value::Int { bits, signed }
 }
 
-/// Local time through strftime(3), as bpftrace's time() does.
-pub fn local_time(fmt: &str) -> Vec<u8> {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return Vec::new();
-    };
-    // SAFETY: time(NULL) and localtime_r with valid pointers; strftime writes
-    // at most buf.len() bytes and returns how many.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        let mut buf = vec![0u8; 256 + fmt.len() * 4];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
-        buf.truncate(n);
-        buf
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +401,17 @@ mod tests {
         fn zero(&mut self, _: u16) {}
         fn has_key(&self, map: u16, key: &[Value]) -> bool {
             map == 0 && key == [Value::int(1)]
+        }
+        /// Map 0 has one key part, map 1 two.
+        fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)> {
+            match map {
+                0 => vec![
+                    (vec![Value::int(1)], Value::int(10)),
+                    (vec![Value::int(2)], Value::int(20)),
+                ],
+                1 => vec![(vec![Value::int(3), Value::Str(b"x".to_vec())], Value::int(30))],
+                _ => Vec::new(),
+            }
         }
     }
 
@@ -347,9 +469,98 @@ mod tests {
     }
 
     #[test]
-    fn time_formats_with_strftime() {
-        let t = local_time("%Y");
-        assert_eq!(t.len(), 4);
-        assert!(t.iter().all(u8::is_ascii_digit));
+    fn string_functions_follow_c() {
+        let f = Frame::new(None, "BEGIN", 0);
+        let s = |t: &str| Box::new(Expr::Str(t.as_bytes().to_vec()));
+        let ncmp = |a, b, n| f.eval(&Expr::StrNcmp(s(a), s(b), n), &Records(vec![]));
+        assert_eq!(ncmp("/etc/passwd", "/etc", 4), Value::uint(0));
+        assert_eq!(ncmp("/etc/passwd", "/etc", 5), Value::uint(1), "the constant's NUL counts");
+        assert_eq!(ncmp("ab", "ab", 10), Value::uint(0), "equal strings shorter than n");
+        assert_eq!(ncmp("a", "ab", 2), Value::uint(1));
+        assert_eq!(ncmp("x", "y", 0), Value::uint(0));
+        let has = |h, n| f.eval(&Expr::StrContains(s(h), s(n)), &Records(vec![]));
+        assert_eq!(has("/usr/bin/sh", "bin"), Value::uint(1));
+        assert_eq!(has("/usr/bin/sh", "sbin"), Value::uint(0));
+        assert_eq!(has("sh", ""), Value::uint(1));
+        assert_eq!(has("", "a"), Value::uint(0));
+        let ntop = |v: u64| f.eval(&Expr::Ntop(Box::new(ulit(v))), &Records(vec![]));
+        assert_eq!(ntop(0x0100007f), Value::Str(b"127.0.0.1".to_vec()));
+        assert_eq!(ntop(0xffff_ffff_0a00_00c0), Value::Str(b"192.0.0.10".to_vec()));
+    }
+
+    #[test]
+    fn ranges_count_passes_as_bpf_loop_does() {
+        assert_eq!(range_passes(0, 10), 10);
+        assert_eq!(range_passes(5, 5), 0);
+        assert_eq!(range_passes(7, 3), 0, "a range that runs backwards makes no pass");
+        assert_eq!(range_passes(-3i64 as u64, 2), 5);
+        assert_eq!(range_passes(0, 1 << 23), 1 << 23);
+        assert_eq!(range_passes(0, (1 << 23) + 1), 0, "over bpf_loop's bound: none");
+        // The count is taken as 32 bits, as bpftrace passes it to bpf_loop.
+        assert_eq!(range_passes(0, (1 << 32) + 2), 2);
+    }
+
+    #[test]
+    fn loops_bind_their_variable_and_obey_break_continue_return() {
+        let printf = |f: &str, args| Stmt::Printf { format: FormatString::parse(f), args };
+        let index = |v, i| Expr::TupleIndex(Box::new(Expr::Var(v)), i);
+        let block = vec![
+            Stmt::ForRange {
+                var: 0,
+                start: lit(-1),
+                end: lit(5),
+                body: vec![
+                    Stmt::If {
+                        cond: bin(BinOp::Eq, Expr::Var(0), lit(1)),
+                        then: vec![Stmt::Continue],
+                        otherwise: vec![],
+                    },
+                    Stmt::If {
+                        cond: bin(BinOp::Eq, Expr::Var(0), lit(3)),
+                        then: vec![Stmt::Break],
+                        otherwise: vec![],
+                    },
+                    printf("%d ", vec![Expr::Var(0)]),
+                ],
+            },
+            Stmt::ForMap {
+                var: 1,
+                map: 0,
+                body: vec![printf("%d=%d ", vec![index(1, 0), index(1, 1)])],
+            },
+            Stmt::ForMap {
+                var: 1,
+                map: 1,
+                body: vec![printf(
+                    "%d,%s ",
+                    vec![
+                        Expr::TupleIndex(Box::new(index(1, 0)), 0),
+                        Expr::TupleIndex(Box::new(index(1, 0)), 1),
+                    ],
+                )],
+            },
+            Stmt::While {
+                cond: bin(BinOp::Lt, Expr::Var(3), lit(2)),
+                body: vec![
+                    Stmt::Assign { var: 3, value: bin(BinOp::Add, Expr::Var(3), lit(1)) },
+                    printf("w%d ", vec![Expr::Var(3)]),
+                ],
+            },
+            // A loop that never ends by itself stops at bpf_loop's bound.
+            Stmt::While { cond: lit(1), body: vec![] },
+            Stmt::ForRange { var: 2, start: lit(0), end: lit(3), body: vec![Stmt::Return] },
+            printf("not reached", vec![]),
+        ];
+        let mut records = Records(Vec::new());
+        assert_eq!(Frame::new(None, "END", 0).run(&block, &mut records), Control::Return);
+        let text: Vec<u8> = records
+            .0
+            .into_iter()
+            .flat_map(|r| match r {
+                Record::Printf(bytes) => bytes,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
     }
 }

@@ -13,6 +13,7 @@ mod session;
 mod sessions;
 pub mod transport;
 mod wait;
+mod wall_time;
 
 pub use error::NativeError;
 pub use keyed_maps::KeyedMaps;

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
-    output::{Record, RecordSink, Value},
+    output::{MapValue, Record, RecordSink, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -330,6 +330,27 @@ impl Effects for World<'_> {
         };
         map_read::dump(session, self.symbols, info)
             .is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
+    }
+
+    /// The map as print reads it, in print's order (bpftrace walks the
+    /// kernel's hash order, which is no order; this is one of them). Values
+    /// are scalars: lowering lets a loop walk only count, sum, min, max and
+    /// plain-value maps.
+    fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)> {
+        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
+            return Vec::new();
+        };
+        let Ok(dump) = map_read::dump(session, self.symbols, info) else {
+            return Vec::new();
+        };
+        dump.top_div(0, 1)
+            .entries
+            .into_iter()
+            .filter_map(|(key, value)| match value {
+                MapValue::Scalar(v) => Some((key, v)),
+                _ => None,
+            })
+            .collect()
     }
 }
 

@@ -53,9 +53,14 @@ fn fallbacks_name_the_construct_and_its_position() {
 
 #[test]
 fn multi_line_constructs_are_cut_to_their_first_line() {
-    let src = "BEGIN {\n  while (1) {\n    exit();\n  }\n}";
+    let src =
+        "tracepoint:syscalls:sys_enter_read {\n  @m[1] = 1; for ($kv : @m) {\n    exit();\n  }\n}";
     let p = plan(&checked(src), src, &FakeHost);
-    assert_eq!(p.fallback.unwrap().to_string(), "`while (1) {…` at 2:3: `while` is not native yet");
+    let why = p.fallback.unwrap().to_string();
+    assert!(
+        why.starts_with("`for ($kv : @m) {…` at 2:14: `for` over a map in a kernel probe"),
+        "{why}"
+    );
 }
 
 /// The fake host, with a kernel too old for the native engine.
@@ -146,4 +151,34 @@ fn has_key_runs_natively_or_not_at_all() {
          native yet"
     );
     assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
+}
+
+/// bpftrace 0.17 has no `for`: a loop the native backend cannot take is
+/// refused before anything runs, naming the loop, where it is and the
+/// release that reads it.
+#[test]
+fn for_loops_run_natively_or_not_at_all() {
+    use crate::frontend::{FrontendError, prepare};
+    let native = "tracepoint:syscalls:sys_enter_read { @n[tid] = count(); } \
+                  END { for ($kv : @n) { print($kv.1) } for ($i : 0..2) { print($i) } }";
+    let (_, p) = prepare(native, &FakeHost).unwrap();
+    assert_eq!(p.backend, Backend::Native, "{:?}", p.fallback);
+    for (src, want) in [
+        (
+            "tracepoint:syscalls:sys_enter_read {\n  for ($i : 0..2) { @n[$i] = count(); } }",
+            "`for` over a range at 2:3 needs bpftrace ≥ 0.24.0; bpftrace 0.17 has no form for \
+             it, and the native backend cannot run the program: `@n[$i] = count()` at 2:21: a \
+             map update inside the loop at 2:3 is not native yet",
+        ),
+        (
+            "tracepoint:syscalls:sys_enter_read { @n[tid] = 1; for ($kv : @n) { } }",
+            "`for` over a map at 1:51 needs bpftrace ≥ 0.21.0; bpftrace 0.17 has no form for it",
+        ),
+    ] {
+        let Err(e @ FrontendError::NoBackend { .. }) = prepare(src, &FakeHost) else {
+            panic!("{src}: not refused");
+        };
+        assert!(e.to_string().starts_with(want), "{src}: {e}");
+        assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
+    }
 }
