@@ -223,7 +223,7 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
                 name: if enter { "sys_enter" } else { "sys_exit" }.into(),
             };
             let formats = points.iter().map(|p| format_of(checked, p)).collect();
-            let site = Site::RawSyscall { enter, formats };
+            let site = Site::RawSyscall { enter, formats, every: false };
             let nrs = Some(nrs.as_slice());
             native.probes.push(kernel_probe(site, name, point, probe, index, &mut maps, nrs)?);
             spans.push(probe.span);
@@ -387,6 +387,20 @@ fn site_of(
     let not_yet = |what: String| Err(Unsupported::new(span, NotNative::ProbeKind, what));
     let perf = |event, sample, every_cpu| AttachPoint::PerfEvent { event, sample, every_cpu };
     Ok(match point {
+        // Every syscall's entry or exit, from the raw tracepoint the
+        // tracepoint itself is built on: no trace record is built per
+        // event, and detaching does not wait for an RCU grace period
+        // (closing the tracepoint's perf event did, ~60 ms).
+        Probe::Tracepoint { category, name }
+            if category == "raw_syscalls" && (name == "sys_enter" || name == "sys_exit") =>
+        {
+            let enter = name == "sys_enter";
+            let formats = vec![format_of(checked, point)];
+            (
+                Site::RawSyscall { enter, formats, every: true },
+                AttachPoint::RawTracepoint { name: name.clone() },
+            )
+        }
         Probe::Tracepoint { category, name } => (
             Site::Tracepoint { format: format_of(checked, point), syscall: category == "syscalls" },
             AttachPoint::Tracepoint { category: category.clone(), name: name.clone() },

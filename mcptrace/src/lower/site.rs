@@ -29,10 +29,13 @@ pub enum Site {
         format: Format,
         syscall: bool,
     },
-    /// Syscall tracepoints served by one raw syscall tracepoint.
+    /// Syscall tracepoints served by one raw syscall tracepoint; with
+    /// `every`, raw_syscalls:sys_enter or sys_exit itself, whose fields are
+    /// the syscall's number (`id`) and on exit its result (`ret`).
     RawSyscall {
         enter: bool,
         formats: Vec<Format>,
+        every: bool,
     },
     RawTracepoint,
     /// A function's entry or return: uprobes, or with `kernel`, kprobes.
@@ -239,7 +242,32 @@ impl ProbeCx {
                 })?;
                 Ok((f.offset, f.clone()))
             }
-            Site::RawSyscall { enter, formats } => {
+            Site::RawSyscall { enter, every: true, formats } => {
+                // `id` is the number captured for every raw syscall site;
+                // `ret` is where syscall groups read it too. The syscall's
+                // arguments, `args->args[i]`, are an array: not native.
+                let at = match name {
+                    "id" if *enter => 8,
+                    "id" => CTX_COPY as u32 + regs::ORIG_AX,
+                    "ret" if !*enter => 8,
+                    _ => {
+                        return Err(Unsupported::new(
+                            span,
+                            NotNative::Expression,
+                            format!("args->{name} of raw_syscalls is not native yet"),
+                        ));
+                    }
+                };
+                let field = formats.first().and_then(|f| f.field(name)).ok_or_else(|| {
+                    Unsupported::new(
+                        span,
+                        NotNative::Expression,
+                        format!("the tracepoint has no field `{name}`"),
+                    )
+                })?;
+                Ok((at, field.clone()))
+            }
+            Site::RawSyscall { enter, formats, every: false } => {
                 // Every syscall of the set must have the field at the same
                 // register with the same type.
                 let mut found: Option<(u32, Field)> = None;
