@@ -186,7 +186,8 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
             format!(r#"uprobe:{workload}:mcpt_target {{ printf("hit\n"); exit(); }}"#),
             Some(|env: &Env| Trigger::uprobe_calls(&env.workload)),
         ),
-        exit_to_exit(&env, me),
+        exit_to_exit(&env, me, "tracepoint:syscalls:sys_enter_openat"),
+        exit_to_exit(&env, me, "tracepoint:raw_syscalls:sys_enter"),
         limit_to_results(&env, me),
         whole_run(&env, "BEGIN printf exit", r#"BEGIN { printf("hi\n"); exit(); }"#.into(), None),
         whole_run(
@@ -252,15 +253,13 @@ fn start_up(env: &Rc<Env>, what: &str, program: String, trigger: Option<MakeTrig
 }
 
 /// From the line printed with exit() to the process's end: maps printed,
-/// probes detached.
-fn exit_to_exit(env: &Rc<Env>, me: u32) -> Case {
+/// probes detached. `probe` fires on the harness's opens.
+fn exit_to_exit(env: &Rc<Env>, me: u32, probe: &str) -> Case {
     let env = env.clone();
-    let program = format!(
-        r#"tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ @n = count(); printf("hit\n"); exit(); }}"#
-    );
+    let program = format!(r#"{probe} /pid == {me}/ {{ @n = count(); printf("hit\n"); exit(); }}"#);
     Case {
         unavailable: None,
-        name: "shut-down: exit() to process exit".into(),
+        name: format!("shut-down: exit() to process exit ({probe})"),
         metrics: vec![MS, DETACH],
         run: Box::new(move |backend| {
             let _trigger = Trigger::opens();
