@@ -13,16 +13,15 @@ use regex::Regex;
 use rmcp::model::ProtocolVersion;
 use serde_json::{Value, json};
 
+/// A program's text for a workload's pid.
+type Program = dyn Fn(u32) -> String;
+
 /// The first page of the output of `program` (made for a workload's pid;
 /// the workload does 9,000 getpid() calls once the program is attached, and
 /// the execution is stopped once it is done) as a client of `version` reads
 /// it: the bytes of the whole tools/call result and of its text part, and
 /// its structured content.
-async fn sizes(
-    program: &dyn Fn(u32) -> String,
-    page: u64,
-    version: ProtocolVersion,
-) -> (usize, usize, Value) {
+async fn sizes(program: &Program, page: u64, version: ProtocolVersion) -> (usize, usize, Value) {
     let c = Client::start_speaking(version).await;
     let held = HeldWorkload::spawn(&["getpid", "9000"]);
     let id = c.exec(&program(held.pid()), 30.0).await;
@@ -45,7 +44,8 @@ async fn a_large_page_costs_less_where_the_client_takes_structured_content() {
     let map = |pid| {
         format!("tracepoint:syscalls:sys_enter_getpid /pid == {pid}/ {{ @[nsecs] = count(); }}")
     };
-    let cases: [(&str, &dyn Fn(u32) -> String, u64); 2] =
+    let dropped = Regex::new(r"^WARNING: (\d+) map updates were dropped").unwrap();
+    let cases: [(&str, &Program, u64); 2] =
         [("1000-line page", &page, 1000), ("9,000-key map", &map, 10_000)];
     let mut report = Vec::new();
     for (what, program, limit) in cases {
@@ -57,7 +57,6 @@ async fn a_large_page_costs_less_where_the_client_takes_structured_content() {
         if what.contains("map") {
             // A new key the kernel had no memory for is reported, not lost
             // (see the README's note on maps that are not preallocated).
-            let dropped = Regex::new(r"^WARNING: (\d+) map updates were dropped").unwrap();
             for r in [&full, &structured] {
                 let (keys, other): (Vec<_>, Vec<_>) =
                     lines(r).into_iter().partition(|l| l.starts_with("@["));
