@@ -84,23 +84,28 @@ impl Client {
     /// `version`: through `initialize` up to 2025-11-25, through
     /// `server/discover` and per-request metadata from 2026-07-28 on.
     pub async fn start_speaking(version: ProtocolVersion) -> Client {
-        Self::speaking(version, false).await
+        Self::speaking(version, false, &[]).await
+    }
+
+    /// As [`Client::start_speaking`], with `mcptrace serve ARGS`.
+    pub async fn start_speaking_with(version: ProtocolVersion, args: &[&str]) -> Client {
+        Self::speaking(version, false, args).await
     }
 
     /// As [`Client::start_speaking`], for a client that declares the tasks
     /// extension (`io.modelcontextprotocol/tasks`) in its capabilities.
     pub async fn start_with_tasks(version: ProtocolVersion) -> Client {
-        Self::speaking(version, true).await
+        Self::speaking(version, true, &[]).await
     }
 
-    async fn speaking(version: ProtocolVersion, tasks: bool) -> Client {
+    async fn speaking(version: ProtocolVersion, tasks: bool, args: &[&str]) -> Client {
         let lifecycle = if version.has_initialize() {
             ClientLifecycleMode::Initialize
         } else {
             ClientLifecycleMode::Discover { preferred_versions: vec![version.clone()] }
         };
         let recorder = Recorder { version: Some(version), tasks, ..Recorder::default() };
-        Self::connect(serve_command(&[], None, &[]), recorder, lifecycle).await
+        Self::connect(serve_command(args, None, &[]), recorder, lifecycle).await
     }
 
     /// As [`Client::start_with`], with `env` added to the server's environment.
