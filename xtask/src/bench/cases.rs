@@ -205,6 +205,9 @@ pub fn all(env: Rc<Env>) -> Vec<Case> {
             format!("tracepoint:syscalls:sys_enter_* /pid == {me}/ {{ exit(); }}"),
             Some(|_: &Env| Trigger::opens()),
         ),
+        // A syscall tracepoint attaches as a perf-event tracepoint natively;
+        // raw_syscalls as the raw tracepoint it is built on.
+        overhead(&env, "tracepoint:syscalls:sys_enter_getpid"),
         overhead(&env, "tracepoint:raw_syscalls:sys_enter"),
         // __do_sys_getpid, not the __x64_sys_ wrapper: Debian's kernels have
         // no BTF for the wrappers, so fentry could not attach there.

@@ -18,7 +18,13 @@ pub struct Verdict {
 
 pub fn judge(rows: &[Row]) -> Vec<Verdict> {
     let figures = Figures(rows);
-    vec![warm_engine(&figures), cold_start(&figures), teardown(&figures), reader(&figures)]
+    vec![
+        warm_engine(&figures),
+        cold_start(&figures),
+        teardown(&figures),
+        reader(&figures),
+        cases(&figures),
+    ]
 }
 
 /// Looks figures up by case name and metric label.
@@ -181,6 +187,40 @@ fn reader(f: &Figures) -> Verdict {
         "4. a reader that keeps up",
         vec![Check { text, met }],
         "the reader copies each event and allocates while formatting it".into(),
+    )
+}
+
+/// The cases the goals ask for, each present in the run or not.
+const WANTED: [(&str, &str); 10] = [
+    ("warm MCP first event", MCP_TP),
+    ("cold CLI first event", START_TP),
+    ("BEGIN-only whole run", BEGIN_RUN),
+    ("peak RSS", COUNT_RUN),
+    ("exit latency", EXIT_TP),
+    ("flood delivered share and rate", FLOOD),
+    ("per-event cost, tracepoint", "getpid() under tracepoint:syscalls"),
+    ("per-event cost, raw tracepoint", "getpid() under tracepoint:raw_syscalls"),
+    ("per-event cost, kprobe", "getpid() under kprobe:"),
+    ("per-event cost, fentry", "getpid() under kfunc:"),
+];
+
+fn cases(f: &Figures) -> Verdict {
+    let missing: Vec<&str> = WANTED
+        .iter()
+        .filter(|(_, case)| !f.0.iter().any(|r| r.case.contains(case)))
+        .map(|(what, _)| *what)
+        .collect();
+    let text = if missing.is_empty() {
+        "every case the goals name is in this run".to_string()
+    } else {
+        format!("not in this run: {}", missing.join(", "))
+    };
+    verdict(
+        "5. bench cases for all of it",
+        vec![Check { text, met: (!f.0.is_empty()).then_some(missing.is_empty()) }],
+        "a kernel without kprobes or fentry (this one, when they are missing) skips their \
+         cases, which `cargo xtask vmtest --bench` runs in Debian's 6.1 and 6.12 guests"
+            .into(),
     )
 }
 
