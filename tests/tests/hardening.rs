@@ -15,7 +15,7 @@ use std::{
 use mcptrace_tests::{
     differential::{self, Backend, Case},
     mcp::{Client, children_of, host_programs, lines},
-    mcptrace, require_root,
+    mcptrace, require_root, target_bin,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -187,6 +187,11 @@ async fn sensitive_reads_need_allow_sensitive() {
     let hostname = std::fs::read_to_string("/etc/hostname").unwrap();
     let read_hostname = "BEGIN { cat(\"/etc/hostname\"); exit(); }";
     let libssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+    // A credential handler, by name: the workload binary under sshd's name
+    // (this host has no sshd), with the function it defines.
+    let sshd = mcptrace_tests::unique_path("sensitive").join("sshd");
+    std::fs::create_dir_all(sshd.parent().unwrap()).unwrap();
+    std::fs::copy(target_bin("mcpt-workload"), &sshd).unwrap();
     let c = Client::start().await;
     for (program, says) in [
         ("BEGIN { cat(\"/etc/shadow\"); exit(); }", "outside /proc and /sys"),
@@ -195,6 +200,10 @@ async fn sensitive_reads_need_allow_sensitive() {
         (
             &format!("uprobe:{libssl}:SSL_write {{ printf(\"%s\\n\", str(arg1)); }}"),
             "TLS plaintext",
+        ),
+        (
+            &format!("uprobe:{}:mcpt_target {{ printf(\"hit\\n\"); }}", sshd.display()),
+            "rule user_probes.deny_binaries",
         ),
     ] {
         let message = c.call("exec_program", json!({"program": program})).await.unwrap_err();
