@@ -39,7 +39,8 @@ pub fn program(input: Input) -> PResult<Program> {
     }
 }
 
-/// A `#` line, or a C `struct`/`union`/`enum`/`typedef` definition through its `;`.
+/// A `#` line, or a C `struct`/`union`/`enum`/`typedef` definition (see
+/// [`c_definition_len`]).
 fn preamble_item(input: Input) -> PResult<Preamble> {
     let (start, _) = skip(input)?;
     let text = *start.fragment();
@@ -49,7 +50,7 @@ fn preamble_item(input: Input) -> PResult<Preamble> {
         text.starts_with(w)
             && !text[w.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
     }) {
-        match c_definition_len(text) {
+        match c_definition_len(text, !text.starts_with("typedef")) {
             Some(len) => len,
             None => {
                 return fatal(start, Reason::Invalid("unterminated C definition".into()));
@@ -62,13 +63,24 @@ fn preamble_item(input: Input) -> PResult<Preamble> {
     Ok((rest, Preamble { text: text[..len].trim_end().to_string(), span: span(&start, &rest) }))
 }
 
-/// The length of a C definition: through the `;` that follows its braces.
-fn c_definition_len(text: &str) -> Option<usize> {
+/// The length of a C definition: through the `;` that follows its braces,
+/// or, for a `struct`/`union`/`enum` (`braced`), through its closing brace
+/// and a `;` if one follows, as bpftrace reads them (its scripts often end
+/// a struct at the brace).
+fn c_definition_len(text: &str, braced: bool) -> Option<usize> {
     let mut depth = 0usize;
     for (i, c) in text.char_indices() {
         match c {
             '{' => depth += 1,
-            '}' => depth = depth.checked_sub(1)?,
+            '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 && braced {
+                    let after = &text[i + 1..];
+                    let semicolon = after.trim_start().starts_with(';');
+                    let gap = after.len() - after.trim_start().len();
+                    return Some(i + 1 + if semicolon { gap + 1 } else { 0 });
+                }
+            }
             ';' if depth == 0 => return Some(i + 1),
             _ => {}
         }

@@ -158,6 +158,21 @@ fn probes_and_attach_points() {
          rawtracepoint:sched_switch { } watchpoint:0x1000:8:rw { } hardware:cache-misses:1000000 { }",
     );
     assert_eq!(p.preamble.len(), 2);
+    // bpftrace reads a struct through its closing brace, `;` or not; a
+    // typedef runs to its `;`.
+    let defs = round_trip(
+        "struct a { int x; }\nstruct b { struct { int y; } z; } ;\ntypedef struct { int w; } c_t;\n\
+         BEGIN { }",
+    );
+    let texts: Vec<&str> = defs.preamble.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "struct a { int x; }",
+            "struct b { struct { int y; } z; } ;",
+            "typedef struct { int w; } c_t;"
+        ]
+    );
     let kinds: Vec<ProbeKind> =
         p.probes.iter().flat_map(|pr| pr.attach_points.iter().map(|a| a.kind)).collect();
     use ProbeKind::*;
@@ -293,7 +308,7 @@ fn syntax_errors_name_the_token_and_what_was_expected() {
         ("BEGIN { 1 ? 2 }", "syntax error, unexpected `}`, expecting `:`", 1, 15),
         ("BEGIN /pid { }", "syntax error, unexpected `{`, expecting `/`", 1, 12),
         ("BEGIN { } /* open", "unterminated comment", 1, 11),
-        ("struct x { int a; }\nBEGIN { }", "unterminated C definition", 1, 1),
+        ("struct x { int a;\nBEGIN { }", "unterminated C definition", 1, 1),
     ];
     for (src, message, line, col) in cases {
         assert_eq!(error_of(src), (message.to_string(), line, col), "{src}");
