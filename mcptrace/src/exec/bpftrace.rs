@@ -142,6 +142,10 @@ pub fn run(
     let mut last_interrupt = Instant::now();
     let mut open = true;
     let mut announced = false;
+    // Since when bpftrace has said it is attaching, and that line, held
+    // back until its probes are seen in place: mcptrace's attach line says
+    // they are.
+    let mut attaching: Option<(Instant, Record)> = None;
     let mut pipe_open = true;
     let mut exited: Option<Instant> = None;
     let mut over_budget = false;
@@ -149,24 +153,32 @@ pub fn run(
         match incoming.recv_timeout(TICK) {
             Ok(line) => {
                 let record = parse(line);
+                // bpftrace 0.17 says it is attaching before it attaches; what
+                // it prints next (BEGIN's output, an event) comes once every
+                // probe is in place.
+                if let Some((_, held)) = attaching.take() {
+                    attached();
+                    deliver(sink, &mut open, stop, held);
+                }
                 if let Record::AttachedProbes(_) = record
                     && !announced
                 {
-                    // bpftrace 0.17 says it is attaching before it attaches.
-                    wait_attached(&mut child, job.awaited);
                     announced = true;
-                    attached();
+                    attaching = Some((Instant::now(), record));
+                    continue;
                 }
-                if open {
-                    open = sink.record(record) && sink.flush();
-                    if !open {
-                        stop.stop();
-                    }
-                }
+                deliver(sink, &mut open, stop, record);
                 continue;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => pipe_open = false,
+        }
+        if let Some((since, _)) = &attaching
+            && in_place(&mut child, job.awaited, *since)
+            && let Some((_, held)) = attaching.take()
+        {
+            attached();
+            deliver(sink, &mut open, stop, held);
         }
         // Its output is read to the end, unless something it started holds
         // the pipe open past the grace period.
@@ -237,19 +249,23 @@ fn parse(mut line: Vec<u8>) -> Record {
     }
 }
 
-/// Waits until `child` has `probes` BPF programs attached, it has ended,
-/// or [`ATTACH_WAIT`] has passed. A child that ended is a zombie until
-/// reaped, with no descriptors: asking only for them would wait the whole
-/// time for a program whose first event came at once and exited.
-fn wait_attached(child: &mut Child, probes: usize) {
-    let give_up = Instant::now() + ATTACH_WAIT;
-    while Instant::now() < give_up {
-        if !matches!(child.try_wait(), Ok(None)) {
-            return;
-        }
-        match attached::count(child.id()) {
-            Ok(n) if n < probes => std::thread::sleep(Duration::from_millis(5)),
-            _ => return,
+/// Hands `record` to `sink` while it takes records; once it refuses one,
+/// the run is stopped.
+fn deliver(sink: &mut dyn RecordSink, open: &mut bool, stop: &StopSignal, record: Record) {
+    if *open {
+        *open = sink.record(record) && sink.flush();
+        if !*open {
+            stop.stop();
         }
     }
+}
+
+/// Whether `child`, attaching since `since`, is done with it: it holds
+/// `probes` attachments, it has ended, or [`ATTACH_WAIT`] has passed. (A
+/// program whose first event came at once may have printed it, exited and
+/// closed its descriptors between two looks: its output says it attached.)
+fn in_place(child: &mut Child, probes: usize, since: Instant) -> bool {
+    since.elapsed() > ATTACH_WAIT
+        || !matches!(child.try_wait(), Ok(None))
+        || attached::count(child.id()).map_or(true, |n| n >= probes)
 }

@@ -458,6 +458,7 @@ fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrig
         metrics: vec![MS, ANSWERED],
         run: Box::new(move |backend| {
             let server = servers.of(backend, &env)?;
+            server.wait_quiet()?;
             if backend == Backend::Native {
                 server.wait_session_ahead()?;
             }

@@ -73,6 +73,21 @@ impl Server {
         }
     }
 
+    /// Waits until the previous execution has left the kernel: no bpftrace
+    /// child, no attachment (BPF link or perf event) held by the server.
+    /// A detach still running would hold the kernel's tracepoint lock and
+    /// slow the next attach, which the next run is not to pay for.
+    pub fn wait_quiet(&self) -> Result<(), String> {
+        let pid = self.child.id();
+        for _ in 0..1000 {
+            if children(pid).is_empty() && attachments(pid) == 0 {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err("mcptrace serve: the previous execution still holds the kernel after 10 s".into())
+    }
+
     /// Waits until the server has a native session loaded ahead, so the
     /// next native execution starts warm.
     pub fn wait_session_ahead(&mut self) -> Result<(), String> {
@@ -177,4 +192,26 @@ impl Drop for Server {
         drop(self.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// Live children of process `pid`, from each of its threads.
+fn children(pid: u32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten();
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// BPF links and perf events held by process `pid`.
+fn attachments(pid: u32) -> usize {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten();
+    fds.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|t| {
+            let t = t.to_string_lossy();
+            t == "anon_inode:bpf_link" || t == "anon_inode:[perf_event]"
+        })
+        .count()
 }
