@@ -457,8 +457,10 @@ fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrig
         name: format!("MCP: exec_program → first event in get_result ({what})"),
         metrics: vec![MS, ANSWERED],
         run: Box::new(move |backend| {
+            // The other backend's last execution may still be detaching:
+            // the kernel's tracepoint lock would make this attach wait.
+            servers.wait_quiet()?;
             let server = servers.of(backend, &env)?;
-            server.wait_quiet()?;
             if backend == Backend::Native {
                 server.wait_session_ahead()?;
             }
@@ -476,6 +478,11 @@ fn mcp_first_event(env: &Rc<Env>, what: &str, program: String, trigger: MakeTrig
 struct Servers([Option<Server>; 2]);
 
 impl Servers {
+    /// Waits until no execution of either server holds the kernel.
+    fn wait_quiet(&self) -> Result<(), String> {
+        self.0.iter().flatten().try_for_each(Server::wait_quiet)
+    }
+
     fn of(&mut self, backend: Backend, env: &Env) -> Result<&mut Server, String> {
         let slot = &mut self.0[backend as usize];
         if slot.is_none() {
