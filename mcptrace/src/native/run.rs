@@ -17,7 +17,7 @@ use super::{
 use crate::{
     host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
-    output::{MapValue, Record, RecordSink, Value},
+    output::{MapDump, MapValue, Record, RecordSink, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -264,8 +264,11 @@ struct World<'a> {
 }
 
 impl World<'_> {
-    fn info(&self, map: u16) -> Option<&MapInfo> {
-        self.maps.iter().find(|m| m.id == map)
+    /// User map `map` read whole from the kernel; None when the program has
+    /// no such map (maps exist only in a session: see attach).
+    fn dump(&self, map: u16) -> Option<Result<MapDump, NativeError>> {
+        let info = self.maps.iter().find(|m| m.id == map)?;
+        Some(map_read::dump(self.session.as_deref()?, self.symbols, info))
     }
 
     fn keep(&mut self, result: Result<(), NativeError>) {
@@ -298,13 +301,10 @@ impl Effects for World<'_> {
     }
 
     fn print_map(&mut self, map: u16, top: u64, div: u64) {
-        // Maps exist only in a session (see attach).
-        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
-            return;
-        };
-        match map_read::dump(session, self.symbols, info) {
-            Ok(dump) => self.emit(Record::Map(dump.top_div(top as usize, div))),
-            Err(e) => self.keep(Err(e)),
+        match self.dump(map) {
+            None => {}
+            Some(Ok(dump)) => self.emit(Record::Map(dump.top_div(top as usize, div))),
+            Some(Err(e)) => self.keep(Err(e)),
         }
     }
 
@@ -325,11 +325,9 @@ impl Effects for World<'_> {
     /// Reads the map whole, as print does: BEGIN and END run once, so one
     /// pass over it costs what a lookup by encoded key would save.
     fn has_key(&self, map: u16, key: &[Value]) -> bool {
-        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
-            return false;
-        };
-        map_read::dump(session, self.symbols, info)
-            .is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
+        self.dump(map).is_some_and(|dump| {
+            dump.is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
+        })
     }
 
     /// The map as print reads it, in print's order (bpftrace walks the
@@ -337,10 +335,7 @@ impl Effects for World<'_> {
     /// are scalars: lowering lets a loop walk only count, sum, min, max and
     /// plain-value maps.
     fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)> {
-        let (Some(info), Some(session)) = (self.info(map), self.session.as_deref()) else {
-            return Vec::new();
-        };
-        let Ok(dump) = map_read::dump(session, self.symbols, info) else {
+        let Some(Ok(dump)) = self.dump(map) else {
             return Vec::new();
         };
         dump.top_div(0, 1)
