@@ -96,7 +96,7 @@ fn fentry_and_fexit_read_typed_arguments_and_return_values() {
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let attach = |s: &mut Session, f: &str, ret, b: SlotBuilder| {
         let config: SlotConfig = b.build().unwrap();
-        s.attach(&AttachPoint::Fentry { function: f.into(), ret }, &config)
+        s.attach(&[AttachPoint::Fentry { function: f.into(), ret }], &config)
     };
     let entry_slot = match (fentry::support(), attach(&mut session, "do_sys_openat2", false, entry))
     {
@@ -139,7 +139,7 @@ fn unknown_functions_fail_by_name_before_the_kernel_is_asked() {
     require_root();
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let point = AttachPoint::Fentry { function: "mcptrace_no_such_function".into(), ret: false };
-    let err = session.attach(&point, &SlotConfig::default());
+    let err = session.attach(std::slice::from_ref(&point), &SlotConfig::default());
     assert!(
         matches!(
             err,

@@ -40,7 +40,7 @@ fn run(slots: &[(bool, SlotBuilder)]) -> (Merged, Session) {
     let held = HeldWorkload::spawn(&["call", &calls]);
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     for (ret, b) in slots {
-        session.attach(&target(held.pid(), *ret), &b.build().unwrap()).unwrap();
+        session.attach(&[target(held.pid(), *ret)], &b.build().unwrap()).unwrap();
     }
     held.go();
     let mut merged = BTreeMap::new();
@@ -198,9 +198,9 @@ fn stacks_as_keys_resolve_to_symbols() {
     k.map_op(map_op::COUNT, kkey, vec![], vec![]).unwrap();
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
-    session.attach(&target(held.pid(), false), &u.build().unwrap()).unwrap();
+    session.attach(&[target(held.pid(), false)], &u.build().unwrap()).unwrap();
     let sys_enter = AttachPoint::RawTracepoint { name: "sys_enter".into() };
-    session.attach(&sys_enter, &k.build().unwrap()).unwrap();
+    session.attach(std::slice::from_ref(&sys_enter), &k.build().unwrap()).unwrap();
     let child = held.pid();
     held.step();
     let symbols = UserSymbols::default();

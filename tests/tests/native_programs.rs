@@ -73,7 +73,7 @@ fn tracepoint_opens(transport: Transport) {
         AttachPoint::Tracepoint { category: "syscalls".into(), name: "sys_enter_openat".into() };
 
     let mut session = Session::load(transport).unwrap();
-    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
+    let slot = session.attach(std::slice::from_ref(&point), &b.build().unwrap()).unwrap();
     let path = unique_path("tp-filter");
     let pid = run_workload(&["open", path.to_str().unwrap(), "5"]);
 
@@ -107,7 +107,7 @@ fn raw_syscall_tracepoint_with_syscall_number_set() {
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session
-        .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &b.build().unwrap())
+        .attach(&[AttachPoint::RawTracepoint { name: "sys_enter".into() }], &b.build().unwrap())
         .unwrap();
     let child = run_workload(&["getpid", "1000", "write", "3", "4097"]);
 
@@ -163,9 +163,12 @@ fn slots_that_interrupt_one_another_keep_apart() {
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
     let slot = session
-        .attach(&AttachPoint::RawTracepoint { name: "sys_enter".into() }, &victim.build().unwrap())
+        .attach(
+            &[AttachPoint::RawTracepoint { name: "sys_enter".into() }],
+            &victim.build().unwrap(),
+        )
         .unwrap();
-    session.attach(&timer, &interloper.build().unwrap()).unwrap();
+    session.attach(std::slice::from_ref(&timer), &interloper.build().unwrap()).unwrap();
     let child = run_workload(&["getpid", "20000"]);
 
     // A hit interrupted while it shared its memory would lose its event
@@ -198,7 +201,7 @@ fn perf_event_cpu_clock_samples_a_busy_process() {
         every_cpu: true,
     };
     let mut session = Session::load(Transport::RingBuffer).unwrap();
-    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
+    let slot = session.attach(std::slice::from_ref(&point), &b.build().unwrap()).unwrap();
     let child = run_workload(&["spin", "300"]);
     // Sampling is statistical: ~60 samples expected; demand a clear signal.
     // Other tests run workloads concurrently: count this child's only.
@@ -229,8 +232,8 @@ fn uprobe_and_uretprobe_see_arguments_and_return_values() {
     let (ret_cfg, retval) = slot_for(regs::AX);
 
     let mut session = Session::load(Transport::RingBuffer).unwrap();
-    let entry = session.attach(&attach(false), &entry_cfg).unwrap();
-    let ret = session.attach(&attach(true), &ret_cfg).unwrap();
+    let entry = session.attach(&[attach(false)], &entry_cfg).unwrap();
+    let ret = session.attach(&[attach(true)], &ret_cfg).unwrap();
     held.go();
 
     let mut args = Vec::new();
@@ -277,7 +280,7 @@ fn predicate_arithmetic_and_unsigned_comparisons() {
         pid: Some(held.pid()),
     };
     let mut session = Session::load(Transport::RingBuffer).unwrap();
-    let slot = session.attach(&point, &b.build().unwrap()).unwrap();
+    let slot = session.attach(std::slice::from_ref(&point), &b.build().unwrap()).unwrap();
     held.go();
     let got: Vec<u64> = events_of(&mut session, slot).iter().map(|e| e.values[0]).collect();
     let want: Vec<u64> = (10..=50).filter(|x| (x * 3) % 7 == 2).collect();

@@ -58,12 +58,12 @@ fn begin_events_exit_end_and_maps_in_order() {
         attach_count: 3,
         begin: vec![vec![Stmt::Printf { format: FormatString::parse("begin\n"), args: vec![] }]],
         probes: vec![KernelProbe {
-            point: AttachPoint::Uprobe {
+            points: vec![AttachPoint::Uprobe {
                 binary: target_bin("mcpt-workload"),
                 location: UserLocation::Symbol { name: "mcpt_target".into(), offset: 0 },
                 ret: false,
                 pid: Some(held.pid()),
-            },
+            }],
             config: b.build().unwrap(),
             name: ProbeName::Fixed("uprobe:mcpt-workload:mcpt_target".into()),
             predicate: None,

@@ -22,7 +22,8 @@ pub fn listing(program: &NativeProgram) -> String {
         program.end.len()
     );
     for (i, probe) in program.probes.iter().enumerate() {
-        let _ = writeln!(out, "probe {i}: {} at {}", probe.name, attach(&probe.point));
+        let places: Vec<String> = probe.points.iter().map(attach).collect();
+        let _ = writeln!(out, "probe {i}: {} at {}", probe.name, places.join(", "));
         slot(&probe.config, &mut out);
         if probe.predicate.is_some() {
             let _ = writeln!(out, "  user-space predicate: yes");

@@ -121,7 +121,9 @@ impl KeyKind {
 
 #[derive(Clone, Debug)]
 pub struct KernelProbe {
-    pub point: AttachPoint,
+    /// Where the slot attaches: one place, or the tracepoints of one
+    /// wildcard that share the slot (never empty).
+    pub points: Vec<AttachPoint>,
     pub config: SlotConfig,
     /// What the `probe` builtin says for an event of this probe.
     pub name: ProbeName,
@@ -140,6 +142,12 @@ pub enum ProbeName {
         prefix: String,
         nr: ValueRef,
     },
+    /// One tracepoint slot serves the tracepoints of a wildcard and cannot
+    /// tell which fired: `probe` has no value there.
+    Shared {
+        first: String,
+        more: usize,
+    },
 }
 
 impl std::fmt::Display for ProbeName {
@@ -148,6 +156,7 @@ impl std::fmt::Display for ProbeName {
         match self {
             ProbeName::Fixed(name) => f.write_str(name),
             ProbeName::Syscall { prefix, .. } => write!(f, "{prefix}*"),
+            ProbeName::Shared { first, more } => write!(f, "{first} and {more} more"),
         }
     }
 }

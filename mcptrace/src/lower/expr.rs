@@ -103,6 +103,13 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
     Unsupported::new(span, kind, what.into())
 }
 
+/// `probe` where one slot serves a wildcard's tracepoints, which a hit
+/// cannot tell apart.
+fn shared_probe(span: Span, more: usize) -> Unsupported {
+    let what = format!("`probe` where one slot serves {} tracepoints", more + 1);
+    unsupported(span, NotNative::TooManyProbes, what)
+}
+
 impl<'a> Exprs<'a> {
     pub fn new(cx: Option<&'a mut ProbeCx>, maps: &'a mut MapTable) -> Self {
         Self {
@@ -303,6 +310,7 @@ impl<'a> Exprs<'a> {
                             parts.push(Part::Value(nr));
                             kinds.push(KeyKind::SyscallProbe { prefix });
                         }
+                        ProbeName::Shared { more, .. } => return Err(shared_probe(cx_span, more)),
                         ProbeName::Fixed(_) => {
                             let c = cx.constant(cx.index, cx_span)?;
                             parts.push(Part::Value(c));
@@ -565,7 +573,9 @@ impl<'a> Exprs<'a> {
                 return Ok((ir::Expr::Var(slot), ty));
             }
             ExprKind::Ident(n) if n == "probe" => {
-                self.cx(span, "probe")?;
+                if let ProbeName::Shared { more, .. } = self.cx(span, "probe")?.name {
+                    return Err(shared_probe(span, more));
+                }
                 return Ok((ir::Expr::Probe, Ty::Str));
             }
             ExprKind::Ident(n) if n == "func" => {

@@ -10,7 +10,7 @@ use crate::{
     lang::{ast::Span, stack::DEFAULT_LIMIT},
 };
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct MapTable {
     ids: BTreeMap<String, u16>,
     /// The shape the first write gave each map.

@@ -225,30 +225,50 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             let formats = points.iter().map(|p| format_of(checked, p)).collect();
             let site = Site::RawSyscall { enter, formats, every: false };
             let nrs = Some(nrs.as_slice());
-            native.probes.push(kernel_probe(site, name, point, probe, index, &mut maps, nrs)?);
+            native.probes.push(kernel_probe(
+                site,
+                name,
+                vec![point],
+                probe,
+                index,
+                &mut maps,
+                nrs,
+            )?);
             spans.push(probe.span);
             continue;
+        }
+        if let Some((site, attach)) = tracepoint_group(checked, &points) {
+            let index = native.probes.len() as u16;
+            let first = points[0].to_string();
+            let name = |_| ProbeName::Shared { first: first.clone(), more: points.len() - 1 };
+            let before = maps.clone();
+            match kernel_probe(site, name, attach, probe, index, &mut maps, None) {
+                Ok(shared) => {
+                    native.probes.push(shared);
+                    spans.push(probe.span);
+                    continue;
+                }
+                // `probe`, or a field the tracepoints disagree on: few
+                // enough take a slot each, as below.
+                Err(_) if points.len() as u32 <= SLOTS_PER_KIND => maps = before,
+                Err(e) => return Err(e),
+            }
         }
         for point in points {
             let index = native.probes.len() as u16;
             let (site, attach) = site_of(checked, point, probe.span)?;
             let name = |_| ProbeName::Fixed(point.to_string());
-            native.probes.push(kernel_probe(site, name, attach, probe, index, &mut maps, None)?);
+            let lowered = kernel_probe(site, name, vec![attach], probe, index, &mut maps, None)?;
+            native.probes.push(lowered);
             spans.push(probe.span);
         }
     }
     check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
     // `probe` and `func` keys hold the index of the kernel probe that fired.
-    let names: Arc<[String]> = native
-        .probes
-        .iter()
-        .map(|p| match &p.name {
-            ProbeName::Fixed(n) => n.clone(),
-            ProbeName::Syscall { prefix, .. } => prefix.clone(),
-        })
-        .collect();
-    let functions: Arc<[String]> = native.probes.iter().map(|p| function_of(&p.point)).collect();
+    let names: Arc<[String]> = native.probes.iter().map(|p| p.name.to_string()).collect();
+    let functions: Arc<[String]> =
+        native.probes.iter().map(|p| function_of(&p.points[0])).collect();
     for info in &mut native.maps {
         for k in &mut info.key {
             match k {
@@ -286,10 +306,10 @@ fn symbol_of(location: &UserLocation) -> Option<String> {
 fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported> {
     let mut counts: HashMap<u32, u32> = HashMap::new();
     for (p, span) in probes.iter().zip(spans) {
-        let n = counts.entry(p.point.kind()).or_default();
+        let n = counts.entry(p.points[0].kind()).or_default();
         *n += 1;
         if *n > SLOTS_PER_KIND {
-            let kind = kind_name(p.point.kind());
+            let kind = kind_name(p.points[0].kind());
             return Err(Unsupported::new(
                 *span,
                 NotNative::TooManyProbes,
@@ -300,12 +320,13 @@ fn check_slots(probes: &[KernelProbe], spans: &[Span]) -> Result<(), Unsupported
     Ok(())
 }
 
-/// Lowers one kernel probe. `name` builds the probe name from the syscall
-/// number capture (raw syscall sites) or ignores it.
+/// Lowers one kernel probe, one slot attached at `points`. `name` builds
+/// the probe name from the capture that tells which point fired (see
+/// `ProbeCx::which`) or ignores it.
 fn kernel_probe(
     site: Site,
     name: impl Fn(ValueRef) -> ProbeName,
-    point: AttachPoint,
+    points: Vec<AttachPoint>,
     probe: &ast::Probe,
     index: u16,
     maps: &mut MapTable,
@@ -348,7 +369,27 @@ fn kernel_probe(
     cx.builder.predicate(pred_ops);
     cx.builder.emit(!body.is_empty() || user_predicate.is_some());
     let config = cx.builder.build().map_err(site::slot_full(probe.span))?;
-    Ok(KernelProbe { point, config, name: cx.name, predicate: user_predicate, body })
+    Ok(KernelProbe { points, config, name: cx.name, predicate: user_predicate, body })
+}
+
+/// Tracepoints of one wildcard, more than one, as the site of one slot
+/// attached at each of them.
+fn tracepoint_group(checked: &Checked, points: &[&Probe]) -> Option<(Site, Vec<AttachPoint>)> {
+    if points.len() < 2 {
+        return None;
+    }
+    let mut formats = Vec::new();
+    let mut attach = Vec::new();
+    let mut syscall = true;
+    for point in points {
+        let Probe::Tracepoint { category, name } = point else {
+            return None;
+        };
+        formats.push(format_of(checked, point));
+        attach.push(AttachPoint::Tracepoint { category: category.clone(), name: name.clone() });
+        syscall &= category == "syscalls";
+    }
+    Some((Site::Tracepoint { formats, syscall }, attach))
 }
 
 /// Syscall tracepoints of one direction that can share a raw syscall
@@ -402,7 +443,10 @@ fn site_of(
             )
         }
         Probe::Tracepoint { category, name } => (
-            Site::Tracepoint { format: format_of(checked, point), syscall: category == "syscalls" },
+            Site::Tracepoint {
+                formats: vec![format_of(checked, point)],
+                syscall: category == "syscalls",
+            },
             AttachPoint::Tracepoint { category: category.clone(), name: name.clone() },
         ),
         Probe::RawTracepoint { name } => {

@@ -25,8 +25,10 @@ use crate::{
 /// The kind of place a kernel probe sits.
 #[derive(Clone, Debug)]
 pub enum Site {
+    /// One tracepoint, or the tracepoints of one wildcard sharing a slot
+    /// (then a field is read only where every format agrees on it).
     Tracepoint {
-        format: Format,
+        formats: Vec<Format>,
         syscall: bool,
     },
     /// Syscall tracepoints served by one raw syscall tracepoint; with
@@ -232,15 +234,8 @@ impl ProbeCx {
     /// Where field `name` is in the record copy, and its description.
     fn field_location(&self, name: &str, span: Span) -> Result<(u32, Field), Unsupported> {
         match &self.site {
-            Site::Tracepoint { format, .. } => {
-                let f = format.field(name).ok_or_else(|| {
-                    Unsupported::new(
-                        span,
-                        NotNative::Expression,
-                        format!("the tracepoint has no field `{name}`"),
-                    )
-                })?;
-                Ok((f.offset, f.clone()))
+            Site::Tracepoint { formats, .. } => {
+                agreed_field(formats, name, "tracepoints", span, |_, f| Ok(f.offset))
             }
             Site::RawSyscall { enter, every: true, formats } => {
                 // `id` is the number captured for every raw syscall site;
@@ -268,58 +263,26 @@ impl ProbeCx {
                 Ok((at, field.clone()))
             }
             Site::RawSyscall { enter, formats, every: false } => {
-                // Every syscall of the set must have the field at the same
-                // register with the same type.
-                let mut found: Option<(u32, Field)> = None;
-                for format in formats {
-                    let Some(f) = format.field(name) else {
-                        return Err(Unsupported::new(
-                            span,
-                            NotNative::Expression,
-                            format!("not every matched tracepoint has args->{name}"),
-                        ));
-                    };
-                    let at = if *enter {
-                        let index = format
-                            .args()
-                            .filter(|a| a.name != "__syscall_nr")
-                            .position(|a| a.name == name);
-                        match index {
-                            Some(i) if i < regs::SYSCALL_ARGS.len() => {
-                                CTX_COPY as u32 + regs::SYSCALL_ARGS[i]
-                            }
-                            _ => {
-                                return Err(Unsupported::new(
-                                    span,
-                                    NotNative::Expression,
-                                    format!("args->{name} is not a syscall argument"),
-                                ));
-                            }
-                        }
-                    } else if name == "ret" {
-                        8
-                    } else {
-                        return Err(Unsupported::new(
-                            span,
-                            NotNative::Expression,
-                            format!("args->{name} on syscall exit"),
-                        ));
-                    };
-                    match &found {
-                        Some((prev, pf))
-                            if *prev != at || pf.width != f.width || pf.signed != f.signed =>
-                        {
-                            return Err(Unsupported::new(
-                                span,
-                                NotNative::Expression,
-                                format!("args->{name} differs across the matched syscalls"),
-                            ));
-                        }
-                        _ => found = Some((at, f.clone())),
+                // A syscall's arguments are in the registers, in order.
+                agreed_field(formats, name, "syscalls", span, |format, _| {
+                    let not_native =
+                        |what: String| Err(Unsupported::new(span, NotNative::Expression, what));
+                    if !*enter {
+                        return match name {
+                            "ret" => Ok(8),
+                            _ => not_native(format!("args->{name} on syscall exit")),
+                        };
                     }
-                }
-                found.ok_or_else(|| {
-                    Unsupported::new(span, NotNative::Expression, "no syscall matched".to_string())
+                    let index = format
+                        .args()
+                        .filter(|a| a.name != "__syscall_nr")
+                        .position(|a| a.name == name);
+                    match index {
+                        Some(i) if i < regs::SYSCALL_ARGS.len() => {
+                            Ok(CTX_COPY as u32 + regs::SYSCALL_ARGS[i])
+                        }
+                        _ => not_native(format!("args->{name} is not a syscall argument")),
+                    }
                 })
             }
             _ => Err(Unsupported::new(
@@ -389,6 +352,43 @@ impl ProbeCx {
             )),
         }
     }
+}
+
+/// Field `name` where every one of `formats` (the places one slot serves)
+/// has it, at the same place (`at` says where) with the same type; the
+/// record copy offset and the first format's description.
+fn agreed_field(
+    formats: &[Format],
+    name: &str,
+    places: &str,
+    span: Span,
+    at: impl Fn(&Format, &Field) -> Result<u32, Unsupported>,
+) -> Result<(u32, Field), Unsupported> {
+    let differs = |what: String| Unsupported::new(span, NotNative::Expression, what);
+    let mut found: Option<(u32, Field)> = None;
+    for format in formats {
+        let Some(f) = format.field(name) else {
+            return Err(differs(match formats.len() {
+                1 => format!("the tracepoint has no field `{name}`"),
+                _ => format!("not every matched tracepoint has args->{name}"),
+            }));
+        };
+        let here = at(format, f)?;
+        match &found {
+            Some((prev, pf))
+                if *prev != here
+                    || pf.width != f.width
+                    || pf.signed != f.signed
+                    || pf.data_loc != f.data_loc
+                    || pf.array_len != f.array_len =>
+            {
+                return Err(differs(format!("args->{name} differs across the matched {places}")));
+            }
+            Some(_) => {}
+            None => found = Some((here, f.clone())),
+        }
+    }
+    found.ok_or_else(|| differs(format!("no {places} matched")))
 }
 
 /// Where fentry argument `name` is in the record copy, and its type.

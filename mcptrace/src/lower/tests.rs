@@ -77,7 +77,9 @@ fn a_filtered_printf_pushes_the_predicate_and_captures_the_args() {
     );
     assert_eq!(p.attach_count, 1);
     let k = &p.probes[0];
-    assert!(matches!(&k.point, AttachPoint::Tracepoint { name, .. } if name == "sys_enter_openat"));
+    assert!(
+        matches!(&k.points[..], [AttachPoint::Tracepoint { name, .. }] if name == "sys_enter_openat")
+    );
     assert!(k.predicate.is_none(), "pushed into the kernel");
     let ops: Vec<u16> = k.config.ops[..k.config.npred as usize].iter().map(|o| o.code).collect();
     // comm == "bash" && dfd (signed int) < 0 (signed literal): signed compare.
@@ -114,7 +116,7 @@ fn syscall_wildcards_share_one_raw_tracepoint() {
     assert_eq!(p.attach_count, 2, "bpftrace's count: both tracepoints");
     assert_eq!(p.probes.len(), 1);
     let k = &p.probes[0];
-    assert_eq!(k.point, AttachPoint::RawTracepoint { name: "sys_exit".into() });
+    assert_eq!(k.points, [AttachPoint::RawTracepoint { name: "sys_exit".into() }]);
     assert!(matches!(k.name, ProbeName::Syscall { .. }));
     let set = k.config.nr_set;
     let has = |nr: i64| set[nr as usize / 64] & (1 << (nr % 64)) != 0;
@@ -337,7 +339,10 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
         vec![vec![kprobe(false)]],
     );
     let k = &entry.probes[0];
-    assert_eq!(k.point, AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: false });
+    assert_eq!(
+        k.points,
+        [AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: false }]
+    );
     assert!(k.predicate.is_none(), "arg2 > 100 runs in the kernel");
     let offsets: Vec<u16> =
         k.config.captures[..k.config.ncaptures as usize].iter().map(|c| c.offset).collect();
@@ -345,7 +350,7 @@ fn kprobes_lower_like_uprobes_on_kernel_registers() {
     assert_eq!(offsets, [96, 128]);
     let exit = lowered("kretprobe:vfs_read { @ = hist(retval); }", vec![vec![kprobe(true)]]);
     assert_eq!(
-        exit.probes[0].point,
+        exit.probes[0].points[0],
         AttachPoint::Kprobe { function: "vfs_read".into(), offset: 0, ret: true }
     );
     assert_eq!(exit.probes[0].config.action, 0, "the histogram stays in the kernel");
@@ -387,11 +392,30 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
     );
     let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
     assert_eq!(kind("kfunc:f { }", vec![vec![kfunc]]), NotNative::ProbeKind);
-    // 17 tracepoints of one probe, one more than the tracepoint slots.
-    let many: Vec<Probe> = (0..17)
-        .map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") })
-        .collect();
-    assert_eq!(kind("tracepoint:sched:t* { @ = count(); }", vec![many]), NotNative::TooManyProbes);
+    // 17 tracepoints that `probe` tells apart: one more than the slots.
+    let src = "tracepoint:sched:t* { @[probe] = count(); }";
+    assert_eq!(kind(src, vec![sched(17)]), NotNative::TooManyProbes);
+}
+
+fn sched(n: usize) -> Vec<Probe> {
+    (0..n).map(|i| Probe::Tracepoint { category: "sched".into(), name: format!("t{i}") }).collect()
+}
+
+/// One slot serves any number of a wildcard's tracepoints, attached at
+/// each, unless the program tells them apart (`probe`).
+#[test]
+fn a_wildcards_tracepoints_share_one_slot() {
+    let p = lowered("tracepoint:sched:t* { @[comm] = count(); }", vec![sched(40)]);
+    assert_eq!(p.probes.len(), 1);
+    assert_eq!(p.probes[0].points.len(), 40);
+    assert!(p.probes[0].points.iter().all(|a| matches!(a, AttachPoint::Tracepoint { .. })));
+    let p = lowered("tracepoint:sched:t* { @[probe] = count(); }", vec![sched(3)]);
+    let names: Vec<String> = p.probes.iter().map(|k| k.name.to_string()).collect();
+    assert_eq!(names, ["tracepoint:sched:t0", "tracepoint:sched:t1", "tracepoint:sched:t2"]);
+    assert_eq!(
+        reason(r#"tracepoint:sched:t* { printf("%s\n", probe); }"#, vec![sched(20)]),
+        "`probe` where one slot serves 20 tracepoints (at 1:38)"
+    );
 }
 
 /// `has_key` is a presence lookup, apart from a value read of the same key.
@@ -487,7 +511,7 @@ fn uprobe_offsets_and_addresses_reach_the_attach_point() {
         let p = lowered("u:/bin/bash:readline+4 { @ = count(); }", vec![vec![probe.clone()]]);
         let Probe::Uprobe { location, .. } = probe else { unreachable!() };
         assert!(
-            matches!(&p.probes[0].point, AttachPoint::Uprobe { location: l, .. } if *l == location)
+            matches!(&p.probes[0].points[0], AttachPoint::Uprobe { location: l, .. } if *l == location)
         );
         let text = crate::ir::listing::listing(&p);
         assert!(text.contains(&format!("at uprobe /bin/bash:{location}\n")), "{text}");

@@ -12,6 +12,9 @@ pub enum NativeError {
     MissingMap(&'static str),
     #[error("no free {kind} slot (the native backend has {max} per probe kind)")]
     NoSlot { kind: &'static str, max: u32 },
+    /// A lowering fault: every kernel probe names where it attaches.
+    #[error("a kernel probe with no attach point")]
+    NoAttachPoint,
     #[error("{}", refusal(.0))]
     Program(aya::programs::ProgramError),
     /// Attaching one probe of the program failed.

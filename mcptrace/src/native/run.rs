@@ -82,7 +82,7 @@ pub fn attach(program: NativeProgram, sessions: &Sessions) -> Result<Attached, N
         let session = session.insert(sessions.take(&program)?);
         phases.load = start.elapsed();
         for (i, probe) in program.probes.iter().enumerate() {
-            let slot = session.attach(&probe.point, &probe.config).map_err(|source| {
+            let slot = session.attach(&probe.points, &probe.config).map_err(|source| {
                 NativeError::Attach { probe: probe.name.to_string(), source: Box::new(source) }
             })?;
             by_slot[slot as usize] = Some(i);
@@ -391,6 +391,8 @@ impl Names {
                     .entry((prefix.clone(), nr))
                     .or_insert_with(|| format!("{prefix}{}", syscalls::tracepoint_name(nr)))
             }
+            // Lowering refuses `probe` in a shared slot.
+            ProbeName::Shared { .. } => "",
         }
     }
 }

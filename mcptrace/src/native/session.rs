@@ -163,13 +163,21 @@ impl Session {
         self.ebpf.programs().filter(|(_, p)| p.fd().is_ok()).count()
     }
 
-    /// Takes the next free slot of the point's kind, writes its configuration
-    /// and attaches it. Returns the slot number events will carry.
-    pub fn attach(&mut self, point: &AttachPoint, config: &SlotConfig) -> Result<u32, NativeError> {
-        let k = point.kind();
+    /// Takes the next free slot of the points' kind, writes its
+    /// configuration and attaches it at every one of `points` (all of one
+    /// kind). Returns the slot number events will carry.
+    pub fn attach(
+        &mut self,
+        points: &[AttachPoint],
+        config: &SlotConfig,
+    ) -> Result<u32, NativeError> {
+        let Some(first) = points.first() else {
+            return Err(NativeError::NoAttachPoint);
+        };
+        let k = first.kind();
         let n = self.used[k as usize];
         if n >= SLOTS_PER_KIND {
-            let kind = point.kind_name();
+            let kind = first.kind_name();
             return Err(NativeError::NoSlot { kind, max: SLOTS_PER_KIND });
         }
         let slot = first_slot(k) + n;
@@ -177,7 +185,7 @@ impl Session {
             .set(slot, config, 0)
             .map_err(|source| NativeError::Map { what: "writing slot configuration", source })?;
         let name = program_name(k, n);
-        if let AttachPoint::Fentry { function, .. } = point {
+        if let AttachPoint::Fentry { function, .. } = first {
             // Taken even if loading fails: a program loaded for one function
             // cannot be loaded again for another.
             self.used[k as usize] += 1;
@@ -188,8 +196,12 @@ impl Session {
             .ebpf
             .program_mut(&name)
             .ok_or_else(|| NativeError::MissingProgram { program: name.clone() })?;
-        attach_program(program, point).map_err(NativeError::Program)?;
+        // Taken once anything may be attached: what is, goes with the
+        // session's teardown.
         self.used[k as usize] += 1;
+        for point in points {
+            attach_program(program, point).map_err(NativeError::Program)?;
+        }
         Ok(slot)
     }
 
