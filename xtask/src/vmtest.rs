@@ -337,7 +337,7 @@ fn vng(vng: &Path, release: &str, kvm: bool) -> Command {
         // guest CPU sometimes ran a breakpoint the kernel had already
         // patched out of a tracepoint's jump, and 6.12 died of it
         // (`Oops: int3` in `__schedule`; twice in one CI run).
-        cmd.args(["--disable-kvm", "--qemu-opts", "-accel tcg,thread=single"]);
+        cmd.args(["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]);
     }
     cmd.stdin(Stdio::null());
     cmd

@@ -15,7 +15,11 @@ use super::{
 
 pub fn program(input: Input) -> PResult<Program> {
     let mut preamble = Vec::new();
-    let mut rest = input;
+    // A script's `#!` line says what runs it, and nothing to bpftrace.
+    let mut rest = match input.fragment().starts_with("#!") {
+        true => input.take_from(input.fragment().find('\n').unwrap_or(input.fragment().len())),
+        false => input,
+    };
     loop {
         match preamble_item(rest) {
             Ok((after, item)) => {

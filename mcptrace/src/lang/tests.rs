@@ -164,6 +164,10 @@ fn probes_and_attach_points() {
         "struct a { int x; }\nstruct b { struct { int y; } z; } ;\ntypedef struct { int w; } c_t;\n\
          BEGIN { }",
     );
+    // A script's `#!` line is no part of the program; a `#` line is.
+    let script = round_trip("#!/usr/bin/env bpftrace\n#include <linux/fs.h>\nBEGIN { }");
+    let texts: Vec<&str> = script.preamble.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(texts, ["#include <linux/fs.h>"]);
     let texts: Vec<&str> = defs.preamble.iter().map(|d| d.text.as_str()).collect();
     assert_eq!(
         texts,
