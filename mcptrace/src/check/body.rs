@@ -219,6 +219,7 @@ impl BodyChecker<'_> {
                 if let Err(denial) = self.policy.cat(&args[0]) {
                     self.errors.push(CheckError::policy(denial, args[0].span))
                 }
+                self.format_args(name, args)
             }
             "delete" if ast::map_element(args).is_none() => self.error(
                 bad("a map element, as in delete(@m[key]) or delete(@m, key)"),
@@ -248,7 +249,8 @@ impl BodyChecker<'_> {
         };
         let conversions = FormatString::parse(format).arg_count();
         if conversions != args.len() - 1 {
-            let kind = CheckErrorKind::FormatArgs { conversions, args: args.len() - 1 };
+            let kind =
+                CheckErrorKind::FormatArgs { name: name.into(), conversions, args: args.len() - 1 };
             self.error(kind, args[0].span)
         }
     }

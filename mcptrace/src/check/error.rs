@@ -55,8 +55,8 @@ pub enum CheckErrorKind {
     BadArgument { name: String, what: &'static str },
     #[error("{name}(): {reason}")]
     BadStack { name: String, reason: StackArgError },
-    #[error("printf format has {conversions} conversion(s) but {args} argument(s) follow")]
-    FormatArgs { conversions: usize, args: usize },
+    #[error("{name}() format has {conversions} conversion(s) but {args} argument(s) follow")]
+    FormatArgs { name: String, conversions: usize, args: usize },
     #[error("only maps and $variables can be incremented or decremented")]
     NotAssignable,
     #[error("@{name} is used with {got} key(s) here but {expected} elsewhere")]

@@ -194,16 +194,22 @@ fn printf_arguments_match_the_format() {
     ok("BEGIN { printf(\"%d %s %%\\n\", pid, comm) }");
     assert_eq!(
         errors("BEGIN { printf(\"%d %d\\n\", pid) }"),
-        [CheckErrorKind::FormatArgs { conversions: 2, args: 1 }]
+        [CheckErrorKind::FormatArgs { name: "printf".into(), conversions: 2, args: 1 }]
     );
     // As in bpftrace, what is not a conversion is text: `%q` and a lone `%`
     // take no argument.
     ok("BEGIN { printf(\"%q 50%\\n\") }");
     assert_eq!(
         errors("BEGIN { printf(\"%q\", 1) }"),
-        [CheckErrorKind::FormatArgs { conversions: 0, args: 1 }]
+        [CheckErrorKind::FormatArgs { name: "printf".into(), conversions: 0, args: 1 }]
     );
     assert!(matches!(&errors("BEGIN { printf(comm) }")[0], CheckErrorKind::BadArgument { .. }));
+    // cat() takes a format too (`cat("/proc/%d/status", pid)`).
+    ok("BEGIN { cat(\"/proc/%d/status\", pid) }");
+    assert_eq!(
+        errors("BEGIN { cat(\"/proc/%d/status\") }"),
+        [CheckErrorKind::FormatArgs { name: "cat".into(), conversions: 1, args: 0 }]
+    );
 }
 
 #[test]

@@ -359,7 +359,7 @@ pub static CATALOG: &[Entry] = &[
     entry("path", F, "path(struct path *path)", "Full path of a struct path", n(1, 1), ALL, false)
         .yields(Y::String),
     entry("exit", F, "exit()", "End the program", NONE, ALL, false).yields(Y::Nothing),
-    entry("cat", F, "cat(char *filename)", "Print a file's contents", n(1, 1), ALL, false)
+    entry("cat", F, "cat(char *format [, ...])", "Print a file's contents", n(1, 8), ALL, false)
         .yields(Y::Nothing),
     entry("system", F, "system(char *fmt, ...)", "Run a shell command", at_least(1), ALL, true)
         .yields(Y::Nothing),

@@ -272,6 +272,10 @@ fn primary<'a>(start: Input<'a>) -> PResult<'a, Expr> {
             }
             if let Ok((after, _)) = sym('(').parse(rest) {
                 let (after, args) = call_args(after)?;
+                // Newer bpftrace writes `nsecs()` for the builtin `nsecs`.
+                if ident == "nsecs" && args.is_empty() {
+                    return done(after, ExprKind::Ident(ident.into()));
+                }
                 return done(after, ExprKind::Call { name: ident.into(), args });
             }
             done(rest, ExprKind::Ident(ident.into()))

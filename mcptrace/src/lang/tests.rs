@@ -105,6 +105,7 @@ fn primaries_and_postfix() {
     assert!(
         matches!(expr_of("sizeof($x)").kind, ExprKind::Call { ref name, .. } if name == "sizeof")
     );
+    assert_eq!(expr_of("nsecs()").kind, ExprKind::Ident("nsecs".into()));
 }
 
 #[test]

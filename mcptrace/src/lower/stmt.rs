@@ -173,6 +173,19 @@ impl Exprs<'_> {
                 };
                 return self.stmt(&assign);
             }
+            // `c ? f() : g();` runs one of its calls, as `if` would.
+            ExprKind::Ternary { cond, then, otherwise } => {
+                let branch = |e: &Expr| Block {
+                    stmts: vec![Stmt { kind: StmtKind::Expr(e.clone()), span: e.span }],
+                    span: e.span,
+                };
+                let kind = StmtKind::If {
+                    cond: (**cond).clone(),
+                    then: branch(then),
+                    otherwise: Some(Else::Block(branch(otherwise))),
+                };
+                return self.stmt(&Stmt { kind, span });
+            }
             _ => {
                 return Err(unsupported(
                     span,

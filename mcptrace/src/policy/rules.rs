@@ -5,7 +5,10 @@
 use std::path::Path;
 
 use super::Policy;
-use crate::lang::ast::{Expr, ExprKind, ProbeKind};
+use crate::lang::{
+    ast::{Expr, ExprKind, ProbeKind},
+    printf::{Conversion, FormatString},
+};
 
 /// /proc entries that lead into a process's files, memory or secrets:
 /// reading through them escapes the directories cat() may read.
@@ -163,12 +166,24 @@ impl Policy {
                 _ => format!("cat(\"{path}\") reads outside {readable}"),
             });
         }
+        // An integer conversion (`/proc/%d/status`) puts digits alone into
+        // the path; a string or character one could put `/` or `..`.
+        let integers_only = FormatString::parse(path).conversions().all(|c| {
+            matches!(
+                c,
+                Conversion::Signed
+                    | Conversion::Unsigned
+                    | Conversion::Hex
+                    | Conversion::HexUpper
+                    | Conversion::Octal
+            )
+        });
         let escapes =
-            path.split('/').any(|p| p == ".." || PROC_ESCAPES.contains(&p)) || path.contains('%');
+            path.split('/').any(|p| p == ".." || PROC_ESCAPES.contains(&p)) || !integers_only;
         if escapes {
             return deny(format!(
-                "cat(\"{path}\") leads out of {readable} (through `..`, a format, or a /proc \
-                 entry into a process's files, memory or environment)"
+                "cat(\"{path}\") leads out of {readable} (through `..`, a format of other than \
+                 integers, or a /proc entry into a process's files, memory or environment)"
             ));
         }
         Ok(())

@@ -216,7 +216,13 @@ fn a_link_to_a_denied_binary_is_denied() {
 #[test]
 fn cat_reads_only_under_its_paths() {
     let p = Policy::default();
-    for ok in ["/proc/loadavg", "/proc/1/status", "/sys/kernel/mm/transparent_hugepage/enabled"] {
+    for ok in [
+        "/proc/loadavg",
+        "/proc/1/status",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
+        "/proc/%d/cmdline",
+        "/proc/%u/task/%lx/stat",
+    ] {
         assert_eq!(p.cat(&literal(ok)), Ok(()), "{ok}");
     }
     for denied in [
@@ -228,7 +234,9 @@ fn cat_reads_only_under_its_paths() {
         "/proc/self/environ",
         "/proc/1/fd/3",
         "/proc/kcore",
-        "/proc/%d/status",
+        "/proc/%s/status",
+        "/proc/%c%c/status",
+        "/proc/%d/environ",
         "proc/loadavg",
     ] {
         let d = p.cat(&literal(denied)).unwrap_err();
