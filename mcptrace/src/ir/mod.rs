@@ -279,6 +279,35 @@ pub enum Expr {
     },
     /// `ntop(addr)`: an IPv4 address held in an integer, as text.
     Ntop(Box<Expr>),
+    /// A builtin in BEGIN or END, which run in the tracing process (as
+    /// bpftrace's run in bpftrace): that process's pid, comm, ...
+    Tracer(TracerBuiltin),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TracerBuiltin {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Cpu,
+    Nsecs,
+    Comm,
+}
+
+impl TracerBuiltin {
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "pid" => Self::Pid,
+            "tid" => Self::Tid,
+            "uid" => Self::Uid,
+            "gid" => Self::Gid,
+            "cpu" => Self::Cpu,
+            "nsecs" => Self::Nsecs,
+            "comm" => Self::Comm,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

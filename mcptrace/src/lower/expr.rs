@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     ir::{
-        self, BinOp, KeyKind, ProbeName, UnOp,
+        self, BinOp, KeyKind, ProbeName, TracerBuiltin, UnOp,
         slot::{Ops, Part, StrRef, ValueRef, op as mk},
     },
     lang::{
@@ -571,6 +571,14 @@ impl<'a> Exprs<'a> {
                     )
                 })?;
                 return Ok((ir::Expr::Var(slot), ty));
+            }
+            ExprKind::Ident(n) if self.cx.is_none() && TracerBuiltin::named(n).is_some() => {
+                let builtin = TracerBuiltin::named(n).expect("matched");
+                let ty = match builtin {
+                    TracerBuiltin::Comm => Ty::Str,
+                    _ => Ty::Int { signed: false },
+                };
+                return Ok((ir::Expr::Tracer(builtin), ty));
             }
             ExprKind::Ident(n) if n == "probe" => {
                 if let ProbeName::Shared { more, .. } = self.cx(span, "probe")?.name {

@@ -616,3 +616,24 @@ fn while_loops_run_in_user_space() {
     );
     assert!(why.contains("a map update inside the loop at 1:48"), "{why}");
 }
+
+/// BEGIN and END run in the tracing process: their builtins read it.
+#[test]
+fn begin_builtins_read_the_tracing_process() {
+    use crate::ir::{Expr, TracerBuiltin};
+    let p =
+        lowered(r#"BEGIN { printf("%s %d %d\n", comm, pid, nsecs); }"#, vec![vec![Probe::Begin]]);
+    let [Stmt::Printf { args, .. }] = &p.begin[0][..] else { panic!("{:?}", p.begin) };
+    let want = [TracerBuiltin::Comm, TracerBuiltin::Pid, TracerBuiltin::Nsecs];
+    assert!(
+        args.iter().zip(want).all(|(a, w)| matches!(a, Expr::Tracer(b) if *b == w)),
+        "{args:?}"
+    );
+    // In a kernel probe they stay the event's.
+    let k = lowered(
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", pid); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let [Stmt::Printf { args, .. }] = &k.probes[0].body[..] else { panic!() };
+    assert!(matches!(args[0], Expr::Captured { .. }));
+}

@@ -3,7 +3,10 @@
 
 use mcptrace_common::Event;
 
-use super::wall_time::{local_time, strftime};
+use super::{
+    tracer,
+    wall_time::{local_time, strftime},
+};
 use crate::{
     host::{symbolize::format_stack, users},
     ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
@@ -234,6 +237,7 @@ impl<'a> Frame<'a> {
                 Value::Str(strftime(format, int(&self.eval(nsecs, fx)).0))
             }
             Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
+            Expr::Tracer(builtin) => tracer::value(*builtin),
         }
     }
 }

@@ -11,6 +11,7 @@ mod object;
 pub mod run;
 mod session;
 mod sessions;
+mod tracer;
 pub mod transport;
 mod wait;
 mod wall_time;

@@ -12,7 +12,9 @@ use mcptrace_common::{Event, limits::MAX_SLOTS};
 use super::{
     NativeError, Session, Sessions,
     eval::{Control, Effects, Frame, truthy},
-    map_read, wait,
+    map_read,
+    tracer::monotonic_ns,
+    wait,
 };
 use crate::{
     host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
@@ -395,12 +397,4 @@ impl Names {
             ProbeName::Shared { .. } => "",
         }
     }
-}
-
-/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns` and so of `nsecs`.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
