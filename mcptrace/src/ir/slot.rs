@@ -6,7 +6,7 @@ use mcptrace_common::{
     Capture, Event, SlotConfig,
     limits::{
         CTX_COPY, KEY_WORDS, MAX_CAPTURES, MAX_COMPUTES, MAX_CONST_STRINGS, MAX_KEY_PARTS,
-        MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES,
+        MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS, MAX_OPS, MAX_STRINGS, MAX_VALUES, OP_STACK,
     },
     slot::{
         Compute, ConstString, KeyPart, KeySpec, Lookup, MapOp, Op, action, flags, is_string_source,
@@ -364,11 +364,29 @@ impl OpLayout {
         if self.len + seq.len() > MAX_OPS {
             return Err(full("expression operations", MAX_OPS));
         }
+        // The kernel's stack index wraps rather than fail: refuse here.
+        if stack_depth(seq) > OP_STACK {
+            return Err(full("expression stack depth", OP_STACK));
+        }
         let at = self.len;
         self.ops[at..at + seq.len()].copy_from_slice(seq);
         self.len += seq.len();
         Ok((at as u16, seq.len() as u16))
     }
+}
+
+/// The deepest the evaluation stack gets running `seq`.
+fn stack_depth(seq: &[Op]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for o in seq {
+        match o.code {
+            op::VALUE | op::IMM | op::STR_EQ => depth += 1,
+            op::LNOT | op::NOT | op::NEG | op::IN_NR_SET => {}
+            _ => depth = depth.saturating_sub(1),
+        }
+        deepest = deepest.max(depth);
+    }
+    deepest
 }
 
 /// Key parts with their word positions, packed in order.
@@ -441,6 +459,11 @@ mod tests {
         assert_eq!(b.build().unwrap().nphase1, 3);
         b.predicate((0..MAX_OPS).map(|_| op(op::IMM, 0, 0)));
         assert_eq!(b.build(), Err(full("expression operations", MAX_OPS)));
+        // 1 + (1 + (… + 1)): nine values on the stack at once.
+        let mut b = SlotBuilder::new();
+        let deep = (0..=OP_STACK).map(|_| op(op::IMM, 0, 1));
+        b.predicate(deep.chain((0..OP_STACK).map(|_| op(op::ADD, 0, 0))));
+        assert_eq!(b.build(), Err(full("expression stack depth", OP_STACK)));
     }
 
     #[test]

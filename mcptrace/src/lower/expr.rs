@@ -4,7 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
+use mcptrace_common::{
+    limits::STR_LEN,
+    slot::{Op, op, source},
+};
 
 use super::{
     NotNative, Unsupported,
@@ -505,6 +508,29 @@ impl<'a> Exprs<'a> {
             let result_signed = if is_comparison(*op) { true } else { signed };
             return Ok(Some(Ty::Int { signed: result_signed }));
         }
+        // `c ? a : b` as !!c * a + !c * b: the machine has no jumps, and
+        // both branches only read. A comparison is 0 or 1 already.
+        if let ExprKind::Ternary { cond, then, otherwise } = &e.kind {
+            let mut c = Vec::new();
+            let Some(Ty::Int { .. }) = self.kernel_into(cond, &mut c)? else { return Ok(None) };
+            let truth: &[Op] = match is_boolean(cond) {
+                true => &[],
+                false => &[mk(op::LNOT, 0, 0), mk(op::LNOT, 0, 0)],
+            };
+            let mut branch = |e: &Expr, test: &[Op], ops: &mut Ops| {
+                ops.extend(c.iter().chain(test).copied());
+                let ty = self.kernel_into(e, ops)?;
+                ops.push(mk(op::MUL, 0, 0));
+                Ok::<_, Unsupported>(ty)
+            };
+            let Some(Ty::Int { signed: sa }) = branch(then, truth, ops)? else { return Ok(None) };
+            let Some(Ty::Int { signed: sb }) = branch(otherwise, &[mk(op::LNOT, 0, 0)], ops)?
+            else {
+                return Ok(None);
+            };
+            ops.push(mk(op::ADD, 0, 0));
+            return Ok(Some(Ty::Int { signed: sa && sb }));
+        }
         if let ExprKind::Cast { ty, expr } = &e.kind {
             let Some(int) = IntType::of(ty) else { return Ok(None) };
             let Some(Ty::Int { .. }) = self.kernel_into(expr, ops)? else { return Ok(None) };
@@ -777,6 +803,17 @@ fn is_symbol_call(name: &str, args: &[Expr]) -> bool {
 }
 
 /// Whether `e` is made only of what the expression machine evaluates.
+/// Whether `e` is 0 or 1 by construction (a comparison, `&&`, `||`, `!`).
+fn is_boolean(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Binary { op, .. } => {
+            is_comparison(*op) || matches!(op, BinaryOp::And | BinaryOp::Or)
+        }
+        ExprKind::Unary { op: UnaryOp::Not, .. } => true,
+        _ => false,
+    }
+}
+
 fn kernel_shaped(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Map { .. } => true,
@@ -788,6 +825,9 @@ fn kernel_shaped(e: &Expr) -> bool {
             matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp")
         }
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
+        ExprKind::Ternary { cond, then, otherwise } => {
+            kernel_shaped(cond) && kernel_shaped(then) && kernel_shaped(otherwise)
+        }
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)
         }
