@@ -163,7 +163,11 @@ impl<'a> Exprs<'a> {
                 Leaf::Int(self.cx(span, name)?.builtin(src, span)?, false)
             }
             ExprKind::Field { expr, field, .. } if is_args(expr) => {
-                let (r, signed) = self.cx(span, "args")?.arg_field(field, span)?;
+                let cx = self.cx(span, "args")?;
+                if cx.arg_is_text(field) {
+                    return Ok(Some(Leaf::Str(cx.arg_string(field, STR_LEN as u32, span)?)));
+                }
+                let (r, signed) = cx.arg_field(field, span)?;
                 Leaf::Int(r, signed)
             }
             ExprKind::Call { name, args } if name == "reg" => {
@@ -575,9 +579,16 @@ impl<'a> Exprs<'a> {
 
     /// A string leaf (captured or constant), if `e` is one.
     pub(super) fn leaf_if_string(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+        let text_field = match &e.kind {
+            ExprKind::Field { expr, field, .. } if is_args(expr) => {
+                self.cx.as_deref().is_some_and(|cx| cx.arg_is_text(field))
+            }
+            _ => false,
+        };
         let stringy = matches!(&e.kind, ExprKind::Str(_))
             || matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
-            || matches!(&e.kind, ExprKind::Call { name, .. } if name == "str");
+            || matches!(&e.kind, ExprKind::Call { name, .. } if name == "str")
+            || text_field;
         if !stringy {
             return Ok(None);
         }

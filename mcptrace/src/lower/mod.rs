@@ -214,6 +214,10 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             }
             continue;
         }
+        // A slot shared by several probes; where the program tells them
+        // apart or reads a field they disagree on, few enough take a slot
+        // each, as below.
+        let each_fits = points.len() as u32 <= SLOTS_PER_KIND;
         if let Some((enter, nrs)) = syscall_group(&points) {
             let index = native.probes.len() as u16;
             let prefix =
@@ -225,33 +229,24 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             let formats = points.iter().map(|p| format_of(checked, p)).collect();
             let site = Site::RawSyscall { enter, formats, every: false };
             let nrs = Some(nrs.as_slice());
-            native.probes.push(kernel_probe(
-                site,
-                name,
-                vec![point],
-                probe,
-                index,
-                &mut maps,
-                nrs,
-            )?);
-            spans.push(probe.span);
-            continue;
+            let before = maps.clone();
+            let lowered = kernel_probe(site, name, vec![point], probe, index, &mut maps, nrs);
+            if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
+                native.probes.push(shared);
+                spans.push(probe.span);
+                continue;
+            }
         }
         if let Some((site, attach)) = tracepoint_group(checked, &points) {
             let index = native.probes.len() as u16;
             let first = points[0].to_string();
             let name = |_| ProbeName::Shared { first: first.clone(), more: points.len() - 1 };
             let before = maps.clone();
-            match kernel_probe(site, name, attach, probe, index, &mut maps, None) {
-                Ok(shared) => {
-                    native.probes.push(shared);
-                    spans.push(probe.span);
-                    continue;
-                }
-                // `probe`, or a field the tracepoints disagree on: few
-                // enough take a slot each, as below.
-                Err(_) if points.len() as u32 <= SLOTS_PER_KIND => maps = before,
-                Err(e) => return Err(e),
+            let lowered = kernel_probe(site, name, attach, probe, index, &mut maps, None);
+            if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
+                native.probes.push(shared);
+                spans.push(probe.span);
+                continue;
             }
         }
         for point in points {
@@ -370,6 +365,24 @@ fn kernel_probe(
     cx.builder.emit(!body.is_empty() || user_predicate.is_some());
     let config = cx.builder.build().map_err(site::slot_full(probe.span))?;
     Ok(KernelProbe { points, config, name: cx.name, predicate: user_predicate, body })
+}
+
+/// The probe lowered for a shared slot, or None, with the map uses it
+/// recorded undone, when it failed and the probes fit a slot each.
+fn shared_slot(
+    lowered: Result<KernelProbe, Unsupported>,
+    before: MapTable,
+    maps: &mut MapTable,
+    each_fits: bool,
+) -> Result<Option<KernelProbe>, Unsupported> {
+    match lowered {
+        Ok(shared) => Ok(Some(shared)),
+        Err(_) if each_fits => {
+            *maps = before;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Tracepoints of one wildcard, more than one, as the site of one slot

@@ -194,6 +194,15 @@ impl ProbeCx {
         Ok((r, f.signed))
     }
 
+    /// Whether tracepoint field `name` is text, as bpftrace 0.17 types it:
+    /// an array of `char` (`args->comm` is a string without `str()`; a
+    /// `__data_loc` string still needs `str()` there).
+    pub fn arg_is_text(&self, name: &str) -> bool {
+        let Site::Tracepoint { formats, .. } = &self.site else { return false };
+        let field = formats.first().and_then(|f| f.field(name));
+        field.is_some_and(|f| f.array_len.is_some() && f.c_type.starts_with("char"))
+    }
+
     /// `str(args->name [, n])`.
     pub fn arg_string(&mut self, name: &str, size: u32, span: Span) -> Result<StrRef, Unsupported> {
         if let Site::Fentry { function, .. } = &self.site {

@@ -124,6 +124,22 @@ fn syscall_wildcards_share_one_raw_tracepoint() {
     assert!(matches!(&p.maps[0].key[..], [KeyKind::SyscallProbe { .. }]));
 }
 
+/// open's filename is its first argument, openat's its second: one raw
+/// syscall slot cannot read both, so each takes its tracepoint's slot.
+#[test]
+fn syscalls_that_disagree_on_a_field_take_a_slot_each() {
+    let src = "tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat { @[tid] = args->filename; }";
+    let mut c = checked(src, vec![vec![tp("sys_enter_open"), tp("sys_enter_openat")]]);
+    let open = OPENAT.replace("\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n", "");
+    c.formats.insert("syscalls:sys_enter_open".into(), Arc::new(parse_format(&open).unwrap()));
+    let p = lower(&c).unwrap_or_else(|e| panic!("{e}"));
+    let points: Vec<&AttachPoint> = p.probes.iter().flat_map(|k| &k.points).collect();
+    let tracepoint =
+        |n: &str| AttachPoint::Tracepoint { category: "syscalls".into(), name: n.into() };
+    assert_eq!(points, [&tracepoint("sys_enter_open"), &tracepoint("sys_enter_openat")]);
+    assert_eq!(p.maps.len(), 1, "the shared attempt's map use is undone");
+}
+
 #[test]
 fn latency_pairs_read_keyed_state_before_the_predicate() {
     let p = lowered(

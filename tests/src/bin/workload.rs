@@ -24,6 +24,7 @@
 //!   directwrite PATH N SIZE  write SIZE bytes N times to PATH with
 //!                   O_DIRECT (SIZE a multiple of 4096), sync, remove PATH
 //!   sleep MS        sleep MS milliseconds
+//!   rename NAME     rename the calling thread NAME (its comm; 15 bytes at most)
 //!   wait            read a line from stdin first (so a test can learn the
 //!                   pid and scope its probes before anything happens)
 
@@ -63,6 +64,11 @@ fn main() -> ExitCode {
                         }
                     }
                 }
+            }
+            "rename" => {
+                let name = CString::new(arg()).expect("a name without NUL");
+                // SAFETY: a NUL-terminated name; the kernel copies 16 bytes at most.
+                unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
             }
             "getpid" => {
                 for _ in 0..count(&arg()) {
