@@ -13,6 +13,7 @@ use super::{
     NotNative, Unsupported,
     map_table::MapTable,
     site::{ProbeCx, Site},
+    sizeof::type_size,
     strings,
 };
 use crate::{
@@ -58,6 +59,8 @@ pub struct Exprs<'a> {
     /// Variables declared with an integer type (`let $x: uint8`): every
     /// value assigned to one is cast to that type.
     pub int_vars: HashMap<String, TypeName>,
+    /// The size (`sizeof`) of each variable: that of its first value.
+    pub var_sizes: HashMap<String, u64>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
     /// Maps this probe has updated so far: keyed state is read once per hit,
@@ -121,6 +124,7 @@ impl<'a> Exprs<'a> {
             vars: HashMap::new(),
             tuples: Vec::new(),
             int_vars: HashMap::new(),
+            var_sizes: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
             loop_at: None,
@@ -162,6 +166,14 @@ impl<'a> Exprs<'a> {
                 };
                 Leaf::Int(self.cx(span, name)?.builtin(src, span)?, false)
             }
+            ExprKind::SizeofType(ty) => match type_size(ty) {
+                Some(size) => Leaf::ConstInt(size, false),
+                None => return Ok(None),
+            },
+            ExprKind::Call { name, args } if name == "sizeof" => match self.size_of(&args[0]) {
+                Some(size) => Leaf::ConstInt(size, false),
+                None => return Ok(None),
+            },
             ExprKind::Field { expr, field, .. } if is_args(expr) => {
                 let cx = self.cx(span, "args")?;
                 if cx.arg_is_text(field) {
@@ -828,12 +840,13 @@ fn is_boolean(e: &Expr) -> bool {
 fn kernel_shaped(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Map { .. } => true,
+        ExprKind::SizeofType(_) => true,
         ExprKind::Ident(n) => {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
         ExprKind::Call { name, .. } => {
-            matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp")
+            matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp" | "sizeof")
         }
         ExprKind::Binary { lhs, rhs, .. } => kernel_shaped(lhs) && kernel_shaped(rhs),
         ExprKind::Ternary { cond, then, otherwise } => {

@@ -10,6 +10,7 @@ mod expr;
 mod loops;
 mod map_table;
 mod site;
+mod sizeof;
 mod stmt;
 mod strings;
 

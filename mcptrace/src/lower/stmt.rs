@@ -66,6 +66,9 @@ impl Exprs<'_> {
                         let kind = ExprKind::Cast { ty: ty.clone(), expr: Box::new(value) };
                         value = Expr { kind, span };
                     }
+                    if let Some(size) = self.size_of(&value) {
+                        self.var_sizes.entry(name.clone()).or_insert(size);
+                    }
                     let (e, ty) = self.user(&value)?;
                     let next = self.vars.len();
                     let slot = match self.vars.get(name) {
