@@ -92,8 +92,12 @@ impl BodyChecker<'_> {
                     None => {}
                 }
             }
-            StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
-                self.expr(e);
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.block(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                self.unroll_count(count);
                 self.block(body);
             }
             StmtKind::For { var, iter, body } => {
@@ -105,6 +109,22 @@ impl BodyChecker<'_> {
             }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
+    }
+
+    /// bpftrace repeats an unrolled body in its generated code, so the
+    /// count must be a literal (or a positional parameter, which is one by
+    /// now) from 1 to 100.
+    fn unroll_count(&mut self, count: &Expr) {
+        let problem = match &count.kind {
+            ExprKind::Int(n) if *n > 100 => "unroll maximum value is 100",
+            ExprKind::Int(0) => "unroll minimum value is 1",
+            ExprKind::Int(_) => return,
+            ExprKind::Unary { op: UnaryOp::Neg, expr } if matches!(expr.kind, ExprKind::Int(_)) => {
+                "unroll minimum value is 1"
+            }
+            _ => "invalid unroll value: it must be an integer literal",
+        };
+        self.error(CheckErrorKind::Unroll(problem), count.span);
     }
 
     /// A literal declared into an integer type must fit it unchanged:

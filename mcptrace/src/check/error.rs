@@ -70,6 +70,8 @@ pub enum CheckErrorKind {
     /// narrow for it, which bpftrace (0.22+, where `let` is) refuses.
     #[error("`{literal}` does not fit in {ty}; write `({ty}){literal}` to truncate it")]
     LiteralRange { literal: String, ty: String },
+    #[error("{0}")]
+    Unroll(&'static str),
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]
@@ -103,6 +105,7 @@ impl CheckErrorKind {
             Self::ValueKind { .. } => "value_kind",
             Self::AggregationUpdate { .. } => "aggregation_update",
             Self::LiteralRange { .. } => "literal_out_of_range",
+            Self::Unroll(_) => "unroll_count",
             Self::UndefinedVariable(_) => "undefined_variable",
             Self::UndefinedMap(_) => "undefined_map",
         }

@@ -385,3 +385,25 @@ fn newer_probe_forms_expand_like_the_old() {
     assert_eq!(bad("interval:1x { }"), "interval:1x: unknown unit `x` (ns, us, ms, s, m, h, d)");
     assert!(bad("interval:1500ns { }").contains("not a whole number of microseconds"));
 }
+
+/// bpftrace takes an unroll count only as a literal from 1 to 100.
+#[test]
+fn unroll_counts_are_literals_from_1_to_100() {
+    ok("BEGIN { unroll(1) { } unroll (100) { printf(\"x\\n\") } }");
+    assert_eq!(
+        errors("BEGIN { unroll(101) { } }"),
+        [CheckErrorKind::Unroll("unroll maximum value is 100")]
+    );
+    assert_eq!(
+        errors("BEGIN { unroll(0) { } }"),
+        [CheckErrorKind::Unroll("unroll minimum value is 1")]
+    );
+    assert_eq!(
+        errors("BEGIN { unroll(-2) { } }"),
+        [CheckErrorKind::Unroll("unroll minimum value is 1")]
+    );
+    assert_eq!(
+        errors("BEGIN { $n = 2; unroll($n) { } }"),
+        [CheckErrorKind::Unroll("invalid unroll value: it must be an integer literal")]
+    );
+}

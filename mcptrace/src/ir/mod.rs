@@ -201,6 +201,12 @@ pub enum Stmt {
         cond: Expr,
         body: Block,
     },
+    /// `unroll (N) body`: the body `count` times over. Not a loop: a
+    /// `break` or `continue` in it acts on the loop around it.
+    Unroll {
+        count: u64,
+        body: Block,
+    },
     /// `break` and `continue` end the innermost loop or its pass; `return`
     /// ends the probe's statements.
     Break,

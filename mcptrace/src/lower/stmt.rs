@@ -108,9 +108,7 @@ impl Exprs<'_> {
                 self.guard = outer;
                 ir::Stmt::If { cond, then: then?, otherwise: otherwise? }
             }
-            StmtKind::Unroll { .. } => {
-                return Err(unsupported(span, NotNative::Loop, "`unroll` is not native yet"));
-            }
+            StmtKind::Unroll { count, body } => return self.unroll(count, body, span),
             StmtKind::While { cond, body } => self.while_loop(cond, body, span)?,
             StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, span)?,
             StmtKind::Break => self.jump(ir::Stmt::Break, span)?,

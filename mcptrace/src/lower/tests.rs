@@ -376,7 +376,10 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         Err(e) => e.kind,
     };
     let open = || vec![vec![tp("sys_enter_openat")]];
-    assert_eq!(kind("BEGIN { unroll(2) { } }", vec![vec![Probe::Begin]]), NotNative::Loop);
+    assert_eq!(
+        kind("tracepoint:syscalls:sys_enter_openat { while (1) { @c = count() } }", open()),
+        NotNative::Loop
+    );
     assert_eq!(
         kind("tracepoint:syscalls:sys_enter_openat { @[(int)pid] = count(); }", open()),
         NotNative::Types
@@ -591,4 +594,34 @@ fn while_loops_run_in_user_space() {
         vec![vec![tp("sys_enter_openat")]],
     );
     assert!(why.contains("a map update inside the loop at 1:48"), "{why}");
+}
+
+/// `unroll` loops in user space, and repeats a body that updates maps in
+/// the kernel, up to what a slot holds.
+#[test]
+fn unroll_repeats_kernel_updates_and_loops_in_user_space() {
+    let p = lowered("BEGIN { $i = 0; unroll(3) { $i++; } print($i) }", vec![vec![Probe::Begin]]);
+    assert!(
+        matches!(
+            p.begin[0][..],
+            [Stmt::Assign { .. }, Stmt::Unroll { count: 3, .. }, Stmt::Print(_)]
+        ),
+        "{:?}",
+        p.begin
+    );
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { unroll(2) { @c[pid] = count(); printf(\"x\\n\"); } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let k = &p.probes[0];
+    let kinds: Vec<u16> =
+        k.config.map_ops[..k.config.nmap_ops as usize].iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [map_op::COUNT, map_op::COUNT]);
+    let [Stmt::Unroll { count: 1, body }] = &k.body[..] else { panic!("{:?}", k.body) };
+    assert!(matches!(body[..], [Stmt::Printf { .. }, Stmt::Printf { .. }]));
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { unroll(5) { @c = count(); } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("map updates"), "{why}");
 }

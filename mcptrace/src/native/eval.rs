@@ -169,6 +169,14 @@ impl<'a> Frame<'a> {
                     }
                 }
             }
+            Stmt::Unroll { count, body } => {
+                for _ in 0..*count {
+                    let control = self.run(body, fx);
+                    if control != Control::Continue {
+                        return control;
+                    }
+                }
+            }
             Stmt::Break => return Control::Break,
             Stmt::Continue => return Control::NextPass,
             Stmt::Return => return Control::Return,
@@ -562,5 +570,41 @@ mod tests {
             })
             .collect();
         assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
+    }
+
+    /// `unroll` repeats its body; a `break` in it ends the loop around it.
+    #[test]
+    fn unroll_repeats_and_its_jumps_reach_the_enclosing_loop() {
+        let printf = |f: &str, args| Stmt::Printf { format: FormatString::parse(f), args };
+        let block = vec![
+            Stmt::Unroll { count: 2, body: vec![printf("u ", vec![])] },
+            Stmt::ForRange {
+                var: 0,
+                start: lit(0),
+                end: lit(3),
+                body: vec![Stmt::Unroll {
+                    count: 3,
+                    body: vec![
+                        printf("%d ", vec![Expr::Var(0)]),
+                        Stmt::If {
+                            cond: bin(BinOp::Eq, Expr::Var(0), lit(1)),
+                            then: vec![Stmt::Break],
+                            otherwise: vec![],
+                        },
+                    ],
+                }],
+            },
+        ];
+        let mut records = Records(Vec::new());
+        assert_eq!(Frame::new(None, "BEGIN", 0).run(&block, &mut records), Control::Continue);
+        let text: Vec<u8> = records
+            .0
+            .into_iter()
+            .flat_map(|r| match r {
+                Record::Printf(bytes) => bytes,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(text).unwrap(), "u u 0 0 0 1 ");
     }
 }
