@@ -285,6 +285,8 @@ pub enum UnOp {
     Neg,
     /// `(uint8)x` …: truncate, and sign-extend for a signed type.
     Cast(IntType),
+    /// `bswap(x)` of an integer this many bytes wide: unsigned.
+    Bswap(u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

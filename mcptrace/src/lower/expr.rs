@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use mcptrace_common::{limits::STR_LEN, slot::op, slot::source};
 
 use super::{
-    NotNative, Unsupported,
+    NotNative, Unsupported, bswap,
     map_table::MapTable,
     site::{ProbeCx, Site},
     strings,
@@ -55,6 +55,9 @@ pub struct Exprs<'a> {
     /// Variables declared with an integer type (`let $x: uint8`): every
     /// value assigned to one is cast to that type.
     pub int_vars: HashMap<String, TypeName>,
+    /// The width in bytes of each integer variable's last value, where it
+    /// is narrower than 64 bits (for `bswap`).
+    pub var_bytes: HashMap<String, u16>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
     /// Maps this probe has updated so far: keyed state is read once per hit,
@@ -111,6 +114,7 @@ impl<'a> Exprs<'a> {
             vars: HashMap::new(),
             tuples: Vec::new(),
             int_vars: HashMap::new(),
+            var_bytes: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
             loop_at: None,
@@ -125,7 +129,7 @@ impl<'a> Exprs<'a> {
     }
 
     /// A leaf: a builtin, field, argument, keyed-state read, or constant.
-    fn leaf(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+    pub(super) fn leaf(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
         let span = e.span;
         Ok(Some(match &e.kind {
             ExprKind::Int(v) => Leaf::ConstInt(*v, true),
@@ -435,7 +439,14 @@ impl<'a> Exprs<'a> {
         Ok(ty.map(|ty| (ops, ty)))
     }
 
-    fn kernel_into(&mut self, e: &Expr, ops: &mut Ops) -> Result<Option<Ty>, Unsupported> {
+    pub(super) fn kernel_into(
+        &mut self,
+        e: &Expr,
+        ops: &mut Ops,
+    ) -> Result<Option<Ty>, Unsupported> {
+        if bswap::is_bswap(e) {
+            return self.kernel_bswap(e, ops);
+        }
         if let ExprKind::Call { name, args } = &e.kind
             && name == "strncmp"
         {
@@ -674,6 +685,7 @@ impl<'a> Exprs<'a> {
                 let map = self.maps.touch(&map_name(&m), None, span);
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
             }
+            _ if bswap::is_bswap(e) => return self.user_bswap(e),
             ExprKind::Call { name, args } if strings::is_string_function(name) => {
                 return self.string_call(name, args, span);
             }
@@ -766,6 +778,7 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
+        ExprKind::Call { name, args } if name == "bswap" => args.iter().all(kernel_shaped),
         ExprKind::Call { name, .. } => {
             matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp")
         }

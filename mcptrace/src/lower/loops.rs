@@ -117,6 +117,7 @@ impl Exprs<'_> {
 
     /// The variable `$var` as a slot of type `ty`, from here on.
     fn bind(&mut self, var: &str, ty: Ty) -> usize {
+        self.var_bytes.remove(var);
         let slot = self.vars.get(var).map_or(self.vars.len(), |(slot, _)| *slot);
         self.vars.insert(var.to_string(), (slot, ty));
         slot

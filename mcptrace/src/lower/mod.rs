@@ -6,6 +6,7 @@
 //! syscall-number set: hundreds of perf-event tracepoints take ~70 ms each to
 //! detach, a raw tracepoint ~0.1 ms.
 
+mod bswap;
 mod expr;
 mod loops;
 mod map_table;
@@ -78,6 +79,7 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "strcontains",
     "strftime",
     "ntop",
+    "bswap",
 ];
 
 /// Whether the native backend runs catalog entry `name`.

@@ -67,6 +67,8 @@ impl Exprs<'_> {
                         value = Expr { kind, span };
                     }
                     let (e, ty) = self.user(&value)?;
+                    let bytes = self.int_bytes(&value)?;
+                    self.var_bytes.insert(name.clone(), bytes);
                     let next = self.vars.len();
                     let slot = match self.vars.get(name) {
                         Some((slot, _)) => *slot,

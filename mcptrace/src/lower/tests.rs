@@ -278,6 +278,7 @@ fn the_native_helper_list_matches_what_lowers() {
             vec![vec![uprobe(false)]],
         ),
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
+        ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
@@ -624,4 +625,33 @@ fn unroll_repeats_kernel_updates_and_loops_in_user_space() {
         vec![vec![tp("sys_enter_openat")]],
     );
     assert!(why.contains("map updates"), "{why}");
+}
+
+/// `bswap` swaps as many bytes as bpftrace 0.17 types its argument with, in
+/// user space and in the kernel.
+#[test]
+fn bswap_swaps_the_width_of_its_argument() {
+    use crate::ir::{Expr as E, UnOp};
+    let p = lowered(
+        "BEGIN { $x = (uint16)0x1122; printf(\"%x %x %x %x %x %x\\n\", bswap($x), \
+         bswap((int32)0x11223344), bswap(0x1122), bswap((uint8)7), bswap(-$x), bswap($x + 1)); }",
+        vec![vec![Probe::Begin]],
+    );
+    let [_, Stmt::Printf { args, .. }] = &p.begin[0][..] else { panic!("{:?}", p.begin) };
+    let widths: Vec<u16> = args
+        .iter()
+        .map(|a| match a {
+            E::Unary(UnOp::Bswap(bytes), _) => *bytes,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(widths, [2, 4, 8, 1, 2, 8]);
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat /bswap((uint16)args->flags) == 0x100/ \
+         { @[bswap(args->flags)] = count(); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let c = &p.probes[0].config;
+    let swaps: Vec<u16> = c.ops.iter().filter(|o| o.code == op::BSWAP).map(|o| o.arg).collect();
+    assert_eq!(swaps, [2, 8], "the predicate's, then the key's (the field is 8 bytes)");
 }

@@ -1,7 +1,7 @@
 //! Evaluates user-space statements and expressions over one event's captured
 //! values, with C's integer rules (unsigned when either side is unsigned).
 
-use mcptrace_common::Event;
+use mcptrace_common::{Event, slot::bswap};
 
 use super::wall_time::{local_time, strftime};
 use crate::{
@@ -312,6 +312,7 @@ fn unary(op: UnOp, a: Value) -> Value {
         UnOp::BitNot => Value::Int { bits: !bits, signed },
         UnOp::Neg => Value::Int { bits: bits.wrapping_neg(), signed: true },
         UnOp::Cast(ty) => Value::Int { bits: ty.wrap(bits), signed: ty.signed },
+        UnOp::Bswap(bytes) => Value::uint(bswap(bits, bytes)),
     }
 }
 
@@ -606,5 +607,17 @@ mod tests {
             })
             .collect();
         assert_eq!(String::from_utf8(text).unwrap(), "u u 0 0 0 1 ");
+    }
+
+    #[test]
+    fn bswap_reverses_the_bytes_of_its_width() {
+        let f = Frame::new(None, "BEGIN", 0);
+        let swap =
+            |bytes, v| f.eval(&Expr::Unary(UnOp::Bswap(bytes), Box::new(lit(v))), &Records(vec![]));
+        assert_eq!(swap(8, 0x1122), Value::uint(0x2211_0000_0000_0000));
+        assert_eq!(swap(4, 0x1122_3344), Value::uint(0x4433_2211));
+        assert_eq!(swap(2, 0xaa_1122), Value::uint(0x2211), "bytes above the width go");
+        assert_eq!(swap(1, 0x12), Value::uint(0x12));
+        assert_eq!(swap(8, -1), Value::uint(u64::MAX), "unsigned, as bpftrace types it");
     }
 }
