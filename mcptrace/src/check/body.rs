@@ -8,6 +8,7 @@ use std::{
 };
 
 use super::{
+    constants::Constants,
     error::{CheckError, CheckErrorKind},
     facts::Host,
 };
@@ -29,7 +30,7 @@ use crate::{
 /// The bytes of a bpftrace string, NUL included.
 const STRING_BYTES: usize = 64;
 
-pub struct BodyChecker<'a> {
+pub struct BodyChecker<'a, 'b> {
     pub host: &'a dyn Host,
     pub policy: &'a Policy,
     /// The kinds of the probe's attach points.
@@ -42,9 +43,11 @@ pub struct BodyChecker<'a> {
     pub errors: &'a mut Vec<CheckError>,
     /// `$variables` assigned so far in this probe.
     pub vars: HashSet<String>,
+    /// Names taken as constants (enum values, macros), resolved here.
+    pub constants: &'a mut Constants<'b>,
 }
 
-impl BodyChecker<'_> {
+impl BodyChecker<'_, '_> {
     fn error(&mut self, kind: CheckErrorKind, span: Span) {
         self.errors.push(CheckError { kind, span });
     }
@@ -152,7 +155,15 @@ impl BodyChecker<'_> {
         match &e.kind {
             ExprKind::Ident(name) => match catalog::variable(name) {
                 Some(entry) => self.valid_here(name, entry, e.span),
-                None => self.error(CheckErrorKind::UnknownIdentifier(name.clone()), e.span),
+                None => {
+                    if let Err(unresolved) = self.constants.resolve(name, e.span) {
+                        let kind = CheckErrorKind::UnknownIdentifier {
+                            name: name.clone(),
+                            unresolved: Box::new(unresolved),
+                        };
+                        self.error(kind, e.span);
+                    }
+                }
             },
             ExprKind::Var(name) if !self.vars.contains(name) => {
                 self.error(CheckErrorKind::UndefinedVariable(name.clone()), e.span)

@@ -1,5 +1,6 @@
 //! Semantic errors, each with the span it is about.
 
+use super::constants::Unresolved;
 use crate::{
     diagnostic::{Diagnostic, Severity},
     lang::{ast::Span, stack::StackArgError},
@@ -29,8 +30,8 @@ pub enum CheckErrorKind {
     Host { target: String, reason: String },
     #[error("tracepoint {tracepoint} has no field `{field}`; its fields: {}", .available.join(", "))]
     UnknownField { tracepoint: String, field: String, available: Vec<String> },
-    #[error("unknown identifier `{0}`")]
-    UnknownIdentifier(String),
+    #[error("unknown identifier `{name}`{unresolved}")]
+    UnknownIdentifier { name: String, unresolved: Box<Unresolved> },
     #[error("unknown function `{0}`")]
     UnknownFunction(String),
     #[error("`{name}` is not valid in {kind} probes (valid in: {valid})")]
@@ -89,7 +90,7 @@ impl CheckErrorKind {
             Self::Blacklisted { .. } => "blacklisted",
             Self::Host { .. } => "host",
             Self::UnknownField { .. } => "unknown_field",
-            Self::UnknownIdentifier(_) => "unknown_identifier",
+            Self::UnknownIdentifier { .. } => "unknown_identifier",
             Self::UnknownFunction(_) => "unknown_function",
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",

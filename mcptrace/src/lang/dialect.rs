@@ -1,5 +1,6 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
-//! (for the fallback backend), and with positional parameters filled in.
+//! (for the fallback backend), with positional parameters filled in, and
+//! with constants resolved.
 
 use std::collections::HashMap;
 
@@ -220,6 +221,26 @@ pub fn with_parameters(program: &Program, params: &[String]) -> Program {
                 },
             },
             _ => return,
+        };
+    })
+}
+
+/// The program with the names the checker resolved as constants (enum
+/// values, macros; `values` by the offset each name is written at) replaced
+/// by the integers they stand for, so that no later stage and neither
+/// backend looks them up again.
+pub fn with_constants(program: &Program, values: &HashMap<u32, i128>) -> Program {
+    rewrite(program, &mut |e| {
+        if !matches!(e.kind, ExprKind::Ident(_)) {
+            return;
+        }
+        let Some(&value) = values.get(&e.span.offset) else { return };
+        let span = e.span;
+        let magnitude = ExprKind::Int(value.unsigned_abs() as u64);
+        e.kind = if value < 0 {
+            ExprKind::Unary { op: UnaryOp::Neg, expr: Box::new(Expr { kind: magnitude, span }) }
+        } else {
+            magnitude
         };
     })
 }

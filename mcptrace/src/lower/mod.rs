@@ -179,8 +179,11 @@ impl fmt::Display for Unsupported {
 /// its attach points expand to.
 pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     let program = &checked.program;
-    if let Some(p) = program.preamble.iter().find(|p| !p.text.trim_start().starts_with("#include"))
-    {
+    // `#include` and `#define` only supply constants, which the checker
+    // has put in place of their names.
+    let supplies_constants =
+        |p: &&ast::Preamble| ["#include", "#define"].iter().any(|d| p.text.starts_with(d));
+    if let Some(p) = program.preamble.iter().find(|p| !supplies_constants(p)) {
         return Err(Unsupported::new(
             p.span,
             NotNative::Types,

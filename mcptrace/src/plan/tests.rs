@@ -88,6 +88,12 @@ impl Host for OldKernel {
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
         FakeHost.kernel_prototype(function)
     }
+    fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
+        FakeHost.kernel_enumerator(name)
+    }
+    fn include_dirs(&self) -> Vec<std::path::PathBuf> {
+        FakeHost.include_dirs()
+    }
 }
 
 #[test]
