@@ -3,7 +3,7 @@
 use super::constants::Unresolved;
 use crate::{
     diagnostic::{Diagnostic, Severity},
-    lang::{ast::Span, stack::StackArgError},
+    lang::{ast::Span, config::ConfigError, stack::StackArgError},
     policy::Denial,
 };
 
@@ -73,6 +73,8 @@ pub enum CheckErrorKind {
     LiteralRange { literal: String, ty: String },
     #[error("{0}")]
     Unroll(&'static str),
+    #[error(transparent)]
+    Config(ConfigError),
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]
@@ -107,6 +109,7 @@ impl CheckErrorKind {
             Self::AggregationUpdate { .. } => "aggregation_update",
             Self::LiteralRange { .. } => "literal_out_of_range",
             Self::Unroll(_) => "unroll_count",
+            Self::Config(_) => "config",
             Self::UndefinedVariable(_) => "undefined_variable",
             Self::UndefinedMap(_) => "undefined_map",
         }

@@ -30,6 +30,7 @@ use crate::{
     },
     lang::{
         ast::{AttachPoint, ExprKind, ProbeKind, Program, Span, StmtKind},
+        config::Setting,
         dialect::with_constants,
     },
     policy::{Denial, Policy},
@@ -82,6 +83,11 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
     let mut prototypes = BTreeMap::new();
     let assigned_maps = assigned_maps(&program);
     let mut constants = Constants::new(host, &program.preamble);
+    for entry in &program.config {
+        if let Err(e) = Setting::of(entry) {
+            errors.push(CheckError { kind: CheckErrorKind::Config(e), span: entry.span });
+        }
+    }
     let mut probes = Vec::with_capacity(program.probes.len());
     for probe in &program.probes {
         let mut expanded = Vec::with_capacity(probe.attach_points.len());

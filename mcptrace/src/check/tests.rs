@@ -436,3 +436,12 @@ fn constants_become_integers_and_unknown_names_say_where_they_were_sought() {
          <linux/nope.h> not found on this host (searched /nonexistent/include)"
     );
 }
+
+/// A config block's keys and values are checked as bpftrace checks them.
+#[test]
+fn config_keys_and_values_are_checked() {
+    ok("config = { max_strlen = 32; stack_mode = perf } BEGIN { }");
+    let kinds = errors("config = { nope = 1; max_strlen = \"x\" } BEGIN { }");
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.iter().all(|k| k.code() == "config"), "{kinds:?}");
+}

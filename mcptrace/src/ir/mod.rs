@@ -24,8 +24,10 @@ pub struct NativeProgram {
     pub begin: Vec<Block>,
     pub probes: Vec<KernelProbe>,
     pub end: Vec<Block>,
-    /// Every user map, printed at exit in name order.
+    /// Every user map, printed at exit in name order unless
+    /// `print_maps_on_exit` is off (`config = { print_maps_on_exit = false }`).
     pub maps: Vec<MapInfo>,
+    pub print_maps_on_exit: bool,
 }
 
 impl NativeProgram {

@@ -31,7 +31,10 @@ use crate::{
         attach::kind_name,
         slot::{ValueRef, op as mk},
     },
-    lang::ast::{self, Span},
+    lang::{
+        ast::{self, Span},
+        config::{self, Setting},
+    },
     probe::{Probe, RateUnit, Software, UserLocation},
 };
 
@@ -151,6 +154,8 @@ pub enum NotNative {
     Map,
     /// Any other expression or statement in a form not native yet.
     Expression,
+    /// A config block setting the native engine does not honor.
+    Config,
 }
 
 impl NotNative {
@@ -165,6 +170,7 @@ impl NotNative {
             Self::Function => "function",
             Self::Map => "map",
             Self::Expression => "expression",
+            Self::Config => "config",
         }
     }
 }
@@ -190,6 +196,11 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             "C definitions are not native yet".into(),
         ));
     }
+    for entry in &program.config {
+        if let Ok(setting) = Setting::of(entry) {
+            setting.native().map_err(|why| Unsupported::new(entry.span, NotNative::Config, why))?;
+        }
+    }
     let mut maps = MapTable::default();
     let mut native = NativeProgram {
         attach_count: checked.attach_count(),
@@ -197,6 +208,7 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
         probes: Vec::new(),
         end: Vec::new(),
         maps: Vec::new(),
+        print_maps_on_exit: config::prints_maps_on_exit(&program.config),
     };
     // The source probe of each kernel probe, for errors about it.
     let mut spans = Vec::new();

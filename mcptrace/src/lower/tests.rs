@@ -655,3 +655,17 @@ fn bswap_swaps_the_width_of_its_argument() {
     let swaps: Vec<u16> = c.ops.iter().filter(|o| o.code == op::BSWAP).map(|o| o.arg).collect();
     assert_eq!(swaps, [2, 8], "the predicate's, then the key's (the field is 8 bytes)");
 }
+
+/// Config keys the native engine honors run natively (print_maps_on_exit
+/// reaches the program); others fall back naming the key.
+#[test]
+fn config_settings_are_honored_or_named() {
+    let p = lowered(
+        "config = { print_maps_on_exit = false; perf_rb_pages = 64 } BEGIN { exit(); }",
+        vec![vec![Probe::Begin]],
+    );
+    assert!(!p.print_maps_on_exit);
+    assert!(lowered("BEGIN { exit(); }", vec![vec![Probe::Begin]]).print_maps_on_exit);
+    let why = reason("config = { max_strlen = 200 } BEGIN { }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("max_strlen = 200") && why.contains("at 1:12"), "{why}");
+}
