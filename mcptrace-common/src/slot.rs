@@ -145,6 +145,22 @@ pub mod op {
     pub const SMOD: u16 = 31;
     /// Arithmetic shift right.
     pub const SAR: u16 = 32;
+    /// Replace the top with its low `arg` bytes (1, 2, 4 or 8) in reverse
+    /// order: see [`super::bswap`].
+    pub const BSWAP: u16 = 33;
+}
+
+/// bpftrace's `bswap()`: the low `bytes` bytes of `value` in reverse order,
+/// for an integer of that width (one byte comes back as it is). Kernel and
+/// user space share it so that both swap alike.
+#[inline(always)]
+pub fn bswap(value: u64, bytes: u16) -> u64 {
+    match bytes {
+        2 => u64::from((value as u16).swap_bytes()),
+        4 => u64::from((value as u32).swap_bytes()),
+        8 => value.swap_bytes(),
+        _ => value & 0xff,
+    }
 }
 
 #[repr(C)]

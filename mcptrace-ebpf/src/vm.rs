@@ -11,7 +11,7 @@ use core::ffi::c_void;
 use mcptrace_common::{
     SlotConfig,
     limits::{MAX_CONST_STRINGS, MAX_OPS, MAX_STRINGS, MAX_VALUES, OP_STACK, STR_LEN},
-    slot::op,
+    slot::{bswap, op},
 };
 
 use crate::{
@@ -88,13 +88,14 @@ fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
         op::VALUE => push(scratch, scratch.event.values[o.arg as usize & (MAX_VALUES - 1)]),
         op::IMM => push(scratch, o.imm),
         op::STR_EQ => push(scratch, str_eq(config, scratch, o.arg, o.imm) as u64),
-        op::LNOT | op::NOT | op::NEG | op::IN_NR_SET => {
+        op::LNOT | op::NOT | op::NEG | op::IN_NR_SET | op::BSWAP => {
             let t = top(sp);
             let b = scratch.stack[t];
             scratch.stack[t] = match o.code {
                 op::LNOT => (b == 0) as u64,
                 op::NOT => !b,
                 op::NEG => b.wrapping_neg(),
+                op::BSWAP => bswap(b, o.arg),
                 _ => in_nr_set(config, b) as u64,
             };
         }

@@ -88,6 +88,7 @@ fn begin_events_exit_end_and_maps_in_order() {
             MapInfo { id: 1, name: "@h".into(), agg: MapAgg::Hist, key: vec![] },
             MapInfo { id: 0, name: "@n".into(), agg: MapAgg::Count, key: vec![] },
         ],
+        print_maps_on_exit: true,
     };
 
     let attached = attach(program, &Sessions::on_demand(Transport::RingBuffer)).unwrap();

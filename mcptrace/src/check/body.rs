@@ -8,6 +8,7 @@ use std::{
 };
 
 use super::{
+    constants::Constants,
     error::{CheckError, CheckErrorKind},
     facts::Host,
 };
@@ -29,7 +30,7 @@ use crate::{
 /// The bytes of a bpftrace string, NUL included.
 const STRING_BYTES: usize = 64;
 
-pub struct BodyChecker<'a> {
+pub struct BodyChecker<'a, 'b> {
     pub host: &'a dyn Host,
     pub policy: &'a Policy,
     /// The kinds of the probe's attach points.
@@ -42,9 +43,11 @@ pub struct BodyChecker<'a> {
     pub errors: &'a mut Vec<CheckError>,
     /// `$variables` assigned so far in this probe.
     pub vars: HashSet<String>,
+    /// Names taken as constants (enum values, macros), resolved here.
+    pub constants: &'a mut Constants<'b>,
 }
 
-impl BodyChecker<'_> {
+impl BodyChecker<'_, '_> {
     fn error(&mut self, kind: CheckErrorKind, span: Span) {
         self.errors.push(CheckError { kind, span });
     }
@@ -92,8 +95,12 @@ impl BodyChecker<'_> {
                     None => {}
                 }
             }
-            StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
-                self.expr(e);
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.block(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                self.unroll_count(count);
                 self.block(body);
             }
             StmtKind::For { var, iter, body } => {
@@ -105,6 +112,22 @@ impl BodyChecker<'_> {
             }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
+    }
+
+    /// bpftrace repeats an unrolled body in its generated code, so the
+    /// count must be a literal (or a positional parameter, which is one by
+    /// now) from 1 to 100.
+    fn unroll_count(&mut self, count: &Expr) {
+        let problem = match &count.kind {
+            ExprKind::Int(n) if *n > 100 => "unroll maximum value is 100",
+            ExprKind::Int(0) => "unroll minimum value is 1",
+            ExprKind::Int(_) => return,
+            ExprKind::Unary { op: UnaryOp::Neg, expr } if matches!(expr.kind, ExprKind::Int(_)) => {
+                "unroll minimum value is 1"
+            }
+            _ => "invalid unroll value: it must be an integer literal",
+        };
+        self.error(CheckErrorKind::Unroll(problem), count.span);
     }
 
     /// A literal declared into an integer type must fit it unchanged:
@@ -132,7 +155,15 @@ impl BodyChecker<'_> {
         match &e.kind {
             ExprKind::Ident(name) => match catalog::variable(name) {
                 Some(entry) => self.valid_here(name, entry, e.span),
-                None => self.error(CheckErrorKind::UnknownIdentifier(name.clone()), e.span),
+                None => {
+                    if let Err(unresolved) = self.constants.resolve(name, e.span) {
+                        let kind = CheckErrorKind::UnknownIdentifier {
+                            name: name.clone(),
+                            unresolved: Box::new(unresolved),
+                        };
+                        self.error(kind, e.span);
+                    }
+                }
             },
             ExprKind::Var(name) if !self.vars.contains(name) => {
                 self.error(CheckErrorKind::UndefinedVariable(name.clone()), e.span)

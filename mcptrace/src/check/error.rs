@@ -1,8 +1,9 @@
 //! Semantic errors, each with the span it is about.
 
+use super::constants::Unresolved;
 use crate::{
     diagnostic::{Diagnostic, Severity},
-    lang::{ast::Span, stack::StackArgError},
+    lang::{ast::Span, config::ConfigError, stack::StackArgError},
     policy::Denial,
 };
 
@@ -29,8 +30,8 @@ pub enum CheckErrorKind {
     Host { target: String, reason: String },
     #[error("tracepoint {tracepoint} has no field `{field}`; its fields: {}", .available.join(", "))]
     UnknownField { tracepoint: String, field: String, available: Vec<String> },
-    #[error("unknown identifier `{0}`")]
-    UnknownIdentifier(String),
+    #[error("unknown identifier `{name}`{unresolved}")]
+    UnknownIdentifier { name: String, unresolved: Box<Unresolved> },
     #[error("unknown function `{0}`")]
     UnknownFunction(String),
     #[error("`{name}` is not valid in {kind} probes (valid in: {valid})")]
@@ -70,6 +71,10 @@ pub enum CheckErrorKind {
     /// narrow for it, which bpftrace (0.22+, where `let` is) refuses.
     #[error("`{literal}` does not fit in {ty}; write `({ty}){literal}` to truncate it")]
     LiteralRange { literal: String, ty: String },
+    #[error("{0}")]
+    Unroll(&'static str),
+    #[error(transparent)]
+    Config(ConfigError),
     #[error("undefined variable ${0}")]
     UndefinedVariable(String),
     #[error("undefined map @{0}: it is read but never assigned")]
@@ -87,7 +92,7 @@ impl CheckErrorKind {
             Self::Blacklisted { .. } => "blacklisted",
             Self::Host { .. } => "host",
             Self::UnknownField { .. } => "unknown_field",
-            Self::UnknownIdentifier(_) => "unknown_identifier",
+            Self::UnknownIdentifier { .. } => "unknown_identifier",
             Self::UnknownFunction(_) => "unknown_function",
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",
@@ -103,6 +108,8 @@ impl CheckErrorKind {
             Self::ValueKind { .. } => "value_kind",
             Self::AggregationUpdate { .. } => "aggregation_update",
             Self::LiteralRange { .. } => "literal_out_of_range",
+            Self::Unroll(_) => "unroll_count",
+            Self::Config(_) => "config",
             Self::UndefinedVariable(_) => "undefined_variable",
             Self::UndefinedMap(_) => "undefined_map",
         }

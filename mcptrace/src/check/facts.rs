@@ -51,6 +51,10 @@ pub trait Host: Sync {
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
     /// A kernel function's prototype from the kernel's BTF, for fentry.
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError>;
+    /// The value of enumerator `name` in the kernel's BTF.
+    fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError>;
+    /// Where `#include <…>` looks for headers.
+    fn include_dirs(&self) -> Vec<PathBuf>;
 }
 
 /// A uprobe target's resolved path and its function names.
@@ -198,5 +202,13 @@ impl Host for SystemHost {
 
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
         btf::function(function).map(Arc::new)
+    }
+
+    fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
+        btf::enumerator(name)
+    }
+
+    fn include_dirs(&self) -> Vec<PathBuf> {
+        crate::host::headers::system_dirs()
     }
 }

@@ -1,6 +1,7 @@
 //! A host for tests of rules that must hold whatever machine runs them: a
 //! few tracepoints with known formats, two kernel functions, a `bash` with
-//! two functions, no kprobes and no BTF prototypes.
+//! two functions, no kprobes and no BTF prototypes, two enum values and no
+//! headers.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -79,5 +80,16 @@ impl Host for FakeHost {
     }
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
         Err(BtfError::NoFunction(function.into()))
+    }
+    fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
+        Ok(match name {
+            "TCP_ESTABLISHED" => Some(1),
+            "TCP_CLOSE" => Some(7),
+            "NEGATIVE_ENUMERATOR" => Some(-2),
+            _ => None,
+        })
+    }
+    fn include_dirs(&self) -> Vec<PathBuf> {
+        vec![PathBuf::from("/nonexistent/include")]
     }
 }

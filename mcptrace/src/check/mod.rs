@@ -4,6 +4,7 @@
 
 mod attach;
 mod body;
+pub mod constants;
 pub mod error;
 pub mod facts;
 #[cfg(test)]
@@ -20,12 +21,18 @@ pub use attach::{glob, tracepoint_instead};
 pub use error::{CheckError, CheckErrorKind, CheckErrors};
 pub use facts::{Host, HostError, SystemHost};
 
+use self::constants::Constants;
+
 use crate::{
     host::{
         btf::{BtfError, Function},
         tracefs::Format,
     },
-    lang::ast::{AttachPoint, ExprKind, ProbeKind, Program, Span, StmtKind},
+    lang::{
+        ast::{AttachPoint, ExprKind, ProbeKind, Program, Span, StmtKind},
+        config::Setting,
+        dialect::with_constants,
+    },
     policy::{Denial, Policy},
     probe::{Probe, UserLocation},
 };
@@ -75,6 +82,12 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
     let mut formats = BTreeMap::new();
     let mut prototypes = BTreeMap::new();
     let assigned_maps = assigned_maps(&program);
+    let mut constants = Constants::new(host, &program.preamble);
+    for entry in &program.config {
+        if let Err(e) = Setting::of(entry) {
+            errors.push(CheckError { kind: CheckErrorKind::Config(e), span: entry.span });
+        }
+    }
     let mut probes = Vec::with_capacity(program.probes.len());
     for probe in &program.probes {
         let mut expanded = Vec::with_capacity(probe.attach_points.len());
@@ -119,6 +132,7 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
             formats: &mut formats,
             errors: &mut errors,
             vars: HashSet::new(),
+            constants: &mut constants,
         };
         if let Some(pred) = &probe.predicate {
             checker.expr(pred);
@@ -134,7 +148,10 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
         probes.push(CheckedProbe { attach_points: expanded });
     }
     map_use::check(&program, &mut errors);
+    let found = constants.found;
     if errors.is_empty() {
+        // Constants become the integers they stand for, for both backends.
+        let program = if found.is_empty() { program } else { with_constants(&program, &found) };
         Ok(Checked { program, probes, formats, prototypes })
     } else {
         errors.sort_by_key(|e| e.span.offset);

@@ -58,6 +58,9 @@ pub struct BpftraceRun<'a> {
     pub allow_unsafe: bool,
     /// The program, in the dialect this bpftrace reads.
     pub text: String,
+    /// Environment variables for the child: the program's settings in the
+    /// form this bpftrace reads them.
+    pub env: Vec<(&'static str, String)>,
     /// Probes whose attachment the kernel reports (see [`awaited_probes`]).
     pub awaited: usize,
     pub timeout: Option<Duration>,
@@ -100,6 +103,7 @@ pub fn run(
         // its errors as for `-e`) rather than in argv, where every user of
         // the host could read it in /proc/PID/cmdline.
         .args(["-f", "json", "-"])
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -140,8 +140,10 @@ pub fn run(
     let job = BpftraceRun {
         binary: &request.bpftrace,
         allow_unsafe: request.allow_unsafe,
-        // bpftrace 0.17 reads `args->f`, not the newer `args.f`.
+        // bpftrace 0.17 reads `args->f`, not the newer `args.f`, and its
+        // settings from the environment, not a config block.
         text: pretty::program(&dialect::for_bpftrace_017(&request.checked.program)),
+        env: dialect::env_017(&request.checked.program),
         awaited: bpftrace::awaited_probes(&request.checked),
         timeout: request.timeout,
     };

@@ -1,8 +1,10 @@
 //! Kernel functions' prototypes from the kernel's BTF, for fentry/fexit:
 //! whether a function exists, its BTF id (the attach target), and each
-//! parameter's name and type as bpftrace reads it. The BTF (~5 MB) is read
-//! and indexed once per process, on first use.
+//! parameter's name and type as bpftrace reads it; and the kernel's enum
+//! values by name. The BTF (~5 MB) is read and indexed once per process, on
+//! first use.
 
+mod enums;
 mod format;
 mod prototype;
 #[cfg(test)]
@@ -10,6 +12,7 @@ mod tests;
 
 use std::sync::OnceLock;
 
+pub use enums::enumerator;
 use format::Raw;
 pub use prototype::{Function, Param, Scalar, Type};
 

@@ -9,6 +9,7 @@ pub mod btf;
 pub mod elf;
 pub mod features;
 pub mod fentry;
+pub mod headers;
 pub mod kallsyms;
 pub mod native_support;
 pub mod processes;

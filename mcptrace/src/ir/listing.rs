@@ -157,6 +157,7 @@ fn op(o: &Op) -> String {
         op::VALUE => return format!("push v{}", o.arg),
         op::IMM => return format!("push {}", o.imm as i64),
         op::STR_EQ => return format!("s{} == const {}", o.arg, o.imm),
+        op::BSWAP => return format!("bswap{}", u32::from(o.arg) * 8),
         op::IN_NR_SET => "in syscall set",
         op::EQ => "==",
         op::NE => "!=",

@@ -24,8 +24,10 @@ pub struct NativeProgram {
     pub begin: Vec<Block>,
     pub probes: Vec<KernelProbe>,
     pub end: Vec<Block>,
-    /// Every user map, printed at exit in name order.
+    /// Every user map, printed at exit in name order unless
+    /// `print_maps_on_exit` is off (`config = { print_maps_on_exit = false }`).
     pub maps: Vec<MapInfo>,
+    pub print_maps_on_exit: bool,
 }
 
 impl NativeProgram {
@@ -210,6 +212,12 @@ pub enum Stmt {
         cond: Expr,
         body: Block,
     },
+    /// `unroll (N) body`: the body `count` times over. Not a loop: a
+    /// `break` or `continue` in it acts on the loop around it.
+    Unroll {
+        count: u64,
+        body: Block,
+    },
     /// `break` and `continue` end the innermost loop or its pass; `return`
     /// ends the probe's statements.
     Break,
@@ -317,6 +325,8 @@ pub enum UnOp {
     Neg,
     /// `(uint8)x` …: truncate, and sign-extend for a signed type.
     Cast(IntType),
+    /// `bswap(x)` of an integer this many bytes wide: unsigned.
+    Bswap(u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -274,6 +274,11 @@ impl SlotBuilder {
         Ok(v)
     }
 
+    /// How many map updates the slot makes so far.
+    pub fn map_op_count(&self) -> usize {
+        self.map_ops.len()
+    }
+
     /// A map update of `kind` (see `map_op`) under `key`, whose operand is
     /// the result of `value` (empty for count and delete), made only when
     /// `guard` leaves a non-zero value (empty: always).

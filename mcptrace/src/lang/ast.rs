@@ -40,7 +40,26 @@ impl std::fmt::Display for Span {
 pub struct Program {
     /// `#include` lines and C definitions before the probes, kept verbatim.
     pub preamble: Vec<Preamble>,
+    /// `config = { key = value; ... }` (bpftrace 0.20+), before the probes.
+    pub config: Vec<ConfigEntry>,
     pub probes: Vec<Probe>,
+}
+
+/// One `key = value` of a config block, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub value: ConfigValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Bool(bool),
+    /// A bare word: `perf`, `PER_PID`.
+    Word(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! Rewrites of a parsed program: to the syntax the installed bpftrace accepts
-//! (for the fallback backend), and with positional parameters filled in.
+//! (for the fallback backend), with positional parameters filled in, and
+//! with constants resolved.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use super::{
         self, AttachPoint, Block, Else, Expr, ExprKind, ForIter, ProbeKind, Program, Span, Stmt,
         StmtKind, TypeName, UnaryOp,
     },
+    config::{self, Setting},
     int_type::IntType,
 };
 use crate::probe::Rate;
@@ -18,7 +20,9 @@ use crate::probe::Rate;
 /// `interval:s:1`, `let $x: uint8 = v` → `$x = (uint8)v` (see
 /// [`declarations_017`]). (`true`/`false`, `1e6` and a comma ending the attach
 /// points need nothing: the tree holds them as integers and a list, and
-/// prints them so.) Print the result with [`super::pretty::program`].
+/// prints them so.) A config block goes: its settings reach 0.17 as
+/// environment variables ([`env_017`]). Print the result with
+/// [`super::pretty::program`].
 pub fn for_bpftrace_017(program: &Program) -> Program {
     let mut out = rewrite(program, &mut |e| match &mut e.kind {
         ExprKind::Field { expr: base, arrow, field } => {
@@ -42,7 +46,14 @@ pub fn for_bpftrace_017(program: &Program) -> Program {
         let typed = int_typed(&probe.body);
         declarations_017(&mut probe.body, &typed);
     }
+    out.config.clear();
     out
+}
+
+/// The environment variables that give bpftrace 0.17 the settings of the
+/// program's config block (those [`beyond_017`] lets through).
+pub fn env_017(program: &Program) -> Vec<(&'static str, String)> {
+    program.config.iter().filter_map(|e| Setting::of(e).ok()?.for_017().ok().flatten()).collect()
 }
 
 /// The variables a `let` declares with a fixed-width integer type.
@@ -137,7 +148,8 @@ fn nested_blocks(s: &mut Stmt) -> Vec<&mut Block> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{construct} at {span} needs bpftrace ≥ {since}; bpftrace 0.17 has no form for it")]
 pub struct Beyond017 {
-    pub construct: &'static str,
+    /// Boxed to keep the errors that carry it small.
+    pub construct: Box<str>,
     pub span: Span,
     pub since: &'static str,
 }
@@ -160,16 +172,21 @@ fn newer_stmt(kind: &StmtKind) -> Option<(&'static str, &'static str)> {
 /// read, if any: such a program runs natively or not at all.
 pub fn beyond_017(program: &Program) -> Option<Beyond017> {
     let mut found: Option<Beyond017> = None;
-    let mut keep = |construct, span: Span, since| {
+    let mut keep = |construct: Box<str>, span: Span, since| {
         if found.as_ref().is_none_or(|f| span.offset < f.span.offset) {
             found = Some(Beyond017 { construct, span, since });
         }
     };
-    let visit = |e: &Expr, keep: &mut dyn FnMut(&'static str, Span, &'static str)| {
+    for entry in &program.config {
+        if let Some(Err(since)) = Setting::of(entry).ok().map(|s| s.for_017()) {
+            keep(format!("config `{}`", config::written(entry)).into(), entry.span, since);
+        }
+    }
+    let visit = |e: &Expr, keep: &mut dyn FnMut(Box<str>, Span, &'static str)| {
         e.each(&mut |e| {
             let ExprKind::Call { name, .. } = &e.kind else { return };
             if let Some(&(_, construct, since)) = NEWER_CALLS.iter().find(|(n, ..)| n == name) {
-                keep(construct, e.span, since);
+                keep(construct.into(), e.span, since);
             }
         })
     };
@@ -179,7 +196,7 @@ pub fn beyond_017(program: &Program) -> Option<Beyond017> {
         }
         probe.body.each_stmt(&mut |s| {
             if let Some((construct, since)) = newer_stmt(&s.kind) {
-                keep(construct, s.span, since);
+                keep(construct.into(), s.span, since);
             }
             s.exprs().into_iter().for_each(|e| visit(e, &mut keep));
         });
@@ -220,6 +237,26 @@ pub fn with_parameters(program: &Program, params: &[String]) -> Program {
                 },
             },
             _ => return,
+        };
+    })
+}
+
+/// The program with the names the checker resolved as constants (enum
+/// values, macros; `values` by the offset each name is written at) replaced
+/// by the integers they stand for, so that no later stage and neither
+/// backend looks them up again.
+pub fn with_constants(program: &Program, values: &HashMap<u32, i128>) -> Program {
+    rewrite(program, &mut |e| {
+        if !matches!(e.kind, ExprKind::Ident(_)) {
+            return;
+        }
+        let Some(&value) = values.get(&e.span.offset) else { return };
+        let span = e.span;
+        let magnitude = ExprKind::Int(value.unsigned_abs() as u64);
+        e.kind = if value < 0 {
+            ExprKind::Unary { op: UnaryOp::Neg, expr: Box::new(Expr { kind: magnitude, span }) }
+        } else {
+            magnitude
         };
     })
 }
@@ -373,7 +410,7 @@ mod tests {
         )
         .unwrap();
         let found = beyond_017(&p).expect("has_key");
-        assert_eq!((found.construct, found.since), ("`has_key()`", "0.22.0"));
+        assert_eq!((&*found.construct, found.since), ("`has_key()`", "0.22.0"));
         assert_eq!((found.span.line, found.span.col), (2, 7));
         assert_eq!(
             found.to_string(),
@@ -386,13 +423,40 @@ mod tests {
     fn for_loops_are_beyond_017_with_the_release_of_each_form() {
         let p = parse("BEGIN {\n  for ($i : 0..2) { }\n}\nEND { for ($kv : @m) { } }").unwrap();
         let found = beyond_017(&p).expect("a range loop");
-        assert_eq!((found.construct, found.since), ("`for` over a range", "0.24.0"));
+        assert_eq!((&*found.construct, found.since), ("`for` over a range", "0.24.0"));
         assert_eq!((found.span.line, found.span.col), (2, 3));
         let p = parse("END { if (1) { for ($kv : @m) { } } }").unwrap();
         let found = beyond_017(&p).expect("a map loop, nested");
         assert_eq!(
-            (found.construct, found.since, found.span.col),
+            (&*found.construct, found.since, found.span.col),
             ("`for` over a map", "0.21.0", 16)
+        );
+    }
+
+    /// A config block reaches bpftrace 0.17 as environment variables, or
+    /// the program is refused with the key, where it is and the release.
+    #[test]
+    fn config_becomes_017_environment_or_is_beyond_it() {
+        use super::env_017;
+        let p = parse(
+            "config = { max_strlen = 128; BPFTRACE_MAP_KEYS_MAX = 100; license = \"GPL\" }\n\
+             BEGIN { }",
+        )
+        .unwrap();
+        let text = pretty::program(&for_bpftrace_017(&p));
+        assert!(!text.contains("config"), "{text}");
+        assert_eq!(
+            env_017(&p),
+            [("BPFTRACE_STRLEN", "128".into()), ("BPFTRACE_MAP_KEYS_MAX", "100".into())]
+        );
+        assert_eq!(beyond_017(&p), None);
+        let p =
+            parse("config = {\n  max_map_keys = 1;\n  stack_mode = perf\n}\nBEGIN { }").unwrap();
+        let found = beyond_017(&p).expect("stack_mode");
+        assert_eq!(
+            found.to_string(),
+            "config `stack_mode = perf` at 3:3 needs bpftrace ≥ 0.18.0; bpftrace 0.17 has no form \
+             for it"
         );
     }
 

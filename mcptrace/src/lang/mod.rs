@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod catalog;
+pub mod config;
 pub mod dialect;
 pub mod error;
 mod expr;

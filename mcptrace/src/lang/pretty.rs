@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use super::{
-    ast::{AttachPoint, Block, Else, Expr, ExprKind, ForIter, Program, Stmt, StmtKind, TypeName},
+    ast::{
+        AttachPoint, Block, ConfigValue, Else, Expr, ExprKind, ForIter, Program, Stmt, StmtKind,
+        TypeName,
+    },
     probe::is_part_char,
 };
 
@@ -14,8 +17,18 @@ pub fn program(p: &Program) -> String {
         out.push_str(&item.text);
         out.push('\n');
     }
+    if !p.config.is_empty() {
+        if !p.preamble.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("config = {\n");
+        for entry in &p.config {
+            let _ = writeln!(out, "    {} = {};", entry.key, config_value(&entry.value));
+        }
+        out.push_str("}\n");
+    }
     for (i, probe) in p.probes.iter().enumerate() {
-        if i > 0 || !p.preamble.is_empty() {
+        if i > 0 || !p.preamble.is_empty() || !p.config.is_empty() {
             out.push('\n');
         }
         let points: Vec<String> = probe.attach_points.iter().map(attach_point).collect();
@@ -28,6 +41,15 @@ pub fn program(p: &Program) -> String {
         out.push('\n');
     }
     out
+}
+
+pub fn config_value(v: &ConfigValue) -> String {
+    match v {
+        ConfigValue::Int(n) => n.to_string(),
+        ConfigValue::Str(s) => quote(s),
+        ConfigValue::Bool(b) => b.to_string(),
+        ConfigValue::Word(w) => w.clone(),
+    }
 }
 
 pub fn attach_point(ap: &AttachPoint) -> String {

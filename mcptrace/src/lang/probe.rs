@@ -1,14 +1,14 @@
-//! The top level: preamble (`#include`, C definitions), probes with their
-//! attach points, predicates and bodies.
+//! The top level: preamble (`#include`, C definitions), the config block,
+//! probes with their attach points, predicates and bodies.
 
 use nom::{Input as _, Parser, bytes::complete::take_while1};
 
 use super::{
-    ast::{AttachPoint, Preamble, Probe, ProbeKind, Program},
+    ast::{AttachPoint, ConfigEntry, ConfigValue, Preamble, Probe, ProbeKind, Program},
     expr::predicate,
     lexical::{
-        Input, PResult, Reason, end, expect, fail, fatal, peek_char, raw_name, require, skip, span,
-        string, sym,
+        Input, PResult, Reason, end, expect, fail, fatal, keyword, number, peek_char, punct,
+        raw_name, require, skip, span, string, sym,
     },
     stmt::block,
 };
@@ -30,6 +30,10 @@ pub fn program(input: Input) -> PResult<Program> {
             Err(e) => return Err(e),
         }
     }
+    let (mut rest, config) = match keyword("config").parse(rest) {
+        Ok((after, _)) => config_block(after)?,
+        Err(_) => (rest, Vec::new()),
+    };
     let mut probes = Vec::new();
     loop {
         if probes.is_empty() || end(rest).is_err() {
@@ -38,9 +42,54 @@ pub fn program(input: Input) -> PResult<Program> {
             rest = after;
         } else {
             let (rest, _) = end(rest)?;
-            return Ok((rest, Program { preamble, probes }));
+            return Ok((rest, Program { preamble, config, probes }));
         }
     }
+}
+
+/// After `config`: `= { key = value; ... }`, the last `;` optional. A
+/// value is an integer, a string, `true`/`false` or a bare word.
+fn config_block(input: Input) -> PResult<Vec<ConfigEntry>> {
+    let (rest, _) = require("`=`", punct("=", "=")).parse(input)?;
+    let (mut rest, _) = require("`{`", sym('{')).parse(rest)?;
+    let mut entries = Vec::new();
+    loop {
+        if let Ok((after, _)) = sym('}').parse(rest) {
+            return Ok((after, entries));
+        }
+        let (start, _) = skip(rest)?;
+        let (after, key) = require("a config key or `}`", raw_name).parse(start)?;
+        let (after, _) = require("`=`", punct("=", "=")).parse(after)?;
+        let (at, _) = skip(after)?;
+        let (after, value) =
+            require("an integer, a string, true, false or a word", config_value).parse(at)?;
+        entries.push(ConfigEntry { key: key.into(), value, span: span(&start, &after) });
+        rest = match sym(';').parse(after) {
+            Ok((after, _)) => after,
+            Err(_) => {
+                let (after, _) = require("`;` or `}`", peek_char('}')).parse(after)?;
+                after
+            }
+        };
+    }
+}
+
+fn config_value(input: Input) -> PResult<ConfigValue> {
+    if input.fragment().starts_with('"') {
+        return string(input).map(|(rest, s)| (rest, ConfigValue::Str(s)));
+    }
+    if input.fragment().starts_with(|c: char| c.is_ascii_digit()) {
+        return number(input).map(|(rest, n)| (rest, ConfigValue::Int(n)));
+    }
+    let (rest, word) = raw_name(input)?;
+    Ok((
+        rest,
+        match word {
+            "true" => ConfigValue::Bool(true),
+            "false" => ConfigValue::Bool(false),
+            _ => ConfigValue::Word(word.into()),
+        },
+    ))
 }
 
 /// A `#` line, or a C `struct`/`union`/`enum`/`typedef` definition (see

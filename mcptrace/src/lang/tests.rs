@@ -496,3 +496,36 @@ fn for_loops_walk_a_whole_map_or_a_range() {
     assert!(msg.contains('$'), "{msg}");
     assert!(parse("BEGIN { for ($i : 0..1) }").is_err(), "a body is needed");
 }
+
+/// `config = { ... }` (bpftrace 0.20+) after the preamble: integers,
+/// strings, booleans and words, `;` between, the last optional.
+#[test]
+fn config_blocks() {
+    use super::ast::ConfigValue;
+    let p = round_trip(
+        "#include <linux/sched.h>\nconfig = {\n  max_strlen = 32;\n  stack_mode = perf;\n  \
+         str_trunc_trailer = \"..\"; print_maps_on_exit = false }\nBEGIN { }",
+    );
+    let got: Vec<(&str, &ConfigValue)> =
+        p.config.iter().map(|e| (e.key.as_str(), &e.value)).collect();
+    assert_eq!(
+        got,
+        [
+            ("max_strlen", &ConfigValue::Int(32)),
+            ("stack_mode", &ConfigValue::Word("perf".into())),
+            ("str_trunc_trailer", &ConfigValue::Str("..".into())),
+            ("print_maps_on_exit", &ConfigValue::Bool(false)),
+        ]
+    );
+    assert_eq!((p.config[1].span.line, p.config[1].span.col), (4, 3));
+    assert!(round_trip("config = { } BEGIN { }").config.is_empty());
+    assert!(round_trip("config = { max_map_keys = 1e4; } BEGIN { }").config.len() == 1);
+    for (src, want) in [
+        ("config = { max_strlen 32 } BEGIN { }", "`=`"),
+        ("config = { max_strlen = 32 stack_mode = perf } BEGIN { }", "`;` or `}`"),
+        ("config { max_strlen = 32 } BEGIN { }", "`=`"),
+    ] {
+        let e = parse(src).expect_err(src);
+        assert!(e.to_string().contains(want), "{src}: {e}");
+    }
+}

@@ -10,7 +10,7 @@ use mcptrace_common::{
 };
 
 use super::{
-    NotNative, Unsupported,
+    NotNative, Unsupported, bswap,
     map_table::MapTable,
     site::{ProbeCx, Site},
     sizeof::type_size,
@@ -48,6 +48,15 @@ pub(super) enum Leaf {
     ConstStr(Vec<u8>),
 }
 
+/// A variable's widths, as bpftrace 0.17 types it from its first value:
+/// its `sizeof`, where known, and the bytes `bswap` swaps, which differ
+/// (`-(uint8)1` has size 8 there, but `bswap` swaps one byte of it).
+#[derive(Clone, Copy, Debug)]
+pub struct VarWidth {
+    pub size: Option<u64>,
+    pub bytes: u16,
+}
+
 /// Lowers the expressions of one probe (or BEGIN/END, with no `cx`).
 pub struct Exprs<'a> {
     pub cx: Option<&'a mut ProbeCx>,
@@ -59,8 +68,8 @@ pub struct Exprs<'a> {
     /// Variables declared with an integer type (`let $x: uint8`): every
     /// value assigned to one is cast to that type.
     pub int_vars: HashMap<String, TypeName>,
-    /// The size (`sizeof`) of each variable: that of its first value.
-    pub var_sizes: HashMap<String, u64>,
+    /// Each variable's widths, which its first value gives it.
+    pub var_widths: HashMap<String, VarWidth>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
     /// Maps this probe has updated so far: keyed state is read once per hit,
@@ -124,7 +133,7 @@ impl<'a> Exprs<'a> {
             vars: HashMap::new(),
             tuples: Vec::new(),
             int_vars: HashMap::new(),
-            var_sizes: HashMap::new(),
+            var_widths: HashMap::new(),
             guard: Guard::Always,
             updated: HashSet::new(),
             loop_at: None,
@@ -139,7 +148,7 @@ impl<'a> Exprs<'a> {
     }
 
     /// A leaf: a builtin, field, argument, keyed-state read, or constant.
-    fn leaf(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
+    pub(super) fn leaf(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
         let span = e.span;
         Ok(Some(match &e.kind {
             ExprKind::Int(v) => Leaf::ConstInt(*v, true),
@@ -462,7 +471,14 @@ impl<'a> Exprs<'a> {
         Ok(ty.map(|ty| (ops, ty)))
     }
 
-    fn kernel_into(&mut self, e: &Expr, ops: &mut Ops) -> Result<Option<Ty>, Unsupported> {
+    pub(super) fn kernel_into(
+        &mut self,
+        e: &Expr,
+        ops: &mut Ops,
+    ) -> Result<Option<Ty>, Unsupported> {
+        if bswap::is_bswap(e) {
+            return self.kernel_bswap(e, ops);
+        }
         if let ExprKind::Call { name, args } = &e.kind
             && name == "strncmp"
         {
@@ -741,6 +757,7 @@ impl<'a> Exprs<'a> {
                 let map = self.maps.touch(&map_name(&m), None, span);
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
             }
+            _ if bswap::is_bswap(e) => return self.user_bswap(e),
             ExprKind::Call { name, args } if strings::is_string_function(name) => {
                 return self.string_call(name, args, span);
             }
@@ -845,6 +862,7 @@ fn kernel_shaped(e: &Expr) -> bool {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
         ExprKind::Field { expr, .. } => is_args(expr),
+        ExprKind::Call { name, args } if name == "bswap" => args.iter().all(kernel_shaped),
         ExprKind::Call { name, .. } => {
             matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp" | "sizeof")
         }

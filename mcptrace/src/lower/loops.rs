@@ -1,9 +1,10 @@
-//! Loops: `for` over a range or a map, `while`, and the jumps out of them. Every
-//! pass runs in user space — in BEGIN and END, and in a kernel probe on the
-//! values the probe captured, which the passes cannot change. So a body may
-//! print and assign variables; a map update in it would happen once in the
-//! kernel, not once per pass, and falls back (the slot programs have no loop
-//! of map operations).
+//! Loops: `for` over a range or a map, `while`, `unroll`, and the jumps out
+//! of them. Every pass runs in user space — in BEGIN and END, and in a kernel
+//! probe on the values the probe captured, which the passes cannot change. So
+//! a body may print and assign variables; a map update in it would happen
+//! once in the kernel, not once per pass, and falls back (the slot programs
+//! have no loop of map operations) — except in `unroll`, whose count is a
+//! constant, so its body is repeated in the slot instead.
 
 use super::{
     NotNative, Unsupported,
@@ -11,7 +12,7 @@ use super::{
 };
 use crate::{
     ir::{self, KeyKind, MapAgg},
-    lang::ast::{Block, Expr, ForIter, Span},
+    lang::ast::{Block, Expr, ExprKind, ForIter, Span},
 };
 
 fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsupported {
@@ -44,7 +45,7 @@ impl Exprs<'_> {
                 ir::Stmt::ForRange { var, start, end, body }
             }
             ForIter::Map(map) => {
-                let crate::lang::ast::ExprKind::Map { name, .. } = &map.kind else {
+                let ExprKind::Map { name, .. } = &map.kind else {
                     return Err(unsupported(map.span, NotNative::Map, "a for loop over this"));
                 };
                 if self.cx.is_some() {
@@ -79,6 +80,33 @@ impl Exprs<'_> {
         Ok(ir::Stmt::While { cond, body })
     }
 
+    /// `unroll (N) body` at `span`, N a literal in 1..=100 (the checker
+    /// saw to it). A body that updates maps in the kernel is lowered N
+    /// times over, as bpftrace's code generation unrolls it (the slot's
+    /// map updates bound how far that goes); any other body runs its N
+    /// passes in user space.
+    pub fn unroll(
+        &mut self,
+        count: &Expr,
+        body: &Block,
+        span: Span,
+    ) -> Result<Option<ir::Stmt>, Unsupported> {
+        let ExprKind::Int(count) = count.kind else {
+            return Err(unsupported(span, NotNative::Loop, "`unroll` of a computed count"));
+        };
+        let map_ops = |ex: &Self| ex.cx.as_ref().map_or(0, |cx| cx.builder.map_op_count());
+        let before = map_ops(self);
+        let once = self.block(body)?;
+        if map_ops(self) == before {
+            return Ok(Some(ir::Stmt::Unroll { count, body: once }));
+        }
+        let mut repeated = once;
+        for _ in 1..count {
+            repeated.extend(self.block(body)?);
+        }
+        Ok(Some(ir::Stmt::Unroll { count: 1, body: repeated }))
+    }
+
     /// `break` or `continue`, which must sit in a loop.
     pub fn jump(&mut self, stmt: ir::Stmt, span: Span) -> Result<ir::Stmt, Unsupported> {
         if self.loop_at.is_none() {
@@ -89,6 +117,7 @@ impl Exprs<'_> {
 
     /// The variable `$var` as a slot of type `ty`, from here on.
     fn bind(&mut self, var: &str, ty: Ty) -> usize {
+        self.var_widths.remove(var);
         let slot = self.vars.get(var).map_or(self.vars.len(), |(slot, _)| *slot);
         self.vars.insert(var.to_string(), (slot, ty));
         slot

@@ -6,6 +6,7 @@
 //! syscall-number set: hundreds of perf-event tracepoints take ~70 ms each to
 //! detach, a raw tracepoint ~0.1 ms.
 
+mod bswap;
 mod expr;
 mod loops;
 mod map_table;
@@ -31,7 +32,10 @@ use crate::{
         attach::kind_name,
         slot::{ValueRef, op as mk},
     },
-    lang::ast::{self, Span},
+    lang::{
+        ast::{self, Span},
+        config::{self, Setting},
+    },
     probe::{Probe, RateUnit, Software, UserLocation},
 };
 
@@ -79,6 +83,7 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "strcontains",
     "strftime",
     "ntop",
+    "bswap",
 ];
 
 /// Whether the native backend runs catalog entry `name`.
@@ -150,6 +155,8 @@ pub enum NotNative {
     Map,
     /// Any other expression or statement in a form not native yet.
     Expression,
+    /// A config block setting the native engine does not honor.
+    Config,
 }
 
 impl NotNative {
@@ -164,6 +171,7 @@ impl NotNative {
             Self::Function => "function",
             Self::Map => "map",
             Self::Expression => "expression",
+            Self::Config => "config",
         }
     }
 }
@@ -178,13 +186,21 @@ impl fmt::Display for Unsupported {
 /// its attach points expand to.
 pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     let program = &checked.program;
-    if let Some(p) = program.preamble.iter().find(|p| !p.text.trim_start().starts_with("#include"))
-    {
+    // `#include` and `#define` only supply constants, which the checker
+    // has put in place of their names.
+    let supplies_constants =
+        |p: &&ast::Preamble| ["#include", "#define"].iter().any(|d| p.text.starts_with(d));
+    if let Some(p) = program.preamble.iter().find(|p| !supplies_constants(p)) {
         return Err(Unsupported::new(
             p.span,
             NotNative::Types,
             "C definitions are not native yet".into(),
         ));
+    }
+    for entry in &program.config {
+        if let Ok(setting) = Setting::of(entry) {
+            setting.native().map_err(|why| Unsupported::new(entry.span, NotNative::Config, why))?;
+        }
     }
     let mut maps = MapTable::default();
     let mut native = NativeProgram {
@@ -193,6 +209,7 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
         probes: Vec::new(),
         end: Vec::new(),
         maps: Vec::new(),
+        print_maps_on_exit: config::prints_maps_on_exit(&program.config),
     };
     // The source probe of each kernel probe, for errors about it.
     let mut spans = Vec::new();

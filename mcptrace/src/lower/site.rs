@@ -203,6 +203,18 @@ impl ProbeCx {
         field.is_some_and(|f| f.array_len.is_some() && f.c_type.starts_with("char"))
     }
 
+    /// The width in bytes bpftrace 0.17 types `args->name` with (for
+    /// `bswap`): its BTF type's size, or the size its tracepoint format
+    /// gives the field, which for a syscall's `int` argument is 8.
+    pub fn arg_bytes(&self, name: &str, span: Span) -> Result<u16, Unsupported> {
+        if let Site::Fentry { function, .. } = &self.site {
+            let (_, ty) = fentry_arg(function, name, span)?;
+            return Ok(ty.scalar().map_or(8, |s| u16::from(s.size.min(8))));
+        }
+        let (_, f) = self.field_location(name, span)?;
+        Ok(f.size.min(8) as u16)
+    }
+
     /// `str(args->name [, n])`.
     pub fn arg_string(&mut self, name: &str, size: u32, span: Span) -> Result<StrRef, Unsupported> {
         if let Site::Fentry { function, .. } = &self.site {

@@ -38,7 +38,7 @@ impl Exprs<'_> {
             ExprKind::Cast { ty, .. } => type_size(ty),
             ExprKind::Var(name) => match self.int_vars.get(name) {
                 Some(ty) => type_size(ty),
-                None => self.var_sizes.get(name).copied(),
+                None => self.var_widths.get(name).and_then(|w| w.size),
             },
             _ => None,
         }

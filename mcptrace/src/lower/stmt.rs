@@ -5,7 +5,7 @@ use mcptrace_common::slot::{map_op, op};
 
 use super::{
     NotNative, Unsupported,
-    expr::{Exprs, Guard, Ty, map_name, not_native},
+    expr::{Exprs, Guard, Ty, VarWidth, map_name, not_native},
 };
 use crate::{
     ir::{
@@ -66,8 +66,10 @@ impl Exprs<'_> {
                         let kind = ExprKind::Cast { ty: ty.clone(), expr: Box::new(value) };
                         value = Expr { kind, span };
                     }
-                    if let Some(size) = self.size_of(&value) {
-                        self.var_sizes.entry(name.clone()).or_insert(size);
+                    if !self.var_widths.contains_key(name) {
+                        let width =
+                            VarWidth { size: self.size_of(&value), bytes: self.int_bytes(&value)? };
+                        self.var_widths.insert(name.clone(), width);
                     }
                     let (e, ty) = self.user(&value)?;
                     let next = self.vars.len();
@@ -111,9 +113,7 @@ impl Exprs<'_> {
                 self.guard = outer;
                 ir::Stmt::If { cond, then: then?, otherwise: otherwise? }
             }
-            StmtKind::Unroll { .. } => {
-                return Err(unsupported(span, NotNative::Loop, "`unroll` is not native yet"));
-            }
+            StmtKind::Unroll { count, body } => return self.unroll(count, body, span),
             StmtKind::While { cond, body } => self.while_loop(cond, body, span)?,
             StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, span)?,
             StmtKind::Break => self.jump(ir::Stmt::Break, span)?,

@@ -296,6 +296,7 @@ fn the_native_helper_list_matches_what_lowers() {
             vec![vec![uprobe(false)]],
         ),
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
+        ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
@@ -397,7 +398,10 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         Err(e) => e.kind,
     };
     let open = || vec![vec![tp("sys_enter_openat")]];
-    assert_eq!(kind("BEGIN { unroll(2) { } }", vec![vec![Probe::Begin]]), NotNative::Loop);
+    assert_eq!(
+        kind("tracepoint:syscalls:sys_enter_openat { while (1) { @c = count() } }", open()),
+        NotNative::Loop
+    );
     assert_eq!(
         kind("tracepoint:syscalls:sys_enter_openat { @[(int)pid] = count(); }", open()),
         NotNative::Types
@@ -652,4 +656,77 @@ fn begin_builtins_read_the_tracing_process() {
     );
     let [Stmt::Printf { args, .. }] = &k.probes[0].body[..] else { panic!() };
     assert!(matches!(args[0], Expr::Captured { .. }));
+}
+
+/// `unroll` loops in user space, and repeats a body that updates maps in
+/// the kernel, up to what a slot holds.
+#[test]
+fn unroll_repeats_kernel_updates_and_loops_in_user_space() {
+    let p = lowered("BEGIN { $i = 0; unroll(3) { $i++; } print($i) }", vec![vec![Probe::Begin]]);
+    assert!(
+        matches!(
+            p.begin[0][..],
+            [Stmt::Assign { .. }, Stmt::Unroll { count: 3, .. }, Stmt::Print(_)]
+        ),
+        "{:?}",
+        p.begin
+    );
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { unroll(2) { @c[pid] = count(); printf(\"x\\n\"); } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let k = &p.probes[0];
+    let kinds: Vec<u16> =
+        k.config.map_ops[..k.config.nmap_ops as usize].iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [map_op::COUNT, map_op::COUNT]);
+    let [Stmt::Unroll { count: 1, body }] = &k.body[..] else { panic!("{:?}", k.body) };
+    assert!(matches!(body[..], [Stmt::Printf { .. }, Stmt::Printf { .. }]));
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { unroll(5) { @c = count(); } }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("map updates"), "{why}");
+}
+
+/// `bswap` swaps as many bytes as bpftrace 0.17 types its argument with, in
+/// user space and in the kernel.
+#[test]
+fn bswap_swaps_the_width_of_its_argument() {
+    use crate::ir::{Expr as E, UnOp};
+    let p = lowered(
+        "BEGIN { $x = (uint16)0x1122; printf(\"%x %x %x %x %x %x\\n\", bswap($x), \
+         bswap((int32)0x11223344), bswap(0x1122), bswap((uint8)7), bswap(-$x), bswap($x + 1)); }",
+        vec![vec![Probe::Begin]],
+    );
+    let [_, Stmt::Printf { args, .. }] = &p.begin[0][..] else { panic!("{:?}", p.begin) };
+    let widths: Vec<u16> = args
+        .iter()
+        .map(|a| match a {
+            E::Unary(UnOp::Bswap(bytes), _) => *bytes,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(widths, [2, 4, 8, 1, 2, 8]);
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat /bswap((uint16)args->flags) == 0x100/ \
+         { @[bswap(args->flags)] = count(); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let c = &p.probes[0].config;
+    let swaps: Vec<u16> = c.ops.iter().filter(|o| o.code == op::BSWAP).map(|o| o.arg).collect();
+    assert_eq!(swaps, [2, 8], "the predicate's, then the key's (the field is 8 bytes)");
+}
+
+/// Config keys the native engine honors run natively (print_maps_on_exit
+/// reaches the program); others fall back naming the key.
+#[test]
+fn config_settings_are_honored_or_named() {
+    let p = lowered(
+        "config = { print_maps_on_exit = false; perf_rb_pages = 64 } BEGIN { exit(); }",
+        vec![vec![Probe::Begin]],
+    );
+    assert!(!p.print_maps_on_exit);
+    assert!(lowered("BEGIN { exit(); }", vec![vec![Probe::Begin]]).print_maps_on_exit);
+    let why = reason("config = { max_strlen = 200 } BEGIN { }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("max_strlen = 200") && why.contains("at 1:12"), "{why}");
 }

@@ -1,7 +1,7 @@
 //! Evaluates user-space statements and expressions over one event's captured
 //! values, with C's integer rules (unsigned when either side is unsigned).
 
-use mcptrace_common::Event;
+use mcptrace_common::{Event, slot::bswap};
 
 use super::{
     tracer,
@@ -172,6 +172,14 @@ impl<'a> Frame<'a> {
                     }
                 }
             }
+            Stmt::Unroll { count, body } => {
+                for _ in 0..*count {
+                    let control = self.run(body, fx);
+                    if control != Control::Continue {
+                        return control;
+                    }
+                }
+            }
             Stmt::Break => return Control::Break,
             Stmt::Continue => return Control::NextPass,
             Stmt::Return => return Control::Return,
@@ -308,6 +316,7 @@ fn unary(op: UnOp, a: Value) -> Value {
         UnOp::BitNot => Value::Int { bits: !bits, signed },
         UnOp::Neg => Value::Int { bits: bits.wrapping_neg(), signed: true },
         UnOp::Cast(ty) => Value::Int { bits: ty.wrap(bits), signed: ty.signed },
+        UnOp::Bswap(bytes) => Value::uint(bswap(bits, bytes)),
     }
 }
 
@@ -566,5 +575,53 @@ mod tests {
             })
             .collect();
         assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
+    }
+
+    /// `unroll` repeats its body; a `break` in it ends the loop around it.
+    #[test]
+    fn unroll_repeats_and_its_jumps_reach_the_enclosing_loop() {
+        let printf = |f: &str, args| Stmt::Printf { format: FormatString::parse(f), args };
+        let block = vec![
+            Stmt::Unroll { count: 2, body: vec![printf("u ", vec![])] },
+            Stmt::ForRange {
+                var: 0,
+                start: lit(0),
+                end: lit(3),
+                body: vec![Stmt::Unroll {
+                    count: 3,
+                    body: vec![
+                        printf("%d ", vec![Expr::Var(0)]),
+                        Stmt::If {
+                            cond: bin(BinOp::Eq, Expr::Var(0), lit(1)),
+                            then: vec![Stmt::Break],
+                            otherwise: vec![],
+                        },
+                    ],
+                }],
+            },
+        ];
+        let mut records = Records(Vec::new());
+        assert_eq!(Frame::new(None, "BEGIN", 0).run(&block, &mut records), Control::Continue);
+        let text: Vec<u8> = records
+            .0
+            .into_iter()
+            .flat_map(|r| match r {
+                Record::Printf(bytes) => bytes,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(text).unwrap(), "u u 0 0 0 1 ");
+    }
+
+    #[test]
+    fn bswap_reverses_the_bytes_of_its_width() {
+        let f = Frame::new(None, "BEGIN", 0);
+        let swap =
+            |bytes, v| f.eval(&Expr::Unary(UnOp::Bswap(bytes), Box::new(lit(v))), &Records(vec![]));
+        assert_eq!(swap(8, 0x1122), Value::uint(0x2211_0000_0000_0000));
+        assert_eq!(swap(4, 0x1122_3344), Value::uint(0x4433_2211));
+        assert_eq!(swap(2, 0xaa_1122), Value::uint(0x2211), "bytes above the width go");
+        assert_eq!(swap(1, 0x12), Value::uint(0x12));
+        assert_eq!(swap(8, -1), Value::uint(u64::MAX), "unsigned, as bpftrace types it");
     }
 }

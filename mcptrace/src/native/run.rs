@@ -224,7 +224,8 @@ impl Attached {
             }
         }
         fx.emit(Record::EndOfEvents);
-        let mut maps: Vec<&MapInfo> = program.maps.iter().collect();
+        let mut maps: Vec<&MapInfo> =
+            program.maps.iter().filter(|_| program.print_maps_on_exit).collect();
         maps.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         for info in maps {
             fx.print_map(info.id, 0, 1);

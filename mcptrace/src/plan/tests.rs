@@ -37,7 +37,7 @@ fn fallbacks_name_the_construct_and_its_position() {
             "hardware:cache-misses:1000 { }",
             "`hardware:cache-misses:1000 { }` at 1:1: hardware probes are not native yet",
         ),
-        ("BEGIN { unroll(2) { } }", "`unroll(2) { }` at 1:9: `unroll` is not native yet"),
+        ("BEGIN { print(sizeof(int)) }", "`sizeof(int)` at 1:15: `sizeof` is not native yet"),
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
             "BEGIN { @x = count() }",
@@ -87,6 +87,12 @@ impl Host for OldKernel {
     }
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
         FakeHost.kernel_prototype(function)
+    }
+    fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
+        FakeHost.kernel_enumerator(name)
+    }
+    fn include_dirs(&self) -> Vec<std::path::PathBuf> {
+        FakeHost.include_dirs()
     }
 }
 
@@ -140,15 +146,15 @@ fn has_key_runs_natively_or_not_at_all() {
     let (_, p) = prepare(native, &FakeHost).unwrap();
     assert_eq!(p.backend, Backend::Native, "{:?}", p.fallback);
     let neither = "tracepoint:syscalls:sys_enter_read { @s[tid] = 1; } \
-                   tracepoint:syscalls:sys_exit_read /has_key(@s, tid)/ { unroll (2) { } }";
+                   tracepoint:syscalls:sys_exit_read /has_key(@s, tid)/ { print(sizeof(int)) }";
     let Err(e @ FrontendError::NoBackend { .. }) = prepare(neither, &FakeHost) else {
         panic!("{neither}: not refused");
     };
     assert_eq!(
         e.to_string(),
         "`has_key()` at 1:88 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it, and the \
-         native backend cannot run the program: `unroll (2) { }` at 1:108: `unroll` is not \
-         native yet"
+         native backend cannot run the program: `sizeof(int)` at 1:114: `sizeof` is not native \
+         yet"
     );
     assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
 }

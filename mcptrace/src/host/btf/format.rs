@@ -236,6 +236,32 @@ impl Raw {
         (u32_at(&self.data, r.trailer), u32_at(&self.data, r.trailer + 8))
     }
 
+    /// Every enumerator of every ENUM and ENUM64, in type order: its name
+    /// offset and value, signed where the kind flag says so (an ENUM's
+    /// values are 32 bits, an ENUM64's 64).
+    pub fn enumerators(&self) -> impl Iterator<Item = (u32, i128)> + '_ {
+        (1..=self.records.len() as u32)
+            .filter_map(|id| self.record(id).ok())
+            .filter(|r| matches!(r.kind, Kind::Enum | Kind::Enum64))
+            .flat_map(move |r| {
+                let wide = r.kind == Kind::Enum64;
+                let step = if wide { 12 } else { 8 };
+                (0..r.vlen as usize).map(move |i| {
+                    let at = r.trailer + step * i;
+                    let low = u32_at(&self.data, at + 4);
+                    let value = match (wide, r.kind_flag) {
+                        (false, false) => i128::from(low),
+                        (false, true) => i128::from(low as i32),
+                        (true, signed) => {
+                            let bits = u64::from(low) | u64::from(u32_at(&self.data, at + 8)) << 32;
+                            if signed { i128::from(bits as i64) } else { i128::from(bits) }
+                        }
+                    };
+                    (u32_at(&self.data, at), value)
+                })
+            })
+    }
+
     /// Parameter `i` of a FUNC_PROTO: its name offset and type id.
     pub fn param(&self, r: &Record, i: usize) -> (u32, u32) {
         let at = r.trailer + 8 * i;

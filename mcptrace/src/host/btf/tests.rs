@@ -199,3 +199,11 @@ fn malformed_btf_is_an_error_not_a_panic() {
     bytes[12] = 0xff; // type section longer than the data
     assert!(matches!(Btf::parse(bytes), Err(BtfError::Malformed(_))));
 }
+
+#[test]
+fn enumerators_come_by_name_with_their_values() {
+    assert_eq!(enumerator("TCP_ESTABLISHED"), Ok(Some(1)));
+    assert_eq!(enumerator("TCP_CLOSE"), Ok(Some(7)));
+    assert_eq!(enumerator("BPF_PROG_TYPE_KPROBE"), Ok(Some(2)));
+    assert_eq!(enumerator("NO_SUCH_ENUMERATOR_HERE"), Ok(None));
+}
