@@ -707,6 +707,19 @@ fn bswap_swaps_the_width_of_its_argument() {
         })
         .collect();
     assert_eq!(widths, [2, 4, 8, 1, 2, 8]);
+    // A variable keeps the width of its first value, as bpftrace types it.
+    let p = lowered(
+        "BEGIN { $z = 5; $z = (uint16)3; $y = (uint16)3; $y = 5; print(bswap($z)); print(bswap($y)); }",
+        vec![vec![Probe::Begin]],
+    );
+    let widths: Vec<u16> = p.begin[0]
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Print(E::Unary(UnOp::Bswap(bytes), _)) => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(widths, [8, 2]);
     let p = lowered(
         "tracepoint:syscalls:sys_enter_openat /bswap((uint16)args->flags) == 0x100/ \
          { @[bswap(args->flags)] = count(); }",
