@@ -174,6 +174,11 @@ pub enum Stmt {
     Print(Expr),
     /// `time(fmt)`; bpftrace's default format is `%H:%M:%S\n`.
     Time(String),
+    /// `cat(format, args...)`: the file at the formatted path, as it is.
+    Cat {
+        format: FormatString,
+        args: Vec<Expr>,
+    },
     Exit,
     /// `$var = value`; variables live for one probe invocation.
     Assign {

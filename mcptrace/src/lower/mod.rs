@@ -84,6 +84,8 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "strftime",
     "ntop",
     "bswap",
+    "cat",
+    "sizeof",
 ];
 
 /// Whether the native backend runs catalog entry `name`.

@@ -199,32 +199,12 @@ impl Exprs<'_> {
         };
         Ok(Some(match name {
             "printf" => {
-                let Some(Expr { kind: ExprKind::Str(fmt), .. }) = args.first() else {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Expression,
-                        "printf needs a literal format",
-                    ));
-                };
-                let format = FormatString::parse(fmt);
-                let mut lowered = Vec::new();
-                let mut strings = Vec::new();
-                for a in &args[1..] {
-                    let (e, ty) = self.user(a)?;
-                    strings.push(matches!(ty, Ty::Str | Ty::Stack));
-                    lowered.push(e);
-                }
-                format
-                    .check(&strings)
-                    .map_err(|e| unsupported(span, NotNative::Expression, e.to_string()))?;
-                if format.conversions().any(|c| c == Conversion::Buffer) {
-                    return Err(unsupported(
-                        span,
-                        NotNative::Expression,
-                        "printf %r (buffers) is not native yet",
-                    ));
-                }
-                ir::Stmt::Printf { format, args: lowered }
+                let (format, args) = self.formatted(name, args, span)?;
+                ir::Stmt::Printf { format, args }
+            }
+            "cat" => {
+                let (format, args) = self.formatted(name, args, span)?;
+                ir::Stmt::Cat { format, args }
             }
             "print" => match args {
                 [Expr { kind: ExprKind::Map { name, keys }, .. }, rest @ ..] if keys.is_empty() => {
@@ -300,6 +280,35 @@ impl Exprs<'_> {
                 return Err(not_native(&call, None));
             }
         }))
+    }
+
+    /// A literal format and its arguments (printf, cat), for user space.
+    fn formatted(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<(FormatString, Vec<ir::Expr>), Unsupported> {
+        let Some(Expr { kind: ExprKind::Str(fmt), .. }) = args.first() else {
+            let what = format!("{name} needs a literal format");
+            return Err(unsupported(span, NotNative::Expression, what));
+        };
+        let format = FormatString::parse(fmt);
+        let mut lowered = Vec::new();
+        let mut strings = Vec::new();
+        for a in &args[1..] {
+            let (e, ty) = self.user(a)?;
+            strings.push(matches!(ty, Ty::Str | Ty::Stack));
+            lowered.push(e);
+        }
+        format
+            .check(&strings)
+            .map_err(|e| unsupported(span, NotNative::Expression, e.to_string()))?;
+        if format.conversions().any(|c| c == Conversion::Buffer) {
+            let what = format!("{name} %r (buffers) is not native yet");
+            return Err(unsupported(span, NotNative::Expression, what));
+        }
+        Ok((format, lowered))
     }
 
     /// The id of a map used whole (print, clear, zero).

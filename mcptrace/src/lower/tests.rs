@@ -298,6 +298,8 @@ fn the_native_helper_list_matches_what_lowers() {
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
+        ("cat", "u:/bin/sh:main { cat(\"/proc/%d/status\", pid); }", vec![vec![uprobe(false)]]),
+        ("sizeof", "BEGIN { print(sizeof(comm)); }", vec![vec![Probe::Begin]]),
         ("print", "BEGIN { print(1); }", vec![vec![Probe::Begin]]),
         ("time", "BEGIN { time(); }", vec![vec![Probe::Begin]]),
         ("exit", "BEGIN { exit(); }", vec![vec![Probe::Begin]]),

@@ -1,7 +1,7 @@
 //! Progress of a running execution, for clients that passed a progress
 //! token with exec_program: about once a second, the elapsed seconds as the
 //! progress value and the lines buffered and events lost as the message,
-//! until the execution ends (the last notification says how it ended).
+//! and once more as soon as the execution ends, saying how.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,10 +17,16 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Reports on `exec` to `peer` under `token` from a task of its own.
 pub fn spawn(exec: Arc<Execution>, peer: Peer<RoleServer>, token: ProgressToken) {
     tokio::spawn(async move {
+        let mut changes = exec.watch();
         let mut tick = tokio::time::interval(EVERY);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            // The task lets go of the execution when it ends, not a tick
+            // later: an evicted execution's descriptors then close at once.
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = ended(&exec, &mut changes) => {}
+            }
             let (progress, message, running) = snapshot(&exec);
             let note =
                 ProgressNotificationParam::new(token.clone(), progress).with_message(message);
@@ -30,6 +36,15 @@ pub fn spawn(exec: Arc<Execution>, peer: Peer<RoleServer>, token: ProgressToken)
             }
         }
     });
+}
+
+/// Returns once `exec` has ended (or can no longer change).
+async fn ended(exec: &Execution, changes: &mut tokio::sync::watch::Receiver<()>) {
+    while exec.is_running() {
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Elapsed seconds, the message, and whether it still runs.

@@ -4,7 +4,7 @@
 use mcptrace_common::{Event, slot::bswap};
 
 use super::{
-    tracer,
+    cat, tracer,
     wall_time::{local_time, strftime},
 };
 use crate::{
@@ -129,6 +129,12 @@ impl<'a> Frame<'a> {
                 fx.emit(Record::Value(v));
             }
             Stmt::Time(fmt) => fx.emit(Record::Time(local_time(fmt))),
+            Stmt::Cat { format, args } => {
+                let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a, fx))).collect();
+                let mut path = Vec::new();
+                format.render(&args, &mut path);
+                fx.emit(cat::read(&path));
+            }
             Stmt::PrintMap { map, top, div } => fx.print_map(*map, *top, *div),
             Stmt::Clear(map) => fx.clear(*map),
             Stmt::Zero(map) => fx.zero(*map),

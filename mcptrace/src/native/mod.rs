@@ -2,6 +2,7 @@
 //! writes each probe's slot configuration (from the IR), attaches, reads
 //! events and maps, and runs the user-space part of the program.
 
+mod cat;
 mod error;
 pub mod eval;
 pub mod fentry;

@@ -16,8 +16,9 @@ pub fn record(json: &Json) -> Option<Record> {
     let data = json.get("data")?;
     Some(match json.get("type")?.as_str()? {
         "attached_probes" => Record::AttachedProbes(data.get("probes")?.as_u64()? as usize),
-        // cat() and system() output is written as it comes.
-        "printf" | "cat" | "syscall" => Record::Printf(data.as_str()?.as_bytes().to_vec()),
+        // system() output is written as it comes.
+        "printf" | "syscall" => Record::Printf(data.as_str()?.as_bytes().to_vec()),
+        "cat" => Record::Cat(data.as_str()?.as_bytes().to_vec()),
         // join() ends its line in text mode, not in JSON.
         "join" => Record::Printf(format!("{}\n", data.as_str()?).into_bytes()),
         "time" => Record::Time(data.as_str()?.as_bytes().to_vec()),

@@ -8,6 +8,7 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
         Record::AttachedProbes(n) => ("attached_probes", format!("{{\"probes\": {n}}}")),
         Record::Printf(bytes) => ("printf", string(bytes)),
         Record::Time(bytes) => ("time", string(bytes)),
+        Record::Cat(bytes) => ("cat", string(bytes)),
         Record::Value(v) => ("value", value(v)),
         Record::LostEvents(n) => ("lost_events", format!("{{\"events\": {n}}}")),
         // Written to stdout in JSON mode too (bpftrace 0.17).

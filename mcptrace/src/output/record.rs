@@ -30,6 +30,8 @@ pub enum Record {
     Value(Value),
     /// The formatted bytes of one time() call.
     Time(Vec<u8>),
+    /// A file's bytes as cat() read them, written as they are.
+    Cat(Vec<u8>),
     /// Events the kernel dropped because user space fell behind.
     LostEvents(u64),
     /// The two newlines bpftrace writes after END and before the maps, in

@@ -8,7 +8,7 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
             let plural = if *n == 1 { "" } else { "s" };
             out.extend_from_slice(format!("Attaching {n} probe{plural}...\n").as_bytes());
         }
-        Record::Printf(bytes) | Record::Time(bytes) | Record::Text(bytes) => {
+        Record::Printf(bytes) | Record::Time(bytes) | Record::Cat(bytes) | Record::Text(bytes) => {
             out.extend_from_slice(bytes)
         }
         Record::Value(v) => {
