@@ -164,6 +164,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     use mcptrace::{
         host::symbolize::UserSymbols,
         ir::{KeyKind, MapAgg, MapInfo},
+        lang::stack::StackMode,
         native::map_read::dump,
         output::{MapValue, Value},
     };
@@ -205,7 +206,7 @@ fn stacks_as_keys_resolve_to_symbols() {
     held.step();
     let symbols = UserSymbols::default();
     let info = |id, key| MapInfo { id, name: format!("@m{id}"), agg: MapAgg::Count, key };
-    let kinfo = info(10, vec![KeyKind::KStack { depth: 127 }]);
+    let kinfo = info(10, vec![KeyKind::KStack { depth: 127, mode: StackMode::Bpftrace }]);
     let count = |dump: &mcptrace::output::MapDump| -> u64 {
         dump.entries
             .iter()
@@ -220,7 +221,12 @@ fn stacks_as_keys_resolve_to_symbols() {
         assert!(std::time::Instant::now() < deadline, "the workload never made its getpid calls");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let user = dump(&session, &symbols, &info(9, vec![KeyKind::UStack { depth: 127 }])).unwrap();
+    let user = dump(
+        &session,
+        &symbols,
+        &info(9, vec![KeyKind::UStack { depth: 127, mode: StackMode::Bpftrace }]),
+    )
+    .unwrap();
     assert_eq!(user.entries.len(), 1, "one call path: {user:?}");
     let (key, value) = &user.entries[0];
     assert_eq!(value, &MapValue::Scalar(Value::uint(CALLS)));

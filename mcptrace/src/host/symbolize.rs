@@ -9,6 +9,7 @@ use std::{
 };
 
 use super::{elf, kallsyms::Kallsyms};
+use crate::lang::stack::StackMode;
 
 /// The kernel symbol table, loaded on first use.
 fn kallsyms() -> &'static Kallsyms {
@@ -16,12 +17,42 @@ fn kallsyms() -> &'static Kallsyms {
     K.get_or_init(|| Kallsyms::load().unwrap_or_default())
 }
 
-/// `sym+off` for a kernel address, or `0x…` when it resolves to nothing.
-pub fn kernel(address: u64) -> String {
-    match kallsyms().resolve(address) {
-        Some((sym, off)) => format!("{}+{off}", sym.name),
-        None => hex(address),
+/// One stack frame: its address and, where it resolves, the symbol and
+/// offset in it, and for a user frame the file mapped there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackFrame {
+    pub address: u64,
+    pub symbol: Option<(String, u64)>,
+    /// Some for a user frame: the mapped file, when one holds the address.
+    pub module: Option<Option<PathBuf>>,
+}
+
+impl StackFrame {
+    /// `sym+off`, or `0x…` when the address resolves to nothing.
+    pub fn name(&self) -> String {
+        match &self.symbol {
+            Some((sym, off)) => format!("{sym}+{off}"),
+            None => hex(self.address),
+        }
     }
+
+    /// As `perf script` writes a frame, and bpftrace's perf stack mode:
+    /// the address in hex, the name, and for a user frame its file.
+    fn perf(&self) -> String {
+        let mut s = format!("{:x} {}", self.address, self.name());
+        match &self.module {
+            Some(Some(path)) => s.push_str(&format!(" ({})", path.display())),
+            Some(None) => s.push_str(" ([unknown])"),
+            None => {}
+        }
+        s
+    }
+}
+
+/// A kernel address's frame, through /proc/kallsyms.
+pub fn kernel_frame(address: u64) -> StackFrame {
+    let symbol = kallsyms().resolve(address).map(|(sym, off)| (sym.name.clone(), off));
+    StackFrame { address, symbol, module: None }
 }
 
 /// The kernel symbol holding `address` (`ksym()`), or `0x…`.
@@ -47,23 +78,26 @@ struct Mapping {
 }
 
 impl UserSymbols {
-    /// `sym+off` for `address` in process `pid`, or `0x…` when the process
+    /// The frame of `address` in process `pid`: unresolved when the process
     /// is gone or the address is in no symbol.
-    pub fn resolve(&self, pid: u32, address: u64) -> String {
-        self.lookup(pid, address)
-            .map_or_else(|| hex(address), |(name, off)| format!("{name}+{off}"))
+    pub fn frame(&self, pid: u32, address: u64) -> StackFrame {
+        let mapping = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok().and_then(|maps| {
+            maps.lines().filter_map(parse_mapping).find(|m| (m.start..m.end).contains(&address))
+        });
+        let symbol = mapping.as_ref().and_then(|m| self.lookup(m, address));
+        StackFrame { address, symbol, module: Some(mapping.map(|m| m.path)) }
     }
 
     /// The symbol holding `address` in process `pid` (`usym()`), or `0x…`.
     pub fn name(&self, pid: u32, address: u64) -> String {
-        self.lookup(pid, address).map_or_else(|| hex(address), |(name, _)| name)
+        match self.frame(pid, address).symbol {
+            Some((name, _)) => name,
+            None => hex(address),
+        }
     }
 
-    /// The function holding `address` in process `pid`, and the offset in it.
-    fn lookup(&self, pid: u32, address: u64) -> Option<(String, u64)> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        let m =
-            maps.lines().filter_map(parse_mapping).find(|m| (m.start..m.end).contains(&address))?;
+    /// The function holding `address`, mapped by `m`, and the offset in it.
+    fn lookup(&self, m: &Mapping, address: u64) -> Option<(String, u64)> {
         let symbols = self.symbols(&m.path)?;
         let file_address = symbols.address_of_offset(address - m.start + m.offset)?;
         let f = symbols
@@ -103,15 +137,42 @@ fn parse_mapping(line: &str) -> Option<Mapping> {
     })
 }
 
-/// A stack as bpftrace prints it: a newline, then one frame per line at
-/// `indent` spaces (4 for map keys, 8 for printf and print); nothing at all
-/// for a stack the kernel could not take (bpftrace's failed lookup).
-pub fn format_stack(frames: Option<&[String]>, indent: usize) -> String {
+/// How a stack prints: bpftrace's mode indents names (4 spaces in map keys,
+/// 8 in printf and print); perf mode writes a tab, the address, the name
+/// and a user frame's file, as `perf script` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackLayout {
+    Indented(usize),
+    Perf,
+}
+
+impl StackLayout {
+    /// The layout of a stack in `mode`, indented `indent` in bpftrace's.
+    pub fn of(mode: StackMode, indent: usize) -> Self {
+        match mode {
+            StackMode::Bpftrace => Self::Indented(indent),
+            StackMode::Perf => Self::Perf,
+        }
+    }
+}
+
+/// A stack as bpftrace prints it: a newline, then one frame per line;
+/// nothing at all for a stack the kernel could not take (bpftrace's failed
+/// lookup).
+pub fn format_stack(frames: Option<&[StackFrame]>, layout: StackLayout) -> String {
     let Some(frames) = frames else { return String::new() };
     let mut s = String::from("\n");
     for f in frames {
-        s.push_str(&" ".repeat(indent));
-        s.push_str(f);
+        match layout {
+            StackLayout::Indented(indent) => {
+                s.push_str(&" ".repeat(indent));
+                s.push_str(&f.name());
+            }
+            StackLayout::Perf => {
+                s.push('\t');
+                s.push_str(&f.perf());
+            }
+        }
         s.push('\n');
     }
     s
@@ -129,16 +190,34 @@ mod tests {
     #[test]
     fn resolves_a_function_of_this_process() {
         let symbols = UserSymbols::default();
-        let s = symbols.resolve(std::process::id(), here() + 1);
+        let f = symbols.frame(std::process::id(), here() + 1);
+        let s = f.name();
         assert!(s.contains("here") && s.ends_with("+1"), "{s}");
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(f.module, Some(Some(exe.canonicalize().unwrap())));
     }
 
     #[test]
     fn unknown_addresses_print_as_hex() {
-        assert_eq!(UserSymbols::default().resolve(std::process::id(), 0x10), "0x10");
-        assert_eq!(format_stack(Some(&["a+1".into(), "b+2".into()]), 4), "\n    a+1\n    b+2\n");
-        assert_eq!(format_stack(Some(&[]), 4), "\n");
-        assert_eq!(format_stack(None, 4), "");
+        let f = UserSymbols::default().frame(std::process::id(), 0x10);
+        assert_eq!(f.name(), "0x10");
+        assert_eq!(format_stack(Some(&[f]), StackLayout::Perf), "\n\t10 0x10 ([unknown])\n");
+    }
+
+    #[test]
+    fn stacks_print_in_either_mode() {
+        let frame = |address, name: &str, module: Option<&str>| StackFrame {
+            address,
+            symbol: Some((name.into(), 1)),
+            module: module.map(|m| Some(PathBuf::from(m))),
+        };
+        let frames = [frame(0xa1, "a", None), frame(0xb2, "b", Some("/lib/x.so"))];
+        let indented = format_stack(Some(&frames), StackLayout::Indented(4));
+        assert_eq!(indented, "\n    a+1\n    b+1\n");
+        let perf = format_stack(Some(&frames), StackLayout::Perf);
+        assert_eq!(perf, "\n\ta1 a+1\n\tb2 b+1 (/lib/x.so)\n");
+        assert_eq!(format_stack(Some(&[]), StackLayout::Indented(4)), "\n");
+        assert_eq!(format_stack(None, StackLayout::Perf), "");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use mcptrace_common::SlotConfig;
 
 pub use self::attach::{AttachPoint, Sample};
 use self::slot::{StrRef, ValueRef};
-use crate::lang::{int_type::IntType, printf::FormatString};
+use crate::lang::{int_type::IntType, printf::FormatString, stack::StackMode};
 pub use crate::probe::UserLocation;
 
 #[derive(Clone, Debug)]
@@ -93,13 +93,15 @@ pub enum KeyKind {
     SyscallProbe {
         prefix: String,
     },
-    /// A kernel stack id, printed as its frames (at most `depth`).
+    /// A kernel stack id, printed as its frames (at most `depth`) in `mode`.
     KStack {
         depth: usize,
+        mode: StackMode,
     },
     /// A user stack id and then the pid it belongs to (two words).
     UStack {
         depth: usize,
+        mode: StackMode,
     },
     /// An address printed as its symbol (`ksym()`); with `user`, then the
     /// pid whose mappings resolve it (`usym()`, two words).
@@ -272,6 +274,7 @@ pub enum Expr {
         id: ValueRef,
         pid: Option<ValueRef>,
         depth: usize,
+        mode: StackMode,
     },
     /// `ksym(addr)`, or with the pid whose mappings resolve it, `usym(addr)`.
     Symbol {

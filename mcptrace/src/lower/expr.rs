@@ -24,7 +24,7 @@ use crate::{
     lang::{
         ast::{self, BinaryOp, Expr, ExprKind, Span, TypeName, UnaryOp},
         int_type::IntType,
-        stack::{self, StackMode},
+        stack::{self, Stack},
     },
 };
 
@@ -362,14 +362,15 @@ impl<'a> Exprs<'a> {
                     kinds.push(KeyKind::Func { names: Vec::new() });
                 }
                 _ if stack::stack_of(k).is_some() => {
-                    let (id, pid, depth) = self.stack(k)?;
+                    let (id, pid, stack) = self.stack(k)?;
+                    let (depth, mode) = (stack.limit, stack.mode);
                     parts.push(Part::Value(id));
                     match pid {
                         Some(pid) => {
                             parts.push(Part::Value(pid));
-                            kinds.push(KeyKind::UStack { depth });
+                            kinds.push(KeyKind::UStack { depth, mode });
                         }
-                        None => kinds.push(KeyKind::KStack { depth }),
+                        None => kinds.push(KeyKind::KStack { depth, mode }),
                     }
                 }
                 ExprKind::Ident(n) if n == "username" => {
@@ -433,7 +434,7 @@ impl<'a> Exprs<'a> {
 
     /// Stack expression `e`'s id capture (and the pid, for user stacks), and
     /// how many frames it prints.
-    fn stack(&mut self, e: &Expr) -> Result<(ValueRef, Option<ValueRef>, usize), Unsupported> {
+    fn stack(&mut self, e: &Expr) -> Result<(ValueRef, Option<ValueRef>, Stack), Unsupported> {
         let span = e.span;
         let stack = match stack::stack_of(e) {
             Some(Ok(stack)) => stack,
@@ -443,20 +444,13 @@ impl<'a> Exprs<'a> {
             None => return Err(not_native(e, None)),
         };
         let name = if stack.user { "ustack" } else { "kstack" };
-        if stack.mode != StackMode::Bpftrace {
-            return Err(unsupported(
-                span,
-                NotNative::Function,
-                format!("{name}() in {} mode is not native yet", stack.mode.name()),
-            ));
-        }
         let cx = self.cx(span, name)?;
         if stack.user {
             let id = cx.builtin(source::USTACK, span)?;
             let pid = cx.builtin(source::PID, span)?;
-            Ok((id, Some(pid), stack.limit))
+            Ok((id, Some(pid), stack))
         } else {
-            Ok((cx.builtin(source::KSTACK, span)?, None, stack.limit))
+            Ok((cx.builtin(source::KSTACK, span)?, None, stack))
         }
     }
 
@@ -667,8 +661,9 @@ impl<'a> Exprs<'a> {
                 return Ok((ir::Expr::Elapsed { nsecs }, Ty::Int { signed: false }));
             }
             _ if stack::stack_of(e).is_some() => {
-                let (id, pid, depth) = self.stack(e)?;
-                return Ok((ir::Expr::Stack { id, pid, depth }, Ty::Stack));
+                let (id, pid, stack) = self.stack(e)?;
+                let (depth, mode) = (stack.limit, stack.mode);
+                return Ok((ir::Expr::Stack { id, pid, depth, mode }, Ty::Stack));
             }
             ExprKind::Ident(n) if n == "username" => {
                 let uid = self.cx(span, n)?.builtin(source::UID, span)?;

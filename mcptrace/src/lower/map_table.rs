@@ -40,7 +40,7 @@ impl MapTable {
         // stack map keeps only those frames: aggregations merge such keys
         // when they print, plain values have nothing to merge by.
         let cut_stack = key.iter().any(|k| match k {
-            KeyKind::KStack { depth } | KeyKind::UStack { depth } => *depth < DEFAULT_LIMIT,
+            KeyKind::KStack { depth, .. } | KeyKind::UStack { depth, .. } => *depth < DEFAULT_LIMIT,
             _ => false,
         });
         if cut_stack && matches!(agg, MapAgg::Value { .. }) {

@@ -10,7 +10,7 @@ use crate::{
     check::{Checked, CheckedProbe},
     host::{btf::BtfError, tracefs::parse_format},
     ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
-    lang::parse,
+    lang::{parse, stack::StackMode},
     probe::{Probe, UserLocation},
 };
 
@@ -553,13 +553,16 @@ fn stack_limits_and_two_argument_delete() {
     let main = UserLocation::Symbol { name: "main".into(), offset: 0 };
     let uprobe = vec![vec![Probe::Uprobe { binary: "/bin/sh".into(), location: main, ret: false }]];
     let p = lowered(
-        "u:/bin/sh:main { @k[kstack(3)] = count(); @u[ustack(bpftrace, 7), kstack] = count(); \
+        "u:/bin/sh:main { @k[kstack(3)] = count(); @u[ustack(perf, 7), kstack] = count(); \
          printf(\"%s\", ustack(2)); }",
         uprobe.clone(),
     );
     let by_name = |n: &str| p.maps.iter().find(|m| m.name == n).unwrap();
-    assert_eq!(by_name("@k").key, [KeyKind::KStack { depth: 3 }]);
-    assert_eq!(by_name("@u").key, [KeyKind::UStack { depth: 7 }, KeyKind::KStack { depth: 127 }]);
+    let (bpftrace, perf) = (StackMode::Bpftrace, StackMode::Perf);
+    assert_eq!(by_name("@k").key, [KeyKind::KStack { depth: 3, mode: bpftrace }]);
+    let u =
+        [KeyKind::UStack { depth: 7, mode: perf }, KeyKind::KStack { depth: 127, mode: bpftrace }];
+    assert_eq!(by_name("@u").key, u);
     assert!(matches!(
         &p.probes[0].body[..],
         [Stmt::Printf { args, .. }] if matches!(args[..], [crate::ir::Expr::Stack { depth: 2, .. }])

@@ -8,7 +8,10 @@ use super::{
     wall_time::{local_time, strftime},
 };
 use crate::{
-    host::{symbolize::format_stack, users},
+    host::{
+        symbolize::{StackFrame, StackLayout, format_stack},
+        users,
+    },
     ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
     output::{Record, Value, printf::Arg},
 };
@@ -23,10 +26,13 @@ pub struct Frame<'a> {
 }
 
 /// What statements do to the world: emit records and act on maps.
+/// Spaces before each frame of a stack printed as a value, in bpftrace's mode.
+const VALUE_INDENT: usize = 8;
+
 pub trait Effects {
     /// Stack `id` as printed frames (user frames of `pid` when given).
     /// Stack `id`'s frames; None when the kernel could not take it.
-    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>>;
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<StackFrame>>;
     /// The symbol holding `address`: in process `pid` when given, else in
     /// the kernel.
     fn symbol(&self, address: u64, pid: Option<u32>) -> String;
@@ -227,9 +233,10 @@ impl<'a> Frame<'a> {
                 Value::Tuple(mut items) if *i < items.len() => items.swap_remove(*i),
                 _ => Value::int(0),
             },
-            Expr::Stack { id, pid, depth } => {
+            Expr::Stack { id, pid, depth, mode } => {
                 let frames = fx.stack(value(id), pid.as_ref().map(|p| value(p) as u32), *depth);
-                Value::Str(format_stack(frames.as_deref(), 8).into_bytes())
+                let layout = StackLayout::of(*mode, VALUE_INDENT);
+                Value::Str(format_stack(frames.as_deref(), layout).into_bytes())
             }
             Expr::Symbol { addr, pid } => {
                 let Value::Int { bits, .. } = self.eval(addr, fx) else {
@@ -409,8 +416,12 @@ mod tests {
         fn emit(&mut self, record: Record) {
             self.0.push(record);
         }
-        fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Option<Vec<String>> {
-            Some(vec![format!("frame{id}")])
+        fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Option<Vec<StackFrame>> {
+            Some(vec![StackFrame {
+                address: id,
+                symbol: Some((format!("frame{id}"), 0)),
+                module: None,
+            }])
         }
         fn symbol(&self, address: u64, pid: Option<u32>) -> String {
             format!("sym{address}@{pid:?}")

@@ -8,7 +8,7 @@ use mcptrace_common::{Agg, MapKey};
 
 use super::{NativeError, Session, eval::cstr};
 use crate::host::{
-    symbolize::{self, UserSymbols, format_stack},
+    symbolize::{self, StackFrame, StackLayout, UserSymbols, format_stack},
     syscalls, users,
 };
 use crate::ir::{KeyKind, MapAgg, MapInfo};
@@ -80,7 +80,7 @@ fn identity(
     for part in parts {
         let part_words = &words[at.min(words.len())..(at + part.words()).min(words.len())];
         at += part.words();
-        let (KeyKind::KStack { depth } | KeyKind::UStack { depth }) = part else {
+        let (KeyKind::KStack { depth, .. } | KeyKind::UStack { depth, .. }) = part else {
             out.extend(part_words);
             continue;
         };
@@ -162,13 +162,15 @@ fn decode_key(
                     let name = syscalls::tracepoint_name(first);
                     Value::Str(format!("{prefix}{name}").into_bytes())
                 }
-                KeyKind::KStack { depth } => {
+                KeyKind::KStack { depth, mode } => {
                     let frames = stack_frames(session, symbols, first, None, *depth);
-                    Value::Str(format_stack(frames.as_deref(), 4).into_bytes())
+                    let layout = StackLayout::of(*mode, KEY_INDENT);
+                    Value::Str(format_stack(frames.as_deref(), layout).into_bytes())
                 }
-                KeyKind::UStack { depth } => {
+                KeyKind::UStack { depth, mode } => {
                     let frames = stack_frames(session, symbols, first, Some(second()), *depth);
-                    Value::Str(format_stack(frames.as_deref(), 4).into_bytes())
+                    let layout = StackLayout::of(*mode, KEY_INDENT);
+                    Value::Str(format_stack(frames.as_deref(), layout).into_bytes())
                 }
                 KeyKind::Symbol { user } => {
                     let pid = user.then(second);
@@ -183,17 +185,20 @@ fn decode_key(
 /// The frames of stack `id`, innermost first, at most `depth`, resolved in
 /// the kernel or (with `pid`) in that process; None when the kernel could
 /// not take the stack (its id is an error code).
+/// Spaces before each frame of a stack in a map key, in bpftrace's mode.
+const KEY_INDENT: usize = 4;
+
 pub fn stack_frames(
     session: &Session,
     symbols: &UserSymbols,
     id: u64,
     pid: Option<u32>,
     depth: usize,
-) -> Option<Vec<String>> {
+) -> Option<Vec<StackFrame>> {
     let ips = session.stack(u32::try_from(id).ok()?)?;
     let frames = ips.into_iter().take(depth).map(|ip| match pid {
-        Some(pid) => symbols.resolve(pid, ip),
-        None => symbolize::kernel(ip),
+        Some(pid) => symbols.frame(pid, ip),
+        None => symbolize::kernel_frame(ip),
     });
     Some(frames.collect())
 }
@@ -210,6 +215,7 @@ pub fn symbol(symbols: &UserSymbols, address: u64, pid: Option<u32>) -> String {
 mod tests {
     use super::identity;
     use crate::ir::KeyKind;
+    use crate::lang::stack::StackMode;
 
     /// Stacks 1 and 2 share their first two frames; 3 is an error code.
     fn frames(id: u64) -> Option<Vec<u64>> {
@@ -222,14 +228,15 @@ mod tests {
 
     #[test]
     fn stacks_cut_to_shared_frames_are_one_key() {
-        let key = |depth| [KeyKind::Int { signed: false }, KeyKind::KStack { depth }];
+        let mode = StackMode::Bpftrace;
+        let key = |depth| [KeyKind::Int { signed: false }, KeyKind::KStack { depth, mode }];
         let of = |depth, id| identity(&key(depth), &[7, id], &frames);
         assert_eq!(of(2, 1), of(2, 2));
         assert_ne!(of(3, 1), of(3, 2));
         assert_ne!(of(2, 1), of(2, 3), "an error code is no stack");
         assert_ne!(identity(&key(2), &[8, 1], &frames), of(2, 1), "other words still count");
         // A user stack keeps its pid apart.
-        let user = [KeyKind::UStack { depth: 1 }];
+        let user = [KeyKind::UStack { depth: 1, mode }];
         assert_eq!(identity(&user, &[1, 99], &frames), identity(&user, &[2, 99], &frames));
         assert_ne!(identity(&user, &[1, 99], &frames), identity(&user, &[1, 98], &frames));
     }

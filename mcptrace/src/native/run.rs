@@ -17,7 +17,11 @@ use super::{
     wait,
 };
 use crate::{
-    host::{bpf_stats::CostWatch, symbolize::UserSymbols, syscalls},
+    host::{
+        bpf_stats::CostWatch,
+        symbolize::{StackFrame, UserSymbols},
+        syscalls,
+    },
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
     output::{MapDump, MapValue, Record, RecordSink, Value},
 };
@@ -289,7 +293,7 @@ impl World<'_> {
 }
 
 impl Effects for World<'_> {
-    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<String>> {
+    fn stack(&self, id: u64, pid: Option<u32>, depth: usize) -> Option<Vec<StackFrame>> {
         map_read::stack_frames(self.session.as_deref()?, self.symbols, id, pid, depth)
     }
 

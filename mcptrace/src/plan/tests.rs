@@ -121,16 +121,11 @@ fn newer_syntax_plans_natively() {
          printf(\"%s\", kstack(bpftrace, 2)); }",
         "tracepoint:syscalls:sys_enter_read { @s[tid] = nsecs; } \
          tracepoint:syscalls:sys_exit_read { @n = count(); delete(@s, tid); }",
+        "tracepoint:sched:sched_switch { @[ustack(perf, 3)] = count(); }",
     ] {
         let p = plan(&checked(src), src, &FakeHost);
         assert_eq!(p.backend, Backend::Native, "{src}: {:?}", p.fallback);
     }
-    let src = "tracepoint:sched:sched_switch { @[ustack(perf, 3)] = count(); }";
-    let p = plan(&checked(src), src, &FakeHost);
-    assert_eq!(
-        p.fallback.unwrap().to_string(),
-        "`ustack(perf, 3)` at 1:35: ustack() in perf mode is not native yet"
-    );
     let src = "tracepoint:sched:sched_switch { @[kstack(3)] = nsecs; }";
     let p = plan(&checked(src), src, &FakeHost);
     assert!(p.fallback.unwrap().to_string().contains("stack key with a frame limit"));
