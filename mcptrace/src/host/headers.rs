@@ -10,12 +10,14 @@
 //! wins, which suits the `#ifndef NAME` guards headers override defaults by.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
 };
 
-/// Headers read for one program at most, nested includes counted.
-const MAX_FILES: usize = 64;
+/// Headers read for one program at most, nested includes counted (each
+/// once: the include guards conditionals would evaluate make a second read
+/// add nothing). `<errno.h>` reaches its numbers after 30-odd.
+const MAX_FILES: usize = 256;
 /// Bytes read of one header at most.
 const MAX_BYTES: u64 = 1 << 20;
 /// How deep one macro may refer to others (and where a cycle stops).
@@ -36,6 +38,8 @@ pub struct Macros {
     pub included: Vec<String>,
     /// How many header files were read, nested ones included.
     pub files: usize,
+    /// The header files read so far.
+    read: HashSet<PathBuf>,
     /// Headers the program names that are not in any include directory.
     pub missing: Vec<String>,
 }
@@ -71,7 +75,7 @@ impl Macros {
         else {
             return false;
         };
-        if self.files >= MAX_FILES {
+        if self.files >= MAX_FILES || !self.read.insert(path.clone()) {
             return true;
         }
         self.files += 1;
@@ -377,9 +381,10 @@ mod tests {
         std::fs::write(
             dir.join("linux/a.h"),
             "#ifndef A_H\n#define A_H\n#include \"b.h\"\n#define MAP_SHARED\t0x01\t\t/* Share */\n\
-             #define BIG (1 << \\\n  4)\n#ifndef MAP_X\n#define MAP_X 9\n#endif\n#endif\n",
+             #define BIG (1 << \\\n  4)\n#ifndef MAP_X\n#define MAP_X 9\n#endif\n#include <linux/b.h>\n#endif\n",
         )
         .unwrap();
+        // Included twice, read once.
         std::fs::write(dir.join("linux/b.h"), "#define MAP_X 3\n").unwrap();
         let m =
             Macros::read(["#include <linux/a.h>", "#include <nope.h>"], std::slice::from_ref(&dir));
