@@ -123,3 +123,38 @@ fn a_bad_scope_is_refused_before_anything_runs() {
         assert!(!out.status.success() && err.contains(says), "{scope}: {err}");
     }
 }
+
+/// `cgroupid(path)` is the cgroup's id, resolved before the program runs,
+/// and the workload's `cgroup` in that cgroup matches it, on either backend.
+#[test]
+fn cgroupid_names_the_cgroup_its_members_report() {
+    require_root();
+    let group = TestCgroup::new();
+    let path = group.0.display().to_string();
+    let program = format!(
+        "BEGIN {{ printf(\"id %d\\n\", cgroupid(\"{path}\")); }} \
+         tracepoint:syscalls:sys_enter_getpid /cgroup == cgroupid(\"{path}\")/ \
+         {{ printf(\"member\\n\"); exit(); }}"
+    );
+    let id = std::fs::metadata(&group.0).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    for backend in backends() {
+        let held = HeldWorkload::spawn(&["getpid", "1"]);
+        group.admit(held.pid());
+        let child = mcptrace()
+            .args(["run", "--backend", backend, "--timeout", "20", "-e", &program])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run mcptrace");
+        let mut out = std::io::BufReader::new(child.stdout.unwrap());
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 && !line.contains("id ")
+        {
+            line.clear();
+        }
+        assert_eq!(line.trim(), format!("id {id}"), "{backend}");
+        held.go();
+        let rest = std::io::read_to_string(out).unwrap();
+        assert!(rest.contains("member"), "{backend}: {rest}");
+    }
+}

@@ -268,6 +268,15 @@ impl BodyChecker<'_, '_> {
             {
                 self.error(bad("a string literal format"), args[0].span)
             }
+            "cgroupid" => match &args[0].kind {
+                ExprKind::Str(path) => {
+                    if let Err(reason) = self.constants.cgroup_id(path, span) {
+                        let kind = CheckErrorKind::Host { target: path.clone(), reason };
+                        self.error(kind, args[0].span)
+                    }
+                }
+                _ => self.error(bad("a string literal path"), args[0].span),
+            },
             _ => {}
         }
     }

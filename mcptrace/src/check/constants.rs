@@ -4,7 +4,7 @@
 //! only once a name needs it, so a program without such names pays for
 //! neither (the BTF costs ~25 ms).
 
-use std::{collections::HashMap, fmt, path::PathBuf};
+use std::{collections::HashMap, fmt, os::unix::fs::MetadataExt, path::PathBuf};
 
 use super::facts::Host;
 use crate::{
@@ -65,6 +65,20 @@ impl<'a> Constants<'a> {
                 enums: found.err().map(|e| e.to_string()),
             }),
         }
+    }
+}
+
+impl Constants<'_> {
+    /// Resolves `cgroupid(path)`, written at `span`: the cgroup's id, which
+    /// in cgroup v2 is its directory's inode number, as bpftrace reads it
+    /// when it compiles the program.
+    pub fn cgroup_id(&mut self, path: &str, span: Span) -> Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_dir() {
+            return Err("not a cgroup directory".into());
+        }
+        self.found.insert(span.offset, i128::from(meta.ino()));
+        Ok(())
     }
 }
 

@@ -219,10 +219,20 @@ fn attach_point_017(ap: &mut AttachPoint) {
 
 /// The program with positional parameters (`$1`, `$#`) replaced by the
 /// given values, as bpftrace substitutes them: a parameter that is a number
-/// becomes an integer, any other a string; one not given is 0.
+/// becomes an integer, any other a string; one not given is 0, or in
+/// `str()` the empty string.
 pub fn with_parameters(program: &Program, params: &[String]) -> Program {
+    let missing = |n: u32| params.get((n as usize).wrapping_sub(1)).is_none();
     rewrite(program, &mut |e| {
         let span = e.span;
+        if let ExprKind::Call { name, args } = &mut e.kind
+            && name == "str"
+            && let Some(arg) = args.first_mut()
+            && matches!(arg.kind, ExprKind::Positional(n) if missing(n))
+        {
+            arg.kind = ExprKind::Str(String::new());
+            return;
+        }
         e.kind = match &e.kind {
             ExprKind::PositionalCount => ExprKind::Int(params.len() as u64),
             ExprKind::Positional(n) => match params.get((*n as usize).wrapping_sub(1)) {
@@ -242,12 +252,17 @@ pub fn with_parameters(program: &Program, params: &[String]) -> Program {
 }
 
 /// The program with the names the checker resolved as constants (enum
-/// values, macros; `values` by the offset each name is written at) replaced
-/// by the integers they stand for, so that no later stage and neither
-/// backend looks them up again.
+/// values, macros, `cgroupid(path)`; `values` by the offset each is written
+/// at) replaced by the integers they stand for, so that no later stage and
+/// neither backend looks them up again.
 pub fn with_constants(program: &Program, values: &HashMap<u32, i128>) -> Program {
     rewrite(program, &mut |e| {
-        if !matches!(e.kind, ExprKind::Ident(_)) {
+        let constant = match &e.kind {
+            ExprKind::Ident(_) => true,
+            ExprKind::Call { name, .. } => name == "cgroupid",
+            _ => false,
+        };
+        if !constant {
             return;
         }
         let Some(&value) = values.get(&e.span.offset) else { return };

@@ -215,13 +215,23 @@ impl<'a> Exprs<'a> {
                         ));
                     }
                 };
-                match args.first() {
+                let constant =
+                    |s: &[u8]| Leaf::ConstStr(s[..s.len().min(size as usize - 1)].to_vec());
+                match args.first().map(|a| &a.kind) {
                     None => return Ok(None),
                     // `str($1)` with a string parameter: a constant.
-                    Some(Expr { kind: ExprKind::Str(s), .. }) => {
-                        Leaf::ConstStr(s.as_bytes()[..s.len().min(size as usize - 1)].to_vec())
+                    Some(ExprKind::Str(s)) => constant(s.as_bytes()),
+                    // `str($1 + N)`: bpftrace adds to the string's address
+                    // (and refuses N past its end).
+                    Some(ExprKind::Binary { op: BinaryOp::Add, lhs, rhs }) => {
+                        match (&lhs.kind, &rhs.kind) {
+                            (ExprKind::Str(s), ExprKind::Int(n)) if *n as usize <= s.len() => {
+                                constant(&s.as_bytes()[*n as usize..])
+                            }
+                            _ => Leaf::Str(self.string_of(&args[0], size, span)?),
+                        }
                     }
-                    Some(arg) => Leaf::Str(self.string_of(arg, size, span)?),
+                    Some(_) => Leaf::Str(self.string_of(&args[0], size, span)?),
                 }
             }
             ExprKind::Map { name, keys } => {
