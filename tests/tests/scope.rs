@@ -140,13 +140,13 @@ fn cgroupid_names_the_cgroup_its_members_report() {
     for backend in backends() {
         let held = HeldWorkload::spawn(&["getpid", "1"]);
         group.admit(held.pid());
-        let child = mcptrace()
+        let mut child = mcptrace()
             .args(["run", "--backend", backend, "--timeout", "20", "-e", &program])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .expect("run mcptrace");
-        let mut out = std::io::BufReader::new(child.stdout.unwrap());
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 && !line.contains("id ")
         {
@@ -155,6 +155,7 @@ fn cgroupid_names_the_cgroup_its_members_report() {
         assert_eq!(line.trim(), format!("id {id}"), "{backend}");
         held.go();
         let rest = std::io::read_to_string(out).unwrap();
+        assert!(child.wait().unwrap().success(), "{backend}");
         assert!(rest.contains("member"), "{backend}: {rest}");
     }
 }

@@ -191,6 +191,28 @@ impl<'a> Exprs<'a> {
                 let (r, signed) = cx.arg_field(field, span)?;
                 Leaf::Int(r, signed)
             }
+            // An element of a tracepoint's array field, at a constant index.
+            ExprKind::Index { expr, index } if is_args_field(expr) => {
+                let (ExprKind::Field { field, .. }, ExprKind::Int(i)) = (&expr.kind, &index.kind)
+                else {
+                    return Ok(None);
+                };
+                let (r, signed) = self.cx(span, "args")?.arg_element(field, *i, span)?;
+                Leaf::Int(r, signed)
+            }
+            // A byte of an address that pton() reads from a literal.
+            ExprKind::Index { expr, index } => match (&expr.kind, &index.kind) {
+                (ExprKind::Call { name, args }, ExprKind::Int(i)) if name == "pton" => {
+                    let [Expr { kind: ExprKind::Str(text), .. }] = args.as_slice() else {
+                        return Ok(None);
+                    };
+                    let Some(byte) = pton(text).and_then(|b| b.get(*i as usize).copied()) else {
+                        return Ok(None);
+                    };
+                    Leaf::ConstInt(u64::from(byte), false)
+                }
+                _ => return Ok(None),
+            },
             ExprKind::Call { name, args } if name == "reg" => {
                 let [Expr { kind: ExprKind::Str(reg), .. }] = args.as_slice() else {
                     return Err(unsupported(
@@ -859,10 +881,28 @@ fn is_boolean(e: &Expr) -> bool {
     }
 }
 
+/// `args->f` (or `args.f`).
+fn is_args_field(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Field { expr, .. } if is_args(expr))
+}
+
+/// The bytes of IPv4 or IPv6 address `text`, as pton() gives them.
+fn pton(text: &str) -> Option<Vec<u8>> {
+    match text.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(a) => Some(a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => Some(a.octets().to_vec()),
+    }
+}
+
 fn kernel_shaped(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Map { .. } => true,
         ExprKind::SizeofType(_) => true,
+        ExprKind::Index { expr, index } => {
+            matches!(index.kind, ExprKind::Int(_))
+                && (is_args_field(expr)
+                    || matches!(&expr.kind, ExprKind::Call { name, .. } if name == "pton"))
+        }
         ExprKind::Ident(n) => {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }

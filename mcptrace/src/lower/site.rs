@@ -194,6 +194,32 @@ impl ProbeCx {
         Ok((r, f.signed))
     }
 
+    /// Element `index` of tracepoint array field `name` (`args->daddr[0]`):
+    /// (value, signed).
+    pub fn arg_element(
+        &mut self,
+        name: &str,
+        index: u64,
+        span: Span,
+    ) -> Result<(ValueRef, bool), Unsupported> {
+        let (offset, f) = self.field_location(name, span)?;
+        let not_native = |what: String| Err(Unsupported::new(span, NotNative::Types, what));
+        // bpftrace 0.17 types a char array as a string, which it does not index.
+        let Some(len) = f.array_len.filter(|n| *n > 0 && !self.arg_is_text(name)) else {
+            return not_native(format!("args->{name} is not an array of integers"));
+        };
+        if index >= u64::from(len) {
+            return not_native(format!("args->{name}[{index}] is past its {len} elements"));
+        }
+        let size = f.size / len;
+        if !matches!(size, 1 | 2 | 4 | 8) {
+            return not_native(format!("elements of args->{name} are not integers"));
+        }
+        let at = offset + index as u32 * size;
+        let r = self.value(Cap::Field { offset: at, size, signed: f.signed }, span)?;
+        Ok((r, f.signed))
+    }
+
     /// Whether tracepoint field `name` is text, as bpftrace 0.17 types it:
     /// an array of `char` (`args->comm` is a string without `str()`; a
     /// `__data_loc` string still needs `str()` there).
