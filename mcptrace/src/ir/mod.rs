@@ -295,6 +295,12 @@ pub enum Expr {
     },
     /// `ntop(addr)`: an IPv4 address held in an integer, as text.
     Ntop(Box<Expr>),
+    /// The first `len` bytes of string `text` (`str(buf, n)` with `n`
+    /// computed).
+    Prefix {
+        text: Box<Expr>,
+        len: Box<Expr>,
+    },
     /// A builtin in BEGIN or END, which run in the tracing process (as
     /// bpftrace's run in bpftrace): that process's pid, comm, ...
     Tracer(TracerBuiltin),

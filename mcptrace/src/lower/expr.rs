@@ -785,6 +785,21 @@ impl<'a> Exprs<'a> {
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
             }
             _ if bswap::is_bswap(e) => return self.user_bswap(e),
+            // `str(buf, n)` with `n` known only per event: the kernel reads
+            // the most a string holds, up to a NUL, and user space keeps `n`
+            // bytes of it, as bpftrace's read of `n` bytes would.
+            ExprKind::Call { name, args }
+                if name == "str"
+                    && args.len() == 2
+                    && !matches!(args[1].kind, ExprKind::Int(_)) =>
+            {
+                let text = self.string_of(&args[0], STR_LEN as u32, span)?;
+                let (len, Ty::Int { .. }) = self.user(&args[1])? else {
+                    return Err(not_native(&args[1], Some("str() length")));
+                };
+                let text = Box::new(ir::Expr::CapturedStr(text));
+                return Ok((ir::Expr::Prefix { text, len: Box::new(len) }, Ty::Str));
+            }
             ExprKind::Call { name, args } if strings::is_string_function(name) => {
                 return self.string_call(name, args, span);
             }

@@ -259,6 +259,11 @@ impl<'a> Frame<'a> {
             }
             Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
             Expr::Tracer(builtin) => tracer::value(*builtin),
+            Expr::Prefix { text, len } => {
+                let mut text = bytes(&self.eval(text, fx)).to_vec();
+                text.truncate(int(&self.eval(len, fx)).0.try_into().unwrap_or(usize::MAX));
+                Value::Str(text)
+            }
         }
     }
 }
