@@ -93,6 +93,9 @@ pub enum KeyKind {
     SyscallProbe {
         prefix: String,
     },
+    /// A kernel address, printed as `kprobe:` + the function holding it
+    /// (`probe` of a kprobe slot serving several functions).
+    FunctionProbe,
     /// A kernel stack id, printed as its frames (at most `depth`) in `mode`.
     KStack {
         depth: usize,
@@ -152,6 +155,14 @@ pub enum ProbeName {
         first: String,
         more: usize,
     },
+    /// One kprobe slot serves the entries of several kernel functions: the
+    /// name is `kprobe:` + the function holding the captured instruction
+    /// pointer `ip`.
+    Functions {
+        ip: ValueRef,
+        first: String,
+        more: usize,
+    },
 }
 
 impl std::fmt::Display for ProbeName {
@@ -160,7 +171,9 @@ impl std::fmt::Display for ProbeName {
         match self {
             ProbeName::Fixed(name) => f.write_str(name),
             ProbeName::Syscall { prefix, .. } => write!(f, "{prefix}*"),
-            ProbeName::Shared { first, more } => write!(f, "{first} and {more} more"),
+            ProbeName::Shared { first, more } | ProbeName::Functions { first, more, .. } => {
+                write!(f, "{first} and {more} more")
+            }
         }
     }
 }

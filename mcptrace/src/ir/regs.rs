@@ -5,6 +5,7 @@
 pub const SIZE: u32 = 168;
 pub const AX: u32 = 80;
 pub const ORIG_AX: u32 = 120;
+pub const IP: u32 = 128;
 
 /// Offsets of the function-call argument registers (System V ABI), for
 /// `arg0`..`arg5` of uprobes.
@@ -38,6 +39,7 @@ mod tests {
 
     #[test]
     fn names_agree_with_the_offsets() {
+        assert_eq!(named("ip"), Some(IP));
         for (name, offset) in [("r10", R10), ("ax", AX), ("di", DI), ("orig_ax", ORIG_AX)] {
             assert_eq!(named(name), Some(offset), "{name}");
         }

@@ -371,6 +371,10 @@ impl<'a> Exprs<'a> {
                             kinds.push(KeyKind::SyscallProbe { prefix });
                         }
                         ProbeName::Shared { more, .. } => return Err(shared_probe(cx_span, more)),
+                        ProbeName::Functions { ip, .. } => {
+                            parts.push(Part::Value(ip));
+                            kinds.push(KeyKind::FunctionProbe);
+                        }
                         ProbeName::Fixed(_) => {
                             let c = cx.constant(cx.index, cx_span)?;
                             parts.push(Part::Value(c));
@@ -382,6 +386,11 @@ impl<'a> Exprs<'a> {
                 // as that probe's function name.
                 ExprKind::Ident(n) if n == "func" => {
                     let cx = self.cx(cx_span, "func")?;
+                    if let ProbeName::Functions { ip, .. } = cx.name {
+                        parts.push(Part::Value(ip));
+                        kinds.push(KeyKind::Symbol { user: false });
+                        continue;
+                    }
                     if cx.site.function_name().is_none() {
                         return Err(unsupported(
                             cx_span,
@@ -679,6 +688,10 @@ impl<'a> Exprs<'a> {
             }
             ExprKind::Ident(n) if n == "func" => {
                 let cx = self.cx(span, "func")?;
+                if let ProbeName::Functions { ip, .. } = cx.name {
+                    let addr = Box::new(ir::Expr::Captured { at: ip, signed: false });
+                    return Ok((ir::Expr::Symbol { addr, pid: None }, Ty::Str));
+                }
                 let Some(symbol) = cx.site.function_name() else {
                     return Err(unsupported(
                         span,

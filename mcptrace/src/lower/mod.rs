@@ -269,6 +269,18 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
                 continue;
             }
         }
+        if let Some((site, attach)) = kprobe_group(&points) {
+            let index = native.probes.len() as u16;
+            let (first, more) = (points[0].to_string(), points.len() - 1);
+            let name = |ip| ProbeName::Functions { ip, first: first.clone(), more };
+            let before = maps.clone();
+            let lowered = kernel_probe(site, name, attach, probe, index, &mut maps, None);
+            if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
+                native.probes.push(shared);
+                spans.push(probe.span);
+                continue;
+            }
+        }
         for point in points {
             let index = native.probes.len() as u16;
             let (site, attach) = site_of(checked, point, probe.span)?;
@@ -348,9 +360,9 @@ fn kernel_probe(
     nrs: Option<&[u32]>,
 ) -> Result<KernelProbe, Unsupported> {
     let mut cx = ProbeCx::new(site, ProbeName::Fixed(String::new()), index);
-    cx.name = name(cx.nr.unwrap_or(ValueRef(0)));
+    cx.name = name(cx.which.unwrap_or(ValueRef(0)));
     let mut pred_ops = Vec::new();
-    if let (Some(nrs), Some(nr)) = (nrs, cx.nr) {
+    if let (Some(nrs), Some(nr)) = (nrs, cx.which) {
         for n in nrs {
             cx.builder.add_syscall_nr(*n);
         }
@@ -423,6 +435,25 @@ fn tracepoint_group(checked: &Checked, points: &[&Probe]) -> Option<(Site, Vec<A
         syscall &= category == "syscalls";
     }
     Some((Site::Tracepoint { formats, syscall }, attach))
+}
+
+/// The entries of several kernel functions (a kprobe wildcard) as the site
+/// of one slot attached at each; a hit tells them apart by its instruction
+/// pointer. Not kretprobes: at a return nothing says whose it is.
+fn kprobe_group(points: &[&Probe]) -> Option<(Site, Vec<AttachPoint>)> {
+    if points.len() < 2 {
+        return None;
+    }
+    let attach = points
+        .iter()
+        .map(|p| match p {
+            Probe::Kprobe { function, offset: 0, ret: false } => {
+                Some(AttachPoint::Kprobe { function: function.clone(), offset: 0, ret: false })
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((Site::Function { ret: false, symbol: None, kernel: true }, attach))
 }
 
 /// Syscall tracepoints of one direction that can share a raw syscall

@@ -44,7 +44,9 @@ pub enum Site {
     /// The context is the registers either way.
     Function {
         ret: bool,
-        /// None for a uprobe at an address: nothing here names its function.
+        /// None for a uprobe at an address: nothing here names its function;
+        /// for kprobes, a slot that serves several functions' entries, which
+        /// a hit tells apart by its instruction pointer.
         symbol: Option<String>,
         kernel: bool,
     },
@@ -94,8 +96,10 @@ pub struct ProbeCx {
     pub index: u16,
     values: HashMap<Cap, ValueRef>,
     strings: HashMap<StrCap, StrRef>,
-    /// The syscall number, for raw syscall sites.
-    pub nr: Option<ValueRef>,
+    /// What tells apart the places a shared slot serves: the syscall
+    /// number (raw syscall sites), the instruction pointer (kprobes on
+    /// several functions).
+    pub which: Option<ValueRef>,
 }
 
 pub fn slot_full(span: Span) -> impl Fn(SlotFull) -> Unsupported {
@@ -106,7 +110,7 @@ impl ProbeCx {
     pub fn new(site: Site, name: ProbeName, index: u16) -> Self {
         let mut builder = SlotBuilder::new();
         let mut values = HashMap::new();
-        let mut nr = None;
+        let mut which = None;
         if let Site::RawSyscall { enter, .. } = &site {
             // raw_syscalls:sys_{enter,exit}(struct pt_regs *regs, long id|ret):
             // copy the registers; the number is `id` on entry, orig_ax on exit.
@@ -119,9 +123,17 @@ impl ProbeCx {
             };
             let r = builder.field(offset, 8, true).expect("an empty slot has room");
             values.insert(cap, r);
-            nr = Some(r);
+            which = Some(r);
         }
-        Self { site, builder, name, index, values, strings: HashMap::new(), nr }
+        if let Site::Function { kernel: true, ret: false, symbol: None } = &site {
+            // At a kprobe the instruction pointer is one past the probed
+            // address, so it lies in the function that fired.
+            let cap = Cap::Field { offset: regs::IP, size: 8, signed: false };
+            let r = builder.field(regs::IP, 8, false).expect("an empty slot has room");
+            values.insert(cap, r);
+            which = Some(r);
+        }
+        Self { site, builder, name, index, values, strings: HashMap::new(), which }
     }
 
     fn value(&mut self, cap: Cap, span: Span) -> Result<ValueRef, Unsupported> {

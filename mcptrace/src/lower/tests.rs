@@ -748,3 +748,30 @@ fn config_settings_are_honored_or_named() {
     let why = reason("config = { max_strlen = 200 } BEGIN { }", vec![vec![Probe::Begin]]);
     assert!(why.contains("max_strlen = 200") && why.contains("at 1:12"), "{why}");
 }
+
+/// One kprobe slot serves a wildcard's functions, however many; a hit's
+/// instruction pointer names the function for `func` and `probe`.
+#[test]
+fn a_kprobe_wildcard_shares_one_slot() {
+    let kprobes = |n: usize, ret: bool| -> Vec<Probe> {
+        (0..n).map(|i| Probe::Kprobe { function: format!("vfs_{i}"), offset: 0, ret }).collect()
+    };
+    let p = lowered(
+        "kprobe:vfs_* { @[func] = count(); @p[probe] = count(); printf(\"%s %s\\n\", func, probe); }",
+        vec![kprobes(40, false)],
+    );
+    assert_eq!(p.probes.len(), 1);
+    assert_eq!(p.probes[0].points.len(), 40);
+    assert!(matches!(p.probes[0].name, ProbeName::Functions { more: 39, .. }));
+    let by_name = |n: &str| p.maps.iter().find(|m| m.name == n).unwrap();
+    assert_eq!(by_name("@").key, [KeyKind::Symbol { user: false }]);
+    assert_eq!(by_name("@p").key, [KeyKind::FunctionProbe]);
+    let [Stmt::Printf { args, .. }] = &p.probes[0].body[..] else { panic!() };
+    assert!(matches!(
+        args[..],
+        [crate::ir::Expr::Symbol { pid: None, .. }, crate::ir::Expr::Probe]
+    ));
+    // At a return nothing says whose it is: a slot each, while they last.
+    let why = reason("kretprobe:vfs_* { @[func] = count(); }", vec![kprobes(17, true)]);
+    assert!(why.contains("more than 16 kretprobe probes"), "{why}");
+}

@@ -158,6 +158,9 @@ fn decode_key(
                 KeyKind::Probe { names } | KeyKind::Func { names } => {
                     Value::Str(names.get(first as usize).cloned().unwrap_or_default().into_bytes())
                 }
+                KeyKind::FunctionProbe => {
+                    Value::Str(format!("kprobe:{}", symbolize::kernel_name(first)).into_bytes())
+                }
                 KeyKind::SyscallProbe { prefix } => {
                     let name = syscalls::tracepoint_name(first);
                     Value::Str(format!("{prefix}{name}").into_bytes())

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     host::{
         bpf_stats::CostWatch,
-        symbolize::{StackFrame, UserSymbols},
+        symbolize::{self, StackFrame, UserSymbols},
         syscalls,
     },
     ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
@@ -386,6 +386,8 @@ fn on_event(
 #[derive(Default)]
 struct Names {
     syscalls: HashMap<(String, u64), String>,
+    /// By instruction pointer, for kprobe slots serving several functions.
+    functions: HashMap<u64, String>,
 }
 
 impl Names {
@@ -398,8 +400,14 @@ impl Names {
                     .entry((prefix.clone(), nr))
                     .or_insert_with(|| format!("{prefix}{}", syscalls::tracepoint_name(nr)))
             }
-            // Lowering refuses `probe` in a shared slot.
+            // Lowering refuses `probe` in a shared tracepoint slot.
             ProbeName::Shared { .. } => "",
+            ProbeName::Functions { ip, .. } => {
+                let ip = event.values[ip.0 as usize];
+                self.functions
+                    .entry(ip)
+                    .or_insert_with(|| format!("kprobe:{}", symbolize::kernel_name(ip)))
+            }
         }
     }
 }
