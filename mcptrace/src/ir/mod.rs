@@ -308,6 +308,8 @@ pub enum Expr {
     },
     /// `ntop(addr)`: an IPv4 address held in an integer, as text.
     Ntop(Box<Expr>),
+    /// `strerror(errno)`: the C library's text for an errno value.
+    Strerror(Box<Expr>),
     /// The first `len` bytes of string `text` (`str(buf, n)` with `n`
     /// computed).
     Prefix {

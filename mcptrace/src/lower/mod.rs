@@ -83,6 +83,7 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "strcontains",
     "strftime",
     "ntop",
+    "strerror",
     "bswap",
     "cat",
     "sizeof",

@@ -1,5 +1,5 @@
 //! Functions that make or compare strings: `strncmp`, `strcontains`,
-//! `strftime`, `ntop`. In user space each evaluates on the event's values;
+//! `strftime`, `ntop`, `strerror`. In user space each evaluates on the event's values;
 //! `strncmp` of a captured string and a constant also runs in the kernel,
 //! as a string comparison over the constant's first n bytes.
 
@@ -23,7 +23,7 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
 
 /// Whether `name` is one of this module's functions.
 pub fn is_string_function(name: &str) -> bool {
-    matches!(name, "strncmp" | "strcontains" | "strftime" | "ntop")
+    matches!(name, "strncmp" | "strcontains" | "strftime" | "ntop" | "strerror")
 }
 
 /// The constant length of `strncmp(a, b, n)`.
@@ -71,6 +71,10 @@ impl Exprs<'_> {
                 let format = format.clone();
                 Ok((ir::Expr::Strftime { format, nsecs: Box::new(nsecs) }, Ty::Str))
             }
+            ("strerror", [errno]) => match self.user(errno)? {
+                (errno, Ty::Int { .. }) => Ok((ir::Expr::Strerror(Box::new(errno)), Ty::Str)),
+                _ => Err(unsupported(errno.span, NotNative::Types, "strerror() of a string")),
+            },
             ("ntop", [addr]) => match self.user(addr)? {
                 (addr, Ty::Int { .. }) => Ok((ir::Expr::Ntop(Box::new(addr)), Ty::Str)),
                 _ => Err(unsupported(

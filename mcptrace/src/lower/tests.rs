@@ -296,6 +296,7 @@ fn the_native_helper_list_matches_what_lowers() {
             vec![vec![uprobe(false)]],
         ),
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
+        ("strerror", "BEGIN { print(strerror(2)); }", vec![vec![Probe::Begin]]),
         ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("cat", "u:/bin/sh:main { cat(\"/proc/%d/status\", pid); }", vec![vec![uprobe(false)]]),

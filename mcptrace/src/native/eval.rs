@@ -259,6 +259,7 @@ impl<'a> Frame<'a> {
             }
             Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
             Expr::Tracer(builtin) => tracer::value(*builtin),
+            Expr::Strerror(errno) => Value::Str(strerror(int(&self.eval(errno, fx)).0)),
             Expr::Prefix { text, len } => {
                 let mut text = bytes(&self.eval(text, fx)).to_vec();
                 text.truncate(int(&self.eval(len, fx)).0.try_into().unwrap_or(usize::MAX));
@@ -269,6 +270,17 @@ impl<'a> Frame<'a> {
 }
 
 /// A string value's bytes (none for other values).
+/// The C library's text for errno value `errno`, as bpftrace's strerror().
+fn strerror(errno: u64) -> Vec<u8> {
+    let Ok(errno) = i32::try_from(errno) else {
+        return format!("Unknown error {errno}").into_bytes();
+    };
+    // SAFETY: strerror returns a valid NUL-terminated string, which is
+    // copied before the next call from this thread could change it.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) };
+    text.to_bytes().to_vec()
+}
+
 fn bytes(v: &Value) -> &[u8] {
     match v {
         Value::Str(s) => s,
