@@ -216,7 +216,7 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     };
     // The source probe of each kernel probe, for errors about it.
     let mut spans = Vec::new();
-    for (probe, expanded) in program.probes.iter().zip(&checked.probes) {
+    'probes: for (probe, expanded) in program.probes.iter().zip(&checked.probes) {
         let points: Vec<&Probe> = expanded.probes().collect();
         let only = |p: &Probe| points.iter().all(|q| *q == p);
         if only(&Probe::Begin) || only(&Probe::End) {
@@ -239,47 +239,16 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
         // apart or reads a field they disagree on, few enough take a slot
         // each, as below.
         let each_fits = points.len() as u32 <= SLOTS_PER_KIND;
-        if let Some((enter, nrs)) = syscall_group(&points) {
+        for group in shared_groups(checked, &points) {
             let index = native.probes.len() as u16;
-            let prefix =
-                format!("tracepoint:syscalls:sys_{}_", if enter { "enter" } else { "exit" });
-            let name = |nr| ProbeName::Syscall { prefix: prefix.clone(), nr };
-            let point = AttachPoint::RawTracepoint {
-                name: if enter { "sys_enter" } else { "sys_exit" }.into(),
-            };
-            let formats = points.iter().map(|p| format_of(checked, p)).collect();
-            let site = Site::RawSyscall { enter, formats, every: false };
-            let nrs = Some(nrs.as_slice());
             let before = maps.clone();
-            let lowered = kernel_probe(site, name, vec![point], probe, index, &mut maps, nrs);
+            let nrs = group.nrs.as_deref();
+            let lowered =
+                kernel_probe(group.site, &group.name, group.attach, probe, index, &mut maps, nrs);
             if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
                 native.probes.push(shared);
                 spans.push(probe.span);
-                continue;
-            }
-        }
-        if let Some((site, attach)) = tracepoint_group(checked, &points) {
-            let index = native.probes.len() as u16;
-            let first = points[0].to_string();
-            let name = |_| ProbeName::Shared { first: first.clone(), more: points.len() - 1 };
-            let before = maps.clone();
-            let lowered = kernel_probe(site, name, attach, probe, index, &mut maps, None);
-            if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
-                native.probes.push(shared);
-                spans.push(probe.span);
-                continue;
-            }
-        }
-        if let Some((site, attach)) = kprobe_group(&points) {
-            let index = native.probes.len() as u16;
-            let (first, more) = (points[0].to_string(), points.len() - 1);
-            let name = |ip| ProbeName::Functions { ip, first: first.clone(), more };
-            let before = maps.clone();
-            let lowered = kernel_probe(site, name, attach, probe, index, &mut maps, None);
-            if let Some(shared) = shared_slot(lowered, before, &mut maps, each_fits)? {
-                native.probes.push(shared);
-                spans.push(probe.span);
-                continue;
+                continue 'probes;
             }
         }
         for point in points {
@@ -400,6 +369,48 @@ fn kernel_probe(
     Ok(KernelProbe { points, config, name: cx.name, predicate: user_predicate, body })
 }
 
+/// Attach points that one slot may serve, with how a hit names its probe
+/// (from the capture that tells the points apart) and, for a raw syscall
+/// tracepoint, the syscall numbers it admits.
+struct SharedGroup {
+    site: Site,
+    attach: Vec<AttachPoint>,
+    name: Box<dyn Fn(ValueRef) -> ProbeName>,
+    nrs: Option<Vec<u32>>,
+}
+
+/// The ways `points` can share one slot, cheapest first: a raw syscall
+/// tracepoint, the tracepoints themselves, a kprobe wildcard's functions.
+fn shared_groups(checked: &Checked, points: &[&Probe]) -> Vec<SharedGroup> {
+    let mut groups = Vec::new();
+    if points.len() < 2 {
+        return groups;
+    }
+    let (first, more) = (points[0].to_string(), points.len() - 1);
+    if let Some((enter, nrs)) = syscall_group(points) {
+        let prefix = format!("tracepoint:syscalls:sys_{}_", if enter { "enter" } else { "exit" });
+        let formats = points.iter().map(|p| format_of(checked, p)).collect();
+        groups.push(SharedGroup {
+            site: Site::RawSyscall { enter, formats, every: false },
+            attach: vec![AttachPoint::RawTracepoint {
+                name: if enter { "sys_enter" } else { "sys_exit" }.into(),
+            }],
+            name: Box::new(move |nr| ProbeName::Syscall { prefix: prefix.clone(), nr }),
+            nrs: Some(nrs),
+        });
+    }
+    if let Some((site, attach)) = tracepoint_group(checked, points) {
+        let first = first.clone();
+        let name = Box::new(move |_| ProbeName::Shared { first: first.clone(), more });
+        groups.push(SharedGroup { site, attach, name, nrs: None });
+    }
+    if let Some((site, attach)) = kprobe_group(points) {
+        let name = Box::new(move |ip| ProbeName::Functions { ip, first: first.clone(), more });
+        groups.push(SharedGroup { site, attach, name, nrs: None });
+    }
+    groups
+}
+
 /// The probe lowered for a shared slot, or None, with the map uses it
 /// recorded undone, when it failed and the probes fit a slot each.
 fn shared_slot(
@@ -418,12 +429,8 @@ fn shared_slot(
     }
 }
 
-/// Tracepoints of one wildcard, more than one, as the site of one slot
-/// attached at each of them.
+/// Tracepoints of one wildcard as the site of one slot attached at each.
 fn tracepoint_group(checked: &Checked, points: &[&Probe]) -> Option<(Site, Vec<AttachPoint>)> {
-    if points.len() < 2 {
-        return None;
-    }
     let mut formats = Vec::new();
     let mut attach = Vec::new();
     let mut syscall = true;
@@ -442,9 +449,6 @@ fn tracepoint_group(checked: &Checked, points: &[&Probe]) -> Option<(Site, Vec<A
 /// of one slot attached at each; a hit tells them apart by its instruction
 /// pointer. Not kretprobes: at a return nothing says whose it is.
 fn kprobe_group(points: &[&Probe]) -> Option<(Site, Vec<AttachPoint>)> {
-    if points.len() < 2 {
-        return None;
-    }
     let attach = points
         .iter()
         .map(|p| match p {
@@ -460,9 +464,6 @@ fn kprobe_group(points: &[&Probe]) -> Option<(Site, Vec<AttachPoint>)> {
 /// Syscall tracepoints of one direction that can share a raw syscall
 /// tracepoint: (entry?, their syscall numbers).
 fn syscall_group(points: &[&Probe]) -> Option<(bool, Vec<u32>)> {
-    if points.len() < 2 {
-        return None;
-    }
     let mut enter = None;
     let mut nrs = Vec::new();
     for p in points {

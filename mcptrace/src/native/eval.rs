@@ -429,6 +429,17 @@ mod tests {
 
     struct Records(Vec<Record>);
 
+    impl Records {
+        /// The text of the printf records, which are all the records.
+        fn printed(self) -> String {
+            let text = self.0.into_iter().flat_map(|r| match r {
+                Record::Printf(bytes) => bytes,
+                other => panic!("{other:?}"),
+            });
+            String::from_utf8(text.collect()).unwrap()
+        }
+    }
+
     impl Effects for Records {
         fn emit(&mut self, record: Record) {
             self.0.push(record);
@@ -600,15 +611,7 @@ mod tests {
         ];
         let mut records = Records(Vec::new());
         assert_eq!(Frame::new(None, "END", 0).run(&block, &mut records), Control::Return);
-        let text: Vec<u8> = records
-            .0
-            .into_iter()
-            .flat_map(|r| match r {
-                Record::Printf(bytes) => bytes,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(String::from_utf8(text).unwrap(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
+        assert_eq!(records.printed(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
     }
 
     /// `unroll` repeats its body; a `break` in it ends the loop around it.
@@ -636,15 +639,7 @@ mod tests {
         ];
         let mut records = Records(Vec::new());
         assert_eq!(Frame::new(None, "BEGIN", 0).run(&block, &mut records), Control::Continue);
-        let text: Vec<u8> = records
-            .0
-            .into_iter()
-            .flat_map(|r| match r {
-                Record::Printf(bytes) => bytes,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(String::from_utf8(text).unwrap(), "u u 0 0 0 1 ");
+        assert_eq!(records.printed(), "u u 0 0 0 1 ");
     }
 
     #[test]
