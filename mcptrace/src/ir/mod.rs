@@ -243,6 +243,19 @@ pub enum Stmt {
     Break,
     Continue,
     Return,
+    /// `@m[key] = value`, or with `add`, `@m[key] += value`, in BEGIN or
+    /// END: keyed state written from user space.
+    MapStore {
+        map: u16,
+        key: Vec<Expr>,
+        value: Expr,
+        add: bool,
+    },
+    /// `delete(@m[key])` in BEGIN or END.
+    MapDelete {
+        map: u16,
+        key: Vec<Expr>,
+    },
     /// `clear(@m)`.
     Clear(u16),
     /// `zero(@m)`.
@@ -278,6 +291,13 @@ pub enum Expr {
     /// `has_key(@m, key)` in BEGIN or END: whether map `map` (by id) has
     /// an element under the key's parts, asked of the maps in user space.
     HasKey {
+        map: u16,
+        key: Vec<Expr>,
+    },
+    /// `@m[key]` in BEGIN or END: the element's plain value (bpftrace reads
+    /// no aggregation in an expression), 0 when there is none, as bpftrace
+    /// reads a missing key.
+    MapValue {
         map: u16,
         key: Vec<Expr>,
     },

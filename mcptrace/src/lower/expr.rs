@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use mcptrace_common::{
-    limits::STR_LEN,
+    limits::{KEY_WORDS, STR_LEN},
     slot::{Op, op, source},
 };
 
@@ -294,7 +294,7 @@ impl<'a> Exprs<'a> {
             return Err(unsupported(
                 span,
                 NotNative::Map,
-                format!("reading aggregation map @{name} in a probe"),
+                format!("reading aggregation map @{name} as a value"),
             ));
         }
         let (key, kinds) = self.key(keys, span)?;
@@ -445,6 +445,36 @@ impl<'a> Exprs<'a> {
             }
         }
         let _ = span;
+        Ok((parts, kinds))
+    }
+
+    /// Map key parts evaluated in user space (BEGIN, END), stored as the
+    /// kernel stores integers and strings.
+    pub fn user_key(
+        &mut self,
+        keys: &[Expr],
+    ) -> Result<(Vec<ir::Expr>, Vec<KeyKind>), Unsupported> {
+        let mut parts = Vec::new();
+        let mut kinds = Vec::new();
+        for k in keys {
+            let (part, ty) = self.user(k)?;
+            kinds.push(match ty {
+                Ty::Int { signed } => KeyKind::Int { signed },
+                Ty::Str => {
+                    KeyKind::Str { words: if self.is_comm(k) { 2 } else { (STR_LEN / 8) as u8 } }
+                }
+                _ => return Err(not_native(k, Some("map key"))),
+            });
+            parts.push(part);
+        }
+        if kinds.iter().map(KeyKind::words).sum::<usize>() > KEY_WORDS {
+            let span = keys[0].span;
+            return Err(unsupported(
+                span,
+                NotNative::SlotFull,
+                format!("a map key of more than {} bytes", KEY_WORDS * 8),
+            ));
+        }
         Ok((parts, kinds))
     }
 
@@ -792,10 +822,14 @@ impl<'a> Exprs<'a> {
                 else {
                     return Err(not_native(e, None));
                 };
-                let key =
-                    keys.iter().map(|k| self.user(k).map(|(e, _)| e)).collect::<Result<_, _>>()?;
+                let (key, _) = self.user_key(&keys)?;
                 let map = self.maps.touch(&map_name(&m), None, span);
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
+            }
+            ExprKind::Map { name, keys } if self.cx.is_none() => {
+                let (key, kinds) = self.user_key(keys)?;
+                let (map, signed) = self.maps.read(&map_name(name), kinds, span);
+                return Ok((ir::Expr::MapValue { map, key }, Ty::Int { signed }));
             }
             _ if bswap::is_bswap(e) => return self.user_bswap(e),
             // `str(buf, n)` with `n` known only per event: the kernel reads

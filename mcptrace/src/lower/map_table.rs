@@ -132,7 +132,7 @@ impl MapTable {
                     return Err(Unsupported::new(
                         *span,
                         NotNative::Map,
-                        format!("reading aggregation map {name} in a probe is not native yet"),
+                        format!("reading aggregation map {name} as a value is not native yet"),
                     ));
                 }
             }

@@ -24,6 +24,24 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
     Unsupported::new(span, kind, what.into())
 }
 
+/// The aggregating functions, which a map is assigned (`@m = count()`).
+const AGGREGATIONS: &[&str] = &["count", "sum", "avg", "stats", "min", "max", "hist", "lhist"];
+
+fn compound_on_map(op: BinaryOp, span: Span) -> Unsupported {
+    unsupported(span, NotNative::Map, format!("`{}=` on a map is not native yet", op.symbol()))
+}
+
+/// Whether keyed state is signed: bpftrace types a map that `+=`/`-=`
+/// writes as unsigned and one that `++`/`--` writes as signed, whatever
+/// the operand.
+fn written_signed(how: Written, operand_signed: bool) -> bool {
+    match how {
+        Written::Assign => operand_signed,
+        Written::Compound => false,
+        Written::Step => true,
+    }
+}
+
 /// How a statement writes a map: `=`, `op=`, or `++`/`--`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Written {
@@ -82,8 +100,7 @@ impl Exprs<'_> {
                 }
                 ExprKind::Map { name, keys } => {
                     let how = if op.is_some() { Written::Compound } else { Written::Assign };
-                    self.map_write(name, keys, *op, value, how, span)?;
-                    return Ok(None);
+                    return self.map_write(name, keys, *op, value, how, span);
                 }
                 _ => {
                     return Err(unsupported(
@@ -167,8 +184,7 @@ impl Exprs<'_> {
                 let one = Expr { kind: ExprKind::Int(1), span };
                 let op = if *increment { BinaryOp::Add } else { BinaryOp::Sub };
                 if let ExprKind::Map { name, keys } = &target.kind {
-                    self.map_write(name, keys, Some(op), &one, Written::Step, span)?;
-                    return Ok(None);
+                    return self.map_write(name, keys, Some(op), &one, Written::Step, span);
                 }
                 let assign = Stmt {
                     kind: StmtKind::Assign { target: (**target).clone(), op: Some(op), value: one },
@@ -272,8 +288,14 @@ impl Exprs<'_> {
                         "delete() of this argument",
                     ));
                 };
-                self.kernel_map_op(&m, &keys, map_op::DELETE, Vec::new(), None, span)?;
-                return Ok(None);
+                if self.cx.is_none() {
+                    let (key, kinds) = self.user_key(&keys)?;
+                    let map = self.maps.touch(&map_name(&m), Some(kinds), span);
+                    ir::Stmt::MapDelete { map, key }
+                } else {
+                    self.kernel_map_op(&m, &keys, map_op::DELETE, Vec::new(), None, span)?;
+                    return Ok(None);
+                }
             }
             other => {
                 let call = Expr { kind: ExprKind::Call { name: other.into(), args: vec![] }, span };
@@ -316,8 +338,65 @@ impl Exprs<'_> {
         Ok(self.maps.touch(&map_name(name), None, span))
     }
 
-    /// `@m[keys] = value` or `@m[keys] op= value`.
+    /// `@m[keys] = value` or `@m[keys] op= value`: kernel map operations in
+    /// a probe, a statement in BEGIN and END.
     fn map_write(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        op: Option<BinaryOp>,
+        value: &Expr,
+        how: Written,
+        span: Span,
+    ) -> Result<Option<ir::Stmt>, Unsupported> {
+        if self.cx.is_none() {
+            return self.user_map_write(name, keys, op, value, how, span).map(Some);
+        }
+        self.kernel_map_write(name, keys, op, value, how, span).map(|()| None)
+    }
+
+    /// A map written in BEGIN or END: keyed state set from user space,
+    /// before the probes attach or after they detach.
+    fn user_map_write(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        op: Option<BinaryOp>,
+        value: &Expr,
+        how: Written,
+        span: Span,
+    ) -> Result<ir::Stmt, Unsupported> {
+        if let ExprKind::Call { name: f, .. } = &value.kind
+            && op.is_none()
+            && AGGREGATIONS.contains(&f.as_str())
+        {
+            return Err(unsupported(
+                span,
+                NotNative::Map,
+                format!("{f}() in BEGIN or END is not native yet"),
+            ));
+        }
+        let (mut e, ty) = self.user(value)?;
+        let Ty::Int { signed } = ty else {
+            return Err(unsupported(span, NotNative::Map, "maps of strings are not native yet"));
+        };
+        let add = match op {
+            None => false,
+            Some(BinaryOp::Add) => true,
+            Some(BinaryOp::Sub) => {
+                e = ir::Expr::Unary(ir::UnOp::Neg, Box::new(e));
+                true
+            }
+            Some(other) => return Err(compound_on_map(other, span)),
+        };
+        let (key, kinds) = self.user_key(keys)?;
+        let agg = MapAgg::Value { signed: written_signed(how, signed) };
+        let map = self.maps.write(&map_name(name), agg, kinds, span)?;
+        Ok(ir::Stmt::MapStore { map, key, value: e, add })
+    }
+
+    /// A map written in a kernel probe: aggregations, keyed state.
+    fn kernel_map_write(
         &mut self,
         name: &str,
         keys: &[Expr],
@@ -377,10 +456,7 @@ impl Exprs<'_> {
                 let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
                 return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
             }
-            if matches!(
-                f.as_str(),
-                "count" | "sum" | "avg" | "stats" | "min" | "max" | "hist" | "lhist"
-            ) {
+            if AGGREGATIONS.contains(&f.as_str()) {
                 return Err(unsupported(
                     span,
                     NotNative::Expression,
@@ -397,26 +473,14 @@ impl Exprs<'_> {
                 ops.push(mk(op::NEG, 0, 0));
                 (map_op::ADD, (ops, ty))
             }
-            Some(other) => {
-                return Err(unsupported(
-                    span,
-                    NotNative::Map,
-                    format!("`{}=` on a map is not native yet", other.symbol()),
-                ));
-            }
+            Some(other) => return Err(compound_on_map(other, span)),
         };
         let (ops, ty) = operand;
         let Ty::Int { signed } = ty else {
             return Err(unsupported(span, NotNative::Map, "maps of strings are not native yet"));
         };
-        // bpftrace types a map that `+=`/`-=` writes as unsigned and one
-        // that `++`/`--` writes as signed, whatever the operand.
-        let signed = match how {
-            Written::Assign => signed,
-            Written::Compound => false,
-            Written::Step => true,
-        };
-        self.kernel_map_op(name, keys, kind, ops, Some(MapAgg::Value { signed }), span)
+        let agg = MapAgg::Value { signed: written_signed(how, signed) };
+        self.kernel_map_op(name, keys, kind, ops, Some(agg), span)
     }
 
     /// A map operand the kernel computes.
@@ -451,13 +515,6 @@ impl Exprs<'_> {
                 ));
             }
         };
-        if self.cx.is_none() {
-            return Err(unsupported(
-                span,
-                NotNative::Map,
-                "map updates in BEGIN or END are not native yet",
-            ));
-        }
         if let Some(at) = self.loop_at {
             return Err(unsupported(
                 span,
@@ -486,7 +543,7 @@ impl Exprs<'_> {
             None => self.maps.touch(&full, Some(kinds), span),
         };
         let lhist = self.maps.agg_of(&full);
-        let cx = self.cx.as_deref_mut().expect("checked above");
+        let cx = self.cx(span, "a kernel map operation")?;
         let full_err = super::site::slot_full(span);
         let key = cx.builder.key(id, &parts).map_err(&full_err)?;
         let m = cx.builder.map_op(kind, key, ops, guard).map_err(&full_err)?;

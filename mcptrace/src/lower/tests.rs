@@ -9,7 +9,7 @@ use super::lower;
 use crate::{
     check::{Checked, CheckedProbe},
     host::{btf::BtfError, tracefs::parse_format},
-    ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
+    ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt, UnOp},
     lang::{parse, stack::StackMode},
     probe::{Probe, UserLocation},
 };
@@ -775,4 +775,39 @@ fn a_kprobe_wildcard_shares_one_slot() {
     // At a return nothing says whose it is: a slot each, while they last.
     let why = reason("kretprobe:vfs_* { @[func] = count(); }", vec![kprobes(17, true)]);
     assert!(why.contains("more than 16 kretprobe probes"), "{why}");
+}
+
+/// In BEGIN and END maps are written and read from user space, under keys
+/// stored as a probe stores them; aggregations there stay on bpftrace.
+#[test]
+fn begin_and_end_write_and_read_keyed_state() {
+    let p = lowered(
+        "BEGIN { @m[\"a\", 1] = 2; @m[\"a\", 1] -= 1; delete(@m[\"b\", 2]); } \
+         tracepoint:syscalls:sys_enter_openat { @m[str(args->filename), tid] = 3; } \
+         END { print(@m[\"a\", 1]); }",
+        vec![vec![Probe::Begin], vec![tp("sys_enter_openat")], vec![Probe::End]],
+    );
+    let info = &p.maps[0];
+    assert_eq!(info.agg, MapAgg::Value { signed: true });
+    assert_eq!(info.key, [KeyKind::Str { words: 8 }, KeyKind::Int { signed: true }]);
+    assert!(
+        matches!(
+            &p.begin[0][..],
+            [
+                Stmt::MapStore { map: 0, add: false, .. },
+                Stmt::MapStore {
+                    map: 0,
+                    add: true,
+                    value: crate::ir::Expr::Unary(UnOp::Neg, _),
+                    ..
+                },
+                Stmt::MapDelete { map: 0, .. },
+            ]
+        ),
+        "{:?}",
+        p.begin
+    );
+    assert!(matches!(&p.end[0][..], [Stmt::Print(crate::ir::Expr::MapValue { map: 0, .. })]));
+    let why = reason("BEGIN { @c = count(); }", vec![vec![Probe::Begin]]);
+    assert!(why.contains("count() in BEGIN or END"), "{why}");
 }

@@ -13,7 +13,7 @@ use crate::{
         users,
     },
     ir::{BinOp, Block, Expr, Stmt, UnOp, slot::ValueRef},
-    output::{Record, Value, printf::Arg},
+    output::{MapValue, Record, Value, printf::Arg},
 };
 
 /// What one invocation sees: the event (none for BEGIN/END), its probe
@@ -25,10 +25,10 @@ pub struct Frame<'a> {
     vars: Vec<Option<Value>>,
 }
 
-/// What statements do to the world: emit records and act on maps.
 /// Spaces before each frame of a stack printed as a value, in bpftrace's mode.
 const VALUE_INDENT: usize = 8;
 
+/// What statements do to the world: emit records and act on maps.
 pub trait Effects {
     /// Stack `id` as printed frames (user frames of `pid` when given).
     /// Stack `id`'s frames; None when the kernel could not take it.
@@ -40,10 +40,12 @@ pub trait Effects {
     fn print_map(&mut self, map: u16, top: u64, div: u64);
     fn clear(&mut self, map: u16);
     fn zero(&mut self, map: u16);
-    /// Whether map `map` has an element under `key` (its parts); a map
-    /// that cannot be read answers no, as a stack that cannot be read
-    /// prints none.
-    fn has_key(&self, map: u16, key: &[Value]) -> bool;
+    /// Map `map`'s element under `key` (its parts); a map that cannot be
+    /// read has none, as a stack that cannot be read prints none.
+    fn lookup(&self, map: u16, key: &[Value]) -> Option<MapValue>;
+    /// Writes `value` (with `add`, adds it) under `key` in map `map`.
+    fn store(&mut self, map: u16, key: &[Value], value: Value, add: bool);
+    fn delete(&mut self, map: u16, key: &[Value]);
     /// The elements of map `map` as (key parts, value), in the order print
     /// shows them; a map that cannot be read has none.
     fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)>;
@@ -142,6 +144,15 @@ impl<'a> Frame<'a> {
                 fx.emit(cat::read(&path));
             }
             Stmt::PrintMap { map, top, div } => fx.print_map(*map, *top, *div),
+            Stmt::MapStore { map, key, value, add } => {
+                let key = self.key(key, fx);
+                let value = self.eval(value, fx);
+                fx.store(*map, &key, value, *add);
+            }
+            Stmt::MapDelete { map, key } => {
+                let key = self.key(key, fx);
+                fx.delete(*map, &key);
+            }
             Stmt::Clear(map) => fx.clear(*map),
             Stmt::Zero(map) => fx.zero(*map),
             Stmt::Exit => return Control::Exit,
@@ -199,6 +210,11 @@ impl<'a> Frame<'a> {
         Control::Continue
     }
 
+    /// A map key's parts, evaluated.
+    fn key(&self, parts: &[Expr], fx: &dyn Effects) -> Vec<Value> {
+        parts.iter().map(|k| self.eval(k, fx)).collect()
+    }
+
     pub fn eval(&self, e: &Expr, fx: &dyn Effects) -> Value {
         let value = |at: &ValueRef| self.event.map_or(0, |ev| ev.values[at.0 as usize]);
         match e {
@@ -225,9 +241,12 @@ impl<'a> Frame<'a> {
             }
             Expr::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i, fx)).collect()),
             Expr::HasKey { map, key } => {
-                let key: Vec<Value> = key.iter().map(|k| self.eval(k, fx)).collect();
-                Value::int(i64::from(fx.has_key(*map, &key)))
+                Value::int(i64::from(fx.lookup(*map, &self.key(key, fx)).is_some()))
             }
+            Expr::MapValue { map, key } => match fx.lookup(*map, &self.key(key, fx)) {
+                Some(MapValue::Scalar(v)) => v,
+                _ => Value::int(0),
+            },
             // The lowering checked the index against the tuple's type.
             Expr::TupleIndex(tuple, i) => match self.eval(tuple, fx) {
                 Value::Tuple(mut items) if *i < items.len() => items.swap_remove(*i),
@@ -416,23 +435,34 @@ mod tests {
     #[test]
     fn c_integer_rules() {
         let f = Frame::new(None, "BEGIN", 0);
-        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), lit(0)), &Records(vec![])), Value::int(1));
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), lit(0)), &Records::default()), Value::int(1));
         // -1 as unsigned is the largest value.
-        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), ulit(0)), &Records(vec![])), Value::int(0));
-        assert_eq!(f.eval(&bin(BinOp::Div, lit(-7), lit(2)), &Records(vec![])), Value::int(-3));
-        assert_eq!(f.eval(&bin(BinOp::Div, lit(7), lit(0)), &Records(vec![])), Value::int(0));
-        assert_eq!(f.eval(&bin(BinOp::Shr, lit(-8), lit(1)), &Records(vec![])), Value::int(-4));
+        assert_eq!(f.eval(&bin(BinOp::Lt, lit(-1), ulit(0)), &Records::default()), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(-7), lit(2)), &Records::default()), Value::int(-3));
+        assert_eq!(f.eval(&bin(BinOp::Div, lit(7), lit(0)), &Records::default()), Value::int(0));
+        assert_eq!(f.eval(&bin(BinOp::Shr, lit(-8), lit(1)), &Records::default()), Value::int(-4));
         let s = |t: &str| Expr::Str(t.as_bytes().to_vec());
-        assert_eq!(f.eval(&bin(BinOp::Eq, s("bash"), s("bash")), &Records(vec![])), Value::int(1));
-        assert_eq!(f.eval(&bin(BinOp::Ne, s("bash"), s("bas")), &Records(vec![])), Value::int(1));
+        assert_eq!(
+            f.eval(&bin(BinOp::Eq, s("bash"), s("bash")), &Records::default()),
+            Value::int(1)
+        );
+        assert_eq!(
+            f.eval(&bin(BinOp::Ne, s("bash"), s("bas")), &Records::default()),
+            Value::int(1)
+        );
     }
 
-    struct Records(Vec<Record>);
+    /// Records emitted, and the elements stored, beside two fixed maps.
+    #[derive(Default)]
+    struct Records {
+        out: Vec<Record>,
+        stored: Vec<(u16, Vec<Value>, Value)>,
+    }
 
     impl Records {
         /// The text of the printf records, which are all the records.
         fn printed(self) -> String {
-            let text = self.0.into_iter().flat_map(|r| match r {
+            let text = self.out.into_iter().flat_map(|r| match r {
                 Record::Printf(bytes) => bytes,
                 other => panic!("{other:?}"),
             });
@@ -442,7 +472,7 @@ mod tests {
 
     impl Effects for Records {
         fn emit(&mut self, record: Record) {
-            self.0.push(record);
+            self.out.push(record);
         }
         fn stack(&self, id: u64, _: Option<u32>, _: usize) -> Option<Vec<StackFrame>> {
             Some(vec![StackFrame {
@@ -457,8 +487,25 @@ mod tests {
         fn print_map(&mut self, _: u16, _: u64, _: u64) {}
         fn clear(&mut self, _: u16) {}
         fn zero(&mut self, _: u16) {}
-        fn has_key(&self, map: u16, key: &[Value]) -> bool {
-            map == 0 && key == [Value::int(1)]
+        fn lookup(&self, map: u16, key: &[Value]) -> Option<MapValue> {
+            let stored = self.stored.iter().map(|(m, k, v)| (*m, k.clone(), v.clone()));
+            let fixed = [0, 1]
+                .into_iter()
+                .flat_map(|m| self.entries(m).into_iter().map(move |(k, v)| (m, k, v)));
+            let (.., v) = stored.chain(fixed).find(|(m, k, _)| *m == map && k == key)?;
+            Some(MapValue::Scalar(v))
+        }
+        fn store(&mut self, map: u16, key: &[Value], value: Value, add: bool) {
+            let old = match self.lookup(map, key) {
+                Some(MapValue::Scalar(Value::Int { bits, .. })) if add => bits,
+                _ => 0,
+            };
+            self.delete(map, key);
+            let Value::Int { bits, signed } = value else { panic!("{value:?}") };
+            self.stored.push((map, key.to_vec(), Value::Int { bits: old + bits, signed }));
+        }
+        fn delete(&mut self, map: u16, key: &[Value]) {
+            self.stored.retain(|(m, k, _)| (*m, &k[..]) != (map, key));
         }
         /// Map 0 has one key part, map 1 two.
         fn entries(&self, map: u16) -> Vec<(Vec<Value>, Value)> {
@@ -475,12 +522,33 @@ mod tests {
 
     #[test]
     fn has_key_asks_the_maps_with_the_evaluated_key() {
-        let fx = Records(Vec::new());
+        let fx = Records::default();
         let frame = Frame::new(None, "END", 0);
         let ask = |map, k| Expr::HasKey { map, key: vec![lit(k)] };
         assert_eq!(frame.eval(&ask(0, 1), &fx), Value::int(1));
-        assert_eq!(frame.eval(&ask(0, 2), &fx), Value::int(0));
+        assert_eq!(frame.eval(&ask(0, 3), &fx), Value::int(0));
         assert_eq!(frame.eval(&ask(1, 1), &fx), Value::int(0));
+    }
+
+    #[test]
+    fn map_elements_are_stored_read_and_deleted_by_key() {
+        let at = |k| vec![lit(k)];
+        let store = |k, v, add| Stmt::MapStore { map: 2, key: at(k), value: lit(v), add };
+        let read = |k| Expr::MapValue { map: 2, key: at(k) };
+        let block = vec![
+            store(1, 5, false),
+            store(1, 2, true),
+            store(2, 9, true),
+            Stmt::MapDelete { map: 2, key: at(2) },
+            Stmt::Print(read(1)),
+            Stmt::Print(read(2)),
+            Stmt::Print(Expr::HasKey { map: 2, key: at(1) }),
+            Stmt::Print(Expr::HasKey { map: 2, key: at(2) }),
+        ];
+        let mut records = Records::default();
+        Frame::new(None, "BEGIN", 0).run(&block, &mut records);
+        let printed = [7, 0, 1, 0].map(|v| Record::Value(Value::int(v)));
+        assert_eq!(records.out, printed, "a missing element reads as 0");
     }
 
     #[test]
@@ -499,10 +567,10 @@ mod tests {
             Stmt::Exit,
             Stmt::Print(lit(1)),
         ];
-        let mut records = Records(Vec::new());
+        let mut records = Records::default();
         let mut f = Frame::new(None, "BEGIN", 0);
         assert_eq!(f.run(&block, &mut records), Control::Exit);
-        assert_eq!(records.0, [Record::Printf(b"BEGIN 42\n".to_vec())]);
+        assert_eq!(records.out, [Record::Printf(b"BEGIN 42\n".to_vec())]);
     }
 
     #[test]
@@ -515,33 +583,33 @@ mod tests {
         ev.strings[1][..4].copy_from_slice(b"bash");
         let f = Frame::new(Some(&ev), "p", 1_000);
         assert_eq!(
-            f.eval(&Expr::Elapsed { nsecs: ValueRef(2) }, &Records(vec![])),
+            f.eval(&Expr::Elapsed { nsecs: ValueRef(2) }, &Records::default()),
             Value::uint(500)
         );
         assert_eq!(
-            f.eval(&Expr::CapturedStr(StrRef(1)), &Records(vec![])),
+            f.eval(&Expr::CapturedStr(StrRef(1)), &Records::default()),
             Value::Str(b"bash".to_vec())
         );
         let neg = Expr::Captured { at: ValueRef(3), signed: true };
-        assert_eq!(f.eval(&neg, &Records(vec![])), Value::int(0));
+        assert_eq!(f.eval(&neg, &Records::default()), Value::int(0));
     }
 
     #[test]
     fn string_functions_follow_c() {
         let f = Frame::new(None, "BEGIN", 0);
         let s = |t: &str| Box::new(Expr::Str(t.as_bytes().to_vec()));
-        let ncmp = |a, b, n| f.eval(&Expr::StrNcmp(s(a), s(b), n), &Records(vec![]));
+        let ncmp = |a, b, n| f.eval(&Expr::StrNcmp(s(a), s(b), n), &Records::default());
         assert_eq!(ncmp("/etc/passwd", "/etc", 4), Value::uint(0));
         assert_eq!(ncmp("/etc/passwd", "/etc", 5), Value::uint(1), "the constant's NUL counts");
         assert_eq!(ncmp("ab", "ab", 10), Value::uint(0), "equal strings shorter than n");
         assert_eq!(ncmp("a", "ab", 2), Value::uint(1));
         assert_eq!(ncmp("x", "y", 0), Value::uint(0));
-        let has = |h, n| f.eval(&Expr::StrContains(s(h), s(n)), &Records(vec![]));
+        let has = |h, n| f.eval(&Expr::StrContains(s(h), s(n)), &Records::default());
         assert_eq!(has("/usr/bin/sh", "bin"), Value::uint(1));
         assert_eq!(has("/usr/bin/sh", "sbin"), Value::uint(0));
         assert_eq!(has("sh", ""), Value::uint(1));
         assert_eq!(has("", "a"), Value::uint(0));
-        let ntop = |v: u64| f.eval(&Expr::Ntop(Box::new(ulit(v))), &Records(vec![]));
+        let ntop = |v: u64| f.eval(&Expr::Ntop(Box::new(ulit(v))), &Records::default());
         assert_eq!(ntop(0x0100007f), Value::Str(b"127.0.0.1".to_vec()));
         assert_eq!(ntop(0xffff_ffff_0a00_00c0), Value::Str(b"192.0.0.10".to_vec()));
     }
@@ -609,7 +677,7 @@ mod tests {
             Stmt::ForRange { var: 2, start: lit(0), end: lit(3), body: vec![Stmt::Return] },
             printf("not reached", vec![]),
         ];
-        let mut records = Records(Vec::new());
+        let mut records = Records::default();
         assert_eq!(Frame::new(None, "END", 0).run(&block, &mut records), Control::Return);
         assert_eq!(records.printed(), "-1 0 2 1=10 2=20 3,x w1 w2 ");
     }
@@ -637,7 +705,7 @@ mod tests {
                 }],
             },
         ];
-        let mut records = Records(Vec::new());
+        let mut records = Records::default();
         assert_eq!(Frame::new(None, "BEGIN", 0).run(&block, &mut records), Control::Continue);
         assert_eq!(records.printed(), "u u 0 0 0 1 ");
     }
@@ -645,8 +713,9 @@ mod tests {
     #[test]
     fn bswap_reverses_the_bytes_of_its_width() {
         let f = Frame::new(None, "BEGIN", 0);
-        let swap =
-            |bytes, v| f.eval(&Expr::Unary(UnOp::Bswap(bytes), Box::new(lit(v))), &Records(vec![]));
+        let swap = |bytes, v| {
+            f.eval(&Expr::Unary(UnOp::Bswap(bytes), Box::new(lit(v))), &Records::default())
+        };
         assert_eq!(swap(8, 0x1122), Value::uint(0x2211_0000_0000_0000));
         assert_eq!(swap(4, 0x1122_3344), Value::uint(0x4433_2211));
         assert_eq!(swap(2, 0xaa_1122), Value::uint(0x2211), "bytes above the width go");

@@ -6,7 +6,7 @@ use aya::{
     Ebpf,
     maps::{HashMap, MapData, PerCpuHashMap, PerCpuValues},
 };
-use mcptrace_common::{Agg, MapKey, TierKey, limits::KEY_TIERS};
+use mcptrace_common::{Agg, MapKey, TierKey, limits::KEY_TIERS, tier_of};
 
 use super::{NativeError, session::take_map};
 
@@ -85,6 +85,28 @@ impl KeyedMaps {
         Ok(())
     }
 
+    /// The keyed state under `key`, whose data takes `words` words (which
+    /// picks its tier, as the kernel picks it).
+    pub fn state_at(&self, key: &MapKey, words: usize) -> Result<Option<u64>, NativeError> {
+        self.tiers()[usize::from(tier_of(words))]
+            .state_at(key)
+            .map_err(|source| NativeError::Map { what: "reading keyed state", source })
+    }
+
+    /// Sets the keyed state under `key` (of `words` words) to `value`.
+    pub fn set_state(&mut self, key: &MapKey, words: usize, value: u64) -> Result<(), NativeError> {
+        self.tiers_mut()[usize::from(tier_of(words))]
+            .set_state(key, value)
+            .map_err(|source| NativeError::Map { what: "writing keyed state", source })
+    }
+
+    /// Deletes the element under `key` (of `words` words), whichever kind.
+    pub fn remove(&mut self, key: &MapKey, words: usize) -> Result<(), NativeError> {
+        self.tiers_mut()[usize::from(tier_of(words))]
+            .remove(key)
+            .map_err(|source| NativeError::Map { what: "deleting a map element", source })
+    }
+
     /// Deletes every entry of user map `map` (`clear()`).
     pub fn clear(&mut self, map: u16) -> Result<(), NativeError> {
         for tier in self.tiers_mut() {
@@ -101,6 +123,9 @@ trait Tier {
     fn state(&self, out: &mut Vec<(MapKey, u64)>) -> Result<(), aya::maps::MapError>;
     fn zero(&mut self, map: u16, cpus: usize) -> Result<(), aya::maps::MapError>;
     fn clear(&mut self, map: u16) -> Result<(), aya::maps::MapError>;
+    fn state_at(&self, key: &MapKey) -> Result<Option<u64>, aya::maps::MapError>;
+    fn set_state(&mut self, key: &MapKey, value: u64) -> Result<(), aya::maps::MapError>;
+    fn remove(&mut self, key: &MapKey) -> Result<(), aya::maps::MapError>;
 }
 
 impl<const W: usize> TierMaps<W> {
@@ -152,6 +177,33 @@ impl<const W: usize> Tier for TierMaps<W> {
         }
         for key in self.state_keys(map) {
             self.state.remove(&key)?;
+        }
+        Ok(())
+    }
+
+    fn state_at(&self, key: &MapKey) -> Result<Option<u64>, aya::maps::MapError> {
+        match self.state.get(&key.resize(), 0) {
+            Ok(v) => Ok(Some(v)),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_state(&mut self, key: &MapKey, value: u64) -> Result<(), aya::maps::MapError> {
+        self.state.insert(key.resize(), value, 0)
+    }
+
+    /// From both maps, as the kernel's delete does: a key is in one of them.
+    fn remove(&mut self, key: &MapKey) -> Result<(), aya::maps::MapError> {
+        for removed in [self.state.remove(&key.resize()), self.agg.remove(&key.resize())] {
+            match removed {
+                Err(aya::maps::MapError::SyscallError(e))
+                    if e.io_error.raw_os_error() != Some(libc::ENOENT) =>
+                {
+                    return Err(aya::maps::MapError::SyscallError(e));
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

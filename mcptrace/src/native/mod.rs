@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fentry;
 mod keyed_maps;
 pub mod map_read;
+mod map_write;
 mod object;
 pub mod run;
 mod session;

@@ -12,7 +12,8 @@ use mcptrace_common::{Event, limits::MAX_SLOTS};
 use super::{
     NativeError, Session, Sessions,
     eval::{Control, Effects, Frame, truthy},
-    map_read,
+    keyed_maps::KeyedMaps,
+    map_read, map_write,
     tracer::monotonic_ns,
     wait,
 };
@@ -22,7 +23,7 @@ use crate::{
         symbolize::{self, StackFrame, UserSymbols},
         syscalls,
     },
-    ir::{KernelProbe, MapInfo, NativeProgram, ProbeName},
+    ir::{KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName},
     output::{MapDump, MapValue, Record, RecordSink, Value},
 };
 
@@ -278,6 +279,17 @@ impl World<'_> {
         Some(map_read::dump(self.session.as_deref()?, self.symbols, info))
     }
 
+    /// Map `map`'s shape and the kernel maps holding it.
+    fn keyed(&self, map: u16) -> Option<(&MapInfo, &KeyedMaps)> {
+        let info = self.maps.iter().find(|m| m.id == map)?;
+        Some((info, self.session.as_deref()?.keyed()))
+    }
+
+    fn keyed_mut(&mut self, map: u16) -> Option<(&MapInfo, &mut KeyedMaps)> {
+        let info = self.maps.iter().find(|m| m.id == map)?;
+        Some((info, self.session.as_deref_mut()?.keyed_mut()))
+    }
+
     fn keep(&mut self, result: Result<(), NativeError>) {
         if let Err(e) = result {
             self.error.get_or_insert(e);
@@ -329,12 +341,34 @@ impl Effects for World<'_> {
         }
     }
 
-    /// Reads the map whole, as print does: BEGIN and END run once, so one
-    /// pass over it costs what a lookup by encoded key would save.
-    fn has_key(&self, map: u16, key: &[Value]) -> bool {
-        self.dump(map).is_some_and(|dump| {
-            dump.is_ok_and(|dump| dump.entries.iter().any(|(stored, _)| same_key(stored, key)))
-        })
+    /// Plain values by their encoded key; aggregates (merged over CPUs
+    /// and buckets) from the map read whole, as print reads them.
+    fn lookup(&self, map: u16, key: &[Value]) -> Option<MapValue> {
+        if let Some((info, keyed)) = self.keyed(map)
+            && let MapAgg::Value { signed } = info.agg
+        {
+            let (encoded, words) = map_write::encode_key(info, key)?;
+            return match keyed.state_at(&encoded, words) {
+                Ok(bits) => bits.map(|bits| MapValue::Scalar(Value::Int { bits, signed })),
+                // A map that cannot be read has no elements (see Effects).
+                Err(_) => None,
+            };
+        }
+        let dump = self.dump(map)?.ok()?;
+        dump.entries.into_iter().find(|(stored, _)| same_key(stored, key)).map(|(_, v)| v)
+    }
+
+    fn store(&mut self, map: u16, key: &[Value], value: Value, add: bool) {
+        let r = self
+            .keyed_mut(map)
+            .map_or(Ok(()), |(info, keyed)| map_write::store(keyed, info, key, &value, add));
+        self.keep(r);
+    }
+
+    fn delete(&mut self, map: u16, key: &[Value]) {
+        let r =
+            self.keyed_mut(map).map_or(Ok(()), |(info, keyed)| map_write::delete(keyed, info, key));
+        self.keep(r);
     }
 
     /// The map as print reads it, in print's order (bpftrace walks the

@@ -41,7 +41,7 @@ fn fallbacks_name_the_construct_and_its_position() {
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
             "BEGIN { @x = count() }",
-            "`@x = count()` at 1:9: map updates in BEGIN or END are not native yet",
+            "`@x = count()` at 1:9: count() in BEGIN or END is not native yet",
         ),
     ];
     for (src, want) in cases {
