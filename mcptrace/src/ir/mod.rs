@@ -69,6 +69,9 @@ pub enum MapAgg {
     Value {
         signed: bool,
     },
+    /// Strings, which the kernel maps do not hold: kept in user space,
+    /// which writes and reads them in BEGIN, END and on each event.
+    Text,
 }
 
 /// How one key part is stored and printed.
@@ -294,12 +297,14 @@ pub enum Expr {
         map: u16,
         key: Vec<Expr>,
     },
-    /// `@m[key]` in BEGIN or END: the element's plain value (bpftrace reads
-    /// no aggregation in an expression), 0 when there is none, as bpftrace
-    /// reads a missing key.
+    /// `@m[key]` read in user space (in BEGIN or END, or of a map of
+    /// strings): the element's plain value (bpftrace reads no aggregation
+    /// in an expression); where there is none, 0, or "" in a map of
+    /// `strings`, as bpftrace reads a missing key.
     MapValue {
         map: u16,
         key: Vec<Expr>,
+        strings: bool,
     },
     /// `kstack` / `ustack` in printf or print: the captured stack id (and,
     /// for user stacks, the pid whose mappings resolve it).

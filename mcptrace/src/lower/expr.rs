@@ -256,6 +256,8 @@ impl<'a> Exprs<'a> {
                     Some(_) => Leaf::Str(self.string_of(&args[0], size, span)?),
                 }
             }
+            // A map of strings is read in user space alone.
+            ExprKind::Map { name, .. } if self.maps.is_text(&map_name(name)) => return Ok(None),
             ExprKind::Map { name, keys } => {
                 let (v, signed) = self.keyed_read(name, keys, false, span)?;
                 Leaf::Int(v, signed)
@@ -672,20 +674,27 @@ impl<'a> Exprs<'a> {
 
     /// A string leaf (captured or constant), if `e` is one.
     pub(super) fn leaf_if_string(&mut self, e: &Expr) -> Result<Option<Leaf>, Unsupported> {
-        let text_field = match &e.kind {
-            ExprKind::Field { expr, field, .. } if is_args(expr) => {
-                self.cx.as_deref().is_some_and(|cx| cx.arg_is_text(field))
-            }
-            _ => false,
-        };
-        let stringy = matches!(&e.kind, ExprKind::Str(_))
-            || matches!(&e.kind, ExprKind::Ident(n) if n == "comm")
-            || matches!(&e.kind, ExprKind::Call { name, .. } if name == "str")
-            || text_field;
-        if !stringy {
+        if !self.is_string_valued(e) {
             return Ok(None);
         }
         self.leaf(e)
+    }
+
+    /// Whether `e` is a string, by its form (before it is lowered).
+    pub(super) fn is_string_valued(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Str(_) => true,
+            ExprKind::Ident(n) => matches!(n.as_str(), "comm" | "func" | "probe" | "username"),
+            ExprKind::Call { name, .. } => {
+                matches!(name.as_str(), "str" | "ksym" | "usym" | "strftime" | "ntop" | "strerror")
+            }
+            ExprKind::Field { expr, field, .. } if is_args(expr) => {
+                self.cx.as_deref().is_some_and(|cx| cx.arg_is_text(field))
+            }
+            ExprKind::Var(name) => matches!(self.vars.get(name), Some((_, Ty::Str))),
+            ExprKind::Map { name, .. } => self.maps.is_text(&map_name(name)),
+            _ => false,
+        }
     }
 
     /// `e` for user space, with its type.
@@ -826,10 +835,15 @@ impl<'a> Exprs<'a> {
                 let map = self.maps.touch(&map_name(&m), None, span);
                 return Ok((ir::Expr::HasKey { map, key }, Ty::Int { signed: true }));
             }
+            ExprKind::Map { name, keys } if self.maps.is_text(&map_name(name)) => {
+                let (key, kinds) = self.user_key(keys)?;
+                let map = self.maps.touch(&map_name(name), Some(kinds), span);
+                return Ok((ir::Expr::MapValue { map, key, strings: true }, Ty::Str));
+            }
             ExprKind::Map { name, keys } if self.cx.is_none() => {
                 let (key, kinds) = self.user_key(keys)?;
                 let (map, signed) = self.maps.read(&map_name(name), kinds, span);
-                return Ok((ir::Expr::MapValue { map, key }, Ty::Int { signed }));
+                return Ok((ir::Expr::MapValue { map, key, strings: false }, Ty::Int { signed }));
             }
             _ if bswap::is_bswap(e) => return self.user_bswap(e),
             // `str(buf, n)` with `n` known only per event: the kernel reads

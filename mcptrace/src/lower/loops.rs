@@ -148,6 +148,7 @@ impl Exprs<'_> {
             MapAgg::Count => Ty::Int { signed: false },
             MapAgg::Sum { signed } | MapAgg::Value { signed } => Ty::Int { signed: *signed },
             MapAgg::Min | MapAgg::Max => Ty::Int { signed: true },
+            MapAgg::Text => Ty::Str,
             MapAgg::Avg | MapAgg::Stats | MapAgg::Hist | MapAgg::Lhist { .. } => {
                 return Err(unsupported(
                     span,

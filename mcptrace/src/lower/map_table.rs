@@ -96,7 +96,13 @@ impl MapTable {
     /// Whether map `name` aggregates (count, sum, hist...) rather than holds
     /// plain values; None when no probe writes it.
     pub fn is_aggregate(&self, name: &str) -> Option<bool> {
-        self.shapes.get(name).map(|(agg, _)| !matches!(agg, MapAgg::Value { .. }))
+        self.shapes.get(name).map(|(agg, _)| !matches!(agg, MapAgg::Value { .. } | MapAgg::Text))
+    }
+
+    /// Whether map `name` holds strings (as far as the writes lowered so
+    /// far say): user space keeps it.
+    pub fn is_text(&self, name: &str) -> bool {
+        matches!(self.shapes.get(name), Some((MapAgg::Text, _)))
     }
 
     /// The shape (aggregation, key parts) of map `name`, if written yet.
@@ -126,6 +132,16 @@ impl MapTable {
                         *span,
                         NotNative::Map,
                         format!("map {name} is read with other keys than it is written with"),
+                    ));
+                }
+                Some((MapAgg::Text, _)) => {
+                    return Err(Unsupported::new(
+                        *span,
+                        NotNative::Map,
+                        format!(
+                            "map {name} holds strings (kept in user space) but is read in the kernel: \
+                             not native yet"
+                        ),
                     ));
                 }
                 Some(_) => {

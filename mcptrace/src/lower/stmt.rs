@@ -288,7 +288,7 @@ impl Exprs<'_> {
                         "delete() of this argument",
                     ));
                 };
-                if self.cx.is_none() {
+                if self.cx.is_none() || self.maps.is_text(&map_name(&m)) {
                     let (key, kinds) = self.user_key(&keys)?;
                     let map = self.maps.touch(&map_name(&m), Some(kinds), span);
                     ir::Stmt::MapDelete { map, key }
@@ -349,6 +349,9 @@ impl Exprs<'_> {
         how: Written,
         span: Span,
     ) -> Result<Option<ir::Stmt>, Unsupported> {
+        if op.is_none() && self.is_string_valued(value) {
+            return self.text_map_write(name, keys, value, span).map(Some);
+        }
         if self.cx.is_none() {
             return self.user_map_write(name, keys, op, value, how, span).map(Some);
         }
@@ -393,6 +396,21 @@ impl Exprs<'_> {
         let agg = MapAgg::Value { signed: written_signed(how, signed) };
         let map = self.maps.write(&map_name(name), agg, kinds, span)?;
         Ok(ir::Stmt::MapStore { map, key, value: e, add })
+    }
+
+    /// A string stored in a map: user space keeps such maps, so it is
+    /// written there, in a probe as in BEGIN and END.
+    fn text_map_write(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        value: &Expr,
+        span: Span,
+    ) -> Result<ir::Stmt, Unsupported> {
+        let (value, _) = self.user(value)?;
+        let (key, kinds) = self.user_key(keys)?;
+        let map = self.maps.write(&map_name(name), MapAgg::Text, kinds, span)?;
+        Ok(ir::Stmt::MapStore { map, key, value, add: false })
     }
 
     /// A map written in a kernel probe: aggregations, keyed state.

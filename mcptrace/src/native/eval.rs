@@ -243,8 +243,9 @@ impl<'a> Frame<'a> {
             Expr::HasKey { map, key } => {
                 Value::int(i64::from(fx.lookup(*map, &self.key(key, fx)).is_some()))
             }
-            Expr::MapValue { map, key } => match fx.lookup(*map, &self.key(key, fx)) {
+            Expr::MapValue { map, key, strings } => match fx.lookup(*map, &self.key(key, fx)) {
                 Some(MapValue::Scalar(v)) => v,
+                _ if *strings => Value::Str(Vec::new()),
                 _ => Value::int(0),
             },
             // The lowering checked the index against the tuple's type.
@@ -534,7 +535,7 @@ mod tests {
     fn map_elements_are_stored_read_and_deleted_by_key() {
         let at = |k| vec![lit(k)];
         let store = |k, v, add| Stmt::MapStore { map: 2, key: at(k), value: lit(v), add };
-        let read = |k| Expr::MapValue { map: 2, key: at(k) };
+        let read = |k| Expr::MapValue { map: 2, key: at(k), strings: false };
         let block = vec![
             store(1, 5, false),
             store(1, 2, true),

@@ -131,6 +131,8 @@ fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
             aggs.iter().filter(|(b, _)| *b > 0).map(|(b, a)| (b - 1, a.count)).collect(),
         ),
         MapAgg::Value { signed } => MapValue::Scalar(Value::Int { bits: a.sum, signed }),
+        // Kept in user space (see run.rs): the kernel maps hold none.
+        MapAgg::Text => MapValue::Scalar(Value::Str(Vec::new())),
     }
 }
 

@@ -41,6 +41,22 @@ pub fn encode_key(info: &MapInfo, parts: &[Value]) -> Option<(MapKey, usize)> {
     Some((key, at))
 }
 
+/// Key `parts` of map `info` as the kernel would store them, for maps that
+/// user space keeps: integers in the map's signedness (one element, however
+/// each write typed its key), strings cut to what a key holds.
+pub fn normalize_key(info: &MapInfo, parts: &[Value]) -> Vec<Value> {
+    let part = |(kind, part): (&KeyKind, &Value)| match (kind, part) {
+        (KeyKind::Int { signed }, Value::Int { bits, .. }) => {
+            Value::Int { bits: *bits, signed: *signed }
+        }
+        (KeyKind::Str { words }, Value::Str(bytes)) => {
+            Value::Str(bytes[..bytes.len().min(usize::from(*words) * 8 - 1)].to_vec())
+        }
+        _ => part.clone(),
+    };
+    info.key.iter().zip(parts).map(part).collect()
+}
+
 /// `@m[key] = value`, or with `add`, `@m[key] += value`, on keyed state.
 pub fn store(
     keyed: &mut KeyedMaps,

@@ -24,7 +24,7 @@ use crate::{
         syscalls,
     },
     ir::{KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName},
-    output::{MapDump, MapValue, Record, RecordSink, Value},
+    output::{MapDump, MapKind, MapValue, Record, RecordSink, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -119,6 +119,7 @@ impl Attached {
             open: true,
             session: session.as_mut(),
             maps: &program.maps,
+            text: HashMap::new(),
             symbols: &symbols,
             error: None,
         };
@@ -267,6 +268,9 @@ struct World<'a> {
     open: bool,
     session: Option<&'a mut Session>,
     maps: &'a [MapInfo],
+    /// The maps of strings, which user space keeps: by map id, each
+    /// element under its normalized key (see `map_write::normalize_key`).
+    text: HashMap<u16, HashMap<Vec<Value>, Value>>,
     symbols: &'a UserSymbols,
     error: Option<NativeError>,
 }
@@ -276,7 +280,18 @@ impl World<'_> {
     /// no such map (maps exist only in a session: see attach).
     fn dump(&self, map: u16) -> Option<Result<MapDump, NativeError>> {
         let info = self.maps.iter().find(|m| m.id == map)?;
+        if info.agg == MapAgg::Text {
+            let elements = self.text.get(&map).into_iter().flatten();
+            let entries = elements.map(|(k, v)| (k.clone(), MapValue::Scalar(v.clone())));
+            let (name, kind) = (info.name.clone(), MapKind::Scalar);
+            return Some(Ok(MapDump { name, kind, entries: entries.collect() }));
+        }
         Some(map_read::dump(self.session.as_deref()?, self.symbols, info))
+    }
+
+    /// Map `map`'s shape, when it is a map of strings (kept here).
+    fn text_map(&self, map: u16) -> Option<&MapInfo> {
+        self.maps.iter().find(|m| m.id == map && m.agg == MapAgg::Text)
     }
 
     /// Map `map`'s shape and the kernel maps holding it.
@@ -328,14 +343,19 @@ impl Effects for World<'_> {
     }
 
     fn clear(&mut self, map: u16) {
-        if let Some(session) = self.session.as_deref_mut() {
+        if self.text_map(map).is_some() {
+            self.text.remove(&map);
+        } else if let Some(session) = self.session.as_deref_mut() {
             let r = session.keyed_mut().clear(map);
             self.keep(r);
         }
     }
 
     fn zero(&mut self, map: u16) {
-        if let Some(session) = self.session.as_deref_mut() {
+        if self.text_map(map).is_some() {
+            let values = self.text.get_mut(&map).into_iter().flat_map(|m| m.values_mut());
+            values.for_each(|v| *v = Value::Str(Vec::new()));
+        } else if let Some(session) = self.session.as_deref_mut() {
             let r = session.keyed_mut().zero(map);
             self.keep(r);
         }
@@ -344,6 +364,10 @@ impl Effects for World<'_> {
     /// Plain values by their encoded key; aggregates (merged over CPUs
     /// and buckets) from the map read whole, as print reads them.
     fn lookup(&self, map: u16, key: &[Value]) -> Option<MapValue> {
+        if let Some(info) = self.text_map(map) {
+            let value = self.text.get(&map)?.get(&map_write::normalize_key(info, key))?;
+            return Some(MapValue::Scalar(value.clone()));
+        }
         if let Some((info, keyed)) = self.keyed(map)
             && let MapAgg::Value { signed } = info.agg
         {
@@ -359,6 +383,11 @@ impl Effects for World<'_> {
     }
 
     fn store(&mut self, map: u16, key: &[Value], value: Value, add: bool) {
+        if let Some(info) = self.text_map(map) {
+            let key = map_write::normalize_key(info, key);
+            self.text.entry(map).or_default().insert(key, value);
+            return;
+        }
         let r = self
             .keyed_mut(map)
             .map_or(Ok(()), |(info, keyed)| map_write::store(keyed, info, key, &value, add));
@@ -366,6 +395,11 @@ impl Effects for World<'_> {
     }
 
     fn delete(&mut self, map: u16, key: &[Value]) {
+        if let Some(info) = self.text_map(map) {
+            let key = map_write::normalize_key(info, key);
+            self.text.get_mut(&map).map(|m| m.remove(&key));
+            return;
+        }
         let r =
             self.keyed_mut(map).map_or(Ok(()), |(info, keyed)| map_write::delete(keyed, info, key));
         self.keep(r);

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 /// A value a program prints (`print(expr)`) or stores.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     Int { bits: u64, signed: bool },
     Str(Vec<u8>),
@@ -94,11 +94,17 @@ pub struct MapDump {
 impl MapDump {
     /// Entries in bpftrace's order: ascending by value (by average for
     /// avg/stats, by total count for histograms), ties by key so output is
-    /// stable (bpftrace leaves ties unordered).
+    /// stable (bpftrace leaves ties unordered). Maps of strings go by key
+    /// alone, integers as unsigned (bpftrace's sort_by_key: `@a[2]` before
+    /// `@a[-3]`).
     pub(super) fn sorted(&self) -> Vec<&(Vec<Value>, MapValue)> {
         let mut entries: Vec<_> = self.entries.iter().collect();
+        if entries.iter().all(|(_, v)| matches!(v, MapValue::Scalar(Value::Str(_)))) {
+            entries.sort_by(|a, b| cmp_keys(&a.0, &b.0, false));
+            return entries;
+        }
         entries.sort_by(|a, b| {
-            sort_value(&a.1).cmp(&sort_value(&b.1)).then_with(|| cmp_keys(&a.0, &b.0))
+            sort_value(&a.1).cmp(&sort_value(&b.1)).then_with(|| cmp_keys(&a.0, &b.0, true))
         });
         entries
     }
@@ -143,9 +149,11 @@ fn sort_value(v: &MapValue) -> i128 {
     }
 }
 
-fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
+/// Keys part by part; integers in their signedness where `signed`, else
+/// all as unsigned.
+fn cmp_keys(a: &[Value], b: &[Value], signed: bool) -> Ordering {
     let key = |v: &Value| match v {
-        Value::Int { bits, signed: true } => (0, *bits as i64 as i128, Vec::new()),
+        Value::Int { bits, signed: true } if signed => (0, *bits as i64 as i128, Vec::new()),
         Value::Int { bits, .. } => (0, *bits as i128, Vec::new()),
         Value::Str(s) => (1, 0, s.clone()),
         Value::Tuple(_) => (2, 0, Vec::new()),
