@@ -172,6 +172,11 @@ impl BodyChecker<'_, '_> {
                 self.error(CheckErrorKind::UndefinedMap(name.clone()), e.span)
             }
             ExprKind::Call { name, args } => self.call(name, args, e.span, false),
+            ExprKind::SizeofType(ty) if ty.pointers == 0 && is_record(&ty.name) => {
+                if let Err(kind) = self.constants.record_size(&ty.name, e.span) {
+                    self.error(kind, e.span)
+                }
+            }
             // bpftrace's strings hold 64 bytes with the NUL.
             ExprKind::Str(s) if s.len() >= STRING_BYTES => {
                 self.error(CheckErrorKind::StringTooLong(s.clone()), e.span)
@@ -263,6 +268,13 @@ impl BodyChecker<'_, '_> {
                 self.error(bad("a whole map, as in clear(@m)"), args[0].span)
             }
             "printf" | "system" | "debugf" => self.format_args(name, args),
+            "sizeof" => {
+                if let Some((record, field)) = member_of_cast(&args[0])
+                    && let Err(kind) = self.constants.member_size(record, field, span)
+                {
+                    self.error(kind, args[0].span)
+                }
+            }
             "time" | "strftime"
                 if !args.is_empty() && !matches!(args[0].kind, ExprKind::Str(_)) =>
             {
@@ -324,4 +336,16 @@ impl BodyChecker<'_, '_> {
             }
         }
     }
+}
+
+/// Whether C type name `name` is a struct's or a union's.
+fn is_record(name: &str) -> bool {
+    name.starts_with("struct ") || name.starts_with("union ")
+}
+
+/// `((struct Foo *)e)->field`: the record and the field.
+fn member_of_cast(e: &Expr) -> Option<(&str, &str)> {
+    let ExprKind::Field { expr, field, arrow: true } = &e.kind else { return None };
+    let ExprKind::Cast { ty, .. } = &expr.kind else { return None };
+    (ty.pointers == 1 && is_record(&ty.name)).then_some((ty.name.as_str(), field.as_str()))
 }

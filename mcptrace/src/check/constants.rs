@@ -1,15 +1,21 @@
 //! Names that are neither builtins nor variables, which bpftrace takes as
 //! constants: integer macros of the program's `#define`s and `#include`d
-//! headers, and the kernel's enum values from its BTF. Each source is read
-//! only once a name needs it, so a program without such names pays for
-//! neither (the BTF costs ~25 ms).
+//! headers, and the kernel's enum values from its BTF; and the sizes of
+//! structs and unions (see `sizes`). Each source is read only once a name
+//! needs it, so a program without such names pays for neither (the BTF
+//! costs ~25 ms).
+
+mod sizes;
 
 use std::{collections::HashMap, fmt, os::unix::fs::MetadataExt, path::PathBuf};
 
 use super::facts::Host;
 use crate::{
     host::headers::Macros,
-    lang::ast::{Preamble, Span},
+    lang::{
+        ast::{Preamble, Span},
+        c_layout::Definitions,
+    },
 };
 
 /// The constants one program uses, resolved as the checker meets them.
@@ -17,7 +23,11 @@ pub struct Constants<'a> {
     host: &'a dyn Host,
     preamble: &'a [Preamble],
     macros: Option<Macros>,
-    /// Each resolved name's value, by the offset it is written at.
+    /// The program's struct and unions, once read; None inside where the
+    /// preamble is not only definitions understood here.
+    definitions: Option<Option<Definitions>>,
+    /// Each resolved name's (or size's) value, by the offset it is written
+    /// at.
     pub found: HashMap<u32, i128>,
 }
 
@@ -37,7 +47,7 @@ pub struct Unresolved {
 
 impl<'a> Constants<'a> {
     pub fn new(host: &'a dyn Host, preamble: &'a [Preamble]) -> Self {
-        Self { host, preamble, macros: None, found: HashMap::new() }
+        Self { host, preamble, macros: None, definitions: None, found: HashMap::new() }
     }
 
     /// Resolves `name`, written at `span`: a macro first (the preprocessor

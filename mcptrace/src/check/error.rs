@@ -34,6 +34,11 @@ pub enum CheckErrorKind {
     UnknownIdentifier { name: String, unresolved: Box<Unresolved> },
     #[error("unknown function `{0}`")]
     UnknownFunction(String),
+    /// A struct or union that `sizeof` names.
+    #[error("unknown type `{0}`: the program defines none such and the kernel's BTF has none")]
+    UnknownType(String),
+    #[error("`{record}` has no member `{field}`")]
+    UnknownMember { record: String, field: String },
     #[error("`{name}` is not valid in {kind} probes (valid in: {valid})")]
     NotValidHere { name: String, kind: &'static str, valid: String },
     #[error("{name}() takes {expected} argument(s), got {got}")]
@@ -94,6 +99,8 @@ impl CheckErrorKind {
             Self::UnknownField { .. } => "unknown_field",
             Self::UnknownIdentifier { .. } => "unknown_identifier",
             Self::UnknownFunction(_) => "unknown_function",
+            Self::UnknownType(_) => "unknown_type",
+            Self::UnknownMember { .. } => "unknown_member",
             Self::NotValidHere { .. } => "not_valid_here",
             Self::ArgumentCount { .. } => "argument_count",
             Self::Policy(denial) => denial.rule.code(),

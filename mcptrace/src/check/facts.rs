@@ -17,7 +17,7 @@ use crate::{
         traceable::KernelFunctions,
         tracefs::{self, Format, TracefsError},
     },
-    lang::ast::ProbeKind,
+    lang::{ast::ProbeKind, c_layout::Shape},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub trait Host: Sync {
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError>;
     /// The value of enumerator `name` in the kernel's BTF.
     fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError>;
+    /// The type the kernel's BTF calls `name` (`struct task_struct`, `u64`).
+    fn kernel_type(&self, name: &str) -> Result<Option<Shape>, BtfError>;
     /// Where `#include <…>` looks for headers.
     fn include_dirs(&self) -> Vec<PathBuf>;
 }
@@ -206,6 +208,10 @@ impl Host for SystemHost {
 
     fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
         btf::enumerator(name)
+    }
+
+    fn kernel_type(&self, name: &str) -> Result<Option<Shape>, BtfError> {
+        btf::shape(name)
     }
 
     fn include_dirs(&self) -> Vec<PathBuf> {

@@ -1,7 +1,7 @@
 //! A host for tests of rules that must hold whatever machine runs them: a
 //! few tracepoints with known formats, two kernel functions, a `bash` with
-//! two functions, no kprobes and no BTF prototypes, two enum values and no
-//! headers.
+//! two functions, no kprobes and no BTF prototypes, two enum values, two
+//! types (`struct task_struct` with its `pid`, `u64`) and no headers.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -13,7 +13,10 @@ use crate::{
         traceable::KernelFunctions,
         tracefs::{Format, TracefsError, parse_format},
     },
-    lang::ast::ProbeKind,
+    lang::{
+        ast::ProbeKind,
+        c_layout::{Layout, Member, Shape},
+    },
 };
 
 pub struct FakeHost;
@@ -86,6 +89,20 @@ impl Host for FakeHost {
             "TCP_ESTABLISHED" => Some(1),
             "TCP_CLOSE" => Some(7),
             "NEGATIVE_ENUMERATOR" => Some(-2),
+            _ => None,
+        })
+    }
+    fn kernel_type(&self, name: &str) -> Result<Option<Shape>, BtfError> {
+        let layout = |size, align| Shape { layout: Layout { size, align }, members: Vec::new() };
+        Ok(match name {
+            "struct task_struct" => Some(Shape {
+                members: vec![Member {
+                    name: "pid".into(),
+                    layout: Some(Layout { size: 4, align: 4 }),
+                }],
+                ..layout(3264, 8)
+            }),
+            "u64" => Some(layout(8, 8)),
             _ => None,
         })
     }

@@ -451,3 +451,32 @@ fn config_keys_and_values_are_checked() {
     assert_eq!(kinds.len(), 2);
     assert!(kinds.iter().all(|k| k.code() == "config"), "{kinds:?}");
 }
+
+/// `sizeof` of a struct or union, or of a member through a cast pointer, is
+/// a uint64 constant from the program's definitions or the kernel's BTF;
+/// an unknown record or member is an error; what cannot be sized here
+/// (a definition not understood, a header) stays for bpftrace.
+#[test]
+fn record_sizes_become_constants() {
+    use crate::lang::pretty;
+    let checked = ok("struct Foo { int x; char c; u64 v; }\n\
+         BEGIN { print((sizeof(struct Foo), sizeof(((struct Foo *)0)->c), \
+         sizeof(struct task_struct), sizeof(((struct task_struct *)0)->pid))) }");
+    let text = pretty::program(&checked.program);
+    assert!(text.contains("print(((uint64)16, (uint64)1, (uint64)3264, (uint64)4))"), "{text}");
+    for kept in [
+        "struct Foo { int f:3; }\nBEGIN { print(sizeof(struct Foo)) }",
+        "#include <linux/sched.h>\nBEGIN { print(sizeof(struct task_struct)) }",
+    ] {
+        let text = pretty::program(&ok(kept).program);
+        assert!(text.contains("print(sizeof(struct "), "{text}");
+    }
+    assert_eq!(
+        errors("BEGIN { print(sizeof(struct nope)) }"),
+        [CheckErrorKind::UnknownType("struct nope".into())]
+    );
+    assert_eq!(
+        errors("struct Foo { int x; }\nBEGIN { print(sizeof(((struct Foo *)0)->y)) }"),
+        [CheckErrorKind::UnknownMember { record: "struct Foo".into(), field: "y".into() }]
+    );
+}

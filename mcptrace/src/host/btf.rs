@@ -1,11 +1,12 @@
 //! Kernel functions' prototypes from the kernel's BTF, for fentry/fexit:
 //! whether a function exists, its BTF id (the attach target), and each
-//! parameter's name and type as bpftrace reads it; and the kernel's enum
-//! values by name. The BTF (~5 MB) is read and indexed once per process, on
-//! first use.
+//! parameter's name and type as bpftrace reads it; the kernel's enum
+//! values by name; and types' sizes by C name, for `sizeof`. The BTF
+//! (~5 MB) is read and indexed once per process, on first use.
 
 mod enums;
 mod format;
+mod layout;
 mod prototype;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ use std::sync::OnceLock;
 
 pub use enums::enumerator;
 use format::Raw;
+pub use layout::shape;
 pub use prototype::{Function, Param, Scalar, Type};
 
 const PATH: &str = "/sys/kernel/btf/vmlinux";

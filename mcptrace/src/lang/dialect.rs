@@ -252,23 +252,27 @@ pub fn with_parameters(program: &Program, params: &[String]) -> Program {
 }
 
 /// The program with the names the checker resolved as constants (enum
-/// values, macros, `cgroupid(path)`; `values` by the offset each is written
-/// at) replaced by the integers they stand for, so that no later stage and
-/// neither backend looks them up again.
+/// values, macros, `cgroupid(path)`, the `sizeof` of a struct or union or
+/// their members; `values` by the offset each is written at) replaced by
+/// the integers they stand for, so that no later stage and neither backend
+/// looks them up again.
 pub fn with_constants(program: &Program, values: &HashMap<u32, i128>) -> Program {
     rewrite(program, &mut |e| {
-        let constant = match &e.kind {
-            ExprKind::Ident(_) => true,
-            ExprKind::Call { name, .. } => name == "cgroupid",
-            _ => false,
+        let size = match &e.kind {
+            ExprKind::Ident(_) => false,
+            ExprKind::Call { name, .. } if name == "cgroupid" => false,
+            ExprKind::Call { name, .. } if name == "sizeof" => true,
+            ExprKind::SizeofType(_) => true,
+            _ => return,
         };
-        if !constant {
-            return;
-        }
         let Some(&value) = values.get(&e.span.offset) else { return };
         let span = e.span;
         let magnitude = ExprKind::Int(value.unsigned_abs() as u64);
-        e.kind = if value < 0 {
+        e.kind = if size {
+            // bpftrace's sizes are uint64, a literal int64.
+            let ty = TypeName { name: "uint64".into(), pointers: 0 };
+            ExprKind::Cast { ty, expr: Box::new(Expr { kind: magnitude, span }) }
+        } else if value < 0 {
             ExprKind::Unary { op: UnaryOp::Neg, expr: Box::new(Expr { kind: magnitude, span }) }
         } else {
             magnitude

@@ -6,6 +6,7 @@
 //! `probe` (attach points, predicates, the program).
 
 pub mod ast;
+pub mod c_layout;
 pub mod catalog;
 pub mod config;
 pub mod dialect;

@@ -1041,7 +1041,7 @@ pub fn describe(e: &Expr) -> (NotNative, String) {
                 crate::lang::pretty::type_name(ty)
             ),
         ),
-        ExprKind::SizeofType(_) => (NotNative::Types, "`sizeof` is".into()),
+        ExprKind::SizeofType(_) => (NotNative::Types, "`sizeof` of this type is".into()),
         ExprKind::Step { .. } => {
             (NotNative::Expression, "`++`/`--` inside an expression is".into())
         }

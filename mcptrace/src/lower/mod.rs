@@ -145,8 +145,9 @@ pub enum NotNative {
     /// A probe needs more values, strings, operations or keys than a slot
     /// holds.
     SlotFull,
-    /// C definitions, casts to other than fixed-width integers, BTF-typed
-    /// field access, indexing, sizeof.
+    /// Enum and typedef definitions, casts to other than fixed-width
+    /// integers, BTF-typed field access, indexing, `sizeof` of a type not
+    /// sized when checked.
     Types,
     /// `unroll`, and what a loop or `return` cannot take (map
     /// updates in a pass or after a return, a map walked in a kernel probe).
@@ -189,15 +190,21 @@ impl fmt::Display for Unsupported {
 /// its attach points expand to.
 pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     let program = &checked.program;
-    // `#include` and `#define` only supply constants, which the checker
-    // has put in place of their names.
-    let supplies_constants =
-        |p: &&ast::Preamble| ["#include", "#define"].iter().any(|d| p.text.starts_with(d));
+    // `#include`, `#define` and struct and union definitions only supply
+    // constants and sizes, which the checker has put in place of their
+    // names and `sizeof`s; whatever else uses such types (a cast, a field)
+    // is not native by itself. An enum's values would not be the kernel's
+    // the checker takes, a typedef could rename an integer type.
+    let supplies_constants = |p: &&ast::Preamble| {
+        ["#include", "#define", "struct", "union"].iter().any(|d| p.text.starts_with(d))
+    };
     if let Some(p) = program.preamble.iter().find(|p| !supplies_constants(p)) {
         return Err(Unsupported::new(
             p.span,
             NotNative::Types,
-            "C definitions are not native yet".into(),
+            "C definitions other than structs and unions (enums, typedefs, preprocessor \
+             conditionals) are not native yet"
+                .into(),
         ));
     }
     for entry in &program.config {

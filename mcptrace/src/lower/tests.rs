@@ -811,3 +811,38 @@ fn begin_and_end_write_and_read_keyed_state() {
     let why = reason("BEGIN { @c = count(); }", vec![vec![Probe::Begin]]);
     assert!(why.contains("count() in BEGIN or END"), "{why}");
 }
+
+/// Struct and union definitions only supply `sizeof`s, which the checker
+/// has made constants: they lower; a use of the type that reads memory
+/// keeps the program on bpftrace by itself, and enum and typedef
+/// definitions keep it there.
+#[test]
+fn struct_definitions_lower_and_their_other_uses_do_not() {
+    let open = || vec![vec![tp("sys_enter_openat")]];
+    lowered(
+        "struct Foo { int x; }\nunion U { char c; }\nBEGIN { print((uint64)4); }",
+        vec![vec![Probe::Begin]],
+    );
+    assert_eq!(
+        reason(
+            "struct Foo { int x; }\ntracepoint:syscalls:sys_enter_openat \
+             { @[((struct Foo *)args->filename)->x] = count(); }",
+            open()
+        ),
+        "map key: field access on this expression (BTF-typed access) is not native yet (at 2:42)"
+    );
+    assert_eq!(
+        reason(
+            "struct Foo { int f:3; }\nBEGIN { print(sizeof(struct Foo)); }",
+            vec![vec![Probe::Begin]]
+        ),
+        "`sizeof` of this type is not native yet (at 2:15)"
+    );
+    for definition in ["enum E { A }", "typedef int myint;"] {
+        assert_eq!(
+            reason(&format!("{definition}\nBEGIN {{ print(1); }}"), vec![vec![Probe::Begin]]),
+            "C definitions other than structs and unions (enums, typedefs, preprocessor \
+             conditionals) are not native yet (at 1:1)"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use crate::{
         traceable::KernelFunctions,
         tracefs::Format,
     },
-    lang::{ast::ProbeKind, parse},
+    lang::{ast::ProbeKind, c_layout::Shape, parse},
     policy::Policy,
 };
 
@@ -37,7 +37,10 @@ fn fallbacks_name_the_construct_and_its_position() {
             "hardware:cache-misses:1000 { }",
             "`hardware:cache-misses:1000 { }` at 1:1: hardware probes are not native yet",
         ),
-        ("BEGIN { print(sizeof(int)) }", "`sizeof(int)` at 1:15: `sizeof` is not native yet"),
+        (
+            "BEGIN { print(sizeof(int)) }",
+            "`sizeof(int)` at 1:15: `sizeof` of this type is not native yet",
+        ),
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
             "BEGIN { @x = count() }",
@@ -90,6 +93,9 @@ impl Host for OldKernel {
     }
     fn kernel_enumerator(&self, name: &str) -> Result<Option<i128>, BtfError> {
         FakeHost.kernel_enumerator(name)
+    }
+    fn kernel_type(&self, name: &str) -> Result<Option<Shape>, BtfError> {
+        FakeHost.kernel_type(name)
     }
     fn include_dirs(&self) -> Vec<std::path::PathBuf> {
         FakeHost.include_dirs()
@@ -148,8 +154,8 @@ fn has_key_runs_natively_or_not_at_all() {
     assert_eq!(
         e.to_string(),
         "`has_key()` at 1:88 needs bpftrace ≥ 0.22.0; bpftrace 0.17 has no form for it, and the \
-         native backend cannot run the program: `sizeof(int)` at 1:114: `sizeof` is not native \
-         yet"
+         native backend cannot run the program: `sizeof(int)` at 1:114: `sizeof` of this type is \
+         not native yet"
     );
     assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
 }

@@ -262,6 +262,23 @@ impl Raw {
             })
     }
 
+    /// Member `i` of a STRUCT or UNION: its name offset, type id, and bit
+    /// offset, with the bit-field's width in the top byte if the kind flag
+    /// is set.
+    pub fn member(&self, r: &Record, i: usize) -> (u32, u32, u32) {
+        let at = r.trailer + 12 * i;
+        (u32_at(&self.data, at), u32_at(&self.data, at + 4), u32_at(&self.data, at + 8))
+    }
+
+    /// The id of the first type of one of `kinds` named `name`: a walk,
+    /// taken for the few names a program sizes.
+    pub fn named(&self, kinds: &[Kind], name: &str) -> Option<u32> {
+        (1..=self.records.len() as u32).find(|&id| {
+            self.record(id)
+                .is_ok_and(|r| kinds.contains(&r.kind) && self.name(r.name_off) == Ok(name))
+        })
+    }
+
     /// Parameter `i` of a FUNC_PROTO: its name offset and type id.
     pub fn param(&self, r: &Record, i: usize) -> (u32, u32) {
         let at = r.trailer + 8 * i;

@@ -177,7 +177,7 @@ pub(super) fn of(raw: &Raw, name: &str, id: u32) -> Result<Function, BtfError> {
     })
 }
 
-fn deeper(depth: usize) -> Result<usize, BtfError> {
+pub(super) fn deeper(depth: usize) -> Result<usize, BtfError> {
     if depth >= MAX_DEPTH {
         return Err(BtfError::Malformed(format!("a type chain deeper than {MAX_DEPTH}")));
     }

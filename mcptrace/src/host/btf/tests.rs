@@ -207,3 +207,20 @@ fn enumerators_come_by_name_with_their_values() {
     assert_eq!(enumerator("BPF_PROG_TYPE_KPROBE"), Ok(Some(2)));
     assert_eq!(enumerator("NO_SUCH_ENUMERATOR_HERE"), Ok(None));
 }
+
+#[test]
+fn kernel_types_have_sizes_alignments_and_members() {
+    use crate::lang::c_layout::Layout;
+    let task = shape("struct task_struct").unwrap().unwrap();
+    assert!(task.layout.size > 1000 && task.layout.size.is_multiple_of(task.layout.align));
+    let pid = task.member("pid").unwrap();
+    assert_eq!(pid.layout, Some(Layout { size: 4, align: 4 }));
+    assert_eq!(task.member("comm").unwrap().layout.map(|l| l.size), Some(16));
+    // `struct sk_buff` names members of its anonymous unions as its own.
+    let skb = shape("struct sk_buff").unwrap().unwrap();
+    assert_eq!(skb.member("len").unwrap().layout.map(|l| l.size), Some(4));
+    assert!(skb.member("next").is_some());
+    assert_eq!(shape("u64").unwrap().map(|s| s.layout), Some(Layout { size: 8, align: 8 }));
+    assert!(shape("union bpf_attr").unwrap().is_some());
+    assert_eq!(shape("struct no_such_struct_here").unwrap(), None);
+}
