@@ -419,6 +419,15 @@ impl<'a> Exprs<'a> {
                     parts.push(Part::Value(uid));
                     kinds.push(KeyKind::User);
                 }
+                ExprKind::Call { name, args }
+                    if name == "cgroup_path" && matches!(args.len(), 1 | 2) =>
+                {
+                    let filter = strings::cgroup_filter(args.get(1))?;
+                    let leaf = self.leaf(&args[0])?;
+                    let (id, _) = self.kernel_int(&args[0], leaf)?;
+                    parts.push(Part::Value(id));
+                    kinds.push(KeyKind::CgroupPath { filter });
+                }
                 ExprKind::Call { name, args } if is_symbol_call(name, args) => {
                     let leaf = self.leaf(&args[0])?;
                     let (addr, _) = self.kernel_int(&args[0], leaf)?;

@@ -9,7 +9,7 @@ use super::lower;
 use crate::{
     check::{Checked, CheckedProbe},
     host::{btf::BtfError, tracefs::parse_format},
-    ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
+    ir::{self, AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt},
     lang::{parse, stack::StackMode},
     probe::{Probe, UserLocation},
 };
@@ -297,6 +297,12 @@ fn the_native_helper_list_matches_what_lowers() {
         ),
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("strerror", "BEGIN { print(strerror(2)); }", vec![vec![Probe::Begin]]),
+        (
+            "cgroup_path",
+            "u:/bin/sh:main { @[cgroup_path(cgroup)] = count(); \
+             printf(\"%s\\n\", cgroup_path(cgroup, \"unified\")); }",
+            vec![vec![uprobe(false)]],
+        ),
         ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("cat", "u:/bin/sh:main { cat(\"/proc/%d/status\", pid); }", vec![vec![uprobe(false)]]),
@@ -349,6 +355,26 @@ fn the_native_helper_list_matches_what_lowers() {
         assert!(!super::is_native(name));
         reason(src, vec![vec![uprobe(false)]]);
     }
+}
+
+#[test]
+fn cgroup_path_keys_and_prints_by_the_id_the_kernel_captures() {
+    let p = lowered(
+        r#"tracepoint:syscalls:sys_enter_openat { @[cgroup_path(cgroup, "unified")] = count(); printf("%s\n", cgroup_path(cgroup)); }"#,
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert_eq!(p.maps[0].key, [KeyKind::CgroupPath { filter: "unified".into() }]);
+    let [Stmt::Printf { args, .. }] = &p.probes[0].body[..] else { panic!("{:?}", p.probes) };
+    assert!(
+        matches!(&args[..], [ir::Expr::CgroupPath { id, filter }]
+            if filter == "*" && matches!(**id, ir::Expr::Captured { .. })),
+        "{args:?}"
+    );
+    let why = reason(
+        r#"tracepoint:syscalls:sys_enter_openat { print(cgroup_path(cgroup, str(args->filename))); }"#,
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("cgroup_path() with a filter that is not a string literal"), "{why}");
 }
 
 #[test]
