@@ -13,10 +13,13 @@ use std::{
     str::FromStr,
 };
 
-use crate::lang::ast::{BinaryOp, Expr, ExprKind, Probe, ProbeKind, Program};
+use crate::{
+    host::cgroups,
+    lang::ast::{BinaryOp, Expr, ExprKind, Probe, ProbeKind, Program},
+};
 
 /// cgroup v2's usual mount point; hybrid hosts mount it elsewhere (as
-/// /sys/fs/cgroup/unified), found in /proc/self/mountinfo.
+/// /sys/fs/cgroup/unified), found among the mounts.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// statfs's f_type of a cgroup v2 file system.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -61,13 +64,10 @@ impl FromStr for Scope {
 
 /// Where cgroup v2 is mounted here.
 pub fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = cgroups::hierarchies().unwrap_or_default();
     mounts
-        .lines()
-        .find_map(|l| {
-            let (fields, fs) = l.split_once(" - ")?;
-            fs.starts_with("cgroup2 ").then(|| fields.split(' ').nth(4).map(PathBuf::from))?
-        })
+        .into_iter()
+        .find_map(|h| h.v2.then_some(h.root))
         .unwrap_or_else(|| PathBuf::from(CGROUP_ROOT))
 }
 

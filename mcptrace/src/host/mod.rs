@@ -1,11 +1,12 @@
 //! Facts about the running kernel and binaries: tracefs and tracepoint
-//! formats, kernel symbols, ELF symbols, user names, running processes, and
-//! which probe kinds attach here.
+//! formats, kernel symbols, ELF symbols, user names, cgroup hierarchies,
+//! running processes, and which probe kinds attach here.
 
 pub mod attached;
 pub mod bpf_stats;
 mod bpf_syscall;
 pub mod btf;
+pub mod cgroups;
 pub mod elf;
 pub mod features;
 pub mod fentry;

@@ -116,6 +116,11 @@ pub enum KeyKind {
     },
     /// A uid printed as its user name (`username`).
     User,
+    /// A cgroup id printed as its paths in the hierarchies `filter` passes
+    /// (`cgroup_path()`), looked up when printed.
+    CgroupPath {
+        filter: String,
+    },
 }
 
 impl KeyKind {
@@ -335,6 +340,12 @@ pub enum Expr {
     Ntop(Box<Expr>),
     /// `strerror(errno)`: the C library's text for an errno value.
     Strerror(Box<Expr>),
+    /// `cgroup_path(id, filter)`: where cgroup `id` is in the hierarchies
+    /// `filter` passes, looked up when evaluated.
+    CgroupPath {
+        id: Box<Expr>,
+        filter: String,
+    },
     /// The first `len` bytes of string `text` (`str(buf, n)` with `n`
     /// computed).
     Prefix {

@@ -421,6 +421,15 @@ impl<'a> Exprs<'a> {
                     parts.push(Part::Value(uid));
                     kinds.push(KeyKind::User);
                 }
+                ExprKind::Call { name, args }
+                    if name == "cgroup_path" && matches!(args.len(), 1 | 2) =>
+                {
+                    let filter = strings::cgroup_filter(args.get(1))?;
+                    let leaf = self.leaf(&args[0])?;
+                    let (id, _) = self.kernel_int(&args[0], leaf)?;
+                    parts.push(Part::Value(id));
+                    kinds.push(KeyKind::CgroupPath { filter });
+                }
                 ExprKind::Call { name, args } if is_symbol_call(name, args) => {
                     let leaf = self.leaf(&args[0])?;
                     let (addr, _) = self.kernel_int(&args[0], leaf)?;
@@ -686,7 +695,10 @@ impl<'a> Exprs<'a> {
             ExprKind::Str(_) => true,
             ExprKind::Ident(n) => matches!(n.as_str(), "comm" | "func" | "probe" | "username"),
             ExprKind::Call { name, .. } => {
-                matches!(name.as_str(), "str" | "ksym" | "usym" | "strftime" | "ntop" | "strerror")
+                matches!(
+                    name.as_str(),
+                    "str" | "ksym" | "usym" | "strftime" | "ntop" | "strerror" | "cgroup_path"
+                )
             }
             ExprKind::Field { expr, field, .. } if is_args(expr) => {
                 self.cx.as_deref().is_some_and(|cx| cx.arg_is_text(field))

@@ -84,6 +84,7 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "strftime",
     "ntop",
     "strerror",
+    "cgroup_path",
     "bswap",
     "cat",
     "sizeof",

@@ -1,7 +1,8 @@
 //! Functions that make or compare strings: `strncmp`, `strcontains`,
-//! `strftime`, `ntop`, `strerror`. In user space each evaluates on the event's values;
-//! `strncmp` of a captured string and a constant also runs in the kernel,
-//! as a string comparison over the constant's first n bytes.
+//! `strftime`, `ntop`, `strerror`, `cgroup_path`. In user space each
+//! evaluates on the event's values; `strncmp` of a captured string and a
+//! constant also runs in the kernel, as a string comparison over the
+//! constant's first n bytes.
 
 use mcptrace_common::slot::op;
 
@@ -23,7 +24,21 @@ fn unsupported(span: Span, kind: NotNative, what: impl Into<String>) -> Unsuppor
 
 /// Whether `name` is one of this module's functions.
 pub fn is_string_function(name: &str) -> bool {
-    matches!(name, "strncmp" | "strcontains" | "strftime" | "ntop" | "strerror")
+    matches!(name, "strncmp" | "strcontains" | "strftime" | "ntop" | "strerror" | "cgroup_path")
+}
+
+/// The hierarchy filter of `cgroup_path(id [, filter])`: a string literal,
+/// every hierarchy (`*`) when not given, as bpftrace.
+pub fn cgroup_filter(filter: Option<&Expr>) -> Result<String, Unsupported> {
+    match filter {
+        None => Ok("*".into()),
+        Some(Expr { kind: ExprKind::Str(filter), .. }) => Ok(filter.clone()),
+        Some(other) => Err(unsupported(
+            other.span,
+            NotNative::Expression,
+            "cgroup_path() with a filter that is not a string literal",
+        )),
+    }
 }
 
 /// The constant length of `strncmp(a, b, n)`.
@@ -75,6 +90,17 @@ impl Exprs<'_> {
                 (errno, Ty::Int { .. }) => Ok((ir::Expr::Strerror(Box::new(errno)), Ty::Str)),
                 _ => Err(unsupported(errno.span, NotNative::Types, "strerror() of a string")),
             },
+            ("cgroup_path", [id, filter @ ..]) if filter.len() <= 1 => {
+                let filter = cgroup_filter(filter.first())?;
+                let (id, Ty::Int { .. }) = self.user(id)? else {
+                    return Err(unsupported(
+                        id.span,
+                        NotNative::Types,
+                        "cgroup_path() of a string",
+                    ));
+                };
+                Ok((ir::Expr::CgroupPath { id: Box::new(id), filter }, Ty::Str))
+            }
             ("ntop", [addr]) => match self.user(addr)? {
                 (addr, Ty::Int { .. }) => Ok((ir::Expr::Ntop(Box::new(addr)), Ty::Str)),
                 _ => Err(unsupported(

@@ -9,7 +9,7 @@ use super::lower;
 use crate::{
     check::{Checked, CheckedProbe},
     host::{btf::BtfError, tracefs::parse_format},
-    ir::{AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt, UnOp},
+    ir::{self, AttachPoint, KeyKind, MapAgg, NativeProgram, ProbeName, Stmt, UnOp},
     lang::{parse, stack::StackMode},
     probe::{Probe, UserLocation},
 };
@@ -297,6 +297,12 @@ fn the_native_helper_list_matches_what_lowers() {
         ),
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("strerror", "BEGIN { print(strerror(2)); }", vec![vec![Probe::Begin]]),
+        (
+            "cgroup_path",
+            "u:/bin/sh:main { @[cgroup_path(cgroup)] = count(); \
+             printf(\"%s\\n\", cgroup_path(cgroup, \"unified\")); }",
+            vec![vec![uprobe(false)]],
+        ),
         ("bswap", "u:/bin/sh:main { @[bswap(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("printf", "BEGIN { printf(\"x\\n\"); }", vec![vec![Probe::Begin]]),
         ("cat", "u:/bin/sh:main { cat(\"/proc/%d/status\", pid); }", vec![vec![uprobe(false)]]),
@@ -349,6 +355,26 @@ fn the_native_helper_list_matches_what_lowers() {
         assert!(!super::is_native(name));
         reason(src, vec![vec![uprobe(false)]]);
     }
+}
+
+#[test]
+fn cgroup_path_keys_and_prints_by_the_id_the_kernel_captures() {
+    let p = lowered(
+        r#"tracepoint:syscalls:sys_enter_openat { @[cgroup_path(cgroup, "unified")] = count(); printf("%s\n", cgroup_path(cgroup)); }"#,
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert_eq!(p.maps[0].key, [KeyKind::CgroupPath { filter: "unified".into() }]);
+    let [Stmt::Printf { args, .. }] = &p.probes[0].body[..] else { panic!("{:?}", p.probes) };
+    assert!(
+        matches!(&args[..], [ir::Expr::CgroupPath { id, filter }]
+            if filter == "*" && matches!(**id, ir::Expr::Captured { .. })),
+        "{args:?}"
+    );
+    let why = reason(
+        r#"tracepoint:syscalls:sys_enter_openat { print(cgroup_path(cgroup, str(args->filename))); }"#,
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("cgroup_path() with a filter that is not a string literal"), "{why}");
 }
 
 #[test]
@@ -468,7 +494,7 @@ fn has_key_reads_presence_in_the_kernel() {
         vec![vec![tp("sys_enter_openat")], vec![Probe::End]],
     );
     assert!(
-        matches!(&p.end[0][..], [Stmt::Print(crate::ir::Expr::HasKey { map: 0, key })] if key.len() == 2),
+        matches!(&p.end[0][..], [Stmt::Print(ir::Expr::HasKey { map: 0, key })] if key.len() == 2),
         "{:?}",
         p.end
     );
@@ -566,7 +592,7 @@ fn stack_limits_and_two_argument_delete() {
     assert_eq!(by_name("@u").key, u);
     assert!(matches!(
         &p.probes[0].body[..],
-        [Stmt::Printf { args, .. }] if matches!(args[..], [crate::ir::Expr::Stack { depth: 2, .. }])
+        [Stmt::Printf { args, .. }] if matches!(args[..], [ir::Expr::Stack { depth: 2, .. }])
     ));
     let p = lowered("u:/bin/sh:main { @s[arg0, tid] = nsecs; delete(@s, (arg0, tid)); }", uprobe);
     let c = &p.probes[0].config;
@@ -768,10 +794,7 @@ fn a_kprobe_wildcard_shares_one_slot() {
     assert_eq!(by_name("@").key, [KeyKind::Symbol { user: false }]);
     assert_eq!(by_name("@p").key, [KeyKind::FunctionProbe]);
     let [Stmt::Printf { args, .. }] = &p.probes[0].body[..] else { panic!() };
-    assert!(matches!(
-        args[..],
-        [crate::ir::Expr::Symbol { pid: None, .. }, crate::ir::Expr::Probe]
-    ));
+    assert!(matches!(args[..], [ir::Expr::Symbol { pid: None, .. }, ir::Expr::Probe]));
     // At a return nothing says whose it is: a slot each, while they last.
     let why = reason("kretprobe:vfs_* { @[func] = count(); }", vec![kprobes(17, true)]);
     assert!(why.contains("more than 16 kretprobe probes"), "{why}");
@@ -795,19 +818,14 @@ fn begin_and_end_write_and_read_keyed_state() {
             &p.begin[0][..],
             [
                 Stmt::MapStore { map: 0, add: false, .. },
-                Stmt::MapStore {
-                    map: 0,
-                    add: true,
-                    value: crate::ir::Expr::Unary(UnOp::Neg, _),
-                    ..
-                },
+                Stmt::MapStore { map: 0, add: true, value: ir::Expr::Unary(UnOp::Neg, _), .. },
                 Stmt::MapDelete { map: 0, .. },
             ]
         ),
         "{:?}",
         p.begin
     );
-    assert!(matches!(&p.end[0][..], [Stmt::Print(crate::ir::Expr::MapValue { map: 0, .. })]));
+    assert!(matches!(&p.end[0][..], [Stmt::Print(ir::Expr::MapValue { map: 0, .. })]));
     let why = reason("BEGIN { @c = count(); }", vec![vec![Probe::Begin]]);
     assert!(why.contains("count() in BEGIN or END"), "{why}");
 }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::{
     host::{
+        cgroups,
         symbolize::{StackFrame, StackLayout, format_stack},
         users,
     },
@@ -280,6 +281,10 @@ impl<'a> Frame<'a> {
             Expr::Ntop(addr) => Value::Str(ntop(int(&self.eval(addr, fx)).0 as u32)),
             Expr::Tracer(builtin) => tracer::value(*builtin),
             Expr::Strerror(errno) => Value::Str(strerror(int(&self.eval(errno, fx)).0)),
+            // Unreadable mounts name no hierarchy: empty, as in bpftrace.
+            Expr::CgroupPath { id, filter } => {
+                Value::Str(cgroups::path(int(&self.eval(id, fx)).0, filter).unwrap_or_default())
+            }
             Expr::Prefix { text, len } => {
                 let mut text = bytes(&self.eval(text, fx)).to_vec();
                 text.truncate(int(&self.eval(len, fx)).0.try_into().unwrap_or(usize::MAX));
@@ -289,7 +294,6 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// A string value's bytes (none for other values).
 /// The C library's text for errno value `errno`, as bpftrace's strerror().
 fn strerror(errno: u64) -> Vec<u8> {
     let Ok(errno) = i32::try_from(errno) else {
@@ -301,6 +305,7 @@ fn strerror(errno: u64) -> Vec<u8> {
     text.to_bytes().to_vec()
 }
 
+/// A string value's bytes (none for other values).
 fn bytes(v: &Value) -> &[u8] {
     match v {
         Value::Str(s) => s,

@@ -8,6 +8,7 @@ use mcptrace_common::{Agg, MapKey};
 
 use super::{NativeError, Session, eval::cstr};
 use crate::host::{
+    cgroups,
     symbolize::{self, StackFrame, StackLayout, UserSymbols, format_stack},
     syscalls, users,
 };
@@ -182,6 +183,9 @@ fn decode_key(
                     Value::Str(symbol(symbols, first, pid).into_bytes())
                 }
                 KeyKind::User => Value::Str(users::name(first).into_bytes()),
+                KeyKind::CgroupPath { filter } => {
+                    Value::Str(cgroups::path(first, filter).unwrap_or_default())
+                }
             }
         })
         .collect()
