@@ -2,7 +2,7 @@
 //! every leaf is captured in the kernel, to expression-machine operations
 //! (predicates pushed into the kernel, map operands).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use mcptrace_common::{
     limits::{KEY_WORDS, STR_LEN},
@@ -63,6 +63,9 @@ pub struct Exprs<'a> {
     pub maps: &'a mut MapTable,
     /// `$name` → (slot, type), for the probe invocation.
     pub vars: HashMap<String, (usize, Ty)>,
+    /// `$name` → the expression it stands for where the kernel needs it
+    /// (see `inline`).
+    pub defs: HashMap<String, Expr>,
     /// Element types of the tuples lowered so far, by `Ty::Tuple` index.
     pub tuples: Vec<Vec<Ty>>,
     /// Variables declared with an integer type (`let $x: uint8`): every
@@ -72,9 +75,12 @@ pub struct Exprs<'a> {
     pub var_widths: HashMap<String, VarWidth>,
     /// The if/else conditions around the statement being lowered.
     pub guard: Guard,
-    /// Maps this probe has updated so far: keyed state is read once per hit,
-    /// before any update, so a later read would see the old value.
-    pub updated: HashSet<String>,
+    /// Maps this probe has updated so far, with where the first update is
+    /// written: keyed state is read once per hit, before any update, so a
+    /// read written after one would see the old value. (A read written
+    /// before it but inlined after, with its variable, reads what the
+    /// variable holds.)
+    pub updated: HashMap<String, u32>,
     /// The innermost loop around the statement being lowered: its passes
     /// run in user space (see `loops`).
     pub loop_at: Option<Span>,
@@ -131,11 +137,12 @@ impl<'a> Exprs<'a> {
             cx,
             maps,
             vars: HashMap::new(),
+            defs: HashMap::new(),
             tuples: Vec::new(),
             int_vars: HashMap::new(),
             var_widths: HashMap::new(),
             guard: Guard::Always,
-            updated: HashSet::new(),
+            updated: HashMap::new(),
             loop_at: None,
             returned: None,
         }
@@ -285,7 +292,7 @@ impl<'a> Exprs<'a> {
         presence: bool,
         span: Span,
     ) -> Result<(ValueRef, bool), Unsupported> {
-        if self.updated.contains(&map_name(name)) {
+        if self.updated.get(&map_name(name)).is_some_and(|at| *at < span.offset) {
             return Err(unsupported(
                 span,
                 NotNative::Map,
@@ -363,6 +370,7 @@ impl<'a> Exprs<'a> {
         let mut parts = Vec::new();
         let mut kinds = Vec::new();
         for k in keys {
+            let k = &self.inlined(k);
             let cx_span = k.span;
             match &k.kind {
                 ExprKind::Ident(n) if n == "probe" => {
@@ -539,6 +547,7 @@ impl<'a> Exprs<'a> {
     /// Expression-machine operations for `e`, or None when some part of it
     /// can only be evaluated in user space.
     pub fn kernel(&mut self, e: &Expr) -> Result<Option<(Ops, Ty)>, Unsupported> {
+        let e = &self.inlined(e);
         if self.cx.is_none() || !kernel_shaped(e) {
             return Ok(None);
         }

@@ -101,6 +101,9 @@ impl Exprs<'_> {
             return Ok(Some(ir::Stmt::Unroll { count, body: once }));
         }
         let mut repeated = once;
+        // A repeated read comes after the first pass's updates, whatever
+        // its position in the source.
+        self.updated.values_mut().for_each(|at| *at = 0);
         for _ in 1..count {
             repeated.extend(self.block(body)?);
         }

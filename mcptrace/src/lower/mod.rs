@@ -8,6 +8,7 @@
 
 mod bswap;
 mod expr;
+mod inline;
 mod loops;
 mod map_table;
 mod site;

@@ -96,6 +96,7 @@ impl Exprs<'_> {
                         None => next,
                     };
                     self.vars.insert(name.clone(), (slot, ty));
+                    self.define(name, &value);
                     ir::Stmt::Assign { var: slot, value: e }
                 }
                 ExprKind::Map { name, keys } => {
@@ -119,20 +120,35 @@ impl Exprs<'_> {
                 // the condition when the expression machine can evaluate it.
                 let kernel = self.kernel(c)?.map(|(ops, _)| ops);
                 let outer = self.guard.clone();
+                let defs = self.defs.clone();
                 self.guard = outer.and(kernel.as_ref(), false, c.span);
                 let then = self.block(then);
                 self.guard = outer.and(kernel.as_ref(), true, c.span);
+                self.defs = defs.clone();
                 let otherwise = match otherwise {
                     None => Ok(Vec::new()),
                     Some(Else::Block(b)) => self.block(b),
                     Some(Else::If(stmt)) => self.stmt(stmt).map(|s| s.into_iter().collect()),
                 };
                 self.guard = outer;
+                self.defs = defs;
+                self.forget_assigned(s);
                 ir::Stmt::If { cond, then: then?, otherwise: otherwise? }
             }
-            StmtKind::Unroll { count, body } => return self.unroll(count, body, span),
-            StmtKind::While { cond, body } => self.while_loop(cond, body, span)?,
-            StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, span)?,
+            // A loop's passes change what they assign.
+            StmtKind::Unroll { .. } | StmtKind::While { .. } | StmtKind::For { .. } => {
+                self.forget_assigned(s);
+                let lowered = match &s.kind {
+                    StmtKind::Unroll { count, body } => self.unroll(count, body, span)?,
+                    StmtKind::While { cond, body } => Some(self.while_loop(cond, body, span)?),
+                    StmtKind::For { var, iter, body } => {
+                        Some(self.for_loop(var, iter, body, span)?)
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                self.forget_assigned(s);
+                return Ok(lowered);
+            }
             StmtKind::Break => self.jump(ir::Stmt::Break, span)?,
             StmtKind::Continue => self.jump(ir::Stmt::Continue, span)?,
             StmtKind::Return => {
@@ -568,7 +584,7 @@ impl Exprs<'_> {
         if let Some(MapAgg::Lhist { min, max, step }) = lhist {
             (m.min, m.max, m.step) = (min, max, step);
         }
-        self.updated.insert(full);
+        self.updated.entry(full).or_insert(span.offset);
         Ok(())
     }
 }

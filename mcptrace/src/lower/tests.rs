@@ -200,9 +200,12 @@ fn fallback_reasons_name_the_construct_and_its_position() {
         "map key: `curtask` is not native yet (at 1:42)"
     );
     assert_eq!(
-        reason("tracepoint:syscalls:sys_enter_openat { $x = 1; if ($x) { @c = count(); } }", tps()),
-        "a map update under a condition evaluated in user space (at 1:52) is not native yet \
-         (at 1:58)"
+        reason(
+            "tracepoint:syscalls:sys_enter_openat { if (strcontains(comm, \"x\")) { @c = count(); } }",
+            tps()
+        ),
+        "a map update under a condition evaluated in user space (at 1:44) is not native yet \
+         (at 1:70)"
     );
     assert_eq!(
         reason("tracepoint:syscalls:sys_enter_openat { @c[tid]++; @d = sum(@c[tid]); }", tps()),
@@ -863,4 +866,34 @@ fn struct_definitions_lower_and_their_other_uses_do_not() {
              conditionals) are not native yet (at 1:1)"
         );
     }
+}
+
+/// A variable stands for the expression last assigned to it where the
+/// kernel needs it, while statements run straight: not after a branch or
+/// loop that may assign it, and not for a read a pass of `unroll` makes
+/// after the previous pass's update.
+#[test]
+fn variables_stand_for_their_expressions_in_the_kernel() {
+    let one = || vec![vec![tp("sys_enter_openat")]];
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { $s = @t[tid]; $k = tid; @t[$k] = 5; \
+         @u = sum($s + 1); }",
+        one(),
+    );
+    let c = &p.probes[0].config;
+    assert_eq!(c.nlookups, 1, "the read the variable holds, before the update");
+    assert_eq!(c.lookups[0].key, c.map_ops[0].key, "@t[$k] is @t[tid]: one key spec");
+    for (src, at) in [
+        ("$x = 1; if (pid > 0) { $x = 2; } @a[$x] = count();", "`$x`"),
+        ("$x = 1; while ($x < 3) { $x++; } @a[$x] = count();", "`$x`"),
+        ("$x = 1; unroll(2) { @a[$x] = count(); $x++; }", "`$x`"),
+    ] {
+        let why = reason(&format!("tracepoint:syscalls:sys_enter_openat {{ {src} }}"), one());
+        assert!(why.contains("map key") && why.contains("not native"), "{src}: {why} ({at})");
+    }
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { unroll(2) { @m[tid] = @m[tid] + 1; } }",
+        one(),
+    );
+    assert!(why.contains("reading @m after updating it"), "{why}");
 }
