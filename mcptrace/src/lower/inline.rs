@@ -59,13 +59,12 @@ fn assigned(block: &Block) -> HashSet<String> {
             _ => {}
         }
         for e in s.exprs() {
-            e.each(&mut |e| match &e.kind {
-                ExprKind::Step { target, .. } => {
-                    if let ExprKind::Var(n) = &target.kind {
-                        names.insert(n.clone());
-                    }
+            e.each(&mut |e| {
+                if let ExprKind::Step { target, .. } = &e.kind
+                    && let ExprKind::Var(n) = &target.kind
+                {
+                    names.insert(n.clone());
                 }
-                _ => {}
             });
         }
         if let StmtKind::Assign { target: Expr { kind: ExprKind::Var(n), .. }, .. } = &s.kind {
