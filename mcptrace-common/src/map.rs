@@ -1,7 +1,10 @@
 //! Keys and values of the in-kernel maps that hold aggregations and keyed
 //! state for every user map of a program.
 
-use crate::limits::{KEY_TIERS, KEY_WORDS};
+use crate::{
+    limits::{KEY_TIERS, KEY_WORDS},
+    slot::map_op,
+};
 
 /// A key of the aggregation and keyed-state maps of the tier `W` words wide.
 /// Every width shares one layout, so a key built at the widest width is, by
@@ -59,6 +62,60 @@ pub struct Agg {
     pub sum: u64,
     pub min: i64,
     pub max: i64,
+}
+
+impl Agg {
+    /// Adds `value` by map operation `kind` (count only counts). One
+    /// definition for the kernel's updates and user space's.
+    #[inline(always)]
+    pub fn fold(&mut self, kind: u16, value: u64) {
+        let v = value as i64;
+        match kind {
+            map_op::SUM => self.sum = self.sum.wrapping_add(value),
+            map_op::MIN if self.count == 0 || v < self.min => self.min = v,
+            map_op::MAX if self.count == 0 || v > self.max => self.max = v,
+            _ => {}
+        }
+        self.count += 1;
+    }
+}
+
+/// The histogram bucket + 1 of `value` for hist and lhist (with the
+/// latter's `min`, `max`, `step`); 0 for the other operations.
+#[inline(always)]
+pub fn bucket(kind: u16, value: u64, min: i64, max: i64, step: u64) -> u32 {
+    match kind {
+        map_op::HIST => log2_bucket(value as i64) + 1,
+        map_op::LHIST => linear_bucket(value as i64, min, max, step) + 1,
+        _ => 0,
+    }
+}
+
+/// bpftrace's log2 buckets: 0 for negatives, 1 for zero, 2 + floor(log2 v)
+/// otherwise (without 0.17's cap at 2^31).
+#[inline(always)]
+fn log2_bucket(v: i64) -> u32 {
+    if v < 0 {
+        0
+    } else if v == 0 {
+        1
+    } else {
+        1 + (64 - (v as u64).leading_zeros())
+    }
+}
+
+/// lhist buckets: 0 below min, then one per step, then the overflow bucket,
+/// which also holds v == max.
+#[inline(always)]
+fn linear_bucket(v: i64, min: i64, max: i64, step: u64) -> u32 {
+    let step = if step == 0 { 1 } else { step };
+    if v < min {
+        0
+    } else if v >= max {
+        1 + ((max - min) as u64 / step) as u32
+    } else {
+        1 + ((v - min) as u64 / step) as u32
+    }
 }
 
 #[cfg(feature = "user")]

@@ -12,7 +12,8 @@ use mcptrace_common::{
         KEY_TIERS, KEY_WORD_MASK, KEY_WORDS, MAX_KEY_PARTS, MAX_KEYS, MAX_LOOKUPS, MAX_MAP_OPS,
         MAX_STRINGS, MAX_VALUES, STR_LEN,
     },
-    slot::{MapOp, map_op},
+    map::bucket,
+    slot::map_op,
 };
 
 use crate::{
@@ -100,21 +101,11 @@ extern "C" fn run_map_op(i: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: per-CPU memory; the expression machine is done with it.
     let scratch = unsafe { &mut *scratch_ptr };
     let tier = build_key(config, scratch, m.key);
-    scratch.key.bucket = bucket(m, value);
+    scratch.key.bucket = bucket(m.kind, value, m.min, m.max, m.step);
     if !by_tier!(tier, apply(m.kind, scratch, value)) {
         bump(&MAP_FULL);
     }
     0
-}
-
-/// The histogram bucket + 1 of `value` for hist and lhist; 0 otherwise.
-#[inline(always)]
-fn bucket(m: &MapOp, value: u64) -> u32 {
-    match m.kind {
-        map_op::HIST => log2_bucket(value as i64) + 1,
-        map_op::LHIST => linear_bucket(value as i64, m) + 1,
-        _ => 0,
-    }
 }
 
 /// Applies an operation of `kind` under the scratch key in tier `T`; false
@@ -145,55 +136,15 @@ fn apply<T: Tier>(kind: u16, scratch: &Scratch, value: u64) -> bool {
         _ => match T::agg().get_ptr_mut(key) {
             Some(a) => {
                 // SAFETY: this CPU's value; per-CPU maps need no atomics.
-                fold(unsafe { &mut *a }, kind, value);
+                unsafe { &mut *a }.fold(kind, value);
                 true
             }
             None => {
                 let mut a = Agg::default();
-                fold(&mut a, kind, value);
+                a.fold(kind, value);
                 T::agg().insert(key, a, 0).is_ok()
             }
         },
-    }
-}
-
-/// Adds `value` to an aggregate by operation `kind`.
-#[inline(always)]
-fn fold(a: &mut Agg, kind: u16, value: u64) {
-    let v = value as i64;
-    match kind {
-        map_op::SUM => a.sum = a.sum.wrapping_add(value),
-        map_op::MIN if a.count == 0 || v < a.min => a.min = v,
-        map_op::MAX if a.count == 0 || v > a.max => a.max = v,
-        _ => {}
-    }
-    a.count += 1;
-}
-
-/// bpftrace's log2 buckets: 0 for negatives, 1 for zero, 2 + floor(log2 v)
-/// otherwise (without 0.17's cap at 2^31).
-#[inline(always)]
-fn log2_bucket(v: i64) -> u32 {
-    if v < 0 {
-        0
-    } else if v == 0 {
-        1
-    } else {
-        1 + (64 - (v as u64).leading_zeros())
-    }
-}
-
-/// lhist buckets: 0 below min, then one per step, then the overflow bucket,
-/// which also holds v == max.
-#[inline(always)]
-fn linear_bucket(v: i64, m: &MapOp) -> u32 {
-    let step = if m.step == 0 { 1 } else { m.step };
-    if v < m.min {
-        0
-    } else if v >= m.max {
-        1 + ((m.max - m.min) as u64 / step) as u32
-    } else {
-        1 + ((v - m.min) as u64 / step) as u32
     }
 }
 

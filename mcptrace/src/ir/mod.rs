@@ -39,7 +39,8 @@ impl NativeProgram {
     }
 }
 
-/// A user map (`@name`) held in the kernel maps under id `id`.
+/// A user map (`@name`) held in the kernel maps under id `id`, or in user
+/// space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapInfo {
     pub id: u16,
@@ -47,6 +48,10 @@ pub struct MapInfo {
     pub name: String,
     pub agg: MapAgg,
     pub key: Vec<KeyKind>,
+    /// Kept in user space rather than the kernel maps: maps of strings, and
+    /// maps that user-space statements update on the events (under a
+    /// condition only user space evaluates, in a loop, after a `return`).
+    pub in_user_space: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +74,8 @@ pub enum MapAgg {
     Value {
         signed: bool,
     },
-    /// Strings, which the kernel maps do not hold: kept in user space,
-    /// which writes and reads them in BEGIN, END and on each event.
+    /// Strings, which the kernel maps do not hold (so the map is kept in
+    /// user space).
     Text,
 }
 

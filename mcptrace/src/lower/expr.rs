@@ -322,6 +322,7 @@ impl<'a> Exprs<'a> {
             ));
         }
         let (id, signed) = self.maps.read(&map_name(name), kinds, span);
+        self.maps.use_in_kernel(&map_name(name), span);
         let cx = self.cx(span, "map read")?;
         let spec = cx.builder.key(id, &key).map_err(super::site::slot_full(span))?;
         let v = cx.builder.lookup(spec, presence).map_err(super::site::slot_full(span))?;

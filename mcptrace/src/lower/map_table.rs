@@ -20,6 +20,11 @@ pub struct MapTable {
     /// Other uses (delete with its key; print, clear, zero with none), which
     /// need the map to exist and, with a key, the same key parts.
     touches: Vec<(String, Option<Vec<KeyKind>>, Span)>,
+    /// Maps user space updates on the events, with the first such update;
+    /// and maps a kernel probe updates or reads, with the first such use. A
+    /// map cannot be both: the kernel's copy and user space's would part.
+    in_user_space: BTreeMap<String, Span>,
+    in_kernel: BTreeMap<String, Span>,
 }
 
 impl MapTable {
@@ -105,6 +110,21 @@ impl MapTable {
         matches!(self.shapes.get(name), Some((MapAgg::Text, _)))
     }
 
+    /// Map `name` is updated by user space on an event, at `span`.
+    pub fn update_in_user_space(&mut self, name: &str, span: Span) {
+        self.in_user_space.entry(name.to_string()).or_insert(span);
+    }
+
+    /// Map `name` is updated or read by a kernel probe, at `span`.
+    pub fn use_in_kernel(&mut self, name: &str, span: Span) {
+        self.in_kernel.entry(name.to_string()).or_insert(span);
+    }
+
+    /// Whether user space keeps map `name` (as far as known yet).
+    pub fn is_in_user_space(&self, name: &str) -> bool {
+        self.is_text(name) || self.in_user_space.contains_key(name)
+    }
+
     /// The shape (aggregation, key parts) of map `name`, if written yet.
     pub fn shape_of(&self, name: &str) -> Option<&(MapAgg, Vec<KeyKind>)> {
         self.shapes.get(name)
@@ -179,10 +199,29 @@ impl MapTable {
                 _ => {}
             }
         }
+        for (name, user) in &self.in_user_space {
+            if let Some(kernel) = self.in_kernel.get(name) {
+                return Err(Unsupported::new(
+                    *kernel,
+                    NotNative::Map,
+                    format!(
+                        "map {name} is used in the kernel here, but updated in user space at \
+                         {user} (under a condition evaluated there, in a loop or after a \
+                         `return`): not native yet"
+                    ),
+                ));
+            }
+        }
         Ok(self
             .shapes
             .into_iter()
-            .map(|(name, (agg, key))| MapInfo { id: self.ids[&name], name, agg, key })
+            .map(|(name, (agg, key))| MapInfo {
+                id: self.ids[&name],
+                in_user_space: agg == MapAgg::Text || self.in_user_space.contains_key(&name),
+                name,
+                agg,
+                key,
+            })
             .collect())
     }
 }

@@ -21,7 +21,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 use mcptrace_common::{limits::SLOTS_PER_KIND, slot::op};
 
 use self::{
-    expr::Exprs,
+    expr::{Exprs, Guard},
     map_table::MapTable,
     site::{ProbeCx, Site},
 };
@@ -358,20 +358,16 @@ fn kernel_probe(
                     pred_ops.push(mk(op::LAND, 0, 0));
                 }
             }
-            None => user_predicate = Some(ex.user(p)?.0),
+            // Then user space decides whether the body runs, and so updates
+            // the body's maps.
+            None => {
+                user_predicate = Some(ex.user(p)?.0);
+                ex.guard = Guard::User(p.span);
+            }
         }
     }
     let body = ex.block(&probe.body)?;
     drop(ex);
-    let built = cx.builder.build().map_err(site::slot_full(probe.span))?;
-    if user_predicate.is_some() && built.nmap_ops > 0 {
-        let span = probe.predicate.as_ref().map_or(probe.span, |p| p.span);
-        return Err(Unsupported::new(
-            span,
-            NotNative::Map,
-            "a predicate evaluated in user space guarding map updates is not native yet".into(),
-        ));
-    }
     cx.builder.predicate(pred_ops);
     cx.builder.emit(!body.is_empty() || user_predicate.is_some());
     let config = cx.builder.build().map_err(site::slot_full(probe.span))?;

@@ -42,6 +42,45 @@ fn written_signed(how: Written, operand_signed: bool) -> bool {
     }
 }
 
+/// The map operation and aggregation of `f(args)` (an operand signed as
+/// `signed` says); None for a call that aggregates nothing.
+fn aggregation(
+    f: &str,
+    args: &[Expr],
+    signed: Option<bool>,
+    span: Span,
+) -> Result<Option<(u16, MapAgg)>, Unsupported> {
+    Ok(Some(match (f, args.len()) {
+        ("count", 0) => (map_op::COUNT, MapAgg::Count),
+        ("sum", 1) => (map_op::SUM, MapAgg::Sum { signed: signed.unwrap_or(false) }),
+        ("avg", 1) => (map_op::SUM, MapAgg::Avg),
+        ("stats", 1) => (map_op::SUM, MapAgg::Stats),
+        ("min", 1) => (map_op::MIN, MapAgg::Min),
+        ("max", 1) => (map_op::MAX, MapAgg::Max),
+        ("hist", 1) => (map_op::HIST, MapAgg::Hist),
+        ("lhist", 4) => {
+            let int = |e: &Expr| match e.kind {
+                ExprKind::Int(v) => Ok(v as i64),
+                _ => Err(unsupported(
+                    e.span,
+                    NotNative::Expression,
+                    "lhist() bounds must be constants",
+                )),
+            };
+            let (min, max, step) = (int(&args[1])?, int(&args[2])?, int(&args[3])?);
+            if step <= 0 || max <= min {
+                return Err(unsupported(span, NotNative::Expression, "lhist() with these bounds"));
+            }
+            (map_op::LHIST, MapAgg::Lhist { min, max, step: step as u64 })
+        }
+        _ if AGGREGATIONS.contains(&f) => {
+            let what = format!("{f}() with these arguments");
+            return Err(unsupported(span, NotNative::Expression, what));
+        }
+        _ => return Ok(None),
+    }))
+}
+
 /// How a statement writes a map: `=`, `op=`, or `++`/`--`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Written {
@@ -304,9 +343,12 @@ impl Exprs<'_> {
                         "delete() of this argument",
                     ));
                 };
-                if self.cx.is_none() || self.maps.is_text(&map_name(&m)) {
+                if self.in_user_space_here(&m) {
                     let (key, kinds) = self.user_key(&keys)?;
                     let map = self.maps.touch(&map_name(&m), Some(kinds), span);
+                    if self.cx.is_some() {
+                        self.maps.update_in_user_space(&map_name(&m), span);
+                    }
                     ir::Stmt::MapDelete { map, key }
                 } else {
                     self.kernel_map_op(&m, &keys, map_op::DELETE, Vec::new(), None, span)?;
@@ -354,8 +396,8 @@ impl Exprs<'_> {
         Ok(self.maps.touch(&map_name(name), None, span))
     }
 
-    /// `@m[keys] = value` or `@m[keys] op= value`: kernel map operations in
-    /// a probe, a statement in BEGIN and END.
+    /// `@m[keys] = value` or `@m[keys] op= value`: kernel map operations
+    /// in a probe, a statement where user space writes the map.
     fn map_write(
         &mut self,
         name: &str,
@@ -368,14 +410,27 @@ impl Exprs<'_> {
         if op.is_none() && self.is_string_valued(value) {
             return self.text_map_write(name, keys, value, span).map(Some);
         }
-        if self.cx.is_none() {
+        if self.in_user_space_here(name) {
             return self.user_map_write(name, keys, op, value, how, span).map(Some);
         }
         self.kernel_map_write(name, keys, op, value, how, span).map(|()| None)
     }
 
-    /// A map written in BEGIN or END: keyed state set from user space,
-    /// before the probes attach or after they detach.
+    /// Whether user space updates map `name` here: in BEGIN and END; on an
+    /// event where only user space knows whether the statement runs (under
+    /// a condition it evaluates, in a loop, after a `return`); and wherever
+    /// it keeps the map.
+    fn in_user_space_here(&self, name: &str) -> bool {
+        self.cx.is_none()
+            || matches!(self.guard, Guard::User(_))
+            || self.loop_at.is_some()
+            || self.returned.is_some()
+            || self.maps.is_in_user_space(&map_name(name))
+    }
+
+    /// A map written by user space. In BEGIN and END plain values go to
+    /// the kernel's keyed state (the probes are not attached), and on the
+    /// events, or for aggregations, the map is kept in user space.
     fn user_map_write(
         &mut self,
         name: &str,
@@ -385,33 +440,49 @@ impl Exprs<'_> {
         how: Written,
         span: Span,
     ) -> Result<ir::Stmt, Unsupported> {
-        if let ExprKind::Call { name: f, .. } = &value.kind
-            && op.is_none()
-            && AGGREGATIONS.contains(&f.as_str())
-        {
-            return Err(unsupported(
-                span,
-                NotNative::Map,
-                format!("{f}() in BEGIN or END is not native yet"),
-            ));
-        }
-        let (mut e, ty) = self.user(value)?;
-        let Ty::Int { signed } = ty else {
-            return Err(unsupported(span, NotNative::Map, "maps of strings are not native yet"));
-        };
-        let add = match op {
-            None => false,
-            Some(BinaryOp::Add) => true,
-            Some(BinaryOp::Sub) => {
-                e = ir::Expr::Unary(ir::UnOp::Neg, Box::new(e));
-                true
-            }
-            Some(other) => return Err(compound_on_map(other, span)),
-        };
+        let full = map_name(name);
         let (key, kinds) = self.user_key(keys)?;
-        let agg = MapAgg::Value { signed: written_signed(how, signed) };
-        let map = self.maps.write(&map_name(name), agg, kinds, span)?;
-        Ok(ir::Stmt::MapStore { map, key, value: e, add })
+        let (agg, value, add) = match (op, &value.kind) {
+            (None, ExprKind::Call { name: f, args }) if AGGREGATIONS.contains(&f.as_str()) => {
+                let operand = args.first().map(|a| self.user(a)).transpose()?;
+                let signed = match &operand {
+                    None => None,
+                    Some((_, Ty::Int { signed })) => Some(*signed),
+                    Some(_) => return Err(not_native(&args[0], Some("map value"))),
+                };
+                let Some((_, agg)) = aggregation(f, args, signed, span)? else {
+                    return Err(not_native(value, Some("map value")));
+                };
+                let count = ir::Expr::Int { bits: 1, signed: false };
+                self.maps.update_in_user_space(&full, span);
+                (agg, operand.map_or(count, |(e, _)| e), false)
+            }
+            _ => {
+                let (mut e, ty) = self.user(value)?;
+                let Ty::Int { signed } = ty else {
+                    return Err(unsupported(
+                        span,
+                        NotNative::Map,
+                        "maps of strings are not native yet",
+                    ));
+                };
+                let add = match op {
+                    None => false,
+                    Some(BinaryOp::Add) => true,
+                    Some(BinaryOp::Sub) => {
+                        e = ir::Expr::Unary(ir::UnOp::Neg, Box::new(e));
+                        true
+                    }
+                    Some(other) => return Err(compound_on_map(other, span)),
+                };
+                if self.cx.is_some() {
+                    self.maps.update_in_user_space(&full, span);
+                }
+                (MapAgg::Value { signed: written_signed(how, signed) }, e, add)
+            }
+        };
+        let map = self.maps.write(&full, agg, kinds, span)?;
+        Ok(ir::Stmt::MapStore { map, key, value, add })
     }
 
     /// A string stored in a map: user space keeps such maps, so it is
@@ -439,64 +510,16 @@ impl Exprs<'_> {
         how: Written,
         span: Span,
     ) -> Result<(), Unsupported> {
-        if let (None, ExprKind::Call { name: f, args }) = (op, &value.kind) {
-            let agg = match (f.as_str(), args.len()) {
-                ("count", 0) => Some((map_op::COUNT, None)),
-                ("sum", 1) => Some((map_op::SUM, Some(MapAgg::Sum { signed: false }))),
-                ("avg", 1) => Some((map_op::SUM, Some(MapAgg::Avg))),
-                ("stats", 1) => Some((map_op::SUM, Some(MapAgg::Stats))),
-                ("min", 1) => Some((map_op::MIN, Some(MapAgg::Min))),
-                ("max", 1) => Some((map_op::MAX, Some(MapAgg::Max))),
-                ("hist", 1) => Some((map_op::HIST, Some(MapAgg::Hist))),
-                ("lhist", 4) => Some((map_op::LHIST, None)),
-                _ => None,
+        if let (None, ExprKind::Call { name: f, args }) = (op, &value.kind)
+            && AGGREGATIONS.contains(&f.as_str())
+        {
+            let operand = args.first().map(|a| self.kernel_operand(a)).transpose()?;
+            let signed = operand.as_ref().map(|(_, ty)| matches!(ty, Ty::Int { signed: true }));
+            let Some((kind, agg)) = aggregation(f, args, signed, span)? else {
+                return Err(not_native(value, Some("map value")));
             };
-            if let Some((kind, agg)) = agg {
-                let operand = match args.first() {
-                    None => None,
-                    Some(a) => Some(self.kernel_operand(a)?),
-                };
-                let agg = match (f.as_str(), agg, &operand) {
-                    ("count", ..) => MapAgg::Count,
-                    ("sum", _, Some((_, Ty::Int { signed }))) => MapAgg::Sum { signed: *signed },
-                    ("lhist", ..) => {
-                        let int = |e: &Expr| match e.kind {
-                            ExprKind::Int(v) => Ok(v as i64),
-                            _ => Err(unsupported(
-                                e.span,
-                                NotNative::Expression,
-                                "lhist() bounds must be constants",
-                            )),
-                        };
-                        let (min, max, step) = (int(&args[1])?, int(&args[2])?, int(&args[3])?);
-                        if step <= 0 || max <= min {
-                            return Err(unsupported(
-                                span,
-                                NotNative::Expression,
-                                "lhist() with these bounds",
-                            ));
-                        }
-                        MapAgg::Lhist { min, max, step: step as u64 }
-                    }
-                    (_, Some(agg), _) => agg,
-                    _ => {
-                        return Err(unsupported(
-                            span,
-                            NotNative::Expression,
-                            format!("{f}() here"),
-                        ));
-                    }
-                };
-                let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
-                return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
-            }
-            if AGGREGATIONS.contains(&f.as_str()) {
-                return Err(unsupported(
-                    span,
-                    NotNative::Expression,
-                    format!("{f}() with these arguments"),
-                ));
-            }
+            let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
+            return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
         }
         // Keyed state: `@m[k] = v`, `@m[k] += v`, `@m[k]++`.
         let (kind, operand) = match op {
@@ -538,40 +561,11 @@ impl Exprs<'_> {
         let guard = match &self.guard {
             Guard::Always => Vec::new(),
             Guard::Kernel(ops) => ops.clone(),
-            Guard::User(at) => {
-                return Err(unsupported(
-                    span,
-                    NotNative::Map,
-                    format!(
-                        "a map update under a condition evaluated in user space (at {at}) \
-                         is not native yet"
-                    ),
-                ));
-            }
+            Guard::User(_) => unreachable!("in_user_space_here sends these to user space"),
         };
-        if let Some(at) = self.loop_at {
-            return Err(unsupported(
-                span,
-                NotNative::Loop,
-                format!(
-                    "a map update inside the loop at {at} is not native yet: the loop runs in \
-                     user space on the event, and the slot programs have no loop of map \
-                     operations"
-                ),
-            ));
-        }
-        if let Some(at) = self.returned {
-            return Err(unsupported(
-                span,
-                NotNative::Loop,
-                format!(
-                    "a map update after the `return` at {at} is not native yet: the return \
-                     is taken in user space, after the kernel has updated the map"
-                ),
-            ));
-        }
         let (parts, kinds) = self.key(keys, span)?;
         let full = map_name(name);
+        self.maps.use_in_kernel(&full, span);
         let id = match agg {
             Some(agg) => self.maps.write(&full, agg, kinds, span)?,
             None => self.maps.touch(&full, Some(kinds), span),

@@ -26,13 +26,7 @@ pub fn dump(
     info: &MapInfo,
 ) -> Result<MapDump, NativeError> {
     let decode_key = |key: &MapKey| decode_key(session, symbols, info, key);
-    let kind = match info.agg {
-        MapAgg::Avg => MapKind::Avg,
-        MapAgg::Stats => MapKind::Stats,
-        MapAgg::Hist => MapKind::Hist,
-        MapAgg::Lhist { min, max, step } => MapKind::Lhist { min, max, step },
-        _ => MapKind::Scalar,
-    };
+    let kind = kind_of(&info.agg);
     let mut entries: Vec<(Vec<Value>, MapValue)> = Vec::new();
     if let MapAgg::Value { signed } = info.agg {
         for (key, bits) in session.keyed().state()? {
@@ -64,6 +58,17 @@ pub fn dump(
         entries.push((Vec::new(), MapValue::Scalar(Value::uint(0))));
     }
     Ok(MapDump { name: info.name.clone(), kind, entries })
+}
+
+/// How a map aggregating by `agg` prints.
+pub fn kind_of(agg: &MapAgg) -> MapKind {
+    match *agg {
+        MapAgg::Avg => MapKind::Avg,
+        MapAgg::Stats => MapKind::Stats,
+        MapAgg::Hist => MapKind::Hist,
+        MapAgg::Lhist { min, max, step } => MapKind::Lhist { min, max, step },
+        _ => MapKind::Scalar,
+    }
 }
 
 /// What tells key `words` (stored in `parts`) from the map's other keys:
@@ -120,7 +125,7 @@ fn merge(per_cpu: &[Agg]) -> Agg {
 
 /// One key's value from its merged aggregates (several for histograms:
 /// one per bucket, stored with bucket + 1).
-fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
+pub fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
     let a = aggs.first().map_or(Agg::default(), |(_, a)| *a);
     match *agg {
         MapAgg::Count => MapValue::Scalar(Value::uint(a.count)),
@@ -132,7 +137,7 @@ fn value(agg: &MapAgg, aggs: &[(u32, Agg)]) -> MapValue {
             aggs.iter().filter(|(b, _)| *b > 0).map(|(b, a)| (b - 1, a.count)).collect(),
         ),
         MapAgg::Value { signed } => MapValue::Scalar(Value::Int { bits: a.sum, signed }),
-        // Kept in user space (see run.rs): the kernel maps hold none.
+        // Kept in user space as values, never folded.
         MapAgg::Text => MapValue::Scalar(Value::Str(Vec::new())),
     }
 }

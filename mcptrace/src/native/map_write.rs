@@ -92,6 +92,7 @@ mod tests {
             name: "@m".into(),
             agg: MapAgg::Value { signed: true },
             key: vec![KeyKind::Int { signed: true }, KeyKind::Str { words: 2 }],
+            in_user_space: false,
         };
         let parts = [Value::int(-1), Value::Str(b"0123456789abcdefXYZ".to_vec())];
         let (key, words) = encode_key(&info, &parts).unwrap();

@@ -15,6 +15,7 @@ mod session;
 mod sessions;
 mod tracer;
 pub mod transport;
+mod user_maps;
 mod wait;
 mod wall_time;
 

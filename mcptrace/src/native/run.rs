@@ -15,6 +15,7 @@ use super::{
     keyed_maps::KeyedMaps,
     map_read, map_write,
     tracer::monotonic_ns,
+    user_maps::UserMaps,
     wait,
 };
 use crate::{
@@ -24,7 +25,7 @@ use crate::{
         syscalls,
     },
     ir::{KernelProbe, MapAgg, MapInfo, NativeProgram, ProbeName},
-    output::{MapDump, MapKind, MapValue, Record, RecordSink, Value},
+    output::{MapDump, MapValue, Record, RecordSink, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -119,7 +120,7 @@ impl Attached {
             open: true,
             session: session.as_mut(),
             maps: &program.maps,
-            text: HashMap::new(),
+            user_maps: UserMaps::default(),
             symbols: &symbols,
             error: None,
         };
@@ -268,9 +269,8 @@ struct World<'a> {
     open: bool,
     session: Option<&'a mut Session>,
     maps: &'a [MapInfo],
-    /// The maps of strings, which user space keeps: by map id, each
-    /// element under its normalized key (see `map_write::normalize_key`).
-    text: HashMap<u16, HashMap<Vec<Value>, Value>>,
+    /// The maps user space keeps.
+    user_maps: UserMaps,
     symbols: &'a UserSymbols,
     error: Option<NativeError>,
 }
@@ -280,18 +280,10 @@ impl World<'_> {
     /// no such map (maps exist only in a session: see attach).
     fn dump(&self, map: u16) -> Option<Result<MapDump, NativeError>> {
         let info = self.maps.iter().find(|m| m.id == map)?;
-        if info.agg == MapAgg::Text {
-            let elements = self.text.get(&map).into_iter().flatten();
-            let entries = elements.map(|(k, v)| (k.clone(), MapValue::Scalar(v.clone())));
-            let (name, kind) = (info.name.clone(), MapKind::Scalar);
-            return Some(Ok(MapDump { name, kind, entries: entries.collect() }));
+        if info.in_user_space {
+            return Some(Ok(self.user_maps.dump(info)));
         }
         Some(map_read::dump(self.session.as_deref()?, self.symbols, info))
-    }
-
-    /// Map `map`'s shape, when it is a map of strings (kept here).
-    fn text_map(&self, map: u16) -> Option<&MapInfo> {
-        self.maps.iter().find(|m| m.id == map && m.agg == MapAgg::Text)
     }
 
     /// Map `map`'s shape and the kernel maps holding it.
@@ -343,8 +335,8 @@ impl Effects for World<'_> {
     }
 
     fn clear(&mut self, map: u16) {
-        if self.text_map(map).is_some() {
-            self.text.remove(&map);
+        if let Some(info) = user_map(self.maps, map) {
+            self.user_maps.clear(info);
         } else if let Some(session) = self.session.as_deref_mut() {
             let r = session.keyed_mut().clear(map);
             self.keep(r);
@@ -352,9 +344,8 @@ impl Effects for World<'_> {
     }
 
     fn zero(&mut self, map: u16) {
-        if self.text_map(map).is_some() {
-            let values = self.text.get_mut(&map).into_iter().flat_map(|m| m.values_mut());
-            values.for_each(|v| *v = Value::Str(Vec::new()));
+        if let Some(info) = user_map(self.maps, map) {
+            self.user_maps.zero(info);
         } else if let Some(session) = self.session.as_deref_mut() {
             let r = session.keyed_mut().zero(map);
             self.keep(r);
@@ -364,9 +355,8 @@ impl Effects for World<'_> {
     /// Plain values by their encoded key; aggregates (merged over CPUs
     /// and buckets) from the map read whole, as print reads them.
     fn lookup(&self, map: u16, key: &[Value]) -> Option<MapValue> {
-        if let Some(info) = self.text_map(map) {
-            let value = self.text.get(&map)?.get(&map_write::normalize_key(info, key))?;
-            return Some(MapValue::Scalar(value.clone()));
+        if let Some(info) = user_map(self.maps, map) {
+            return self.user_maps.lookup(info, key);
         }
         if let Some((info, keyed)) = self.keyed(map)
             && let MapAgg::Value { signed } = info.agg
@@ -383,9 +373,8 @@ impl Effects for World<'_> {
     }
 
     fn store(&mut self, map: u16, key: &[Value], value: Value, add: bool) {
-        if let Some(info) = self.text_map(map) {
-            let key = map_write::normalize_key(info, key);
-            self.text.entry(map).or_default().insert(key, value);
+        if let Some(info) = user_map(self.maps, map) {
+            self.user_maps.store(info, key, value, add);
             return;
         }
         let r = self
@@ -395,9 +384,8 @@ impl Effects for World<'_> {
     }
 
     fn delete(&mut self, map: u16, key: &[Value]) {
-        if let Some(info) = self.text_map(map) {
-            let key = map_write::normalize_key(info, key);
-            self.text.get_mut(&map).map(|m| m.remove(&key));
+        if let Some(info) = user_map(self.maps, map) {
+            self.user_maps.delete(info, key);
             return;
         }
         let r =
@@ -422,6 +410,11 @@ impl Effects for World<'_> {
             })
             .collect()
     }
+}
+
+/// Map `map`'s shape among `maps`, when user space keeps it.
+fn user_map(maps: &[MapInfo], map: u16) -> Option<&MapInfo> {
+    maps.iter().find(|m| m.id == map && m.in_user_space)
 }
 
 /// Whether a stored key (as decoded for printing) is the key asked for:

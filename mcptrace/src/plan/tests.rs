@@ -43,8 +43,11 @@ fn fallbacks_name_the_construct_and_its_position() {
         ),
         ("BEGIN { printf(\"%d\", $1) }", "`$1` at 1:22: positional parameters are not native yet"),
         (
-            "BEGIN { @x = count() }",
-            "`@x = count()` at 1:9: count() in BEGIN or END is not native yet",
+            "tracepoint:syscalls:sys_enter_read { @c = count(); if (comm == \"x\") { return } \
+             @c = count() }",
+            "`@c = count()` at 1:38: map @c is used in the kernel here, but updated in user \
+             space at 1:80 (under a condition evaluated there, in a loop or after a `return`): \
+             not native yet",
         ),
     ];
     for (src, want) in cases {
@@ -172,10 +175,11 @@ fn for_loops_run_natively_or_not_at_all() {
     assert_eq!(p.backend, Backend::Native, "{:?}", p.fallback);
     for (src, want) in [
         (
-            "tracepoint:syscalls:sys_enter_read {\n  for ($i : 0..2) { @n[$i] = count(); } }",
+            "tracepoint:syscalls:sys_enter_read { @n[tid] = count();\n  \
+             for ($i : 0..2) { @n[$i] = count(); } }",
             "`for` over a range at 2:3 needs bpftrace ≥ 0.24.0; bpftrace 0.17 has no form for \
-             it, and the native backend cannot run the program: `@n[$i] = count()` at 2:21: a \
-             map update inside the loop at 2:3 is not native yet",
+             it, and the native backend cannot run the program: `@n[tid] = count()` at 1:38: \
+             map @n is used in the kernel here, but updated in user space at 2:21",
         ),
         (
             "tracepoint:syscalls:sys_enter_read { @n[tid] = 1; for ($kv : @n) { } }",
