@@ -7,6 +7,7 @@
 pub mod attach;
 pub mod listing;
 pub mod regs;
+pub mod usdt_args;
 pub mod slot;
 
 use mcptrace_common::SlotConfig;

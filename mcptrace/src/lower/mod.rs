@@ -108,12 +108,13 @@ pub fn is_native_kind(kind: ast::ProbeKind) -> bool {
         | K::Kretprobe
         | K::Uprobe
         | K::Uretprobe
+        | K::Usdt
         | K::Profile
         | K::Interval
         | K::Software
         | K::Kfunc
         | K::Kretfunc => true,
-        K::Usdt | K::Hardware | K::Watchpoint | K::AsyncWatchpoint | K::Iter => false,
+        K::Hardware | K::Watchpoint | K::AsyncWatchpoint | K::Iter => false,
     }
 }
 
@@ -138,7 +139,7 @@ impl Unsupported {
 #[serde(rename_all = "snake_case")]
 pub enum NotNative {
     /// A probe kind or attach form the native backend does not attach
-    /// (kfunc, usdt, hardware events, ...).
+    /// (kfunc, usdt with a semaphore, hardware events, ...).
     ProbeKind,
     /// More probes of one kind than the kind has slots.
     TooManyProbes,
@@ -526,6 +527,26 @@ fn site_of(
                 binary: binary.clone(),
                 location: location.clone(),
                 ret: *ret,
+                pid: None,
+            },
+        ),
+        // A semaphore counts the tracers attached, so that the program
+        // computes the arguments only then: the kernel keeps that count
+        // itself for a uprobe given the semaphore's file offset
+        // (ref_ctr_offset), but aya 0.14 passes none, and a probe whose
+        // semaphore stays 0 may never fire.
+        Probe::Usdt(usdt) if usdt.semaphore != 0 => {
+            return not_yet(format!(
+                "{point} has a semaphore, which the native backend cannot raise (aya 0.14 \
+                 attaches uprobes without the kernel's ref_ctr_offset)"
+            ));
+        }
+        Probe::Usdt(usdt) => (
+            Site::Usdt { args: usdt.args.clone() },
+            AttachPoint::Uprobe {
+                binary: usdt.binary.clone(),
+                location: UserLocation::Address(usdt.address),
+                ret: false,
                 pid: None,
             },
         ),
