@@ -167,7 +167,10 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckErro
                 })
                 .collect();
             if matches.is_empty() {
-                return Err(no_match("usdt probe", format!("{}:{provider}:{name}", path.display())));
+                return Err(no_match(
+                    "usdt probe",
+                    format!("{}:{provider}:{name}", path.display()),
+                ));
             }
             Ok(matches)
         }

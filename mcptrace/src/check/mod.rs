@@ -100,7 +100,8 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
             }
             // A usdt probe's binary is read for its notes: not a denied one.
             if ap.kind == ProbeKind::Usdt
-                && let Some(Err(denial)) = ap.parts.first().map(|b| policy.user_binary(Path::new(b)))
+                && let Some(Err(denial)) =
+                    ap.parts.first().map(|b| policy.user_binary(Path::new(b)))
             {
                 errors.push(CheckError::policy(denial, ap.span));
                 expanded.push(Vec::new());

@@ -7,8 +7,8 @@
 pub mod attach;
 pub mod listing;
 pub mod regs;
-pub mod usdt_args;
 pub mod slot;
+pub mod usdt_args;
 
 use mcptrace_common::SlotConfig;
 

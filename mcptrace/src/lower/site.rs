@@ -81,10 +81,19 @@ impl Site {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Cap {
     Builtin(u32),
-    Field { offset: u32, size: u32, signed: bool },
+    Field {
+        offset: u32,
+        size: u32,
+        signed: bool,
+    },
     Const(u16),
     /// An integer in user memory at a register's value plus a displacement.
-    UserMemory { base: u32, displacement: i32, size: u32, signed: bool },
+    UserMemory {
+        base: u32,
+        displacement: i32,
+        size: u32,
+        signed: bool,
+    },
 }
 
 /// What a captured string is, for the cache.

@@ -2,7 +2,11 @@ use std::sync::Arc;
 
 use super::{Backend, plan};
 use crate::{
-    check::{Checked, Host, HostError, check, facts::{UserFunctions, UsdtNotes}, fake_host::FakeHost},
+    check::{
+        Checked, Host, HostError, check,
+        facts::{UsdtNotes, UserFunctions},
+        fake_host::FakeHost,
+    },
     host::{
         btf::{self, BtfError},
         features::Support,
@@ -209,7 +213,8 @@ fn usdt_probes_run_natively_where_their_arguments_can_be_read() {
     };
     // arg0 is %rdi, 8 bytes; arg1 %esi, 4 bytes signed; arg2 the constant 7.
     let captures = &probe.config.captures[..probe.config.ncaptures as usize];
-    let fields: Vec<(u16, u16, u16)> = captures.iter().map(|c| (c.offset, c.size, c.flags)).collect();
+    let fields: Vec<(u16, u16, u16)> =
+        captures.iter().map(|c| (c.offset, c.size, c.flags)).collect();
     assert_eq!(fields, [(112, 8, 0), (104, 4, flags::SIGNED)]);
 
     // Any provider; each match a probe of its own.
