@@ -1,6 +1,6 @@
 //! A host for tests of rules that must hold whatever machine runs them: a
 //! few tracepoints with known formats, two kernel functions, a `bash` with
-//! two functions, an `/bin/app` with four USDT probes, no kprobes and no
+//! two functions, an `/bin/app` with four USDT probes (one at two locations), no kprobes and no
 //! BTF prototypes, two enum values and no headers.
 
 use std::{path::PathBuf, sync::Arc};
@@ -95,6 +95,7 @@ impl Host for FakeHost {
                     note("app", "stop", 0x1100, 0, "8@-8(%rbp) 8@sym(%rip)"),
                     note("app", "gated", 0x1200, 0x4000, "8@%rdi"),
                     note("lib", "start", 0x1300, 0, ""),
+                    note("lib", "start", 0x1380, 0, ""),
                 ]
                 .into(),
             )),

@@ -451,3 +451,21 @@ fn config_keys_and_values_are_checked() {
     assert_eq!(kinds.len(), 2);
     assert!(kinds.iter().all(|k| k.code() == "config"), "{kinds:?}");
 }
+
+#[test]
+fn usdt_probes_expand_to_their_notes_locations() {
+    let names =
+        |src: &str| -> Vec<String> { ok(src).all_probes().map(|p| p.to_string()).collect() };
+    assert_eq!(names("usdt:/bin/app:app:start { }"), ["usdt:/bin/app:app:start"]);
+    assert_eq!(
+        names("usdt:/bin/app:app:* { }"),
+        ["usdt:/bin/app:app:start", "usdt:/bin/app:app:stop", "usdt:/bin/app:app:gated"]
+    );
+    // No provider: any; a probe at two locations is two probes.
+    assert_eq!(ok("usdt:/bin/app:start { }").attach_count(), 3);
+    assert_eq!(
+        errors("usdt:/bin/app:app:nope { }"),
+        [CheckErrorKind::NoMatch { kind: "usdt probe", pattern: "/bin/app:app:nope".into() }]
+    );
+    assert!(matches!(errors("usdt:/bin/app { }")[0], CheckErrorKind::BadAttachPoint(_)));
+}

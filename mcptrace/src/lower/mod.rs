@@ -253,9 +253,17 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             }
         }
         for point in points {
-            let index = native.probes.len() as u16;
+            // Probes of one name (the locations of one USDT probe) share
+            // the first one's index, so a `probe` key holds one value for
+            // them, as bpftrace's holds one name.
+            let fixed = point.to_string();
+            let index = native
+                .probes
+                .iter()
+                .position(|p| matches!(&p.name, ProbeName::Fixed(n) if *n == fixed))
+                .unwrap_or(native.probes.len()) as u16;
             let (site, attach) = site_of(checked, point, probe.span)?;
-            let name = |_| ProbeName::Fixed(point.to_string());
+            let name = |_| ProbeName::Fixed(fixed.clone());
             let lowered = kernel_probe(site, name, vec![attach], probe, index, &mut maps, None)?;
             native.probes.push(lowered);
             spans.push(probe.span);
@@ -263,7 +271,8 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     }
     check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
-    // `probe` and `func` keys hold the index of the kernel probe that fired.
+    // `probe` and `func` keys hold the index of the kernel probe that fired
+    // (the first of its name).
     let names: Arc<[String]> = native.probes.iter().map(|p| p.name.to_string()).collect();
     let functions: Arc<[String]> =
         native.probes.iter().map(|p| function_of(&p.points[0])).collect();

@@ -109,7 +109,8 @@ pub struct ProbeCx {
     pub site: Site,
     pub builder: SlotBuilder,
     pub name: ProbeName,
-    /// Index of this probe among the program's kernel probes.
+    /// Index of this probe among the program's kernel probes, or of the
+    /// first with its name: what `probe` and `func` keys hold.
     pub index: u16,
     values: HashMap<Cap, ValueRef>,
     strings: HashMap<StrCap, StrRef>,

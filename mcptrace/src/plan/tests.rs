@@ -217,10 +217,20 @@ fn usdt_probes_run_natively_where_their_arguments_can_be_read() {
         captures.iter().map(|c| (c.offset, c.size, c.flags)).collect();
     assert_eq!(fields, [(112, 8, 0), (104, 4, flags::SIGNED)]);
 
-    // Any provider; each match a probe of its own.
+    // Any provider; each location a probe of its own, the locations of one
+    // probe one `probe` key.
     let program = native("usdt:/bin/app:start { @[probe] = count() }");
     let names: Vec<String> = program.probes.iter().map(|p| p.name.to_string()).collect();
-    assert_eq!(names, ["usdt:/bin/app:app:start", "usdt:/bin/app:lib:start"]);
+    assert_eq!(
+        names,
+        ["usdt:/bin/app:app:start", "usdt:/bin/app:lib:start", "usdt:/bin/app:lib:start"]
+    );
+    let key: Vec<(u32, u16)> = program
+        .probes
+        .iter()
+        .map(|p| (p.config.captures[0].source, p.config.captures[0].offset))
+        .collect();
+    assert_eq!(key, [(source::CONST, 0), (source::CONST, 1), (source::CONST, 1)]);
 
     // An argument in memory: read from user memory at %rbp - 8.
     let program = native("usdt:/bin/app:app:stop { printf(\"%d\\n\", arg0) }");
