@@ -18,7 +18,7 @@ use crate::{
     ir::{
         ProbeName, regs,
         slot::{SlotBuilder, SlotFull, StrRef, ValueRef},
-        usdt_args::{self, Operand},
+        usdt_args::{self, ArgSpecError, Operand, UsdtArg},
     },
     lang::ast::Span,
 };
@@ -379,19 +379,24 @@ impl ProbeCx {
         let offset = match &self.site {
             Site::Function { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
             Site::RawTracepoint if n < 8 => 8 * n as u32,
-            Site::Usdt { args } => return self.usdt_arg(&args.clone(), n, span),
+            Site::Usdt { args } => return self.usdt_arg(usdt_args::arg(args, n), n, span),
             _ => return Err(Unsupported::new(span, NotNative::Expression, format!("arg{n} here"))),
         };
         Ok(Leaf::Int(self.value(Cap::Field { offset, size: 8, signed: false }, span)?, false))
     }
 
-    /// Argument `n` of a USDT probe whose note has argument specs `specs`:
-    /// read at the width its spec gives, sign-extended where it says so,
-    /// and typed as bpftrace 0.17 types it, unsigned 64-bit (a -1 prints
-    /// as 18446744073709551615).
-    fn usdt_arg(&mut self, specs: &str, n: usize, span: Span) -> Result<Leaf, Unsupported> {
+    /// Argument `n` of a USDT probe, from its spec (none: the note has
+    /// fewer): read at the width the spec gives, sign-extended where it
+    /// says so, and typed as bpftrace 0.17 types it, unsigned 64-bit (a -1
+    /// prints as 18446744073709551615).
+    fn usdt_arg(
+        &mut self,
+        spec: Option<Result<UsdtArg, ArgSpecError>>,
+        n: usize,
+        span: Span,
+    ) -> Result<Leaf, Unsupported> {
         let not_native = |what: String| Unsupported::new(span, NotNative::Expression, what);
-        let arg = usdt_args::arg(specs, n)
+        let arg = spec
             .ok_or_else(|| not_native(format!("arg{n}: the probe has fewer arguments")))?
             .map_err(|e| not_native(format!("arg{n} of a usdt probe: {e}")))?;
         let (size, signed) = (u32::from(arg.size), arg.signed);
