@@ -64,6 +64,10 @@ pub mod source {
     /// in user or kernel memory (BTF does not say which): read as a user
     /// string, and where that faults, as a kernel one.
     pub const ANY_STR: u32 = 17;
+    /// An integer of `size` bytes in user memory, at the address held in
+    /// the 8 bytes at `offset` of the record plus `displacement` (a USDT
+    /// argument such as `8@-80(%rbx)`); 0 where the read faults.
+    pub const USER_INT: u32 = 18;
 }
 
 pub fn is_string_source(src: u32) -> bool {
@@ -99,6 +103,8 @@ pub struct Capture {
     pub flags: u16,
     /// Index into `Event::values` or, for string sources, `Event::strings`.
     pub dest: u16,
+    /// Added to the address a `source::USER_INT` capture reads at.
+    pub displacement: i32,
 }
 
 /// Expression operations: a stack machine over 64-bit values.

@@ -3,7 +3,8 @@
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
     bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel_buf,
-    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes, generated,
+    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+    generated,
 };
 use mcptrace_common::{
     Capture, Event, SlotConfig,
@@ -189,6 +190,7 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                     source::NSECS => unsafe { bpf_ktime_get_ns() },
                     source::CGROUP => unsafe { bpf_get_current_cgroup_id() },
                     source::FIELD => field(scratch, c.offset, c.size, c.flags),
+                    source::USER_INT => user_int(scratch, c),
                     source::CONST => c.offset as u64,
                     source::KSTACK | source::USTACK => stack_id(ctx, src == source::USTACK),
                     _ => 0,
@@ -275,6 +277,28 @@ fn clear_string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
         unsafe { words.add(w).write_volatile(0) };
     }
     s
+}
+
+/// Reads an integer of `c.size` bytes in user memory at the address at
+/// `c.offset` of the record copy plus `c.displacement`; 0 where that faults.
+/// One read of a fixed size per width: no size from configuration reaches
+/// the helper.
+#[inline(always)]
+fn user_int(scratch: &Scratch, c: &Capture) -> u64 {
+    let at = field(scratch, c.offset, 8, 0).wrapping_add(c.displacement as i64 as u64);
+    let signed = c.flags & flags::SIGNED != 0;
+    // SAFETY: the helper faults safely on any address.
+    unsafe {
+        match c.size {
+            1 if signed => bpf_probe_read_user(at as *const i8).map_or(0, |v| v as i64 as u64),
+            1 => bpf_probe_read_user(at as *const u8).map_or(0, u64::from),
+            2 if signed => bpf_probe_read_user(at as *const i16).map_or(0, |v| v as i64 as u64),
+            2 => bpf_probe_read_user(at as *const u16).map_or(0, u64::from),
+            4 if signed => bpf_probe_read_user(at as *const i32).map_or(0, |v| v as i64 as u64),
+            4 => bpf_probe_read_user(at as *const u32).map_or(0, u64::from),
+            _ => bpf_probe_read_user(at as *const u64).unwrap_or(0),
+        }
+    }
 }
 
 /// Reads an integer of `size` bytes at `offset` of the record copy.

@@ -36,6 +36,8 @@ pub enum Probe {
         location: UserLocation,
         ret: bool,
     },
+    /// `usdt:BINARY:[PROVIDER:]NAME`: one location of a USDT probe.
+    Usdt(Usdt),
     Profile(Rate),
     Interval(Rate),
     /// `software:EVENT[:COUNT]`; `name` is the event as written (an alias
@@ -49,11 +51,25 @@ pub enum Probe {
         event: String,
         count: Option<u64>,
     },
-    /// USDT probes, watchpoints and iterators: passed to bpftrace as written.
+    /// Watchpoints and iterators: passed to bpftrace as written.
     Other {
         kind: ProbeKind,
         text: String,
     },
+}
+
+/// A USDT probe's location, from its note in `binary`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Usdt {
+    pub binary: PathBuf,
+    pub provider: String,
+    pub name: String,
+    /// The probe site's virtual address.
+    pub address: u64,
+    /// The is-enabled semaphore's virtual address; 0 when there is none.
+    pub semaphore: u64,
+    /// The argument specs as the note has them (see `ir::usdt_args`).
+    pub args: String,
 }
 
 /// Where in a binary a uprobe sits.
@@ -204,6 +220,7 @@ impl Probe {
             Probe::Kfunc { ret: true, .. } => ProbeKind::Kretfunc,
             Probe::Uprobe { ret: false, .. } => ProbeKind::Uprobe,
             Probe::Uprobe { ret: true, .. } => ProbeKind::Uretprobe,
+            Probe::Usdt(_) => ProbeKind::Usdt,
             Probe::Profile(_) => ProbeKind::Profile,
             Probe::Interval(_) => ProbeKind::Interval,
             Probe::Software { .. } => ProbeKind::Software,
@@ -239,6 +256,9 @@ impl fmt::Display for Probe {
             Probe::Kprobe { function, offset, .. } => write!(f, "{kind}:{function}+{offset}"),
             Probe::Uprobe { binary, location, .. } => {
                 write!(f, "{kind}:{}:{location}", binary.display())
+            }
+            Probe::Usdt(u) => {
+                write!(f, "{kind}:{}:{}:{}", u.binary.display(), u.provider, u.name)
             }
             Probe::Profile(rate) | Probe::Interval(rate) => {
                 write!(f, "{kind}:{}:{}", rate.unit.name(), rate.count)
@@ -349,6 +369,17 @@ mod tests {
                     ret: false,
                 },
                 "uprobe:/bin/bash:readline+4",
+            ),
+            (
+                Probe::Usdt(Usdt {
+                    binary: "/usr/bin/python3".into(),
+                    provider: "python".into(),
+                    name: "gc__done".into(),
+                    address: 0x42873b,
+                    semaphore: 0,
+                    args: "-8@%r12".into(),
+                }),
+                "usdt:/usr/bin/python3:python:gc__done",
             ),
             (Probe::Profile(Rate { unit: RateUnit::Hz, count: 99 }), "profile:hz:99"),
             (

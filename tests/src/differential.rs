@@ -281,8 +281,8 @@ fn wait_quiet(read: &AtomicUsize, quiet: Duration, limit: Duration) {
     }
 }
 
-/// How many perf-event attachments (tracepoints, uprobes) the program makes,
-/// from `mcptrace plan`'s expansion of its attach points.
+/// How many perf-event attachments (tracepoints, uprobes, usdt probes) the
+/// program makes, from `mcptrace plan`'s expansion of its attach points.
 fn perf_probes(program: &str) -> usize {
     let out = mcptrace().args(["plan", "--json", "-e", program]).output().expect("mcptrace plan");
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
@@ -293,7 +293,9 @@ fn perf_probes(program: &str) -> usize {
                 .iter()
                 .filter_map(|p| p.as_str())
                 .filter(|p| {
-                    ["tracepoint:", "uprobe:", "uretprobe:"].iter().any(|k| p.starts_with(k))
+                    ["tracepoint:", "uprobe:", "uretprobe:", "usdt:"]
+                        .iter()
+                        .any(|k| p.starts_with(k))
                 })
                 .count()
         })

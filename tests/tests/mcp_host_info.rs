@@ -23,7 +23,8 @@ async fn host_info_says_what_the_kernel_and_bpftrace_say() {
     assert_eq!(info["btf"], Path::new("/sys/kernel/btf/vmlinux").exists(), "{info}");
     assert_eq!(kind(&info, "tracepoint")["attaches"], true, "{info}");
     assert_eq!(kind(&info, "tracepoint")["native"], true, "{info}");
-    assert_eq!(kind(&info, "usdt")["native"], false, "{info}");
+    assert_eq!(kind(&info, "usdt")["native"], true, "{info}");
+    assert_eq!(kind(&info, "watchpoint")["native"], false, "{info}");
     // kprobes as the kprobe PMU or tracefs say, with the reason when not.
     let kprobe = kind(&info, "kprobe");
     assert_eq!(kprobe["attaches"], features::get().kprobe.is_yes(), "{kprobe}");

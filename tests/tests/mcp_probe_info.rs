@@ -55,7 +55,17 @@ async fn a_binary_lists_matching_functions_and_its_usdt_probes() {
         u["functions"].as_array().unwrap().iter().all(|f| f.as_str().unwrap().starts_with("mai"))
     );
     assert_eq!(u["functions_total"], u["functions"].as_array().unwrap().len());
-    assert_eq!(u["usdt"], json!([]), "a Rust binary has no USDT notes");
+    // The workload's own USDT probes (see its `usdt` operation).
+    let probes: Vec<(&str, &str, bool)> = u["usdt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let text = |k: &str| p[k].as_str().unwrap();
+            (text("provider"), text("name"), p["has_semaphore"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(probes, [("mcpt", "name", false), ("mcpt", "tick", false)], "{r}");
 
     // python3 carries USDT notes; readelf counts them independently.
     let readelf = Command::new("readelf").args(["-n", "/usr/bin/python3"]).output().unwrap();

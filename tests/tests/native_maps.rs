@@ -205,7 +205,13 @@ fn stacks_as_keys_resolve_to_symbols() {
     let child = held.pid();
     held.step();
     let symbols = UserSymbols::default();
-    let info = |id, key| MapInfo { id, name: format!("@m{id}"), agg: MapAgg::Count, key };
+    let info = |id, key| MapInfo {
+        id,
+        name: format!("@m{id}"),
+        agg: MapAgg::Count,
+        key,
+        in_user_space: false,
+    };
     let kinfo = info(10, vec![KeyKind::KStack { depth: 127, mode: StackMode::Bpftrace }]);
     let count = |dump: &mcptrace::output::MapDump| -> u64 {
         dump.entries

@@ -85,8 +85,20 @@ fn begin_events_exit_end_and_maps_in_order() {
         }],
         end: vec![vec![Stmt::Printf { format: FormatString::parse("end\n"), args: vec![] }]],
         maps: vec![
-            MapInfo { id: 1, name: "@h".into(), agg: MapAgg::Hist, key: vec![] },
-            MapInfo { id: 0, name: "@n".into(), agg: MapAgg::Count, key: vec![] },
+            MapInfo {
+                id: 1,
+                name: "@h".into(),
+                agg: MapAgg::Hist,
+                key: vec![],
+                in_user_space: false,
+            },
+            MapInfo {
+                id: 0,
+                name: "@n".into(),
+                agg: MapAgg::Count,
+                key: vec![],
+                in_user_space: false,
+            },
         ],
         print_maps_on_exit: true,
     };

@@ -8,7 +8,7 @@ use super::{
 use crate::{
     host::{features::Support, traceable::Traceability},
     lang::ast::{AttachPoint, ProbeKind},
-    probe::{HARDWARE_EVENTS, Probe, Rate, Software, UserLocation},
+    probe::{HARDWARE_EVENTS, Probe, Rate, Software, Usdt, UserLocation},
 };
 
 /// The concrete probes one attach point stands for.
@@ -143,7 +143,38 @@ pub fn expand(host: &dyn Host, ap: &AttachPoint) -> Result<Vec<Probe>, CheckErro
             };
             Ok(vec![Probe::Software { event, name: name.into(), count }])
         }
-        ProbeKind::Usdt | ProbeKind::Watchpoint | ProbeKind::AsyncWatchpoint | ProbeKind::Iter => {
+        ProbeKind::Usdt => {
+            let (binary, provider, name) = match parts[..] {
+                [binary, provider, name] => (binary, provider, name),
+                [binary, name] => (binary, "*", name),
+                _ => return Err(bad("expected usdt:binary:[provider:]name")),
+            };
+            let (path, notes) = host.usdt_notes(binary).map_err(host_err)?;
+            // Each location of a probe (a probe's macro used in several
+            // places, or inlined) is a site of its own.
+            let matches: Vec<Probe> = notes
+                .iter()
+                .filter(|n| glob(provider, &n.provider) && glob(name, &n.name))
+                .map(|n| {
+                    Probe::Usdt(Usdt {
+                        binary: path.clone(),
+                        provider: n.provider.clone(),
+                        name: n.name.clone(),
+                        address: n.address,
+                        semaphore: n.semaphore,
+                        args: n.args.clone(),
+                    })
+                })
+                .collect();
+            if matches.is_empty() {
+                return Err(no_match(
+                    "usdt probe",
+                    format!("{}:{provider}:{name}", path.display()),
+                ));
+            }
+            Ok(matches)
+        }
+        ProbeKind::Watchpoint | ProbeKind::AsyncWatchpoint | ProbeKind::Iter => {
             Ok(vec![Probe::Other { kind: ap.kind, text: ap.text() }])
         }
     }

@@ -12,7 +12,7 @@ use std::{
 use crate::{
     host::{
         btf::{self, BtfError},
-        elf::{self, ElfError},
+        elf::{self, ElfError, UsdtNote},
         features::{self, Support},
         traceable::KernelFunctions,
         tracefs::{self, Format, TracefsError},
@@ -49,6 +49,8 @@ pub trait Host: Sync {
     fn kernel_functions(&self) -> Result<Arc<KernelFunctions>, HostError>;
     /// The resolved path of a uprobe target and its function names, sorted.
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError>;
+    /// The resolved path of a usdt target and its USDT probes' locations.
+    fn usdt_notes(&self, binary: &str) -> Result<UsdtNotes, HostError>;
     /// A kernel function's prototype from the kernel's BTF, for fentry.
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError>;
     /// The value of enumerator `name` in the kernel's BTF.
@@ -62,6 +64,9 @@ pub trait Host: Sync {
 /// A uprobe target's resolved path and its function names.
 pub type UserFunctions = (PathBuf, Arc<[String]>);
 
+/// A usdt target's resolved path and its notes.
+pub type UsdtNotes = (PathBuf, Arc<[UsdtNote]>);
+
 /// The running machine. Reads are cached for the life of the process: the
 /// set of tracepoints and symbols does not change while a server runs in a
 /// way that matters for checking.
@@ -71,6 +76,7 @@ pub struct SystemHost {
     kernel_functions: OnceLock<Arc<KernelFunctions>>,
     formats: Mutex<HashMap<String, Arc<Format>>>,
     binaries: Mutex<HashMap<String, UserFunctions>>,
+    usdt: Mutex<HashMap<String, UsdtNotes>>,
 }
 
 impl SystemHost {
@@ -140,6 +146,17 @@ fn resolve_target(name: &str) -> Result<PathBuf, HostError> {
     }
 }
 
+/// A user probe target's path, once it is known to be a file small enough
+/// to read whole: device files and pseudo files would never end or be huge.
+fn readable_target(binary: &str) -> Result<PathBuf, HostError> {
+    let path = resolve_target(binary)?;
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() => Err(HostError::NotAFile(path)),
+        Ok(meta) if meta.len() > MAX_BINARY_BYTES => Err(HostError::TooLarge(path)),
+        _ => Ok(path),
+    }
+}
+
 impl Host for SystemHost {
     fn support(&self, kind: ProbeKind) -> Support {
         let f = features::get();
@@ -190,15 +207,17 @@ impl Host for SystemHost {
 
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
         cached(&self.binaries, binary, || {
-            let path = resolve_target(binary)?;
-            // Device files and pseudo files would never end or be huge.
-            match std::fs::metadata(&path) {
-                Ok(meta) if !meta.is_file() => return Err(HostError::NotAFile(path)),
-                Ok(meta) if meta.len() > MAX_BINARY_BYTES => return Err(HostError::TooLarge(path)),
-                _ => {}
-            }
+            let path = readable_target(binary)?;
             let names: Vec<String> = elf::functions(&path)?.into_iter().map(|f| f.name).collect();
             Ok((path, names.into()))
+        })
+    }
+
+    fn usdt_notes(&self, binary: &str) -> Result<UsdtNotes, HostError> {
+        cached(&self.usdt, binary, || {
+            let path = readable_target(binary)?;
+            let notes = elf::usdt_notes(&path)?;
+            Ok((path, notes.into()))
         })
     }
 

@@ -1,14 +1,16 @@
 //! A host for tests of rules that must hold whatever machine runs them: a
 //! few tracepoints with known formats, two kernel functions, a `bash` with
-//! two functions, no kprobes and no BTF prototypes, two enum values, two
-//! types (`struct task_struct` with its `pid`, `u64`) and no headers.
+//! two functions, an `/bin/app` with four USDT probes (one at two locations), no kprobes and no
+//! BTF prototypes, two enum values, two types (`struct task_struct` with its `pid`, `u64`) and
+//! no headers.
 
 use std::{path::PathBuf, sync::Arc};
 
-use super::{Host, HostError};
+use super::{Host, HostError, facts::UsdtNotes};
 use crate::{
     host::{
         btf::{self, BtfError},
+        elf::UsdtNote,
         features::Support,
         traceable::KernelFunctions,
         tracefs::{Format, TracefsError, parse_format},
@@ -77,6 +79,29 @@ impl Host for FakeHost {
             "bash" | "/bin/bash" => Ok((
                 PathBuf::from("/bin/bash"),
                 vec!["readline".to_string(), "readline_internal".to_string()].into(),
+            )),
+            other => Err(crate::host::elf::ElfError::NotFound(other.into()).into()),
+        }
+    }
+    fn usdt_notes(&self, binary: &str) -> Result<UsdtNotes, HostError> {
+        let note = |provider: &str, name: &str, address, semaphore, args: &str| UsdtNote {
+            provider: provider.into(),
+            name: name.into(),
+            address,
+            semaphore,
+            args: args.into(),
+        };
+        match binary {
+            "/bin/app" => Ok((
+                PathBuf::from("/bin/app"),
+                vec![
+                    note("app", "start", 0x1000, 0, "8@%rdi -4@%esi 8@$7"),
+                    note("app", "stop", 0x1100, 0, "8@-8(%rbp) 8@sym(%rip)"),
+                    note("app", "gated", 0x1200, 0x4000, "8@%rdi"),
+                    note("lib", "start", 0x1300, 0, ""),
+                    note("lib", "start", 0x1380, 0, ""),
+                ]
+                .into(),
             )),
             other => Err(crate::host::elf::ElfError::NotFound(other.into()).into()),
         }

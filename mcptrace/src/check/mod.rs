@@ -29,12 +29,12 @@ use crate::{
         tracefs::Format,
     },
     lang::{
-        ast::{AttachPoint, ExprKind, ProbeKind, Program, Span, StmtKind},
+        ast::{ExprKind, ProbeKind, Program, Span, StmtKind},
         config::Setting,
         dialect::with_constants,
     },
     policy::{Denial, Policy},
-    probe::{Probe, UserLocation},
+    probe::{Probe, Usdt, UserLocation},
 };
 
 /// A program that passed the checks, with what checking learned about it.
@@ -98,9 +98,18 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
                 expanded.push(Vec::new());
                 continue;
             }
+            // A usdt probe's binary is read for its notes: not a denied one.
+            if ap.kind == ProbeKind::Usdt
+                && let Some(Err(denial)) =
+                    ap.parts.first().map(|b| policy.user_binary(Path::new(b)))
+            {
+                errors.push(CheckError::policy(denial, ap.span));
+                expanded.push(Vec::new());
+                continue;
+            }
             match attach::expand(host, ap) {
                 Ok(targets) => {
-                    let denials = user_probe_denials(policy, ap, &targets);
+                    let denials = user_probe_denials(policy, &targets);
                     errors.extend(denials.into_iter().map(|d| CheckError::policy(d, ap.span)));
                     if !policy.allow_unsafe {
                         errors.extend(targets.iter().filter_map(|t| unchecked_uprobe(t, ap.span)));
@@ -160,12 +169,13 @@ pub fn check(program: Program, host: &dyn Host, policy: &Policy) -> Result<Check
 }
 
 /// The policy's denials of an attach point in a user binary: its binary
-/// once (a uprobe's as resolved, a usdt probe's first part; one attach
-/// point names one binary), then each function a uprobe expanded to.
-fn user_probe_denials(policy: &Policy, ap: &AttachPoint, targets: &[Probe]) -> Vec<Denial> {
-    let binary = match (ap.kind, targets.first()) {
-        (ProbeKind::Usdt, _) => ap.parts.first().map(Path::new),
-        (_, Some(Probe::Uprobe { binary, .. })) => Some(binary.as_path()),
+/// once, as resolved (one attach point names one binary), then each
+/// function a uprobe expanded to.
+fn user_probe_denials(policy: &Policy, targets: &[Probe]) -> Vec<Denial> {
+    let binary = match targets.first() {
+        Some(Probe::Uprobe { binary, .. } | Probe::Usdt(Usdt { binary, .. })) => {
+            Some(binary.as_path())
+        }
         _ => None,
     };
     let Some(binary) = binary else { return Vec::new() };

@@ -480,3 +480,21 @@ fn record_sizes_become_constants() {
         [CheckErrorKind::UnknownMember { record: "struct Foo".into(), field: "y".into() }]
     );
 }
+
+#[test]
+fn usdt_probes_expand_to_their_notes_locations() {
+    let names =
+        |src: &str| -> Vec<String> { ok(src).all_probes().map(|p| p.to_string()).collect() };
+    assert_eq!(names("usdt:/bin/app:app:start { }"), ["usdt:/bin/app:app:start"]);
+    assert_eq!(
+        names("usdt:/bin/app:app:* { }"),
+        ["usdt:/bin/app:app:start", "usdt:/bin/app:app:stop", "usdt:/bin/app:app:gated"]
+    );
+    // No provider: any; a probe at two locations is two probes.
+    assert_eq!(ok("usdt:/bin/app:start { }").attach_count(), 3);
+    assert_eq!(
+        errors("usdt:/bin/app:app:nope { }"),
+        [CheckErrorKind::NoMatch { kind: "usdt probe", pattern: "/bin/app:app:nope".into() }]
+    );
+    assert!(matches!(errors("usdt:/bin/app { }")[0], CheckErrorKind::BadAttachPoint(_)));
+}

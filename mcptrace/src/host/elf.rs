@@ -1,4 +1,5 @@
-//! Function symbols of an ELF binary, for `uprobe:BINARY:FUNCTION`.
+//! Function symbols and USDT notes of an ELF binary, for `uprobe:BINARY:FUNCTION`
+//! and `usdt:BINARY:PROVIDER:NAME`.
 
 use std::{
     fs, io,
@@ -107,9 +108,9 @@ fn function_symbols(file: &object::File<'_>) -> Vec<ElfFunction> {
 pub struct UsdtNote {
     pub provider: String,
     pub name: String,
-    /// The probe site's address in the file.
+    /// The probe site's virtual address in the file (see [`prelinked`]).
     pub address: u64,
-    /// The is-enabled semaphore's address; 0 when the probe has none.
+    /// The is-enabled semaphore's virtual address; 0 when the probe has none.
     pub semaphore: u64,
     /// The argument specs as the assembler wrote them (`-4@%eax 8@%rdx`).
     pub args: String,
@@ -121,13 +122,33 @@ pub fn usdt_notes(path: &Path) -> Result<Vec<UsdtNote>, ElfError> {
     let file = parse(path, &data)?;
     let Some(section) = file.section_by_name(".note.stapsdt") else { return Ok(Vec::new()) };
     let Ok(notes) = section.data() else { return Ok(Vec::new()) };
-    Ok(parse_stapsdt(notes, file.is_little_endian(), if file.is_64() { 8 } else { 4 }))
+    let base = file.section_by_name(".stapsdt.base").map(|s| s.address());
+    let mut found = parse_stapsdt(notes, file.is_little_endian(), if file.is_64() { 8 } else { 4 });
+    for (note, written_base) in &mut found {
+        note.address = prelinked(note.address, *written_base, base);
+        if note.semaphore != 0 {
+            note.semaphore = prelinked(note.semaphore, *written_base, base);
+        }
+    }
+    Ok(found.into_iter().map(|(note, _)| note).collect())
+}
+
+/// A note's address where the file has it. A note records the address
+/// of `.stapsdt.base` it was linked with; a tool that moved the sections
+/// since (prelink) left the note as it was, so every address moves by as
+/// much as that section did. Without the section nothing says it moved.
+fn prelinked(address: u64, written_base: u64, base: Option<u64>) -> u64 {
+    match base {
+        Some(base) if written_base != 0 => address.wrapping_add(base.wrapping_sub(written_base)),
+        _ => address,
+    }
 }
 
 /// Walks ELF notes (namesz, descsz, type, name, desc; each padded to 4
 /// bytes) and decodes those named `stapsdt` of type 3: three addresses (pc,
-/// base, semaphore), then provider, name and arguments as C strings.
-fn parse_stapsdt(mut notes: &[u8], little: bool, word: usize) -> Vec<UsdtNote> {
+/// base, semaphore), then provider, name and arguments as C strings. Each
+/// note comes with the base address it records.
+fn parse_stapsdt(mut notes: &[u8], little: bool, word: usize) -> Vec<(UsdtNote, u64)> {
     const NT_STAPSDT: u32 = 3;
     let pad = |n: usize| n.div_ceil(4) * 4;
     let u32_at = |b: &[u8], at: usize| -> Option<u32> {
@@ -156,14 +177,12 @@ fn parse_stapsdt(mut notes: &[u8], little: bool, word: usize) -> Vec<UsdtNote> {
             let mut strings = desc.get(3 * word..).unwrap_or_default().split(|&b| b == 0);
             let mut text =
                 || String::from_utf8_lossy(strings.next().unwrap_or_default()).into_owned();
-            if let (Some(address), Some(semaphore)) = (word_at(desc, 0), word_at(desc, 2 * word)) {
-                out.push(UsdtNote {
-                    provider: text(),
-                    name: text(),
-                    address,
-                    semaphore,
-                    args: text(),
-                });
+            if let (Some(address), Some(base), Some(semaphore)) =
+                (word_at(desc, 0), word_at(desc, word), word_at(desc, 2 * word))
+            {
+                let note =
+                    UsdtNote { provider: text(), name: text(), address, semaphore, args: text() };
+                out.push((note, base));
             }
         }
         notes = notes.get(name_end + pad(descsz)..).unwrap_or_default();
@@ -228,14 +247,27 @@ mod tests {
         let found = parse_stapsdt(&notes, true, 8);
         assert_eq!(
             found,
-            [UsdtNote {
-                provider: "python".into(),
-                name: "function__entry".into(),
-                address: 0x1234,
-                semaphore: 0x3000,
-                args: "8@%rbx -4@%eax".into(),
-            }]
+            [(
+                UsdtNote {
+                    provider: "python".into(),
+                    name: "function__entry".into(),
+                    address: 0x1234,
+                    semaphore: 0x3000,
+                    args: "8@%rbx -4@%eax".into(),
+                },
+                0x2000
+            )]
         );
+    }
+
+    #[test]
+    fn addresses_move_with_the_stapsdt_base() {
+        // Linked with the base at 0x2000, found at 0x2100: moved by 0x100.
+        assert_eq!(prelinked(0x1234, 0x2000, Some(0x2100)), 0x1334);
+        assert_eq!(prelinked(0x1234, 0x2000, Some(0x1f00)), 0x1134);
+        assert_eq!(prelinked(0x1234, 0x2000, Some(0x2000)), 0x1234);
+        assert_eq!(prelinked(0x1234, 0x2000, None), 0x1234);
+        assert_eq!(prelinked(0x1234, 0, Some(0x2100)), 0x1234);
     }
 
     #[test]

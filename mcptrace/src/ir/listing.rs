@@ -128,6 +128,11 @@ fn capture(c: &Capture) -> String {
             let sign = if c.flags & flags::SIGNED != 0 { "signed" } else { "unsigned" };
             int(&format!("record[{}..+{}] {sign}", c.offset, c.size))
         }
+        source::USER_INT => {
+            let sign = if c.flags & flags::SIGNED != 0 { "signed" } else { "unsigned" };
+            let at = format!("user memory at record[{}..+8] {:+}", c.offset, c.displacement);
+            int(&format!("{at}, {} bytes {sign}", c.size))
+        }
         source::CONST => int(&format!("constant {}", c.offset)),
         source::KSTACK => int("kernel stack id"),
         source::USTACK => int("user stack id"),

@@ -8,6 +8,7 @@ pub mod attach;
 pub mod listing;
 pub mod regs;
 pub mod slot;
+pub mod usdt_args;
 
 use mcptrace_common::SlotConfig;
 

@@ -130,7 +130,27 @@ impl SlotBuilder {
             offset: offset as u16,
             size: size as u16,
             flags: if signed { flags::SIGNED } else { 0 },
-            dest: 0,
+            ..Default::default()
+        })
+    }
+
+    /// An integer of `size` bytes in user memory at the address in the 8
+    /// bytes at record offset `base`, plus `displacement`.
+    pub fn user_int(
+        &mut self,
+        base: u32,
+        displacement: i32,
+        size: u32,
+        signed: bool,
+    ) -> Result<ValueRef, SlotFull> {
+        self.need(base, 8);
+        self.value(Capture {
+            source: source::USER_INT,
+            offset: base as u16,
+            size: size as u16,
+            flags: if signed { flags::SIGNED } else { 0 },
+            displacement,
+            ..Default::default()
         })
     }
 
@@ -158,8 +178,8 @@ impl SlotBuilder {
             source: src,
             offset: offset as u16,
             size: size as u16,
-            flags: 0,
             dest,
+            ..Default::default()
         })?;
         self.strings += 1;
         Ok(StrRef(dest))

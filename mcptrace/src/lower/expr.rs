@@ -176,7 +176,7 @@ impl<'a> Exprs<'a> {
                     }
                     n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
                         let i = n[3..].parse().unwrap_or(0);
-                        return Ok(Some(Leaf::Int(self.cx(span, name)?.arg_n(i, span)?, false)));
+                        return Ok(Some(self.cx(span, name)?.arg_n(i, span)?));
                     }
                     _ => return Ok(None),
                 };
@@ -336,23 +336,33 @@ impl<'a> Exprs<'a> {
                 self.cx(span, "args")?.arg_string(field, size, span)
             }
             ExprKind::Ident(n) if n.starts_with("arg") || n == "retval" => {
-                // A pointer in a register: a user string for uprobes; for
-                // kprobes either kind (a syscall's path is a user pointer,
-                // most kernel functions' strings are not), user first.
+                // A pointer in a register: a user string for uprobes and
+                // usdt probes; for kprobes either kind (a syscall's path is
+                // a user pointer, most kernel functions' strings are not),
+                // user first.
                 let cx = self.cx(span, n)?;
                 let source = match cx.site {
-                    Site::Function { kernel: false, .. } => source::USER_STR,
+                    Site::Function { kernel: false, .. } | Site::Usdt { .. } => source::USER_STR,
                     Site::Function { kernel: true, .. } => source::ANY_STR,
                     _ => {
                         return Err(unsupported(
                             span,
                             NotNative::Expression,
-                            format!("str({n}) outside uprobes and kprobes"),
+                            format!("str({n}) outside uprobes, kprobes and usdt probes"),
                         ));
                     }
                 };
-                let Some(Leaf::Int(v, _)) = self.leaf(arg)? else {
-                    return Err(unsupported(span, NotNative::Expression, format!("str({n})")));
+                // The string source reads a pointer from the record copy:
+                // a usdt argument in memory or a constant is not there.
+                let in_record = |cx: &ProbeCx, v| {
+                    cx.builder.capture_of(v).is_some_and(|c| c.source == source::FIELD)
+                };
+                let v = match self.leaf(arg)? {
+                    Some(Leaf::Int(v, _)) if in_record(self.cx(span, n)?, v) => v,
+                    _ => {
+                        let what = format!("str({n}) of a pointer that is not in a register");
+                        return Err(unsupported(span, NotNative::Expression, what));
+                    }
                 };
                 let cx = self.cx(span, n)?;
                 let offset = cx_field_offset(cx, v);

@@ -110,12 +110,13 @@ pub fn is_native_kind(kind: ast::ProbeKind) -> bool {
         | K::Kretprobe
         | K::Uprobe
         | K::Uretprobe
+        | K::Usdt
         | K::Profile
         | K::Interval
         | K::Software
         | K::Kfunc
         | K::Kretfunc => true,
-        K::Usdt | K::Hardware | K::Watchpoint | K::AsyncWatchpoint | K::Iter => false,
+        K::Hardware | K::Watchpoint | K::AsyncWatchpoint | K::Iter => false,
     }
 }
 
@@ -140,7 +141,7 @@ impl Unsupported {
 #[serde(rename_all = "snake_case")]
 pub enum NotNative {
     /// A probe kind or attach form the native backend does not attach
-    /// (kfunc, usdt, hardware events, ...).
+    /// (kfunc, usdt with a semaphore, hardware events, ...).
     ProbeKind,
     /// More probes of one kind than the kind has slots.
     TooManyProbes,
@@ -261,9 +262,17 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
             }
         }
         for point in points {
-            let index = native.probes.len() as u16;
+            // Probes of one name (the locations of one USDT probe) share
+            // the first one's index, so a `probe` key holds one value for
+            // them, as bpftrace's holds one name.
+            let fixed = point.to_string();
+            let index = native
+                .probes
+                .iter()
+                .position(|p| matches!(&p.name, ProbeName::Fixed(n) if *n == fixed))
+                .unwrap_or(native.probes.len()) as u16;
             let (site, attach) = site_of(checked, point, probe.span)?;
-            let name = |_| ProbeName::Fixed(point.to_string());
+            let name = |_| ProbeName::Fixed(fixed.clone());
             let lowered = kernel_probe(site, name, vec![attach], probe, index, &mut maps, None)?;
             native.probes.push(lowered);
             spans.push(probe.span);
@@ -271,7 +280,8 @@ pub fn lower(checked: &Checked) -> Result<NativeProgram, Unsupported> {
     }
     check_slots(&native.probes, &spans)?;
     native.maps = maps.finish()?;
-    // `probe` and `func` keys hold the index of the kernel probe that fired.
+    // `probe` and `func` keys hold the index of the kernel probe that fired
+    // (the first of its name).
     let names: Arc<[String]> = native.probes.iter().map(|p| p.name.to_string()).collect();
     let functions: Arc<[String]> =
         native.probes.iter().map(|p| function_of(&p.points[0])).collect();
@@ -531,6 +541,26 @@ fn site_of(
                 binary: binary.clone(),
                 location: location.clone(),
                 ret: *ret,
+                pid: None,
+            },
+        ),
+        // A semaphore counts the tracers attached, so that the program
+        // computes the arguments only then: the kernel keeps that count
+        // itself for a uprobe given the semaphore's file offset
+        // (ref_ctr_offset), but aya 0.14 passes none, and a probe whose
+        // semaphore stays 0 may never fire.
+        Probe::Usdt(usdt) if usdt.semaphore != 0 => {
+            return not_yet(format!(
+                "{point} has a semaphore, which the native backend cannot raise (aya 0.14 \
+                 attaches uprobes without the kernel's ref_ctr_offset)"
+            ));
+        }
+        Probe::Usdt(usdt) => (
+            Site::Usdt { args: usdt.args.clone() },
+            AttachPoint::Uprobe {
+                binary: usdt.binary.clone(),
+                location: UserLocation::Address(usdt.address),
+                ret: false,
                 pid: None,
             },
         ),

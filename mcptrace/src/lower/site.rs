@@ -1,5 +1,5 @@
 //! What one kernel probe can read, and the captures that read it: builtins,
-//! tracepoint fields, raw-syscall registers, uprobe arguments. Captures are
+//! tracepoint fields, raw-syscall registers, uprobe and USDT arguments. Captures are
 //! made once per probe and shared by every expression that reads them.
 
 use std::{collections::HashMap, sync::Arc};
@@ -9,7 +9,7 @@ use mcptrace_common::{
     slot::source,
 };
 
-use super::{NotNative, Unsupported};
+use super::{NotNative, Unsupported, expr::Leaf};
 use crate::{
     host::{
         btf::{Function, Type},
@@ -18,6 +18,7 @@ use crate::{
     ir::{
         ProbeName, regs,
         slot::{SlotBuilder, SlotFull, StrRef, ValueRef},
+        usdt_args::{self, ArgSpecError, Operand, UsdtArg},
     },
     lang::ast::Span,
 };
@@ -57,6 +58,11 @@ pub enum Site {
         function: Arc<Function>,
         ret: bool,
     },
+    /// A USDT probe's location: a uprobe whose arguments are where the
+    /// note's specs (`args`) say.
+    Usdt {
+        args: String,
+    },
     Perf,
 }
 
@@ -75,8 +81,19 @@ impl Site {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Cap {
     Builtin(u32),
-    Field { offset: u32, size: u32, signed: bool },
+    Field {
+        offset: u32,
+        size: u32,
+        signed: bool,
+    },
     Const(u16),
+    /// An integer in user memory at a register's value plus a displacement.
+    UserMemory {
+        base: u32,
+        displacement: i32,
+        size: u32,
+        signed: bool,
+    },
 }
 
 /// What a captured string is, for the cache.
@@ -92,7 +109,8 @@ pub struct ProbeCx {
     pub site: Site,
     pub builder: SlotBuilder,
     pub name: ProbeName,
-    /// Index of this probe among the program's kernel probes.
+    /// Index of this probe among the program's kernel probes, or of the
+    /// first with its name: what `probe` and `func` keys hold.
     pub index: u16,
     values: HashMap<Cap, ValueRef>,
     strings: HashMap<StrCap, StrRef>,
@@ -144,6 +162,9 @@ impl ProbeCx {
             Cap::Builtin(src) => self.builder.builtin(src),
             Cap::Field { offset, size, signed } => self.builder.field(offset, size, signed),
             Cap::Const(c) => self.builder.constant(c),
+            Cap::UserMemory { base, displacement, size, signed } => {
+                self.builder.user_int(base, displacement, size, signed)
+            }
         }
         .map_err(slot_full(span))?;
         self.values.insert(cap, r);
@@ -352,24 +373,56 @@ impl ProbeCx {
         }
     }
 
-    /// `argN`: call arguments at a function entry, or raw tracepoint arguments.
-    pub fn arg_n(&mut self, n: usize, span: Span) -> Result<ValueRef, Unsupported> {
+    /// `argN`: call arguments at a function entry, raw tracepoint
+    /// arguments, or a USDT probe's arguments.
+    pub fn arg_n(&mut self, n: usize, span: Span) -> Result<Leaf, Unsupported> {
         let offset = match &self.site {
             Site::Function { ret: false, .. } if n < regs::CALL_ARGS.len() => regs::CALL_ARGS[n],
             Site::RawTracepoint if n < 8 => 8 * n as u32,
+            Site::Usdt { args } => return self.usdt_arg(usdt_args::arg(args, n), n, span),
             _ => return Err(Unsupported::new(span, NotNative::Expression, format!("arg{n} here"))),
         };
-        self.value(Cap::Field { offset, size: 8, signed: false }, span)
+        Ok(Leaf::Int(self.value(Cap::Field { offset, size: 8, signed: false }, span)?, false))
+    }
+
+    /// Argument `n` of a USDT probe, from its spec (none: the note has
+    /// fewer): read at the width the spec gives, sign-extended where it
+    /// says so, and typed as bpftrace 0.17 types it, unsigned 64-bit (a -1
+    /// prints as 18446744073709551615).
+    fn usdt_arg(
+        &mut self,
+        spec: Option<Result<UsdtArg, ArgSpecError>>,
+        n: usize,
+        span: Span,
+    ) -> Result<Leaf, Unsupported> {
+        let not_native = |what: String| Unsupported::new(span, NotNative::Expression, what);
+        let arg = spec
+            .ok_or_else(|| not_native(format!("arg{n}: the probe has fewer arguments")))?
+            .map_err(|e| not_native(format!("arg{n} of a usdt probe: {e}")))?;
+        let (size, signed) = (u32::from(arg.size), arg.signed);
+        Ok(match arg.operand {
+            Operand::Register(offset) => {
+                Leaf::Int(self.value(Cap::Field { offset, size, signed }, span)?, false)
+            }
+            Operand::Constant(c) => Leaf::ConstInt(narrow(c as u64, size, signed), false),
+            Operand::Memory { base, displacement } => {
+                let displacement = i32::try_from(displacement).map_err(|_| {
+                    not_native(format!("arg{n} of a usdt probe: displacement {displacement}"))
+                })?;
+                let cap = Cap::UserMemory { base, displacement, size, signed };
+                Leaf::Int(self.value(cap, span)?, false)
+            }
+        })
     }
 
     /// `reg(name)`: a register at the probed instruction (function probes,
     /// whose context is the registers).
     pub fn reg(&mut self, name: &str, span: Span) -> Result<ValueRef, Unsupported> {
-        if !matches!(self.site, Site::Function { .. }) {
+        if !matches!(self.site, Site::Function { .. } | Site::Usdt { .. }) {
             return Err(Unsupported::new(
                 span,
                 NotNative::Expression,
-                "reg() outside uprobes and kprobes".to_string(),
+                "reg() outside uprobes, kprobes and usdt probes".to_string(),
             ));
         }
         let offset = regs::named(name).ok_or_else(|| {
@@ -410,6 +463,16 @@ impl ProbeCx {
                 "`retval` outside return probes".to_string(),
             )),
         }
+    }
+}
+
+/// The low `size` bytes of `value`, sign-extended when `signed`: a
+/// constant as a register of that width would hold it.
+fn narrow(value: u64, size: u32, signed: bool) -> u64 {
+    let shift = 64 - 8 * size.min(8);
+    match signed {
+        true => (((value << shift) as i64) >> shift) as u64,
+        false => (value << shift) >> shift,
     }
 }
 
@@ -471,4 +534,18 @@ fn fentry_arg<'f>(
     let (i, param) = function.param(name).ok_or_else(missing)?;
     let offset = function.arg_offset(i).ok_or_else(missing)?;
     Ok((offset, &param.ty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrow;
+
+    #[test]
+    fn constants_take_their_width() {
+        assert_eq!(narrow(-1i64 as u64, 4, true), -1i64 as u64);
+        assert_eq!(narrow(-1i64 as u64, 4, false), 0xffff_ffff);
+        assert_eq!(narrow(0x1_0000_0005, 4, false), 5);
+        assert_eq!(narrow(0x80, 1, true), -128i64 as u64);
+        assert_eq!(narrow(42, 8, true), 42);
+    }
 }

@@ -2,7 +2,11 @@ use std::sync::Arc;
 
 use super::{Backend, plan};
 use crate::{
-    check::{Checked, Host, HostError, check, facts::UserFunctions, fake_host::FakeHost},
+    check::{
+        Checked, Host, HostError, check,
+        facts::{UsdtNotes, UserFunctions},
+        fake_host::FakeHost,
+    },
     host::{
         btf::{self, BtfError},
         features::Support,
@@ -90,6 +94,9 @@ impl Host for OldKernel {
     }
     fn user_functions(&self, binary: &str) -> Result<UserFunctions, HostError> {
         FakeHost.user_functions(binary)
+    }
+    fn usdt_notes(&self, binary: &str) -> Result<UsdtNotes, HostError> {
+        FakeHost.usdt_notes(binary)
     }
     fn kernel_prototype(&self, function: &str) -> Result<Arc<btf::Function>, BtfError> {
         FakeHost.kernel_prototype(function)
@@ -192,4 +199,66 @@ fn for_loops_run_natively_or_not_at_all() {
         assert!(e.to_string().starts_with(want), "{src}: {e}");
         assert_eq!(e.diagnostics()[0].code, "needs_newer_bpftrace");
     }
+}
+
+#[test]
+fn usdt_probes_run_natively_where_their_arguments_can_be_read() {
+    use mcptrace_common::slot::{flags, source};
+
+    use crate::ir::{AttachPoint, UserLocation};
+
+    let native = |src: &str| {
+        let p = plan(&checked(src), src, &FakeHost);
+        assert_eq!(p.backend, Backend::Native, "{src}: {:?}", p.fallback);
+        p.native.unwrap().0
+    };
+    let src = "usdt:/bin/app:app:start { printf(\"%d %d %d\\n\", arg0, arg1, arg2) }";
+    let program = native(src);
+    let probe = &program.probes[0];
+    assert_eq!(probe.name.to_string(), "usdt:/bin/app:app:start");
+    let AttachPoint::Uprobe { location: UserLocation::Address(0x1000), ret: false, .. } =
+        &probe.points[0]
+    else {
+        panic!("{:?}", probe.points);
+    };
+    // arg0 is %rdi, 8 bytes; arg1 %esi, 4 bytes signed; arg2 the constant 7.
+    let captures = &probe.config.captures[..probe.config.ncaptures as usize];
+    let fields: Vec<(u16, u16, u16)> =
+        captures.iter().map(|c| (c.offset, c.size, c.flags)).collect();
+    assert_eq!(fields, [(112, 8, 0), (104, 4, flags::SIGNED)]);
+
+    // Any provider; each location a probe of its own, the locations of one
+    // probe one `probe` key.
+    let program = native("usdt:/bin/app:start { @[probe] = count() }");
+    let names: Vec<String> = program.probes.iter().map(|p| p.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["usdt:/bin/app:app:start", "usdt:/bin/app:lib:start", "usdt:/bin/app:lib:start"]
+    );
+    let key: Vec<(u32, u16)> = program
+        .probes
+        .iter()
+        .map(|p| (p.config.captures[0].source, p.config.captures[0].offset))
+        .collect();
+    assert_eq!(key, [(source::CONST, 0), (source::CONST, 1), (source::CONST, 1)]);
+
+    // An argument in memory: read from user memory at %rbp - 8.
+    let program = native("usdt:/bin/app:app:stop { printf(\"%d\\n\", arg0) }");
+    let c = program.probes[0].config.captures[0];
+    assert_eq!((c.source, c.offset, c.displacement, c.size), (source::USER_INT, 32, -8, 8));
+
+    let fallback = |src: &str| {
+        let p = plan(&checked(src), src, &FakeHost);
+        assert_eq!(p.backend, Backend::Bpftrace, "{src}");
+        p.fallback.unwrap().to_string()
+    };
+    let why = fallback("usdt:/bin/app:app:stop { printf(\"%d\\n\", arg1) }");
+    assert!(why.contains("arg1 of a usdt probe: `8@sym(%rip)`: only %REGISTER"), "{why}");
+    let why = fallback("usdt:/bin/app:app:stop { printf(\"%s\\n\", str(arg0)) }");
+    assert!(why.contains("str(arg0) of a pointer that is not in a register"), "{why}");
+    let why = fallback("usdt:/bin/app:app:start { printf(\"%d\\n\", arg3) }");
+    assert!(why.contains("arg3: the probe has fewer arguments"), "{why}");
+    let why = fallback("usdt:/bin/app:app:gated { printf(\"%d\\n\", arg0) }");
+    assert!(why.contains("usdt:/bin/app:app:gated has a semaphore"), "{why}");
+    assert!(why.contains("ref_ctr_offset"), "{why}");
 }

@@ -11,6 +11,9 @@
 //!                   that returns i * 2)
 //!   calloffset N    call `mcpt_offset_target(i)` for i in 1..=N (x86-64: a
 //!                   target for uprobes at an offset; returns i * 3)
+//!   usdt N          fire USDT probes `mcpt:tick` and `mcpt:name` for i in
+//!                   1..=N (x86-64; no semaphores; arguments in `usdt_tick`
+//!                   and `usdt_name`)
 //!   spin MS         keep a CPU busy for MS milliseconds of CPU time
 //!   exec N          run this program with no operations N times, one
 //!                   after the other (fork and exec, then wait)
@@ -45,6 +48,74 @@ pub extern "C" fn mcpt_target(x: u64) -> u64 {
 #[unsafe(naked)]
 pub extern "C" fn mcpt_offset_target(x: u64) -> u64 {
     std::arch::naked_asm!("nop", "lea rax, [rdi + rdi * 2]", "ret")
+}
+
+/// A USDT probe site as `sys/sdt.h` lays it out: a `nop` where the probe
+/// goes, and a `stapsdt` note (type 3) giving its address, the address of
+/// the `.stapsdt.base` section (which tells tools whether the file was
+/// moved since it was linked), no semaphore, then provider, name and the
+/// argument specs. The specs name the registers the arguments are in, as
+/// the register allocator chose them. `.stapsdt.base` is one byte in a
+/// group section, so every probe of the program shares it, kept (`R`)
+/// although only the non-loaded notes refer to it: the linker's garbage
+/// collection would drop it, and the notes' base would then be 0.
+#[cfg(target_arch = "x86_64")]
+macro_rules! usdt_site {
+    ($provider:literal, $name:literal, $args:literal, $($operands:tt)*) => {
+        // SAFETY: a `nop`, and notes in sections of their own.
+        unsafe {
+            std::arch::asm!(
+                "990: nop",
+                ".pushsection .note.stapsdt,\"\",\"note\"",
+                ".balign 4",
+                ".4byte 992f-991f, 994f-993f, 3",
+                "991: .asciz \"stapsdt\"",
+                "992: .balign 4",
+                "993: .8byte 990b, _.stapsdt.base, 0",
+                concat!(".asciz \"", $provider, "\""),
+                concat!(".asciz \"", $name, "\""),
+                concat!(".asciz \"", $args, "\""),
+                "994: .balign 4",
+                ".popsection",
+                ".ifndef _.stapsdt.base",
+                ".pushsection .stapsdt.base,\"aGR\",\"progbits\",.stapsdt.base,comdat",
+                ".weak _.stapsdt.base",
+                ".hidden _.stapsdt.base",
+                "_.stapsdt.base: .space 1",
+                ".size _.stapsdt.base, 1",
+                ".popsection",
+                ".endif",
+                $($operands)*
+                // Not `nomem`: the probe's readers may look at memory the
+                // arguments point to, which must be written by then.
+                options(att_syntax, nostack, preserves_flags),
+            )
+        }
+    };
+}
+
+/// `mcpt:tick`: arg0 = i (8 bytes), arg1 = -i (signed 4 bytes), arg2 = the
+/// constant -7 (signed 4 bytes), arg3 = 100 * i read from memory 8 bytes
+/// past a register's pointer, arg4 = -i (signed 2 bytes). Never inlined:
+/// one site, one note.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn usdt_tick(i: u64) {
+    let cell = std::hint::black_box([0u64, 100 * i]);
+    let (neg, short) = ((i as i32).wrapping_neg(), (i as i16).wrapping_neg());
+    usdt_site!(
+        "mcpt", "tick", "8@{0} -4@{1:e} -4@$-7 8@8({2}) -2@{3:x}",
+        in(reg) i, in(reg) neg, in(reg) cell.as_ptr(), in(reg) short,
+    );
+}
+
+/// `mcpt:name`: arg0 = a pointer to the string "usdt-name", arg1 = i
+/// (unsigned 4 bytes).
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn usdt_name(i: u64) {
+    let name = c"usdt-name";
+    usdt_site!("mcpt", "name", "8@{0} 4@{1:e}", in(reg) name.as_ptr(), in(reg) i as u32,);
 }
 
 fn main() -> ExitCode {
@@ -117,6 +188,13 @@ fn main() -> ExitCode {
                     sum = sum.wrapping_add(mcpt_offset_target(std::hint::black_box(i)));
                 }
                 std::hint::black_box(sum);
+            }
+            #[cfg(target_arch = "x86_64")]
+            "usdt" => {
+                for i in 1..=count(&arg()) {
+                    usdt_tick(i);
+                    usdt_name(i);
+                }
             }
             // CPU time, not wall time: a sampling profiler then sees the
             // same number of samples however loaded the machine is.
