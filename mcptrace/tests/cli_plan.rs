@@ -12,12 +12,12 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn text_output_names_backend_reason_and_probes() {
-    let out = plan(&["-e", "BEGIN { @n = count(); } END { printf(\"%d\\n\", 1); }"]);
+    let out = plan(&["-e", "BEGIN { print(sizeof(int)); } END { printf(\"%d\\n\", 1); }"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "backend: bpftrace\n\
-         fallback: `@n = count()` at 1:9: map updates in BEGIN or END are not native yet\n\
+         fallback: `sizeof(int)` at 1:15: `sizeof` of this type is not native yet\n\
          attaching 2 probes:\n  BEGIN\n  END\n"
     );
 }
@@ -35,11 +35,11 @@ fn json_output_carries_the_same_decision() {
 
 #[test]
 fn json_fallback_has_the_construct_and_its_span() {
-    let out = plan(&["--json", "-e", "BEGIN { $x = 1; print(sizeof(struct task_struct)); }"]);
+    let out = plan(&["--json", "-e", "BEGIN { $x = 1; print(sizeof(int)); }"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fallback = &json["fallback"];
     assert_eq!(fallback["kind"], "unsupported");
-    assert_eq!(fallback["construct"], "`sizeof(struct task_struct)`");
+    assert_eq!(fallback["construct"], "`sizeof(int)`");
     assert_eq!(fallback["span"]["line"], 1);
     assert_eq!(fallback["span"]["col"], 23);
 }
