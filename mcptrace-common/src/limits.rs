@@ -32,13 +32,13 @@ pub const OP_STACK: usize = 8;
 /// String constants the expression program can compare against.
 pub const MAX_CONST_STRINGS: usize = 2;
 /// Map updates one probe hit can make.
-pub const MAX_MAP_OPS: usize = 4;
+pub const MAX_MAP_OPS: usize = 8;
 /// Map keys a slot can build (for updates and for reading keyed state).
-pub const MAX_KEYS: usize = 4;
+pub const MAX_KEYS: usize = 8;
 /// Values computed by expression (computed map keys) per hit.
-pub const MAX_COMPUTES: usize = 2;
+pub const MAX_COMPUTES: usize = 4;
 /// Keyed-state reads one probe hit can make.
-pub const MAX_LOOKUPS: usize = 2;
+pub const MAX_LOOKUPS: usize = 4;
 /// Parts (values or strings) of one map key.
 pub const MAX_KEY_PARTS: usize = 4;
 /// 8-byte words of a map key's data: two full strings and four integers.

@@ -86,6 +86,10 @@ pub fn is_string_source(src: u32) -> bool {
 pub mod flags {
     /// Sign-extend an integer field narrower than 64 bits.
     pub const SIGNED: u16 = 1;
+    /// A string source (`USER_STR`, `KERNEL_STR`, `ANY_STR`) whose pointer
+    /// is `Event::values[offset]`, a keyed-state read (`str(@m[k])`), rather
+    /// than 8 bytes of the record. Such a capture runs after the lookups.
+    pub const FROM_VALUE: u16 = 2;
 }
 
 /// One value to capture per hit.

@@ -160,6 +160,9 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                         let loc = field(scratch, c.offset, 4, 0);
                         ctx.wrapping_add((loc & 0xffff) as usize)
                     }
+                    _ if c.flags & flags::FROM_VALUE != 0 => {
+                        scratch.event.values[c.offset as usize & (MAX_VALUES - 1)] as *const u8
+                    }
                     _ => field(scratch, c.offset, 8, 0) as *const u8,
                 };
                 let n = (c.size as usize).clamp(1, STR_LEN);

@@ -147,6 +147,9 @@ fn capture(c: &Capture) -> String {
             format!("s{} = context bytes at {} ({} bytes)", c.dest, c.offset, c.size)
         }
         source::DATA_LOC_STR => format!("s{} = __data_loc string at {}", c.dest, c.offset),
+        source::ANY_STR if c.flags & flags::FROM_VALUE != 0 => {
+            format!("s{} = user or kernel string at v{} ({} bytes)", c.dest, c.offset, c.size)
+        }
         source::ANY_STR => {
             format!(
                 "s{} = user or kernel string at record[{}] ({} bytes)",

@@ -185,6 +185,31 @@ impl SlotBuilder {
         Ok(StrRef(dest))
     }
 
+    /// A string (`source::USER_STR`, `KERNEL_STR`, `ANY_STR`) of at most
+    /// `size` bytes at the pointer value `at` holds: a keyed-state read,
+    /// so the capture must come after the lookups (see `build`).
+    pub fn string_at_value(
+        &mut self,
+        src: u32,
+        at: ValueRef,
+        size: u32,
+    ) -> Result<StrRef, SlotFull> {
+        if self.strings as usize >= MAX_STRINGS {
+            return Err(full("strings", MAX_STRINGS));
+        }
+        let dest = self.strings;
+        self.push(Capture {
+            source: src,
+            offset: at.0,
+            size: size as u16,
+            flags: flags::FROM_VALUE,
+            dest,
+            ..Default::default()
+        })?;
+        self.strings += 1;
+        Ok(StrRef(dest))
+    }
+
     /// The capture that fills value `v`, if it is captured (not looked up).
     pub fn capture_of(&self, v: ValueRef) -> Option<Capture> {
         self.config.captures[..self.config.ncaptures as usize]

@@ -81,6 +81,9 @@ pub struct Exprs<'a> {
     /// before it but inlined after, with its variable, reads what the
     /// variable holds.)
     pub updated: HashMap<String, u32>,
+    /// Whether the probe's predicate is being lowered: the kernel tests it
+    /// before it reads strings at map values (`str(@m[k])`).
+    pub in_predicate: bool,
     /// The innermost loop around the statement being lowered: its passes
     /// run in user space (see `loops`).
     pub loop_at: Option<Span>,
@@ -143,6 +146,7 @@ impl<'a> Exprs<'a> {
             var_widths: HashMap::new(),
             guard: Guard::Always,
             updated: HashMap::new(),
+            in_predicate: false,
             loop_at: None,
             returned: None,
         }
@@ -263,8 +267,10 @@ impl<'a> Exprs<'a> {
                     Some(_) => Leaf::Str(self.string_of(&args[0], size, span)?),
                 }
             }
-            // A map of strings is read in user space alone.
-            ExprKind::Map { name, .. } if self.maps.is_text(&map_name(name)) => return Ok(None),
+            // A map user space keeps is read there alone.
+            ExprKind::Map { name, .. } if self.maps.is_in_user_space(&map_name(name)) => {
+                return Ok(None);
+            }
             ExprKind::Map { name, keys } => {
                 let (v, signed) = self.keyed_read(name, keys, false, span)?;
                 Leaf::Int(v, signed)
@@ -367,6 +373,15 @@ impl<'a> Exprs<'a> {
                 let cx = self.cx(span, n)?;
                 let offset = cx_field_offset(cx, v);
                 cx.string(source, offset, size, span)
+            }
+            // A pointer a probe stored (opensnoop's `@filename[tid]`), read
+            // after the lookups, which the predicate comes after as well:
+            // so not in a predicate (see `kernel`).
+            ExprKind::Map { name, .. } if !self.maps.is_text(&map_name(name)) => {
+                let Some(Leaf::Int(at, _)) = self.leaf(arg)? else {
+                    return Err(not_native(arg, Some("str()")));
+                };
+                self.cx(span, "str()")?.string_at(at, size, span)
             }
             _ => Err(unsupported(arg.span, NotNative::Expression, "str() of this expression")),
         }
@@ -559,7 +574,7 @@ impl<'a> Exprs<'a> {
     /// can only be evaluated in user space.
     pub fn kernel(&mut self, e: &Expr) -> Result<Option<(Ops, Ty)>, Unsupported> {
         let e = &self.inlined(e);
-        if self.cx.is_none() || !kernel_shaped(e) {
+        if self.cx.is_none() || !kernel_shaped(e) || (self.in_predicate && str_of_map(e)) {
             return Ok(None);
         }
         let mut ops = Vec::new();
@@ -872,7 +887,9 @@ impl<'a> Exprs<'a> {
                 let map = self.maps.touch(&map_name(name), Some(kinds), span);
                 return Ok((ir::Expr::MapValue { map, key, strings: true }, Ty::Str));
             }
-            ExprKind::Map { name, keys } if self.cx.is_none() => {
+            ExprKind::Map { name, keys }
+                if self.cx.is_none() || self.maps.is_in_user_space(&map_name(name)) =>
+            {
                 let (key, kinds) = self.user_key(keys)?;
                 let (map, signed) = self.maps.read(&map_name(name), kinds, span);
                 return Ok((ir::Expr::MapValue { map, key, strings: false }, Ty::Int { signed }));
@@ -1000,6 +1017,30 @@ fn pton(text: &str) -> Option<Vec<u8>> {
         std::net::IpAddr::V4(a) => Some(a.octets().to_vec()),
         std::net::IpAddr::V6(a) => Some(a.octets().to_vec()),
     }
+}
+
+impl Exprs<'_> {
+    /// Whether `e` (as its variables stand) reads a map user space keeps,
+    /// which the kernel cannot.
+    pub(super) fn reads_user_space_map(&self, e: &Expr) -> bool {
+        let mut found = false;
+        self.inlined(e).each(&mut |e| {
+            if let ExprKind::Map { name, .. } = &e.kind {
+                found |= self.maps.is_in_user_space(&map_name(name));
+            }
+        });
+        found
+    }
+}
+
+/// Whether `e` reads a string at a map's value (`str(@m[k])`).
+fn str_of_map(e: &Expr) -> bool {
+    let mut found = false;
+    e.each(&mut |e| {
+        found |= matches!(&e.kind, ExprKind::Call { name, args } if name == "str"
+            && matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map { .. })));
+    });
+    found
 }
 
 fn kernel_shaped(e: &Expr) -> bool {

@@ -360,7 +360,10 @@ fn kernel_probe(
     let mut ex = Exprs::new(Some(&mut cx), maps);
     let mut user_predicate = None;
     if let Some(p) = &probe.predicate {
-        match ex.kernel(p)? {
+        ex.in_predicate = true;
+        let kernel = ex.kernel(p)?;
+        ex.in_predicate = false;
+        match kernel {
             Some((ops, _)) => {
                 let and = !pred_ops.is_empty();
                 pred_ops.extend(ops);

@@ -100,8 +100,10 @@ enum Cap {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct StrCap {
     source: u32,
+    /// A record offset, or with `from_value`, a value's index.
     offset: u32,
     size: u32,
+    from_value: bool,
 }
 
 /// A kernel probe being lowered: its site, its slot, and its captures.
@@ -186,11 +188,24 @@ impl ProbeCx {
         size: u32,
         span: Span,
     ) -> Result<StrRef, Unsupported> {
-        let cap = StrCap { source, offset, size };
+        let cap = StrCap { source, offset, size, from_value: false };
         if let Some(s) = self.strings.get(&cap) {
             return Ok(*s);
         }
         let r = self.builder.string(source, offset, size).map_err(slot_full(span))?;
+        self.strings.insert(cap, r);
+        Ok(r)
+    }
+
+    /// `str(@m[k])`: the string at the pointer keyed state holds, user or
+    /// kernel memory (a map holds either: `args->filename`, a kernel
+    /// function's `char *`).
+    pub fn string_at(&mut self, at: ValueRef, size: u32, span: Span) -> Result<StrRef, Unsupported> {
+        let cap = StrCap { source: source::ANY_STR, offset: u32::from(at.0), size, from_value: true };
+        if let Some(s) = self.strings.get(&cap) {
+            return Ok(*s);
+        }
+        let r = self.builder.string_at_value(source::ANY_STR, at, size).map_err(slot_full(span))?;
         self.strings.insert(cap, r);
         Ok(r)
     }

@@ -343,7 +343,7 @@ impl Exprs<'_> {
                         "delete() of this argument",
                     ));
                 };
-                if self.in_user_space_here(&m) {
+                if self.in_user_space_here(&m, keys.iter()) {
                     let (key, kinds) = self.user_key(&keys)?;
                     let map = self.maps.touch(&map_name(&m), Some(kinds), span);
                     if self.cx.is_some() {
@@ -410,22 +410,24 @@ impl Exprs<'_> {
         if op.is_none() && self.is_string_valued(value) {
             return self.text_map_write(name, keys, value, span).map(Some);
         }
-        if self.in_user_space_here(name) {
+        if self.in_user_space_here(name, keys.iter().chain([value])) {
             return self.user_map_write(name, keys, op, value, how, span).map(Some);
         }
         self.kernel_map_write(name, keys, op, value, how, span).map(|()| None)
     }
 
-    /// Whether user space updates map `name` here: in BEGIN and END; on an
-    /// event where only user space knows whether the statement runs (under
-    /// a condition it evaluates, in a loop, after a `return`); and wherever
-    /// it keeps the map.
-    fn in_user_space_here(&self, name: &str) -> bool {
+    /// Whether user space updates map `name` here, with key parts and
+    /// operand `exprs`: in BEGIN and END; on an event where only user space
+    /// knows whether the statement runs (under a condition it evaluates, in
+    /// a loop, after a `return`) or what it writes (a read of a map it
+    /// keeps); and wherever it keeps the map.
+    fn in_user_space_here<'e>(&self, name: &str, mut exprs: impl Iterator<Item = &'e Expr>) -> bool {
         self.cx.is_none()
             || matches!(self.guard, Guard::User(_))
             || self.loop_at.is_some()
             || self.returned.is_some()
             || self.maps.is_in_user_space(&map_name(name))
+            || exprs.any(|e| self.reads_user_space_map(e))
     }
 
     /// A map written by user space. In BEGIN and END plain values go to
