@@ -200,8 +200,14 @@ impl ProbeCx {
     /// `str(@m[k])`: the string at the pointer keyed state holds, user or
     /// kernel memory (a map holds either: `args->filename`, a kernel
     /// function's `char *`).
-    pub fn string_at(&mut self, at: ValueRef, size: u32, span: Span) -> Result<StrRef, Unsupported> {
-        let cap = StrCap { source: source::ANY_STR, offset: u32::from(at.0), size, from_value: true };
+    pub fn string_at(
+        &mut self,
+        at: ValueRef,
+        size: u32,
+        span: Span,
+    ) -> Result<StrRef, Unsupported> {
+        let cap =
+            StrCap { source: source::ANY_STR, offset: u32::from(at.0), size, from_value: true };
         if let Some(s) = self.strings.get(&cap) {
             return Ok(*s);
         }

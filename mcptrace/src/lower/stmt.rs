@@ -421,7 +421,11 @@ impl Exprs<'_> {
     /// knows whether the statement runs (under a condition it evaluates, in
     /// a loop, after a `return`) or what it writes (a read of a map it
     /// keeps); and wherever it keeps the map.
-    fn in_user_space_here<'e>(&self, name: &str, mut exprs: impl Iterator<Item = &'e Expr>) -> bool {
+    fn in_user_space_here<'e>(
+        &self,
+        name: &str,
+        mut exprs: impl Iterator<Item = &'e Expr>,
+    ) -> bool {
         self.cx.is_none()
             || matches!(self.guard, Guard::User(_))
             || self.loop_at.is_some()

@@ -717,7 +717,7 @@ fn unroll_repeats_kernel_updates_and_loops_in_user_space() {
     let [Stmt::Unroll { count: 1, body }] = &k.body[..] else { panic!("{:?}", k.body) };
     assert!(matches!(body[..], [Stmt::Printf { .. }, Stmt::Printf { .. }]));
     let why = reason(
-        "tracepoint:syscalls:sys_enter_openat { unroll(5) { @c = count(); } }",
+        "tracepoint:syscalls:sys_enter_openat { unroll(9) { @c = count(); } }",
         vec![vec![tp("sys_enter_openat")]],
     );
     assert!(why.contains("map updates"), "{why}");
