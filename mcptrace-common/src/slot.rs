@@ -64,6 +64,14 @@ pub mod source {
     /// in user or kernel memory (BTF does not say which): read as a user
     /// string, and where that faults, as a kernel one.
     pub const ANY_STR: u32 = 17;
+    // 18 is kept for USDT arguments.
+    /// `buf()`: the bytes (not a string: NULs included) whose pointer is at
+    /// `offset` of the record, in user memory, into a string slot: `size`
+    /// of them, or with `flags::LEN_VALUE`, at most `size` and at most
+    /// `Event::values[arg]`.
+    pub const USER_BUF: u32 = 19;
+    /// As `USER_BUF`, in kernel memory.
+    pub const KERNEL_BUF: u32 = 20;
 }
 
 pub fn is_string_source(src: u32) -> bool {
@@ -75,6 +83,8 @@ pub fn is_string_source(src: u32) -> bool {
             | source::CTX_STR
             | source::DATA_LOC_STR
             | source::ANY_STR
+            | source::USER_BUF
+            | source::KERNEL_BUF
     )
 }
 
@@ -82,6 +92,8 @@ pub fn is_string_source(src: u32) -> bool {
 pub mod flags {
     /// Sign-extend an integer field narrower than 64 bits.
     pub const SIGNED: u16 = 1;
+    /// A buffer's length is `Event::values[Capture::arg]` (at most `size`).
+    pub const LEN_VALUE: u16 = 2;
 }
 
 /// One value to capture per hit.
@@ -99,6 +111,10 @@ pub struct Capture {
     pub flags: u16,
     /// Index into `Event::values` or, for string sources, `Event::strings`.
     pub dest: u16,
+    /// A second operand: for a buffer with `flags::LEN_VALUE`, the index in
+    /// `Event::values` of its length, captured before it.
+    pub arg: u16,
+    pub _pad: u16,
 }
 
 /// Expression operations: a stack machine over 64-bit values.
@@ -334,6 +350,11 @@ pub struct SlotConfig {
     /// The bytes of the event sent to user space ([`crate::event::Event::len_for`]).
     pub event_len: u32,
     pub captures: [Capture; CAPTURE_SLOTS],
+    /// join(): `source` is `USER_STR` or `KERNEL_STR` (the memory of the
+    /// array and of its strings), `offset` the array pointer's place in the
+    /// record; `NONE` when the slot does not join. The strings are read into
+    /// the join area after the captures, once the predicate passed.
+    pub join: Capture,
     pub lookups: [Lookup; MAX_LOOKUPS],
     /// Values computed just before the map operations (computed keys).
     pub computes: [Compute; MAX_COMPUTES],
@@ -369,6 +390,7 @@ impl Default for SlotConfig {
             ncomputes: 0,
             event_len: size_of::<crate::event::Event>() as u32,
             captures: [Capture::default(); CAPTURE_SLOTS],
+            join: Capture::default(),
             lookups: [Lookup::default(); MAX_LOOKUPS],
             computes: [Compute::default(); MAX_COMPUTES],
             ops: [Op::default(); MAX_OPS],

@@ -7,6 +7,7 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod bswap;
+mod buffers;
 mod expr;
 mod loops;
 mod map_table;
@@ -63,6 +64,8 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "time",
     "exit",
     "str",
+    "buf",
+    "join",
     "count",
     "sum",
     "avg",

@@ -79,12 +79,14 @@ enum Cap {
     Const(u16),
 }
 
-/// What a captured string is, for the cache.
+/// What a captured string (or buffer) is, for the cache.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct StrCap {
     source: u32,
     offset: u32,
     size: u32,
+    /// A buffer's captured length.
+    len: Option<ValueRef>,
 }
 
 /// A kernel probe being lowered: its site, its slot, and its captures.
@@ -165,13 +167,58 @@ impl ProbeCx {
         size: u32,
         span: Span,
     ) -> Result<StrRef, Unsupported> {
-        let cap = StrCap { source, offset, size };
+        let cap = StrCap { source, offset, size, len: None };
+        self.string_slot(cap, span)
+    }
+
+    /// `buf()`'s bytes from the pointer at record offset `offset`: `size`,
+    /// or the captured `len` and at most `size`.
+    pub fn buffer(
+        &mut self,
+        source: u32,
+        offset: u32,
+        size: u32,
+        len: Option<ValueRef>,
+        span: Span,
+    ) -> Result<StrRef, Unsupported> {
+        self.string_slot(StrCap { source, offset, size, len }, span)
+    }
+
+    fn string_slot(&mut self, cap: StrCap, span: Span) -> Result<StrRef, Unsupported> {
         if let Some(s) = self.strings.get(&cap) {
             return Ok(*s);
         }
-        let r = self.builder.string(source, offset, size).map_err(slot_full(span))?;
+        let r = match cap.source {
+            source::USER_BUF | source::KERNEL_BUF => {
+                self.builder.buffer(cap.source, cap.offset, cap.size, cap.len)
+            }
+            _ => self.builder.string(cap.source, cap.offset, cap.size),
+        }
+        .map_err(slot_full(span))?;
         self.strings.insert(cap, r);
         Ok(r)
+    }
+
+    /// Tracepoint field `name` as a pointer that buf() or join() (`what`)
+    /// reads through: its place in the record, whether it points to user
+    /// memory (a syscall's arguments do), and its description.
+    pub fn arg_pointer(
+        &self,
+        name: &str,
+        what: &str,
+        span: Span,
+    ) -> Result<(u32, bool, Field), Unsupported> {
+        if let Site::Fentry { .. } = self.site {
+            return Err(Unsupported::new(
+                span,
+                NotNative::Expression,
+                format!("{what} of a kfunc argument (args.{name}) is not native yet"),
+            ));
+        }
+        let (offset, f) = self.field_location(name, span)?;
+        let user =
+            matches!(self.site, Site::RawSyscall { .. } | Site::Tracepoint { syscall: true, .. });
+        Ok((offset, user, f))
     }
 
     pub fn comm(&mut self, span: Span) -> Result<StrRef, Unsupported> {
