@@ -219,9 +219,9 @@ mod tests {
     #[test]
     fn buffers_in_each_style_and_with_a_width_as_written() {
         let b = Arg::Str(b"ab\0c".to_vec());
-        assert_eq!(fmt("[%r]", &[b.clone()]), r"[ab\x00c]");
-        assert_eq!(fmt("[%rx]", &[b.clone()]), r"[\x61\x62\x00\x63]");
-        assert_eq!(fmt("[%rh]", &[b.clone()]), "[61 62 00 63]");
+        assert_eq!(fmt("[%r]", std::slice::from_ref(&b)), r"[ab\x00c]");
+        assert_eq!(fmt("[%rx]", std::slice::from_ref(&b)), r"[\x61\x62\x00\x63]");
+        assert_eq!(fmt("[%rh]", std::slice::from_ref(&b)), "[61 62 00 63]");
         assert_eq!(
             fmt("[%5r] [%-8rx|] [%.2rh]", &[b.clone(), b.clone(), b]),
             "[%5r] [%-8rx|] [%.2rh]"
