@@ -1,6 +1,6 @@
 //! The record one probe hit sends to user space through the ring buffer.
 
-use crate::limits::{MAX_STRINGS, MAX_VALUES, STR_LEN};
+use crate::limits::{JOIN_ARGS, JOIN_STR_LEN, MAX_STRINGS, MAX_VALUES, STR_LEN};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +16,14 @@ pub struct Event {
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for Event {}
 
+/// The strings join() read: element i of the array in `[i]`, each
+/// NUL-terminated; an empty one ends the list. In the kernel it follows the
+/// event in memory, and an event of a slot that joins is sent with it.
+pub type JoinArea = [[u8; JOIN_STR_LEN]; JOIN_ARGS];
+
+/// Bytes of a join area.
+pub const JOIN_BYTES: usize = JOIN_ARGS * JOIN_STR_LEN;
+
 impl Event {
     /// The bytes of an event that uses `values` integers and `strings`
     /// strings: the record is sent cut there, so that a small event takes a
@@ -25,4 +33,7 @@ impl Event {
         let len = if strings == 0 { ints } else { 8 + 8 * MAX_VALUES + STR_LEN * strings };
         len as u32
     }
+
+    /// The bytes of an event sent with its join area.
+    pub const JOINED_LEN: u32 = (size_of::<Event>() + JOIN_BYTES) as u32;
 }

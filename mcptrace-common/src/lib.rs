@@ -9,6 +9,6 @@ pub mod limits;
 pub mod map;
 pub mod slot;
 
-pub use event::Event;
+pub use event::{Event, JoinArea};
 pub use map::{Agg, MapKey, MediumKey, NarrowKey, SmallKey, TierKey, tier_of};
 pub use slot::{Capture, SlotConfig};

@@ -14,6 +14,13 @@ pub const MAX_VALUES: usize = 8;
 pub const MAX_STRINGS: usize = 4;
 /// Bytes per captured string, NUL included: bpftrace's default `strlen`.
 pub const STR_LEN: usize = 64;
+/// join(): array elements read, and bytes kept of each (NUL included), as
+/// bpftrace 0.17 reads them (`join_argnum_`, `join_argsize_`), so the same
+/// arguments print. Only the events of a slot that joins carry them (see
+/// `event::JOIN_BYTES`); the scratch memory of a hit holds them at every
+/// level (per-CPU array values may be 32 KiB).
+pub const JOIN_ARGS: usize = 16;
+pub const JOIN_STR_LEN: usize = 1024;
 /// Captures (values and strings) per slot.
 pub const MAX_CAPTURES: usize = MAX_VALUES + MAX_STRINGS;
 /// The capture table's size: a power of two, so a capture index is masked,
@@ -76,6 +83,7 @@ const _: () = {
     assert!(MAX_KEYS.is_power_of_two() && MAX_LOOKUPS.is_power_of_two());
     assert!(MAX_KEY_PARTS.is_power_of_two() && KEY_TIERS.len().is_power_of_two());
     assert!(MAX_COMPUTES.is_power_of_two());
+    assert!(JOIN_ARGS.is_power_of_two() && JOIN_STR_LEN.is_power_of_two());
     assert!(KEY_WORDS == KEY_TIERS[KEY_TIERS.len() - 1]);
     assert!((MAX_SYSCALL_NR / 64).is_power_of_two());
 };

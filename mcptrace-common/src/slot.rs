@@ -68,6 +68,13 @@ pub mod source {
     /// the 8 bytes at `offset` of the record plus `displacement` (a USDT
     /// argument such as `8@-80(%rbx)`); 0 where the read faults.
     pub const USER_INT: u32 = 18;
+    /// `buf()`: the bytes (not a string: NULs included) whose pointer is at
+    /// `offset` of the record, in user memory, into a string slot: `size`
+    /// of them, or with `flags::LEN_VALUE`, at most `size` and at most
+    /// `Event::values[arg]`.
+    pub const USER_BUF: u32 = 19;
+    /// As `USER_BUF`, in kernel memory.
+    pub const KERNEL_BUF: u32 = 20;
 }
 
 pub fn is_string_source(src: u32) -> bool {
@@ -79,6 +86,8 @@ pub fn is_string_source(src: u32) -> bool {
             | source::CTX_STR
             | source::DATA_LOC_STR
             | source::ANY_STR
+            | source::USER_BUF
+            | source::KERNEL_BUF
     )
 }
 
@@ -86,10 +95,12 @@ pub fn is_string_source(src: u32) -> bool {
 pub mod flags {
     /// Sign-extend an integer field narrower than 64 bits.
     pub const SIGNED: u16 = 1;
+    /// A buffer's length is `Event::values[Capture::arg]` (at most `size`).
+    pub const LEN_VALUE: u16 = 2;
     /// A string source (`USER_STR`, `KERNEL_STR`, `ANY_STR`) whose pointer
     /// is `Event::values[offset]`, a keyed-state read (`str(@m[k])`), rather
     /// than 8 bytes of the record. Such a capture runs after the lookups.
-    pub const FROM_VALUE: u16 = 2;
+    pub const FROM_VALUE: u16 = 4;
 }
 
 /// One value to capture per hit.
@@ -109,6 +120,10 @@ pub struct Capture {
     pub dest: u16,
     /// Added to the address a `source::USER_INT` capture reads at.
     pub displacement: i32,
+    /// A second operand: for a buffer with `flags::LEN_VALUE`, the index in
+    /// `Event::values` of its length, captured before it.
+    pub arg: u16,
+    pub _pad: u16,
 }
 
 /// Expression operations: a stack machine over 64-bit values.
@@ -344,6 +359,11 @@ pub struct SlotConfig {
     /// The bytes of the event sent to user space ([`crate::event::Event::len_for`]).
     pub event_len: u32,
     pub captures: [Capture; CAPTURE_SLOTS],
+    /// join(): `source` is `USER_STR` or `KERNEL_STR` (the memory of the
+    /// array and of its strings), `offset` the array pointer's place in the
+    /// record; `NONE` when the slot does not join. The strings are read into
+    /// the join area after the captures, once the predicate passed.
+    pub join: Capture,
     pub lookups: [Lookup; MAX_LOOKUPS],
     /// Values computed just before the map operations (computed keys).
     pub computes: [Compute; MAX_COMPUTES],
@@ -379,6 +399,7 @@ impl Default for SlotConfig {
             ncomputes: 0,
             event_len: size_of::<crate::event::Event>() as u32,
             captures: [Capture::default(); CAPTURE_SLOTS],
+            join: Capture::default(),
             lookups: [Lookup::default(); MAX_LOOKUPS],
             computes: [Compute::default(); MAX_COMPUTES],
             ops: [Op::default(); MAX_OPS],

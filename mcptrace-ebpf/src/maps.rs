@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, PerfEventArray, RingBuf, StackTrace},
 };
 use mcptrace_common::{
-    Agg, Event, MapKey, MediumKey, NarrowKey, SlotConfig, SmallKey,
+    Agg, Event, JoinArea, MapKey, MediumKey, NarrowKey, SlotConfig, SmallKey,
     limits::{MAP_ENTRIES, MAX_RECORD, MAX_SLOTS, OP_STACK, RING_BYTES, STACK_ENTRIES},
 };
 
@@ -80,7 +80,14 @@ pub struct Scratch {
     pub sp: u64,
     pub key: MapKey,
     pub event: Event,
+    /// join()'s strings: right after the event, so that an event of a slot
+    /// that joins is sent as one range of bytes with them.
+    pub join: JoinArea,
 }
+
+const _: () = assert!(
+    core::mem::offset_of!(Scratch, join) == core::mem::offset_of!(Scratch, event) + size_of::<Event>()
+);
 
 /// Scratch memories per CPU: how many slot programs can be mid-run on one
 /// CPU at once (see `level`). A power of two: a level index is masked.

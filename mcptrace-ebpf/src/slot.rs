@@ -2,15 +2,15 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-    bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel_buf,
-    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
-    generated,
+    bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_buf,
+    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_buf,
+    bpf_probe_read_user_str_bytes, generated,
 };
 use mcptrace_common::{
     Capture, Event, SlotConfig,
     limits::{
-        CAPTURE_SLOTS, CTX_COPY, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS, MAX_VALUES,
-        STR_LEN,
+        CAPTURE_SLOTS, CTX_COPY, JOIN_ARGS, MAX_CAPTURES, MAX_COMPUTES, MAX_RECORD, MAX_STRINGS,
+        MAX_VALUES, STR_LEN,
     },
     slot::{action, flags, source},
 };
@@ -73,6 +73,9 @@ fn hit(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
         return;
     }
     captures(hit, phase1, config.ncaptures);
+    if config.join.source != source::NONE {
+        join(hit);
+    }
     if config.nmap_ops != 0 {
         compute(config, hit, ptr);
         aggregate::update(hit, config.nmap_ops);
@@ -80,7 +83,7 @@ fn hit(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
     // Last, as in the program's source order: user space acting on the
     // event (exit(), printing a map) finds this hit's updates in the maps.
     if config.action & action::EMIT != 0 {
-        emit(hit.ctx, unsafe { &(*ptr).event }, config.event_len);
+        emit(hit.ctx, ptr, config.event_len);
     }
 }
 
@@ -182,6 +185,25 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                     }
                 };
             }
+            source::USER_BUF | source::KERNEL_BUF => {
+                let ptr = field(scratch, c.offset, 8, 0) as *const u8;
+                let mut n = c.size as u64;
+                if c.flags & flags::LEN_VALUE != 0 {
+                    n = n.min(scratch.event.values[c.arg as usize & (MAX_VALUES - 1)]);
+                }
+                let s = clear_string(scratch, c.dest);
+                // A whole slot, or a masked length below it: a size the
+                // verifier bounds without following the comparison.
+                let dst = if n >= STR_LEN as u64 { &mut s[..] } else { &mut s[..n as usize & (STR_LEN - 1)] };
+                // SAFETY: the helpers fault safely and write `dst` only; on
+                // a fault they zero it, as bpftrace's read does.
+                let _ = unsafe {
+                    match c.source {
+                        source::USER_BUF => bpf_probe_read_user_buf(ptr, dst),
+                        _ => bpf_probe_read_kernel_buf(ptr, dst),
+                    }
+                };
+            }
             src => {
                 let v = match src {
                     source::PID => bpf_get_current_pid_tgid() >> 32,
@@ -204,6 +226,54 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
     }
 }
 
+/// Reads join()'s array and its strings into the join area, one `bpf_loop`
+/// step per element.
+#[inline(always)]
+fn join(hit: Hit) {
+    let mut step = hit;
+    steps::repeat(JOIN_ARGS as u32, join_element, (&raw mut step).cast());
+}
+
+/// Element `i`: its pointer, then its string. An unreadable pointer, NULL,
+/// or an empty string ends the list (bpftrace 0.17 prints up to the first
+/// empty element), so the element is left empty and the loop stops.
+#[inline(never)]
+extern "C" fn join_element(i: u64, step: *mut c_void) -> i64 {
+    // SAFETY: `step` is the Hit passed by `join`.
+    let hit = unsafe { &*step.cast::<Hit>() };
+    let (Some(config), Some(scratch)) = (SLOTS.get(hit.slot), scratch(hit.level)) else {
+        return 1;
+    };
+    // SAFETY: this hit's scratch level, exclusive to it while it runs.
+    let scratch = unsafe { &mut *scratch };
+    let i = i as usize & (JOIN_ARGS - 1);
+    let at = field(scratch, config.join.offset, 8, 0).wrapping_add(8 * i as u64) as *const u64;
+    let user = config.join.source == source::USER_STR;
+    let s = &mut scratch.join[i];
+    // SAFETY: the helpers fault safely and stop at the buffer's end.
+    let read = unsafe {
+        let ptr = if user { bpf_probe_read_user(at) } else { bpf_probe_read_kernel(at) };
+        match ptr {
+            Ok(p) if p != 0 => {
+                let p = p as *const u8;
+                if user {
+                    bpf_probe_read_user_str_bytes(p, &mut s[..]).map(|b| b.len())
+                } else {
+                    bpf_probe_read_kernel_str_bytes(p, &mut s[..]).map(|b| b.len())
+                }
+            }
+            _ => Err(0),
+        }
+    };
+    match read {
+        Ok(n) if n != 0 => 0,
+        _ => {
+            s[0] = 0;
+            1
+        }
+    }
+}
+
 /// Computes the values map keys are built from, into the event.
 #[inline(always)]
 fn compute(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
@@ -218,24 +288,32 @@ fn compute(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
     }
 }
 
-/// Sends the event through the transport user space chose.
+/// Sends the event (and, for a slot that joins, the join area after it)
+/// through the transport user space chose.
 #[inline(always)]
-fn emit(ctx: *const u8, event: &Event, len: u32) {
+fn emit(ctx: *const u8, ptr: *const Scratch, len: u32) {
+    // SAFETY: this hit's scratch memory; the join area follows the event
+    // (asserted with `Scratch`), so `JOINED_LEN` bytes from the event are in
+    // it.
+    let event = unsafe { (&raw const (*ptr).event).cast::<u8>() };
+    let joined = len > size_of::<Event>() as u32;
     // SAFETY: a global set once at load time.
     if unsafe { core::ptr::read_volatile(&raw const TRANSPORT) } == 1 {
+        // Two constant sizes, which any verifier bounds.
+        let size = if joined { Event::JOINED_LEN } else { size_of::<Event>() as u32 };
         // Counted here, not from the buffer's in-band loss records: the
         // kernel writes one only before the next record that fits, so the
         // losses after the last never reach user space.
         // SAFETY: `ctx` is this program's context; the map pointer is the
-        // perf array's definition, as the helper expects; the event is
-        // `size_of::<Event>()` bytes.
+        // perf array's definition, as the helper expects; `size` bytes from
+        // the event are in the scratch memory.
         let rc = unsafe {
             generated::bpf_perf_event_output(
                 ctx as *mut c_void,
                 (&raw const PERF_EVENTS) as *mut c_void,
                 BPF_F_CURRENT_CPU as u64,
-                (event as *const Event).cast_mut().cast(),
-                size_of::<Event>() as u64,
+                event.cast_mut().cast(),
+                size as u64,
             )
         };
         if rc != 0 {
@@ -244,9 +322,9 @@ fn emit(ctx: *const u8, event: &Event, len: u32) {
         return;
     }
     // Only the bytes in use: a ring buffer holds many more small events.
-    let len = (len as usize).min(size_of::<Event>());
-    // SAFETY: `len` bytes of the event, which is `size_of::<Event>()` long.
-    let bytes = unsafe { core::slice::from_raw_parts((event as *const Event).cast::<u8>(), len) };
+    let len = (len as usize).min(Event::JOINED_LEN as usize);
+    // SAFETY: `len` bytes from the event, in the scratch memory (above).
+    let bytes = unsafe { core::slice::from_raw_parts(event, len) };
     if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         bump(&LOST);
     }

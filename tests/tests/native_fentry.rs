@@ -18,7 +18,7 @@ use mcptrace::{
     native::{NativeError, Session, Transport, fentry::FentryError},
 };
 use mcptrace_common::{
-    Event, SlotConfig,
+    SlotConfig,
     slot::{op, source},
 };
 use mcptrace_tests::{HeldWorkload, WORKLOAD_COMM, require_root, unique_path};
@@ -109,7 +109,8 @@ fn fentry_and_fexit_read_typed_arguments_and_return_values() {
     held.go();
 
     let (mut entries, mut exits, mut reads) = (Vec::new(), Vec::new(), Vec::new());
-    session.drain(|e: &Event| {
+    session.drain(|r| {
+        let e = &r.event;
         let v = |r: ValueRef| e.values[usize::from(r.0)];
         match e.slot {
             s if s == entry_slot && cstr(&e.strings[entry_name]) == path => {

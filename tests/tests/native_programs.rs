@@ -42,9 +42,9 @@ fn run_workload(args: &[&str]) -> u64 {
 
 fn events_of(session: &mut Session, slot: u32) -> Vec<Event> {
     let mut out = Vec::new();
-    session.drain(|e| {
-        if e.slot == slot {
-            out.push(*e);
+    session.drain(|r| {
+        if r.event.slot == slot {
+            out.push(r.event);
         }
         true
     });
@@ -238,7 +238,8 @@ fn uprobe_and_uretprobe_see_arguments_and_return_values() {
 
     let mut args = Vec::new();
     let mut rets = Vec::new();
-    session.drain(|e| {
+    session.drain(|r| {
+        let e = &r.event;
         if e.slot == entry {
             args.push(e.values[arg0.0 as usize]);
         } else if e.slot == ret {

@@ -201,6 +201,11 @@ pub enum Stmt {
         args: Vec<Expr>,
     },
     Print(Expr),
+    /// `join(array, delim)`: the strings the kernel read into the event's
+    /// join area, joined by `delim`.
+    Join {
+        delim: Vec<u8>,
+    },
     /// `time(fmt)`; bpftrace's default format is `%H:%M:%S\n`.
     Time(String),
     /// `cat(format, args...)`: the file at the formatted path, as it is.
@@ -356,6 +361,12 @@ pub enum Expr {
     /// computed).
     Prefix {
         text: Box<Expr>,
+        len: Box<Expr>,
+    },
+    /// `buf(ptr, len)`: the first `len` bytes (at most `STR_LEN`, as
+    /// bpftrace caps them) of the buffer captured into string slot `bytes`.
+    Buf {
+        bytes: StrRef,
         len: Box<Expr>,
     },
     /// A builtin in BEGIN or END, which run in the tracing process (as

@@ -163,10 +163,6 @@ impl SlotBuilder {
 
     /// A string (`source::COMM`, `USER_STR`, ...) of at most `size` bytes.
     pub fn string(&mut self, src: u32, offset: u32, size: u32) -> Result<StrRef, SlotFull> {
-        if self.strings as usize >= MAX_STRINGS {
-            return Err(full("strings", MAX_STRINGS));
-        }
-        let dest = self.strings;
         // The kernel reads a pointer, or a __data_loc's offset/length word,
         // from the record copy; only the string itself is read in place.
         match src {
@@ -174,40 +170,74 @@ impl SlotBuilder {
             source::DATA_LOC_STR => self.need(offset, 4),
             _ => {}
         }
-        self.push(Capture {
+        let capture =
+            Capture { source: src, offset: offset as u16, size: size as u16, ..Default::default() };
+        self.string_slot(capture)
+    }
+
+    /// `buf()`'s bytes (`source::USER_BUF` or `KERNEL_BUF`) whose pointer
+    /// is at record offset `offset`: `size` of them, or with `len`, as many
+    /// as that captured value says, `size` at most.
+    pub fn buffer(
+        &mut self,
+        src: u32,
+        offset: u32,
+        size: u32,
+        len: Option<ValueRef>,
+    ) -> Result<StrRef, SlotFull> {
+        self.need(offset, 8);
+        let capture = Capture {
             source: src,
             offset: offset as u16,
             size: size as u16,
-            dest,
+            flags: if len.is_some() { flags::LEN_VALUE } else { 0 },
+            arg: len.map_or(0, |v| v.0),
             ..Default::default()
-        })?;
+        };
+        self.string_slot(capture)
+    }
+
+    fn string_slot(&mut self, mut capture: Capture) -> Result<StrRef, SlotFull> {
+        if self.strings as usize >= MAX_STRINGS {
+            return Err(full("strings", MAX_STRINGS));
+        }
+        capture.dest = self.strings;
+        self.push(capture)?;
         self.strings += 1;
-        Ok(StrRef(dest))
+        Ok(StrRef(capture.dest))
     }
 
     /// A string (`source::USER_STR`, `KERNEL_STR`, `ANY_STR`) of at most
     /// `size` bytes at the pointer value `at` holds: a keyed-state read,
-    /// so the capture must come after the lookups (see `build`).
+    /// so the capture must come after the lookups, which lowering sees to.
     pub fn string_at_value(
         &mut self,
         src: u32,
         at: ValueRef,
         size: u32,
     ) -> Result<StrRef, SlotFull> {
-        if self.strings as usize >= MAX_STRINGS {
-            return Err(full("strings", MAX_STRINGS));
-        }
-        let dest = self.strings;
-        self.push(Capture {
+        let capture = Capture {
             source: src,
             offset: at.0,
             size: size as u16,
             flags: flags::FROM_VALUE,
-            dest,
             ..Default::default()
-        })?;
-        self.strings += 1;
-        Ok(StrRef(dest))
+        };
+        self.string_slot(capture)
+    }
+
+    /// join() of the array whose pointer is at record offset `offset`, its
+    /// pointers and strings in user memory (`source::USER_STR`) or kernel
+    /// memory (`KERNEL_STR`). A slot reads one array.
+    pub fn join(&mut self, src: u32, offset: u32) -> &mut Self {
+        self.need(offset, 8);
+        self.config.join = Capture { source: src, offset: offset as u16, ..Default::default() };
+        self
+    }
+
+    /// The record offset of the array join() reads, if the slot joins.
+    pub fn joined_offset(&self) -> Option<u32> {
+        (self.config.join.source != source::NONE).then_some(self.config.join.offset as u32)
     }
 
     /// The capture that fills value `v`, if it is captured (not looked up).
@@ -360,7 +390,10 @@ impl SlotBuilder {
             config.computes[i] = Compute { start, len, dest: dest.0, _pad: 0 };
         }
         config.ncomputes = self.computes.len() as u32;
-        config.event_len = Event::len_for(self.values as usize, self.strings as usize);
+        config.event_len = match config.join.source {
+            source::NONE => Event::len_for(self.values as usize, self.strings as usize),
+            _ => Event::JOINED_LEN,
+        };
         config.ops = layout.ops;
 
         let captures = &config.captures[..config.ncaptures as usize];

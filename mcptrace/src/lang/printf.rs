@@ -18,13 +18,24 @@ pub enum Conversion {
     HexUpper,
     Pointer,
     /// `%r`, `%rx`, `%rh`: `buf()` values.
-    Buffer,
+    Buffer(BufStyle),
+}
+
+/// How a buffer's bytes are written (bpftrace 0.17's `hex_format_buffer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufStyle {
+    /// `%r`, and print(): printable ASCII as is, other bytes as `\xNN`.
+    Text,
+    /// `%rx`: every byte as `\xNN`.
+    Hex,
+    /// `%rh`: every byte as two hex digits, with a space between bytes.
+    Spaced,
 }
 
 impl Conversion {
     /// Whether the argument must be a string (or buffer) rather than an integer.
     pub fn takes_string(self) -> bool {
-        matches!(self, Conversion::Str | Conversion::Buffer)
+        matches!(self, Conversion::Str | Conversion::Buffer(_))
     }
 }
 
@@ -165,12 +176,14 @@ pub(crate) fn parse_spec(s: &str) -> Option<(Spec, usize)> {
     .find(|(m, _)| rest.starts_with(m))
     .map_or((Width::W32, 0), |(m, w)| (w, m.len()));
     let rest = &rest[len..];
-    let (conversion, tlen) = if len == 0 && (rest.starts_with("rx") || rest.starts_with("rh")) {
-        (Conversion::Buffer, 2)
+    let (conversion, tlen) = if len == 0 && rest.starts_with("rx") {
+        (Conversion::Buffer(BufStyle::Hex), 2)
+    } else if len == 0 && rest.starts_with("rh") {
+        (Conversion::Buffer(BufStyle::Spaced), 2)
     } else {
         let c = match rest.as_bytes().first()? {
             b's' if len == 0 => Conversion::Str,
-            b'r' if len == 0 => Conversion::Buffer,
+            b'r' if len == 0 => Conversion::Buffer(BufStyle::Text),
             b'c' => Conversion::Char,
             b'd' => Conversion::Signed,
             b'u' => Conversion::Unsigned,
@@ -196,7 +209,9 @@ impl fmt::Display for Spec {
             Conversion::Hex => "x",
             Conversion::HexUpper => "X",
             Conversion::Pointer => "p",
-            Conversion::Buffer => "r",
+            Conversion::Buffer(BufStyle::Text) => "r",
+            Conversion::Buffer(BufStyle::Hex) => "rx",
+            Conversion::Buffer(BufStyle::Spaced) => "rh",
         };
         f.write_str(c)
     }

@@ -35,6 +35,8 @@ pub enum Ty {
     },
     Str,
     Stack,
+    /// A `buf()` value: bytes printed with `%r`.
+    Buf,
     /// A tuple: its element types are `Exprs::tuples[i]`.
     Tuple(usize),
 }
@@ -895,6 +897,9 @@ impl<'a> Exprs<'a> {
                 return Ok((ir::Expr::MapValue { map, key, strings: false }, Ty::Int { signed }));
             }
             _ if bswap::is_bswap(e) => return self.user_bswap(e),
+            ExprKind::Call { name, args } if name == "buf" && self.cx.is_some() => {
+                return self.buffer(args, span);
+            }
             // `str(buf, n)` with `n` known only per event: the kernel reads
             // the most a string holds, up to a NUL, and user space keeps `n`
             // bytes of it, as bpftrace's read of `n` bytes would.
@@ -962,7 +967,7 @@ impl<'a> Exprs<'a> {
 }
 
 /// The register offset a captured argument was read from (for `str(argN)`).
-fn cx_field_offset(cx: &ProbeCx, v: ValueRef) -> u32 {
+pub(super) fn cx_field_offset(cx: &ProbeCx, v: ValueRef) -> u32 {
     let c = cx.builder.capture_of(v);
     c.map_or(0, |c| c.offset as u32)
 }

@@ -7,6 +7,7 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod bswap;
+mod buffers;
 mod expr;
 mod inline;
 mod loops;
@@ -64,6 +65,8 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "time",
     "exit",
     "str",
+    "buf",
+    "join",
     "count",
     "sum",
     "avg",

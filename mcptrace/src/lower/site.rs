@@ -96,14 +96,18 @@ enum Cap {
     },
 }
 
-/// What a captured string is, for the cache.
+/// What a captured string (or buffer) is, for the cache.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct StrCap {
     source: u32,
     /// A record offset, or with `from_value`, a value's index.
     offset: u32,
     size: u32,
+    /// A string at the pointer a value holds (`str(@m[k])`), not at
+    /// `offset` of the record: `offset` is then the value's index.
     from_value: bool,
+    /// A buffer's captured length.
+    len: Option<ValueRef>,
 }
 
 /// A kernel probe being lowered: its site, its slot, and its captures.
@@ -188,11 +192,37 @@ impl ProbeCx {
         size: u32,
         span: Span,
     ) -> Result<StrRef, Unsupported> {
-        let cap = StrCap { source, offset, size, from_value: false };
+        let cap = StrCap { source, offset, size, from_value: false, len: None };
+        self.string_slot(cap, span)
+    }
+
+    /// `buf()`'s bytes from the pointer at record offset `offset`: `size`,
+    /// or the captured `len` and at most `size`.
+    pub fn buffer(
+        &mut self,
+        source: u32,
+        offset: u32,
+        size: u32,
+        len: Option<ValueRef>,
+        span: Span,
+    ) -> Result<StrRef, Unsupported> {
+        self.string_slot(StrCap { source, offset, size, from_value: false, len }, span)
+    }
+
+    fn string_slot(&mut self, cap: StrCap, span: Span) -> Result<StrRef, Unsupported> {
         if let Some(s) = self.strings.get(&cap) {
             return Ok(*s);
         }
-        let r = self.builder.string(source, offset, size).map_err(slot_full(span))?;
+        let r = match cap.source {
+            _ if cap.from_value => {
+                self.builder.string_at_value(cap.source, ValueRef(cap.offset as u16), cap.size)
+            }
+            source::USER_BUF | source::KERNEL_BUF => {
+                self.builder.buffer(cap.source, cap.offset, cap.size, cap.len)
+            }
+            _ => self.builder.string(cap.source, cap.offset, cap.size),
+        }
+        .map_err(slot_full(span))?;
         self.strings.insert(cap, r);
         Ok(r)
     }
@@ -206,14 +236,31 @@ impl ProbeCx {
         size: u32,
         span: Span,
     ) -> Result<StrRef, Unsupported> {
-        let cap =
-            StrCap { source: source::ANY_STR, offset: u32::from(at.0), size, from_value: true };
-        if let Some(s) = self.strings.get(&cap) {
-            return Ok(*s);
+        let offset = u32::from(at.0);
+        let cap = StrCap { source: source::ANY_STR, offset, size, from_value: true, len: None };
+        self.string_slot(cap, span)
+    }
+
+    /// Tracepoint field `name` as a pointer that buf() or join() (`what`)
+    /// reads through: its place in the record, whether it points to user
+    /// memory (a syscall's arguments do), and its description.
+    pub fn arg_pointer(
+        &self,
+        name: &str,
+        what: &str,
+        span: Span,
+    ) -> Result<(u32, bool, Field), Unsupported> {
+        if let Site::Fentry { .. } = self.site {
+            return Err(Unsupported::new(
+                span,
+                NotNative::Expression,
+                format!("{what} of a kfunc argument (args.{name}) is not native yet"),
+            ));
         }
-        let r = self.builder.string_at_value(source::ANY_STR, at, size).map_err(slot_full(span))?;
-        self.strings.insert(cap, r);
-        Ok(r)
+        let (offset, f) = self.field_location(name, span)?;
+        let user =
+            matches!(self.site, Site::RawSyscall { .. } | Site::Tracepoint { syscall: true, .. });
+        Ok((offset, user, f))
     }
 
     pub fn comm(&mut self, span: Span) -> Result<StrRef, Unsupported> {

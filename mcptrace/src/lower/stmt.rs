@@ -315,6 +315,7 @@ impl Exprs<'_> {
                 ir::Stmt::Time(fmt)
             }
             "exit" if args.is_empty() => ir::Stmt::Exit,
+            "join" => self.join(args, span)?,
             "clear" | "zero" => {
                 let [Expr { kind: ExprKind::Map { name: m, keys }, .. }] = args else {
                     return Err(unsupported(
@@ -375,17 +376,22 @@ impl Exprs<'_> {
         };
         let format = FormatString::parse(fmt);
         let mut lowered = Vec::new();
-        let mut strings = Vec::new();
+        let mut types = Vec::new();
         for a in &args[1..] {
             let (e, ty) = self.user(a)?;
-            strings.push(matches!(ty, Ty::Str | Ty::Stack));
+            types.push(ty);
             lowered.push(e);
         }
+        let strings: Vec<bool> =
+            types.iter().map(|t| matches!(t, Ty::Str | Ty::Stack | Ty::Buf)).collect();
         format
             .check(&strings)
             .map_err(|e| unsupported(span, NotNative::Expression, e.to_string()))?;
-        if format.conversions().any(|c| c == Conversion::Buffer) {
-            let what = format!("{name} %r (buffers) is not native yet");
+        // bpftrace refuses %r of anything but buf() and buf() with any other
+        // conversion: it reports that.
+        let buffers = format.conversions().map(|c| matches!(c, Conversion::Buffer(_)));
+        if buffers.zip(&types).any(|(buffer, ty)| buffer != (*ty == Ty::Buf)) {
+            let what = format!("{name} of buf() other than with %r, or %r of another value");
             return Err(unsupported(span, NotNative::Expression, what));
         }
         Ok((format, lowered))

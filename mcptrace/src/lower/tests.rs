@@ -279,6 +279,12 @@ fn the_native_helper_list_matches_what_lowers() {
             "tracepoint:syscalls:sys_enter_openat { @[str(args->filename)] = count(); }",
             open(),
         ),
+        ("join", "u:/bin/sh:main { join(arg1); join(arg1, \",\"); }", vec![vec![uprobe(false)]]),
+        (
+            "buf",
+            "u:/bin/sh:main { printf(\"%r %rx\\n\", buf(arg0, arg1), buf(arg0, 8)); }",
+            vec![vec![uprobe(false)]],
+        ),
         ("ksym", "u:/bin/sh:main { @[ksym(arg0)] = count(); }", vec![vec![uprobe(false)]]),
         ("usym", "u:/bin/sh:main { printf(\"%s\\n\", usym(arg0)); }", vec![vec![uprobe(false)]]),
         ("reg", "u:/bin/sh:main { @[reg(\"ip\")] = count(); }", vec![vec![uprobe(false)]]),
@@ -353,7 +359,7 @@ fn the_native_helper_list_matches_what_lowers() {
     }
     for (name, src) in [
         ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
-        ("join", "u:/bin/sh:main { join(arg0); }"),
+        ("kptr", "u:/bin/sh:main { print(kptr(arg0)); }"),
         ("system", "u:/bin/sh:main { system(\"true\"); }"),
     ] {
         assert!(!super::is_native(name));

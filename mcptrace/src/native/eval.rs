@@ -1,7 +1,7 @@
 //! Evaluates user-space statements and expressions over one event's captured
 //! values, with C's integer rules (unsigned when either side is unsigned).
 
-use mcptrace_common::{Event, slot::bswap};
+use mcptrace_common::{Event, limits::STR_LEN, slot::bswap};
 
 use super::{
     cat, tracer,
@@ -17,10 +17,11 @@ use crate::{
     output::{MapValue, Record, Value, printf::Arg},
 };
 
-/// What one invocation sees: the event (none for BEGIN/END), its probe
-/// name, its variables, and when the run started.
+/// What one invocation sees: the event (none for BEGIN/END) and the strings
+/// its join() read, its probe name, its variables, and when the run started.
 pub struct Frame<'a> {
     pub event: Option<&'a Event>,
+    pub joined: &'a [Vec<u8>],
     pub probe: &'a str,
     pub start_ns: u64,
     vars: Vec<Option<Value>>,
@@ -82,7 +83,7 @@ fn range_passes(start: u64, end: u64) -> u64 {
 
 impl<'a> Frame<'a> {
     pub fn new(event: Option<&'a Event>, probe: &'a str, start_ns: u64) -> Self {
-        Self { event, probe, start_ns, vars: Vec::new() }
+        Self { event, joined: &[], probe, start_ns, vars: Vec::new() }
     }
 
     /// Runs `block` against `fx`.
@@ -137,6 +138,7 @@ impl<'a> Frame<'a> {
                 let v = self.eval(e, fx);
                 fx.emit(Record::Value(v));
             }
+            Stmt::Join { delim } => fx.emit(Record::Join(self.joined.join(delim.as_slice()))),
             Stmt::Time(fmt) => fx.emit(Record::Time(local_time(fmt))),
             Stmt::Cat { format, args } => {
                 let args: Vec<Arg> = args.iter().map(|a| to_arg(self.eval(a, fx))).collect();
@@ -285,6 +287,13 @@ impl<'a> Frame<'a> {
             Expr::CgroupPath { id, filter } => {
                 Value::Str(cgroups::path(int(&self.eval(id, fx)).0, filter).unwrap_or_default())
             }
+            Expr::Buf { bytes, len } => {
+                let len = int(&self.eval(len, fx)).0.min(STR_LEN as u64) as usize;
+                Value::Buf(
+                    self.event
+                        .map_or_else(Vec::new, |ev| ev.strings[bytes.0 as usize][..len].to_vec()),
+                )
+            }
             Expr::Prefix { text, len } => {
                 let mut text = bytes(&self.eval(text, fx)).to_vec();
                 text.truncate(int(&self.eval(len, fx)).0.try_into().unwrap_or(usize::MAX));
@@ -344,7 +353,7 @@ pub fn cstr(bytes: &[u8]) -> Vec<u8> {
 pub fn truthy(v: &Value) -> bool {
     match v {
         Value::Int { bits, .. } => *bits != 0,
-        Value::Str(s) => !s.is_empty(),
+        Value::Str(s) | Value::Buf(s) => !s.is_empty(),
         Value::Tuple(t) => !t.is_empty(),
     }
 }
@@ -352,7 +361,7 @@ pub fn truthy(v: &Value) -> bool {
 fn to_arg(v: Value) -> Arg {
     match v {
         Value::Int { bits, .. } => Arg::Int(bits),
-        Value::Str(s) => Arg::Str(s),
+        Value::Str(s) | Value::Buf(s) => Arg::Str(s),
         Value::Tuple(_) => Arg::Int(0),
     }
 }

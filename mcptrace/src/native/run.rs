@@ -15,6 +15,7 @@ use super::{
     keyed_maps::KeyedMaps,
     map_read, map_write,
     tracer::monotonic_ns,
+    transport::Received,
     user_maps::UserMaps,
     wait,
 };
@@ -142,19 +143,20 @@ impl Attached {
             // Events are copied out first: statements may read maps.
             batch.clear();
             if let Some(session) = fx.session.as_deref_mut() {
-                session.drain(|event| {
-                    batch.push(*event);
+                session.drain(|received| {
+                    batch.push(received);
                     batch.len() < BATCH
                 });
             }
             let mut exit = false;
-            for event in &batch {
+            for received in &batch {
+                let event = &received.event;
                 let Some(probe) = by_slot.get(event.slot as usize).copied().flatten() else {
                     continue;
                 };
                 let probe = &program.probes[probe];
                 let name = names.of(probe, event);
-                exit = on_event(probe, event, name, start_ns, fx) == Control::Exit;
+                exit = on_event(probe, received, name, start_ns, fx) == Control::Exit;
                 if exit || !fx.open {
                     break;
                 }
@@ -429,12 +431,13 @@ fn same_key(stored: &[Value], asked: &[Value]) -> bool {
 
 fn on_event(
     probe: &KernelProbe,
-    event: &Event,
+    received: &Received,
     name: &str,
     start_ns: u64,
     fx: &mut dyn Effects,
 ) -> Control {
-    let mut frame = Frame::new(Some(event), name, start_ns);
+    let mut frame = Frame::new(Some(&received.event), name, start_ns);
+    frame.joined = &received.joined;
     if let Some(pred) = &probe.predicate
         && !truthy(&frame.eval(pred, fx))
     {

@@ -3,7 +3,7 @@
 
 use std::{os::fd::BorrowedFd, path::Path, time::Duration};
 
-use super::transport::{Events, Transport};
+use super::transport::{Events, Received, Transport};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -15,7 +15,7 @@ use aya::{
     },
 };
 use mcptrace_common::{
-    Event, SlotConfig,
+    SlotConfig,
     limits::{KINDS, SLOTS_PER_KIND},
     slot::{action, first_slot, kind, source},
 };
@@ -232,7 +232,7 @@ impl Session {
 
     /// Hands events to `f` until it returns false or none are left; returns
     /// how many were handed over.
-    pub fn drain(&mut self, mut f: impl FnMut(&Event) -> bool) -> usize {
+    pub fn drain(&mut self, mut f: impl FnMut(Received) -> bool) -> usize {
         self.events.drain(&mut f)
     }
 

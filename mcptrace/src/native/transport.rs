@@ -11,7 +11,7 @@ use aya::{
     Ebpf,
     maps::{MapData, PerfEventArray, RingBuf, perf::PerfEvent},
 };
-use mcptrace_common::Event;
+use mcptrace_common::{Event, limits::JOIN_STR_LEN};
 
 use super::NativeError;
 
@@ -85,7 +85,7 @@ impl Events {
     }
 
     /// Hands events to `f` until it returns false or none are left.
-    pub(super) fn drain(&mut self, f: &mut dyn FnMut(&Event) -> bool) -> usize {
+    pub(super) fn drain(&mut self, f: &mut dyn FnMut(Received) -> bool) -> usize {
         let mut n = 0;
         match self {
             Events::Ring(ring) => {
@@ -95,7 +95,7 @@ impl Events {
                     };
                     drop(item);
                     n += 1;
-                    if !f(&event) {
+                    if !f(event) {
                         break;
                     }
                 }
@@ -109,7 +109,7 @@ impl Events {
                             && let Some(event) = decode(head, tail)
                         {
                             n += 1;
-                            if !f(&event) {
+                            if !f(event) {
                                 return ControlFlow::Break(());
                             }
                         }
@@ -125,19 +125,39 @@ impl Events {
     }
 }
 
+/// One event as user space keeps it: the record and, from a slot that
+/// joins, the strings join() read (up to the first empty one).
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub event: Event,
+    pub joined: Vec<Vec<u8>>,
+}
+
 /// An event from a record that may wrap around the buffer's end.
-fn decode(head: &[u8], tail: &[u8]) -> Option<Event> {
+fn decode(head: &[u8], tail: &[u8]) -> Option<Received> {
     // Events arrive cut after their last field in use; the rest reads as 0.
-    let size = (head.len() + tail.len()).min(size_of::<Event>());
+    let size = (head.len() + tail.len()).min(Event::JOINED_LEN as usize);
     if size < Event::len_for(0, 0) as usize {
         return None;
     }
+    let whole: Vec<u8>;
+    let record = if head.len() >= size {
+        &head[..size]
+    } else {
+        whole = [head, &tail[..size - head.len()]].concat();
+        &whole
+    };
     let mut bytes = [0u8; size_of::<Event>()];
-    let from_head = head.len().min(size);
-    bytes[..from_head].copy_from_slice(&head[..from_head]);
-    bytes[from_head..size].copy_from_slice(&tail[..size - from_head]);
+    let fixed = size.min(size_of::<Event>());
+    bytes[..fixed].copy_from_slice(&record[..fixed]);
     // SAFETY: `bytes` holds a whole Event, which is plain old data.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Event>()) })
+    let event = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Event>()) };
+    let joined = record[fixed..]
+        .chunks(JOIN_STR_LEN)
+        .map(super::eval::cstr)
+        .take_while(|s| !s.is_empty())
+        .collect();
+    Some(Received { event, joined })
 }
 
 #[cfg(test)]
@@ -155,7 +175,7 @@ mod tests {
         }
         assert_eq!(record.len(), Event::len_for(2, 0) as usize);
         for split in [record.len(), 5, 12] {
-            let event = decode(&record[..split], &record[split..]).expect("a whole record");
+            let event = decode(&record[..split], &record[split..]).expect("a whole record").event;
             assert_eq!((event.slot, event.values[0], event.values[1]), (3, 7, 9));
             assert!(event.values[2..].iter().all(|v| *v == 0));
             assert!(event.strings.iter().flatten().all(|b| *b == 0));

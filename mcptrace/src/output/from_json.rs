@@ -19,8 +19,7 @@ pub fn record(json: &Json) -> Option<Record> {
         // system() output is written as it comes.
         "printf" | "syscall" => Record::Printf(data.as_str()?.as_bytes().to_vec()),
         "cat" => Record::Cat(data.as_str()?.as_bytes().to_vec()),
-        // join() ends its line in text mode, not in JSON.
-        "join" => Record::Printf(format!("{}\n", data.as_str()?).into_bytes()),
+        "join" => Record::Join(data.as_str()?.as_bytes().to_vec()),
         "time" => Record::Time(data.as_str()?.as_bytes().to_vec()),
         "value" => Record::Value(value(data)?),
         "lost_events" => Record::LostEvents(data.get("events")?.as_u64()?),

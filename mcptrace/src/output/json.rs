@@ -1,12 +1,17 @@
 //! bpftrace's JSON mode (`-f json`): one `{"type": ..., "data": ...}` object
 //! per line.
 
-use super::record::{MapDump, MapKind, MapValue, Record, Value, average};
+use super::{
+    buffer::escape,
+    record::{MapDump, MapKind, MapValue, Record, Value, average},
+};
+use crate::lang::printf::BufStyle;
 
 pub fn render(record: &Record, out: &mut Vec<u8>) {
     let (kind, data) = match record {
         Record::AttachedProbes(n) => ("attached_probes", format!("{{\"probes\": {n}}}")),
         Record::Printf(bytes) => ("printf", string(bytes)),
+        Record::Join(bytes) => ("join", string(bytes)),
         Record::Time(bytes) => ("time", string(bytes)),
         Record::Cat(bytes) => ("cat", string(bytes)),
         Record::Value(v) => ("value", value(v)),
@@ -25,6 +30,7 @@ pub fn value(v: &Value) -> String {
         Value::Int { bits, signed: true } => (*bits as i64).to_string(),
         Value::Int { bits, signed: false } => bits.to_string(),
         Value::Str(s) => string(s),
+        Value::Buf(b) => string(&escape(b, BufStyle::Text)),
         Value::Tuple(items) => {
             format!("[{}]", items.iter().map(value).collect::<Vec<_>>().join(","))
         }

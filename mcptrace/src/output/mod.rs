@@ -1,6 +1,7 @@
 //! Output in bpftrace's formats, shared by every backend that renders it:
 //! backends emit [`Record`]s, and one renderer per format writes the bytes.
 
+pub mod buffer;
 pub mod from_json;
 pub mod json;
 #[cfg(test)]

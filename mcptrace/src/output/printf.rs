@@ -5,7 +5,8 @@
 //! `%` only in pieces that end in a conversion, and `%p` of 0 is `(nil)`.
 //! The grammar is `lang::printf`'s.
 
-use crate::lang::printf::{Conversion, FormatString, Spec, Width};
+use super::buffer;
+use crate::lang::printf::{BufStyle, Conversion, FormatString, Spec, Width};
 #[cfg(test)]
 use crate::lang::printf::{PrintfError, parse_spec};
 
@@ -14,7 +15,8 @@ use crate::lang::printf::{PrintfError, parse_spec};
 pub enum Arg {
     /// Any integer, as its 64-bit pattern.
     Int(u64),
-    /// String bytes up to (not including) the first NUL.
+    /// String bytes up to (not including) the first NUL; for `%r`, a
+    /// buffer's bytes, NULs included.
     Str(Vec<u8>),
 }
 
@@ -37,10 +39,16 @@ impl Spec {
             (Conversion::Str, Arg::Str(s)) => {
                 s[..self.precision.map_or(s.len(), |p| p.min(s.len()))].to_vec()
             }
-            (Conversion::Buffer, Arg::Str(s)) => {
-                s.iter().flat_map(|b| format!("\\x{b:02x}").into_bytes()).collect()
+            // bpftrace turns only a bare `%r`, `%rx`, `%rh` into `%s`; with
+            // a flag, width or precision the C library meets an unknown
+            // conversion and writes it as it stands.
+            (Conversion::Buffer(style), _)
+                if self.left || self.zero || self.width > 0 || self.precision.is_some() =>
+            {
+                return out.extend_from_slice(self.buffer_text(style).as_bytes());
             }
-            (Conversion::Str | Conversion::Buffer, Arg::Int(v)) => v.to_string().into_bytes(),
+            (Conversion::Buffer(style), Arg::Str(s)) => buffer::escape(s, style),
+            (Conversion::Str | Conversion::Buffer(_), Arg::Int(v)) => v.to_string().into_bytes(),
             (conversion, arg) => {
                 let v = match arg {
                     Arg::Int(v) => *v,
@@ -50,6 +58,23 @@ impl Spec {
             }
         };
         self.pad(&body, out);
+    }
+
+    /// A buffer conversion as written in the format.
+    fn buffer_text(&self, style: BufStyle) -> String {
+        let width = match (self.zero, self.width) {
+            (true, 0) => "0".to_string(),
+            (true, w) => format!("0{w}"),
+            (false, 0) => String::new(),
+            (false, w) => w.to_string(),
+        };
+        let precision = self.precision.map(|p| format!(".{p}")).unwrap_or_default();
+        let suffix = match style {
+            BufStyle::Text => "",
+            BufStyle::Hex => "x",
+            BufStyle::Spaced => "h",
+        };
+        format!("%{}{width}{precision}r{suffix}", if self.left { "-" } else { "" })
     }
 
     fn render_int(&self, conversion: Conversion, v: u64, out: &mut Vec<u8>) {
@@ -188,6 +213,19 @@ mod tests {
             f.check(&[false, true, false, false]),
             Err(PrintfError::ArgType { index: 1, .. })
         ));
+    }
+
+    /// As bpftrace 0.17 printed a write(2) of `ab\0c` (and `%5r` as is).
+    #[test]
+    fn buffers_in_each_style_and_with_a_width_as_written() {
+        let b = Arg::Str(b"ab\0c".to_vec());
+        assert_eq!(fmt("[%r]", std::slice::from_ref(&b)), r"[ab\x00c]");
+        assert_eq!(fmt("[%rx]", std::slice::from_ref(&b)), r"[\x61\x62\x00\x63]");
+        assert_eq!(fmt("[%rh]", std::slice::from_ref(&b)), "[61 62 00 63]");
+        assert_eq!(
+            fmt("[%5r] [%-8rx|] [%.2rh]", &[b.clone(), b.clone(), b]),
+            "[%5r] [%-8rx|] [%.2rh]"
+        );
     }
 
     #[test]

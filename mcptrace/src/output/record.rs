@@ -6,9 +6,14 @@ use std::cmp::Ordering;
 /// A value a program prints (`print(expr)`) or stores.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
-    Int { bits: u64, signed: bool },
+    Int {
+        bits: u64,
+        signed: bool,
+    },
     Str(Vec<u8>),
     Tuple(Vec<Value>),
+    /// `buf()`: bytes, NULs included, printed escaped (see `buffer`).
+    Buf(Vec<u8>),
 }
 
 impl Value {
@@ -28,6 +33,9 @@ pub enum Record {
     Printf(Vec<u8>),
     /// `print(expr)` of a non-map value.
     Value(Value),
+    /// The strings of one join() call, joined by its delimiter (a line in
+    /// text mode).
+    Join(Vec<u8>),
     /// The formatted bytes of one time() call.
     Time(Vec<u8>),
     /// A file's bytes as cat() read them, written as they are.
@@ -155,7 +163,7 @@ fn cmp_keys(a: &[Value], b: &[Value], signed: bool) -> Ordering {
     let key = |v: &Value| match v {
         Value::Int { bits, signed: true } if signed => (0, *bits as i64 as i128, Vec::new()),
         Value::Int { bits, .. } => (0, *bits as i128, Vec::new()),
-        Value::Str(s) => (1, 0, s.clone()),
+        Value::Str(s) | Value::Buf(s) => (1, 0, s.clone()),
         Value::Tuple(_) => (2, 0, Vec::new()),
     };
     a.iter().map(key).cmp(b.iter().map(key))

@@ -1,6 +1,10 @@
 //! bpftrace's text mode.
 
-use super::record::{MapDump, MapKind, MapValue, Record, Value, average};
+use super::{
+    buffer::escape,
+    record::{MapDump, MapKind, MapValue, Record, Value, average},
+};
+use crate::lang::printf::BufStyle;
 
 pub fn render(record: &Record, out: &mut Vec<u8>) {
     match record {
@@ -13,6 +17,10 @@ pub fn render(record: &Record, out: &mut Vec<u8>) {
         }
         Record::Value(v) => {
             value(v, out);
+            out.push(b'\n');
+        }
+        Record::Join(bytes) => {
+            out.extend_from_slice(bytes);
             out.push(b'\n');
         }
         Record::LostEvents(n) => out.extend_from_slice(format!("Lost {n} events\n").as_bytes()),
@@ -30,6 +38,7 @@ pub fn value(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Int { bits, signed: false } => out.extend_from_slice(bits.to_string().as_bytes()),
         Value::Str(s) => out.extend_from_slice(s),
+        Value::Buf(b) => out.extend_from_slice(&escape(b, BufStyle::Text)),
         Value::Tuple(items) => {
             out.push(b'(');
             for (i, item) in items.iter().enumerate() {

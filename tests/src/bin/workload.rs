@@ -6,6 +6,8 @@
 //!   getpid N        call getpid N times
 //!   read N SIZE     read SIZE bytes from /dev/zero N times
 //!   write N SIZE    write SIZE bytes to /dev/null N times
+//!   writehex HEX    write the bytes HEX spells (two digits each) to
+//!                   /dev/null once
 //!   usleep N US     sleep US microseconds, N times
 //!   call N          call `mcpt_target(i)` for i in 1..=N (a uprobe target
 //!                   that returns i * 2)
@@ -15,6 +17,10 @@
 //!                   1..=N (x86-64; no semaphores; arguments in `usdt_tick`
 //!                   and `usdt_name`)
 //!   spin MS         keep a CPU busy for MS milliseconds of CPU time
+//!   execv PATH ARG... become PATH run with ARGs (argv[0] is PATH), in
+//!                   this process, so its pid stays; takes every operation
+//!                   left as an argument. An ARG `N*C` stands for N times
+//!                   the character C.
 //!   exec N          run this program with no operations N times, one
 //!                   after the other (fork and exec, then wait)
 //!   children N CODE fork N children one after the other, each exiting at
@@ -205,6 +211,34 @@ fn main() -> ExitCode {
                 }
             }
             "sleep" => std::thread::sleep(Duration::from_millis(count(&arg()))),
+            "writehex" => {
+                let hex = arg();
+                let bytes: Vec<u8> = (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits"))
+                    .collect();
+                // SAFETY: valid path; `bytes` holds what is written; the fd is closed.
+                unsafe {
+                    let fd = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+                    libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+                    libc::close(fd);
+                }
+            }
+            "execv" => {
+                let path = arg();
+                let rest: Vec<String> = it.by_ref().map(|a| expand(a)).collect();
+                let args: Vec<CString> = std::iter::once(path.clone())
+                    .chain(rest)
+                    .map(|a| CString::new(a).expect("an argument without NUL"))
+                    .collect();
+                let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+                argv.push(std::ptr::null());
+                let path = CString::new(path).expect("a path without NUL");
+                // SAFETY: NUL-terminated path and arguments, a NULL-ended
+                // argv; returns only on failure.
+                unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
+                eprintln!("mcpt-workload: execv: {}", std::io::Error::last_os_error());
+                return ExitCode::from(1);
+            }
             "exec" => {
                 let me = std::env::current_exe().expect("own path");
                 for _ in 0..count(&arg()) {
@@ -342,6 +376,18 @@ fn direct_writes(path: &str, n: u64, size: usize) {
         libc::unlink(c_path.as_ptr());
         std::alloc::dealloc(buf, layout);
     }
+}
+
+/// `N*C` as N times the character C; any other argument as it is.
+fn expand(arg: &str) -> String {
+    let repeated = arg.split_once('*').and_then(|(n, c)| {
+        let mut chars = c.chars();
+        let (Ok(n), Some(c), None) = (n.parse::<usize>(), chars.next(), chars.next()) else {
+            return None;
+        };
+        Some(c.to_string().repeat(n))
+    });
+    repeated.unwrap_or_else(|| arg.to_string())
 }
 
 fn count(s: &str) -> u64 {
