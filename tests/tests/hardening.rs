@@ -387,7 +387,7 @@ fn bad_command_lines_get_specific_errors() {
         (&["run", "-e", "tracepoint:nosuch:probe { }"], "nosuch"),
         (&["run", "-e", "uprobe:/etc/passwd:f { }"], "not an ELF object"),
         (&["run", "-e", "BEGIN { system(\"true\") }"], "--allow-unsafe"),
-        (&["run", "--backend", "native", "-e", "BEGIN { @n = count(); }"], "cannot run"),
+        (&["run", "--backend", "native", "-e", "BEGIN { print(sizeof(int)); }"], "cannot run"),
         (&["plan"], "required arguments"),
         (&["plan", "/no/such"], "/no/such"),
         (&["serve", "--http", "not-an-address"], "invalid socket address"),
