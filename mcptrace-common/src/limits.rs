@@ -42,8 +42,9 @@ pub const MAX_CONST_STRINGS: usize = 2;
 pub const MAX_MAP_OPS: usize = 8;
 /// Map keys a slot can build (for updates and for reading keyed state).
 pub const MAX_KEYS: usize = 8;
-/// Values computed by expression (computed map keys) per hit.
-pub const MAX_COMPUTES: usize = 4;
+/// Values computed by expression per hit (computed map keys, BTF-typed
+/// reads user space prints).
+pub const MAX_COMPUTES: usize = 8;
 /// Keyed-state reads one probe hit can make.
 pub const MAX_LOOKUPS: usize = 4;
 /// Parts (values or strings) of one map key.

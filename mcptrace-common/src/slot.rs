@@ -75,6 +75,8 @@ pub mod source {
     pub const USER_BUF: u32 = 19;
     /// As `USER_BUF`, in kernel memory.
     pub const KERNEL_BUF: u32 = 20;
+    /// `curtask`: the address of the current task's `task_struct`.
+    pub const CURTASK: u32 = 21;
 }
 
 pub fn is_string_source(src: u32) -> bool {
@@ -173,6 +175,14 @@ pub mod op {
     /// Replace the top with its low `arg` bytes (1, 2, 4 or 8) in reverse
     /// order: see [`super::bswap`].
     pub const BSWAP: u16 = 33;
+    /// Replace the top, an address, with the integer of `arg & LOAD_SIZE`
+    /// bytes (1, 2, 4 or 8) at it plus `imm`, sign-extended with
+    /// `LOAD_SIGNED`, from user memory with `LOAD_USER` (else kernel); 0
+    /// where the read faults. BTF-typed access: `curtask->real_parent->pid`.
+    pub const LOAD: u16 = 34;
+    pub const LOAD_SIZE: u16 = 0xf;
+    pub const LOAD_SIGNED: u16 = 0x10;
+    pub const LOAD_USER: u16 = 0x20;
 }
 
 /// bpftrace's `bswap()`: the low `bytes` bytes of `value` in reverse order,

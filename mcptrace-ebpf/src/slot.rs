@@ -76,8 +76,12 @@ fn hit(config: &SlotConfig, hit: Hit, ptr: *mut Scratch) {
     if config.join.source != source::NONE {
         join(hit);
     }
-    if config.nmap_ops != 0 {
+    // Computed values serve map updates and user space (BTF-typed reads
+    // it prints).
+    if config.ncomputes != 0 {
         compute(config, hit, ptr);
+    }
+    if config.nmap_ops != 0 {
         aggregate::update(hit, config.nmap_ops);
     }
     // Last, as in the program's source order: user space acting on the
@@ -214,6 +218,7 @@ fn capture(c: &Capture, scratch: &mut Scratch, ctx: *const u8) {
                     source::CPU => (unsafe { bpf_get_smp_processor_id() }) as u64,
                     source::NSECS => unsafe { bpf_ktime_get_ns() },
                     source::CGROUP => unsafe { bpf_get_current_cgroup_id() },
+                    source::CURTASK => unsafe { generated::bpf_get_current_task() },
                     source::FIELD => field(scratch, c.offset, c.size, c.flags),
                     source::USER_INT => user_int(scratch, c),
                     source::CONST => c.offset as u64,
@@ -362,24 +367,10 @@ fn clear_string(scratch: &mut Scratch, dest: u16) -> &mut [u8; STR_LEN] {
 
 /// Reads an integer of `c.size` bytes in user memory at the address at
 /// `c.offset` of the record copy plus `c.displacement`; 0 where that faults.
-/// One read of a fixed size per width: no size from configuration reaches
-/// the helper.
 #[inline(always)]
 fn user_int(scratch: &Scratch, c: &Capture) -> u64 {
     let at = field(scratch, c.offset, 8, 0).wrapping_add(c.displacement as i64 as u64);
-    let signed = c.flags & flags::SIGNED != 0;
-    // SAFETY: the helper faults safely on any address.
-    unsafe {
-        match c.size {
-            1 if signed => bpf_probe_read_user(at as *const i8).map_or(0, |v| v as i64 as u64),
-            1 => bpf_probe_read_user(at as *const u8).map_or(0, u64::from),
-            2 if signed => bpf_probe_read_user(at as *const i16).map_or(0, |v| v as i64 as u64),
-            2 => bpf_probe_read_user(at as *const u16).map_or(0, u64::from),
-            4 if signed => bpf_probe_read_user(at as *const i32).map_or(0, |v| v as i64 as u64),
-            4 => bpf_probe_read_user(at as *const u32).map_or(0, u64::from),
-            _ => bpf_probe_read_user(at as *const u64).unwrap_or(0),
-        }
-    }
+    vm::load(at, c.size, c.flags & flags::SIGNED != 0, true)
 }
 
 /// Reads an integer of `size` bytes at `offset` of the record copy.

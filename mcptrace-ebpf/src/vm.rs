@@ -14,6 +14,8 @@ use mcptrace_common::{
     slot::{bswap, op},
 };
 
+use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_user};
+
 use crate::{
     maps::{SLOTS, Scratch, scratch},
     slot::Hit,
@@ -88,7 +90,7 @@ fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
         op::VALUE => push(scratch, scratch.event.values[o.arg as usize & (MAX_VALUES - 1)]),
         op::IMM => push(scratch, o.imm),
         op::STR_EQ => push(scratch, str_eq(config, scratch, o.arg, o.imm) as u64),
-        op::LNOT | op::NOT | op::NEG | op::IN_NR_SET | op::BSWAP => {
+        op::LNOT | op::NOT | op::NEG | op::IN_NR_SET | op::BSWAP | op::LOAD => {
             let t = top(sp);
             let b = scratch.stack[t];
             scratch.stack[t] = match o.code {
@@ -96,6 +98,12 @@ fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
                 op::NOT => !b,
                 op::NEG => b.wrapping_neg(),
                 op::BSWAP => bswap(b, o.arg),
+                op::LOAD => load(
+                    b.wrapping_add(o.imm),
+                    o.arg & op::LOAD_SIZE,
+                    o.arg & op::LOAD_SIGNED != 0,
+                    o.arg & op::LOAD_USER != 0,
+                ),
                 _ => in_nr_set(config, b) as u64,
             };
         }
@@ -111,6 +119,34 @@ fn apply(config: &SlotConfig, scratch: &mut Scratch, i: usize) -> bool {
         }
     }
     true
+}
+
+/// The integer of `size` bytes at `at` in user or kernel memory,
+/// sign-extended where `signed`; 0 where the read faults. One read of a
+/// fixed size per width: no size from configuration reaches the helper.
+#[inline(always)]
+pub fn load(at: u64, size: u16, signed: bool, user: bool) -> u64 {
+    macro_rules! read {
+        ($t:ty) => {
+            // SAFETY: the helpers fault safely on any address.
+            unsafe {
+                if user {
+                    bpf_probe_read_user(at as *const $t)
+                } else {
+                    bpf_probe_read_kernel(at as *const $t)
+                }
+            }
+        };
+    }
+    match (size, signed) {
+        (1, true) => read!(i8).map_or(0, |v| v as i64 as u64),
+        (1, false) => read!(u8).map_or(0, u64::from),
+        (2, true) => read!(i16).map_or(0, |v| v as i64 as u64),
+        (2, false) => read!(u16).map_or(0, u64::from),
+        (4, true) => read!(i32).map_or(0, |v| v as i64 as u64),
+        (4, false) => read!(u32).map_or(0, u64::from),
+        _ => read!(u64).unwrap_or(0),
+    }
 }
 
 #[inline(always)]

@@ -7,6 +7,7 @@
 mod enums;
 mod format;
 mod layout;
+mod members;
 mod prototype;
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,7 @@ use std::sync::OnceLock;
 pub use enums::enumerator;
 use format::Raw;
 pub use layout::shape;
+pub use members::MemberAt;
 pub use prototype::{Function, Param, Scalar, Type};
 
 const PATH: &str = "/sys/kernel/btf/vmlinux";

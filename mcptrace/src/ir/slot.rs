@@ -342,7 +342,7 @@ impl SlotBuilder {
     /// A value computed by `ops` before the map updates (a computed key).
     pub fn compute(&mut self, ops: Ops) -> Result<ValueRef, SlotFull> {
         if self.computes.len() >= MAX_COMPUTES {
-            return Err(full("computed keys", MAX_COMPUTES));
+            return Err(full("computed values", MAX_COMPUTES));
         }
         let v = self.next_value()?;
         self.computes.push((v, ops));

@@ -10,7 +10,7 @@ use mcptrace_common::{
 };
 
 use super::{
-    NotNative, Unsupported, bswap,
+    NotNative, Unsupported, bswap, btf_access,
     map_table::MapTable,
     site::{ProbeCx, Site},
     sizeof::type_size,
@@ -592,6 +592,12 @@ impl<'a> Exprs<'a> {
         if bswap::is_bswap(e) {
             return self.kernel_bswap(e, ops);
         }
+        if btf_access::is_typed_access(e) {
+            let typed = self.typed_value(e)?;
+            let Some(scalar) = typed.ty.scalar() else { return Ok(None) };
+            ops.extend(typed.ops);
+            return Ok(Some(Ty::Int { signed: scalar.signed }));
+        }
         if let ExprKind::Call { name, args } = &e.kind
             && name == "strncmp"
         {
@@ -952,6 +958,10 @@ impl<'a> Exprs<'a> {
             }
             _ => {}
         }
+        if btf_access::is_typed_access(e) {
+            let (value, signed) = self.typed_for_user(e)?;
+            return Ok((value, Ty::Int { signed }));
+        }
         match self.leaf(e)? {
             Some(Leaf::Int(at, signed)) => {
                 Ok((ir::Expr::Captured { at, signed }, Ty::Int { signed }))
@@ -1060,7 +1070,9 @@ fn kernel_shaped(e: &Expr) -> bool {
         ExprKind::Ident(n) => {
             !matches!(n.as_str(), "probe" | "func" | "elapsed" | "kstack" | "ustack")
         }
-        ExprKind::Field { expr, .. } => is_args(expr),
+        ExprKind::Field { expr, .. } => {
+            is_args(expr) || (btf_access::is_typed_access(e) && kernel_shaped(expr))
+        }
         ExprKind::Call { name, args } if name == "bswap" => args.iter().all(kernel_shaped),
         ExprKind::Call { name, .. } => {
             matches!(name.as_str(), "str" | "reg" | "has_key" | "strncmp" | "sizeof")
@@ -1072,7 +1084,9 @@ fn kernel_shaped(e: &Expr) -> bool {
         ExprKind::Unary { op, expr } => {
             matches!(op, UnaryOp::Not | UnaryOp::BitNot | UnaryOp::Neg) && kernel_shaped(expr)
         }
-        ExprKind::Cast { ty, expr } => IntType::of(ty).is_some() && kernel_shaped(expr),
+        ExprKind::Cast { ty, expr } => {
+            (IntType::of(ty).is_some() || btf_access::is_typed_access(e)) && kernel_shaped(expr)
+        }
         _ => false,
     }
 }

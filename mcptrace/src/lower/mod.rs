@@ -7,6 +7,7 @@
 //! detach, a raw tracepoint ~0.1 ms.
 
 mod bswap;
+mod btf_access;
 mod buffers;
 mod expr;
 mod inline;
@@ -89,6 +90,7 @@ pub const NATIVE_HELPERS: &[&str] = &[
     "ntop",
     "strerror",
     "cgroup_path",
+    "curtask",
     "bswap",
     "cat",
     "sizeof",

@@ -196,8 +196,8 @@ fn declarations_and_integer_casts() {
 fn fallback_reasons_name_the_construct_and_its_position() {
     let tps = || vec![vec![tp("sys_enter_openat")]];
     assert_eq!(
-        reason("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", tps()),
-        "map key: `curtask` is not native yet (at 1:42)"
+        reason("tracepoint:syscalls:sys_enter_openat { @[numaid] = count(); }", tps()),
+        "map key: `numaid` is not native yet (at 1:42)"
     );
     assert_eq!(
         reason(
@@ -308,6 +308,12 @@ fn the_native_helper_list_matches_what_lowers() {
         ("ntop", "u:/bin/sh:main { printf(\"%s\\n\", ntop(arg0)); }", vec![vec![uprobe(false)]]),
         ("strerror", "BEGIN { print(strerror(2)); }", vec![vec![Probe::Begin]]),
         (
+            "curtask",
+            "tracepoint:syscalls:sys_enter_openat { @[curtask->real_parent->pid] = count(); \
+             printf(\"%d\\n\", ((struct task_struct *)curtask)->se.load.weight); }",
+            vec![vec![tp("sys_enter_openat")]],
+        ),
+        (
             "cgroup_path",
             "u:/bin/sh:main { @[cgroup_path(cgroup)] = count(); \
              printf(\"%s\\n\", cgroup_path(cgroup, \"unified\")); }",
@@ -358,7 +364,7 @@ fn the_native_helper_list_matches_what_lowers() {
         assert!(listed.contains(name), "{name} is listed native but has no sample here");
     }
     for (name, src) in [
-        ("curtask", "u:/bin/sh:main { @[curtask] = count(); }"),
+        ("numaid", "u:/bin/sh:main { @[numaid] = count(); }"),
         ("kptr", "u:/bin/sh:main { print(kptr(arg0)); }"),
         ("system", "u:/bin/sh:main { system(\"true\"); }"),
     ] {
@@ -446,7 +452,7 @@ fn fallbacks_say_what_kind_of_construct_they_are() {
         NotNative::Types
     );
     assert_eq!(
-        kind("tracepoint:syscalls:sys_enter_openat { @[curtask] = count(); }", open()),
+        kind("tracepoint:syscalls:sys_enter_openat { @[numaid] = count(); }", open()),
         NotNative::Function
     );
     let kfunc = Probe::Kfunc { function: "f".into(), ret: false };
@@ -857,7 +863,7 @@ fn struct_definitions_lower_and_their_other_uses_do_not() {
              { @[((struct Foo *)args->filename)->x] = count(); }",
             open()
         ),
-        "map key: field access on this expression (BTF-typed access) is not native yet (at 2:42)"
+        "struct Foo has no member `x` in the kernel's BTF (at 2:42)"
     );
     assert_eq!(
         reason(
@@ -903,4 +909,39 @@ fn variables_stand_for_their_expressions_in_the_kernel() {
         one(),
     );
     assert!(why.contains("reading @m after updating it"), "{why}");
+}
+
+/// BTF-typed access: `->` loads through a pointer at the member's offset,
+/// `.` moves within a record; what is not an integer or a pointer, a
+/// tuple's element and a struct the kernel does not know stay apart.
+#[test]
+fn typed_access_loads_members_at_their_btf_offsets() {
+    use super::btf_access::is_typed_access;
+    use crate::lang::parse;
+    let expr = |src: &str| {
+        let program = parse(&format!("BEGIN {{ print({src}); }}")).unwrap();
+        let crate::lang::ast::StmtKind::Expr(call) = &program.probes[0].body.stmts[0].kind else {
+            panic!()
+        };
+        let crate::lang::ast::ExprKind::Call { args, .. } = &call.kind else { panic!() };
+        args[0].clone()
+    };
+    assert!(is_typed_access(&expr("curtask->pid")));
+    assert!(is_typed_access(&expr("((struct sock *)arg0)->sk_family")));
+    assert!(!is_typed_access(&expr("args->filename")));
+    assert!(!is_typed_access(&expr("$t.0")));
+    let p = lowered(
+        "tracepoint:syscalls:sys_enter_openat { @[curtask->real_parent->tgid] = count(); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    let c = &p.probes[0].config;
+    let loads: Vec<_> = c.ops.iter().filter(|o| o.code == op::LOAD).collect();
+    assert_eq!(loads.len(), 2, "{:?}", &c.ops[..8]);
+    assert_eq!(loads[0].arg, 8, "real_parent: an 8-byte kernel pointer");
+    assert_eq!(loads[1].arg, 4 | op::LOAD_SIGNED, "tgid: a pid_t");
+    let why = reason(
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", curtask->comm); }",
+        vec![vec![tp("sys_enter_openat")]],
+    );
+    assert!(why.contains("an array member read through a pointer"), "{why}");
 }

@@ -185,7 +185,7 @@ pub(super) fn deeper(depth: usize) -> Result<usize, BtfError> {
 }
 
 /// Type `id` as bpftrace reads it.
-fn resolve(raw: &Raw, id: u32, depth: usize) -> Result<Type, BtfError> {
+pub(super) fn resolve(raw: &Raw, id: u32, depth: usize) -> Result<Type, BtfError> {
     if id == 0 {
         return Ok(Type::Void);
     }
