@@ -11,10 +11,7 @@ use std::{
     collections::HashMap,
     ffi::OsStr,
     fs,
-    os::unix::{
-        ffi::OsStrExt,
-        fs::{DirEntryExt, MetadataExt},
-    },
+    os::unix::{ffi::OsStrExt, fs::MetadataExt},
     path::{Path, PathBuf},
     sync::{Mutex, OnceLock, PoisonError},
 };
@@ -157,9 +154,10 @@ fn locate(id: u64, root: &Path) -> Option<Vec<u8>> {
     Some([b"/", below.as_os_str().as_bytes()].concat())
 }
 
-/// The node under `root` (or `root` itself) whose inode number is `id`.
-/// Directory entries carry their inode numbers, so the walk reads
-/// directories alone; one it cannot read holds nothing.
+/// The node under `root` (or `root` itself) whose inode number is `id`,
+/// as stat reports it (a directory entry's own number can differ from it
+/// on some file systems, 9p among them); a directory it cannot read holds
+/// nothing.
 fn find(id: u64, root: &Path) -> Option<PathBuf> {
     if fs::metadata(root).ok()?.ino() == id {
         return Some(root.to_path_buf());
@@ -169,7 +167,7 @@ fn find(id: u64, root: &Path) -> Option<PathBuf> {
 
 fn walk(id: u64, dir: &Path) -> Option<PathBuf> {
     for entry in fs::read_dir(dir).ok()?.flatten() {
-        if entry.ino() == id {
+        if entry.metadata().is_ok_and(|m| m.ino() == id) {
             return Some(entry.path());
         }
         if entry.file_type().is_ok_and(|t| t.is_dir())

@@ -121,6 +121,9 @@ fn usdt_tick(i: u64) {
 #[inline(never)]
 fn usdt_name(i: u64) {
     let name = c"usdt-name";
+    // Read it first: a probe's read cannot fault a page in, and read-only
+    // data the process never touched may not be mapped yet.
+    std::hint::black_box(name.to_bytes());
     usdt_site!("mcpt", "name", "8@{0} 4@{1:e}", in(reg) name.as_ptr(), in(reg) i as u32,);
 }
 
