@@ -33,11 +33,16 @@ impl UserMaps {
         let key = normalize_key(info, key);
         let elements = self.maps.entry(info.id).or_default();
         let Some(kind) = fold_op(&info.agg) else {
-            let value = match (value, elements.get(&key)) {
-                (
-                    Value::Int { bits, signed },
-                    Some(Element::Value(Value::Int { bits: old, .. })),
-                ) if add => Value::Int { bits: old.wrapping_add(bits), signed },
+            let old = match elements.get(&key) {
+                Some(Element::Value(Value::Int { bits, .. })) if add => *bits,
+                _ => 0,
+            };
+            // Typed as the map is (bpftrace types it by all its writes),
+            // not as this write's operand is.
+            let value = match (value, &info.agg) {
+                (Value::Int { bits, .. }, MapAgg::Value { signed }) => {
+                    Value::Int { bits: old.wrapping_add(bits), signed: *signed }
+                }
                 (value, _) => value,
             };
             elements.insert(key, Element::Value(value));
@@ -138,7 +143,7 @@ mod tests {
         let buckets = MapValue::Buckets(vec![(1, 1), (2, 1), (4, 2)]);
         assert_eq!(maps.lookup(&hist, &k(1)), Some(buckets));
         let plain = MapInfo { id: 3, ..map(MapAgg::Value { signed: true }) };
-        maps.store(&plain, &k(2), Value::int(5), false);
+        maps.store(&plain, &k(2), Value::uint(5), false);
         maps.store(&plain, &k(2), Value::int(-7), true);
         assert_eq!(maps.lookup(&plain, &k(2)), Some(MapValue::Scalar(Value::int(-2))));
         maps.zero(&plain);

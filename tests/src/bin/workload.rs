@@ -122,8 +122,12 @@ fn usdt_tick(i: u64) {
 fn usdt_name(i: u64) {
     let name = c"usdt-name";
     // Read it first: a probe's read cannot fault a page in, and read-only
-    // data the process never touched may not be mapped yet.
-    std::hint::black_box(name.to_bytes());
+    // data the process never touched may not be mapped yet (a guest whose
+    // files come over 9p).
+    for b in name.to_bytes() {
+        // SAFETY: a byte of the string.
+        std::hint::black_box(unsafe { std::ptr::read_volatile(b) });
+    }
     usdt_site!("mcpt", "name", "8@{0} 4@{1:e}", in(reg) name.as_ptr(), in(reg) i as u32,);
 }
 
