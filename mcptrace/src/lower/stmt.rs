@@ -42,15 +42,15 @@ fn written_signed(how: Written, operand_signed: bool) -> bool {
     }
 }
 
-/// The map operation and aggregation of `f(args)` (an operand signed as
-/// `signed` says); None for a call that aggregates nothing.
+/// The map operation and aggregation of `f(args)`, one of
+/// `AGGREGATIONS` (an operand signed as `signed` says).
 fn aggregation(
     f: &str,
     args: &[Expr],
     signed: Option<bool>,
     span: Span,
-) -> Result<Option<(u16, MapAgg)>, Unsupported> {
-    Ok(Some(match (f, args.len()) {
+) -> Result<(u16, MapAgg), Unsupported> {
+    Ok(match (f, args.len()) {
         ("count", 0) => (map_op::COUNT, MapAgg::Count),
         ("sum", 1) => (map_op::SUM, MapAgg::Sum { signed: signed.unwrap_or(false) }),
         ("avg", 1) => (map_op::SUM, MapAgg::Avg),
@@ -73,12 +73,22 @@ fn aggregation(
             }
             (map_op::LHIST, MapAgg::Lhist { min, max, step: step as u64 })
         }
-        _ if AGGREGATIONS.contains(&f) => {
+        _ => {
             let what = format!("{f}() with these arguments");
             return Err(unsupported(span, NotNative::Expression, what));
         }
-        _ => return Ok(None),
-    }))
+    })
+}
+
+/// `@name[keys] = value`, or with `op`, `@name[keys] op= value`, at `span`.
+#[derive(Clone, Copy)]
+struct MapWrite<'a> {
+    name: &'a str,
+    keys: &'a [Expr],
+    op: Option<BinaryOp>,
+    value: &'a Expr,
+    how: Written,
+    span: Span,
 }
 
 /// How a statement writes a map: `=`, `op=`, or `++`/`--`.
@@ -140,7 +150,7 @@ impl Exprs<'_> {
                 }
                 ExprKind::Map { name, keys } => {
                     let how = if op.is_some() { Written::Compound } else { Written::Assign };
-                    return self.map_write(name, keys, *op, value, how, span);
+                    return self.map_write(MapWrite { name, keys, op: *op, value, how, span });
                 }
                 _ => {
                     return Err(unsupported(
@@ -239,7 +249,9 @@ impl Exprs<'_> {
                 let one = Expr { kind: ExprKind::Int(1), span };
                 let op = if *increment { BinaryOp::Add } else { BinaryOp::Sub };
                 if let ExprKind::Map { name, keys } = &target.kind {
-                    return self.map_write(name, keys, Some(op), &one, Written::Step, span);
+                    let how = Written::Step;
+                    let w = MapWrite { name, keys, op: Some(op), value: &one, how, span };
+                    return self.map_write(w);
                 }
                 let assign = Stmt {
                     kind: StmtKind::Assign { target: (**target).clone(), op: Some(op), value: one },
@@ -404,22 +416,15 @@ impl Exprs<'_> {
 
     /// `@m[keys] = value` or `@m[keys] op= value`: kernel map operations
     /// in a probe, a statement where user space writes the map.
-    fn map_write(
-        &mut self,
-        name: &str,
-        keys: &[Expr],
-        op: Option<BinaryOp>,
-        value: &Expr,
-        how: Written,
-        span: Span,
-    ) -> Result<Option<ir::Stmt>, Unsupported> {
+    fn map_write(&mut self, w: MapWrite<'_>) -> Result<Option<ir::Stmt>, Unsupported> {
+        let MapWrite { name, keys, op, value, .. } = w;
         if op.is_none() && self.is_string_valued(value) {
-            return self.text_map_write(name, keys, value, span).map(Some);
+            return self.text_map_write(w).map(Some);
         }
         if self.in_user_space_here(name, keys.iter().chain([value])) {
-            return self.user_map_write(name, keys, op, value, how, span).map(Some);
+            return self.user_map_write(w).map(Some);
         }
-        self.kernel_map_write(name, keys, op, value, how, span).map(|()| None)
+        self.kernel_map_write(w).map(|()| None)
     }
 
     /// Whether user space updates map `name` here, with key parts and
@@ -443,15 +448,8 @@ impl Exprs<'_> {
     /// A map written by user space. In BEGIN and END plain values go to
     /// the kernel's keyed state (the probes are not attached), and on the
     /// events, or for aggregations, the map is kept in user space.
-    fn user_map_write(
-        &mut self,
-        name: &str,
-        keys: &[Expr],
-        op: Option<BinaryOp>,
-        value: &Expr,
-        how: Written,
-        span: Span,
-    ) -> Result<ir::Stmt, Unsupported> {
+    fn user_map_write(&mut self, w: MapWrite<'_>) -> Result<ir::Stmt, Unsupported> {
+        let MapWrite { name, keys, op, value, how, span } = w;
         let full = map_name(name);
         let (key, kinds) = self.user_key(keys)?;
         let (agg, value, add) = match (op, &value.kind) {
@@ -462,9 +460,7 @@ impl Exprs<'_> {
                     Some((_, Ty::Int { signed })) => Some(*signed),
                     Some(_) => return Err(not_native(&args[0], Some("map value"))),
                 };
-                let Some((_, agg)) = aggregation(f, args, signed, span)? else {
-                    return Err(not_native(value, Some("map value")));
-                };
+                let (_, agg) = aggregation(f, args, signed, span)?;
                 let count = ir::Expr::Int { bits: 1, signed: false };
                 self.maps.update_in_user_space(&full, span);
                 (agg, operand.map_or(count, |(e, _)| e), false)
@@ -499,13 +495,8 @@ impl Exprs<'_> {
 
     /// A string stored in a map: user space keeps such maps, so it is
     /// written there, in a probe as in BEGIN and END.
-    fn text_map_write(
-        &mut self,
-        name: &str,
-        keys: &[Expr],
-        value: &Expr,
-        span: Span,
-    ) -> Result<ir::Stmt, Unsupported> {
+    fn text_map_write(&mut self, w: MapWrite<'_>) -> Result<ir::Stmt, Unsupported> {
+        let MapWrite { name, keys, value, span, .. } = w;
         let (value, _) = self.user(value)?;
         let (key, kinds) = self.user_key(keys)?;
         let map = self.maps.write(&map_name(name), MapAgg::Text, kinds, span)?;
@@ -513,23 +504,14 @@ impl Exprs<'_> {
     }
 
     /// A map written in a kernel probe: aggregations, keyed state.
-    fn kernel_map_write(
-        &mut self,
-        name: &str,
-        keys: &[Expr],
-        op: Option<BinaryOp>,
-        value: &Expr,
-        how: Written,
-        span: Span,
-    ) -> Result<(), Unsupported> {
+    fn kernel_map_write(&mut self, w: MapWrite<'_>) -> Result<(), Unsupported> {
+        let MapWrite { name, keys, op, value, how, span } = w;
         if let (None, ExprKind::Call { name: f, args }) = (op, &value.kind)
             && AGGREGATIONS.contains(&f.as_str())
         {
             let operand = args.first().map(|a| self.kernel_operand(a)).transpose()?;
             let signed = operand.as_ref().map(|(_, ty)| matches!(ty, Ty::Int { signed: true }));
-            let Some((kind, agg)) = aggregation(f, args, signed, span)? else {
-                return Err(not_native(value, Some("map value")));
-            };
+            let (kind, agg) = aggregation(f, args, signed, span)?;
             let ops = operand.map(|(ops, _)| ops).unwrap_or_default();
             return self.kernel_map_op(name, keys, kind, ops, Some(agg), span);
         }

@@ -35,7 +35,7 @@ pub fn shape(name: &str) -> Result<Option<Shape>, BtfError> {
 }
 
 /// Type `id` seen through typedefs and qualifiers.
-fn underlying(raw: &Raw, id: u32, depth: usize) -> Result<u32, BtfError> {
+pub(super) fn underlying(raw: &Raw, id: u32, depth: usize) -> Result<u32, BtfError> {
     let r = raw.record(id)?;
     match r.kind {
         k if k == Kind::Typedef || k.is_qualifier() => {

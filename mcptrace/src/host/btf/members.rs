@@ -6,6 +6,7 @@
 use super::{
     Btf, BtfError,
     format::{Kind, Raw},
+    layout::underlying,
     prototype::{Type, deeper, resolve},
 };
 
@@ -44,8 +45,8 @@ fn find(raw: &Raw, id: u32, field: &str, depth: usize) -> Result<Option<MemberAt
         let name = raw.name(name_off)?;
         if name.is_empty() {
             // An anonymous struct or union: its members are the record's.
-            let inner = underlying_record(raw, ty, depth)?;
-            if let Some(inner) = inner
+            let inner = underlying(raw, ty, depth)?;
+            if matches!(raw.record(inner)?.kind, Kind::Struct | Kind::Union)
                 && let Some(mut found) = find(raw, inner, field, depth)?
             {
                 found.offset += bits / 8;
@@ -62,16 +63,4 @@ fn find(raw: &Raw, id: u32, field: &str, depth: usize) -> Result<Option<MemberAt
         return Ok(Some(MemberAt { offset: bits / 8, ty: resolve(raw, ty, depth)? }));
     }
     Ok(None)
-}
-
-/// Type `id` as a struct or union's id, through typedefs and qualifiers.
-fn underlying_record(raw: &Raw, id: u32, depth: usize) -> Result<Option<u32>, BtfError> {
-    let r = raw.record(id)?;
-    match r.kind {
-        Kind::Struct | Kind::Union => Ok(Some(id)),
-        k if k == Kind::Typedef || k.is_qualifier() => {
-            underlying_record(raw, r.size_or_type, deeper(depth)?)
-        }
-        _ => Ok(None),
-    }
 }
